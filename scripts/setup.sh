@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian machine (run as root, or with sudo
+# available): the wasm toolchain pieces, the browser for the web tests, and the Python tools
+# the tests use. The Swift toolchain itself (6.3.1) must already be on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+
+need_apt=()
+[ -f /usr/lib/wasm32-wasi/crt1-reactor.o ] || need_apt+=(wasi-libc)
+command -v wasm-opt >/dev/null || need_apt+=(binaryen)
+command -v wasm-objdump >/dev/null || need_apt+=(wabt)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v node >/dev/null || need_apt+=(nodejs)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 -c 'import gguf, numpy, selenium' 2>/dev/null || {
+  echo "installing Python packages: gguf numpy selenium"
+  python3 -m pip install --quiet --disable-pip-version-check gguf numpy selenium
+}
+command -v swift >/dev/null || { echo "swift is not on PATH: install the Swift 6.3.1 toolchain" >&2; exit 1; }
+echo "setup complete"
