@@ -1,0 +1,92 @@
+/// Why generation ended.
+public enum FinishReason: String, Sendable {
+    /// The model produced an end-of-generation token.
+    case endOfGeneration = "eog"
+    /// A stop string appeared in the output.
+    case stopString = "stop"
+    /// maxTokens tokens were generated.
+    case maxTokens = "length"
+    /// The context is full.
+    case contextFull = "context"
+}
+
+/// Options for one generation beyond sampling.
+public struct GenerationOptions: Sendable {
+    public var sampling = SamplingParameters()
+    /// Upper bound on generated tokens (the context length bounds it too).
+    public var maxTokens = 256
+    /// Generation stops before any of these strings; the string itself is not emitted.
+    public var stopStrings: [String] = []
+    /// Stop at end-of-generation tokens (false to generate through them, as the reference
+    /// vectors do).
+    public var stopAtEndOfGeneration = true
+
+    public init() {}
+}
+
+/// Drives generation one token at a time: sample, decode to text safely across UTF-8
+/// boundaries, watch for stop strings, feed the token back. The same step function serves
+/// the CLI (a loop), the wasm ABI (one call per token, so the page can abort between tokens)
+/// and tests.
+public final class TextGenerator {
+    public let session: Session
+    public let options: GenerationOptions
+    private let sampler: Sampler
+    private var decoder = TextStreamDecoder()
+    private var stopMatcher: StopSequenceMatcher
+    public private(set) var generated: [Int32] = []
+    public private(set) var finishReason: FinishReason? = nil
+
+    public enum Step {
+        /// A new token and the text that may be shown now (can be empty while a UTF-8
+        /// character or a possible stop string is incomplete).
+        case token(Int32, text: String)
+        /// Generation ended; `text` is the held-back remainder to show.
+        case finished(FinishReason, text: String)
+    }
+
+    /// Prefills `prompt` (re-using the session's cached prefix) and prepares to generate.
+    public init(session: Session, prompt: [Int32], options: GenerationOptions) throws(TinyLMError) {
+        guard options.maxTokens >= 0 else { throw .invalidArgument("maxTokens must be 0 or more") }
+        self.session = session
+        self.options = options
+        sampler = try Sampler(vocabularySize: session.model.config.vocabularySize, parameters: options.sampling)
+        stopMatcher = StopSequenceMatcher(options.stopStrings)
+        try session.prefill(prompt)
+    }
+
+    public func next() throws(TinyLMError) -> Step {
+        if let reason = finishReason { return .finished(reason, text: "") }
+        if generated.count >= options.maxTokens { return finish(.maxTokens) }
+        if session.tokens.count >= session.contextLength { return finish(.contextFull) }
+
+        let tokenizer = session.model.tokenizer
+        let token = sampler.sample(session.logits.baseAddress!, recent: session.tokens[...])
+        generated.append(token)
+        if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
+            return finish(.endOfGeneration)
+        }
+        // Feed the token back now so the logits for the next step are ready; the last token
+        // of a generation is evaluated too, so a follow-up turn can reuse the cache.
+        try session.evaluate([token])
+        let text = decoder.append(tokenizer.pieceBytes(token))
+        switch stopMatcher.append(text) {
+        case .text(let shown):
+            return .token(token, text: shown)
+        case .stop(let shown):
+            finishReason = .stopString
+            return .finished(.stopString, text: shown)
+        }
+    }
+
+    private func finish(_ reason: FinishReason) -> Step {
+        finishReason = reason
+        switch stopMatcher.append(decoder.finish()) {
+        case .text(let shown):
+            return .finished(reason, text: shown + stopMatcher.flush())
+        case .stop(let shown):
+            finishReason = .stopString
+            return .finished(.stopString, text: shown)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+/// Grouped-query self-attention with rotary positions and a KV cache.
+/// For each token of the batch: project to queries, keys and values (optional biases and
+/// per-head RMS norms), rotate queries and keys, append keys and values to the cache, then
+/// every query head attends over the cached positions it may see (causal, optionally within a
+/// sliding window) using the key/value head its group shares.
+struct Attention {
+    let query: WeightMatrix
+    let key: WeightMatrix
+    let value: WeightMatrix
+    let output: WeightMatrix
+    let queryBias: UnsafePointer<Float>?
+    let keyBias: UnsafePointer<Float>?
+    let valueBias: UnsafePointer<Float>?
+    let queryNorm: RMSNorm?
+    let keyNorm: RMSNorm?
+    let rope: RoPE
+    let layer: Int
+    let headCount: Int
+    let kvHeadCount: Int
+    let keyLength: Int
+    let valueLength: Int
+    let scale: Float
+    /// 0: attend to every earlier position; otherwise only the last `window` positions.
+    let window: Int
+
+    /// `input` (batch × embedding, already normalized) → `output` (batch × embedding).
+    func callAsFunction(_ input: UnsafePointer<Float>, batch: Int, startPosition: Int,
+                        output result: UnsafeMutablePointer<Float>, state: InferenceState) {
+        let executor = state.executor
+        let qWidth = headCount * keyLength, kWidth = kvHeadCount * keyLength, vWidth = kvHeadCount * valueLength
+        MatrixMultiply.multiply(query, input: input, inputStride: query.columns, batch: batch,
+                                output: state.queries, outputStride: qWidth, scratch: state.scratch, executor: executor)
+        MatrixMultiply.multiply(key, input: input, inputStride: key.columns, batch: batch,
+                                output: state.keys, outputStride: kWidth, scratch: state.scratch, executor: executor)
+        MatrixMultiply.multiply(value, input: input, inputStride: value.columns, batch: batch,
+                                output: state.values, outputStride: vWidth, scratch: state.scratch, executor: executor)
+
+        let cache = state.cache
+        for t in 0..<batch {
+            let q = state.queries + t * qWidth
+            let k = state.keys + t * kWidth
+            let v = state.values + t * vWidth
+            if let b = queryBias { for i in 0..<qWidth { q[i] += b[i] } }
+            if let b = keyBias { for i in 0..<kWidth { k[i] += b[i] } }
+            if let b = valueBias { for i in 0..<vWidth { v[i] += b[i] } }
+            if let norm = queryNorm { norm(q, into: q, rows: headCount) }
+            if let norm = keyNorm { norm(k, into: k, rows: kvHeadCount) }
+            let position = startPosition + t
+            rope.apply(q, heads: headCount, position: position, table: state.ropeTable)
+            rope.apply(k, heads: kvHeadCount, position: position, table: state.ropeTable)
+            cache.key(layer: layer, position: position).update(from: k, count: kWidth)
+            cache.value(layer: layer, position: position).update(from: v, count: vWidth)
+        }
+
+        let groupSize = headCount / kvHeadCount
+        for t in 0..<batch {
+            let position = startPosition + t
+            let first = window > 0 ? max(0, position - window + 1) : 0
+            let visible = position - first + 1
+            let q = state.queries + t * qWidth
+            let out = state.attended + t * headCount * valueLength
+            executor.parallelFor(headCount) { h in
+                let kvHead = h / groupSize
+                let qHead = q + h * keyLength
+                let scores = state.scores + h * state.contextLength
+                var maxScore = -Float.infinity
+                for j in 0..<visible {
+                    let kRow = cache.key(layer: layer, position: first + j) + kvHead * keyLength
+                    let s = VectorMath.dot(qHead, kRow, count: keyLength) * scale
+                    scores[j] = s
+                    maxScore = max(maxScore, s)
+                }
+                var sum: Float = 0
+                for j in 0..<visible {
+                    let e = Math.exp(scores[j] - maxScore)
+                    scores[j] = e
+                    sum += e
+                }
+                let outHead = out + h * valueLength
+                outHead.update(repeating: 0, count: valueLength)
+                let inverse = 1 / sum
+                for j in 0..<visible {
+                    let vRow = cache.value(layer: layer, position: first + j) + kvHead * valueLength
+                    VectorMath.addScaled(vRow, scores[j] * inverse, to: outHead, count: valueLength)
+                }
+            }
+        }
+        MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
+                                output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import TinyLM
+import TinyLMHost
+
+/// The llama.cpp reference vectors of one model (../shared/reference/<model>/) and the checks
+/// the reference README defines for them.
+struct ReferenceVectors {
+    struct GreedyCase {
+        let name: String
+        let promptText: String
+        let promptIDs: [Int32]
+        let generatedIDs: [Int32]
+        let gaps: [Double]
+        let stepTopIDs: [[Int32]]
+        let stepTopLogits: [[Double]]
+    }
+
+    struct LogitsCase {
+        let name: String
+        let promptIDs: [Int32]
+        let topIDs: [Int32]
+        let topLogits: [Double]
+    }
+
+    let folder: String
+    let greedy: [GreedyCase]
+    let logits: [LogitsCase]
+
+    /// Below this top-1/top-2 margin a step is numerically fragile (README: "about 0.05").
+    static let fragileGap = 0.05
+
+    init(_ folder: String) throws {
+        self.folder = folder
+        let steps = try TestSupport.jsonLines("\(folder)/greedy_steps_top5.jsonl")
+        greedy = try TestSupport.jsonLines("\(folder)/greedy.jsonl").map { line in
+            let name = line["name"] as! String
+            let stepLine = steps.first { $0["name"] as? String == name }!
+            let stepList = stepLine["steps"] as! [[String: Any]]
+            return GreedyCase(
+                name: name,
+                promptText: line["prompt_text"] as! String,
+                promptIDs: TestSupport.ids(line["prompt_ids"]),
+                generatedIDs: TestSupport.ids(line["gen_ids"]),
+                gaps: (line["top1_top2_gap"] as! [Any]).map { ($0 as! NSNumber).doubleValue },
+                stepTopIDs: stepList.map { TestSupport.ids($0["ids"]) },
+                stepTopLogits: stepList.map { ($0["logits"] as! [Any]).map { ($0 as! NSNumber).doubleValue } })
+        }
+        logits = try TestSupport.jsonLines("\(folder)/logits_top.jsonl").map { line in
+            LogitsCase(name: line["name"] as! String,
+                       promptIDs: TestSupport.ids(line["prompt_ids"]),
+                       topIDs: TestSupport.ids(line["top_ids"]),
+                       topLogits: (line["top_logits"] as! [Any]).map { ($0 as! NSNumber).doubleValue })
+        }
+    }
+
+    /// What our model computes along a reference continuation.
+    struct TeacherForcedRun {
+        /// Our argmax at each step, given the reference tokens before it.
+        var top1: [Int32] = []
+        /// Our logits for the reference top-5 ids at each step.
+        var logitsOfReferenceTop5: [[Double]] = []
+    }
+
+    /// Feeds the prompt, then the reference continuation one token at a time (the decode path),
+    /// recording our prediction at every step. Our own greedy output equals the reference up
+    /// to the first step where `top1` differs from `generatedIDs`.
+    static func teacherForce(_ model: Model, _ c: GreedyCase, executor: any ComputeExecutor = SerialExecutor()) throws -> TeacherForcedRun {
+        let session = try Session(model: model, contextLength: 256, executor: executor)
+        try session.evaluate(c.promptIDs)
+        var run = TeacherForcedRun()
+        for (step, token) in c.generatedIDs.enumerated() {
+            let logits = session.logits
+            run.top1.append(Sampler.argmax(logits.baseAddress!, count: logits.count))
+            run.logitsOfReferenceTop5.append(c.stepTopIDs[step].map { Double(logits[Int($0)]) })
+            try session.evaluate([token])
+        }
+        return run
+    }
+
+    /// Checks one greedy case by the README's rules; returns a one-line summary.
+    @discardableResult
+    static func check(_ model: Model, _ c: GreedyCase) throws -> String {
+        let run = try teacherForce(model, c)
+        let firstFragile = c.gaps.firstIndex { $0 < fragileGap } ?? c.gaps.count
+        let firstDifference = zip(run.top1, c.generatedIDs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? c.generatedIDs.count
+        #expect(firstDifference >= firstFragile,
+                "\(c.name): greedy ids differ at step \(firstDifference) (ours \(run.top1[firstDifference]), llama.cpp \(c.generatedIDs[firstDifference])) before the first fragile step \(firstFragile)")
+        var worst = 0.0
+        for step in 0..<c.generatedIDs.count {
+            for (ours, theirs) in zip(run.logitsOfReferenceTop5[step], c.stepTopLogits[step]) { worst = max(worst, abs(ours - theirs)) }
+            guard c.gaps[step] >= fragileGap else { continue }
+            #expect(run.top1[step] == c.stepTopIDs[step][0],
+                    "\(c.name) step \(step): our top-1 \(run.top1[step]) ≠ reference \(c.stepTopIDs[step][0]) (gap \(c.gaps[step]))")
+        }
+        return "\(c.name): greedy exact for \(firstDifference)/\(c.generatedIDs.count) (first fragile step \(firstFragile)), max |Δlogit| over top-5 \(String(format: "%.3f", worst))"
+    }
+
+    /// Prompt logits: same top-1, and our logits for llama.cpp's top-10 within `tolerance`.
+    @discardableResult
+    static func checkLogits(_ model: Model, _ c: LogitsCase, tolerance: Double) throws -> Double {
+        let session = try Session(model: model, contextLength: 256)
+        try session.evaluate(c.promptIDs)
+        let logits = session.logits
+        #expect(Sampler.argmax(logits.baseAddress!, count: logits.count) == c.topIDs[0], "\(c.name): top-1 differs")
+        var worst = 0.0
+        for (id, reference) in zip(c.topIDs, c.topLogits) { worst = max(worst, abs(Double(logits[Int(id)]) - reference)) }
+        #expect(worst <= tolerance, "\(c.name): max |Δlogit| over the top-10 is \(worst)")
+        return worst
+    }
+}

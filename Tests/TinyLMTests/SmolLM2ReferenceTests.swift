@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import TinyLM
+import TinyLMHost
+
+/// SmolLM2-135M-Instruct Q4_1 against llama.cpp's reference vectors.
+@Suite(.serialized) struct SmolLM2ReferenceTests {
+    @Test func greedyContinuationsMatchLlamaCpp() throws {
+        let model = try TestSupport.smolLM2()
+        let reference = try ReferenceVectors("smollm2")
+        #expect(reference.greedy.count == 8)
+        for c in reference.greedy {
+            print(try ReferenceVectors.check(model, c))
+        }
+    }
+
+    @Test func promptLogitsMatchLlamaCpp() throws {
+        let model = try TestSupport.smolLM2()
+        for c in try ReferenceVectors("smollm2").logits {
+            let worst = try ReferenceVectors.checkLogits(model, c, tolerance: 1.0)
+            print("\(c.name): max |Δlogit| over top-10 = \(worst)")
+        }
+    }
+
+    /// Splitting rows across threads must not change a single bit of the result.
+    @Test func threadedMatchesSerialExactly() throws {
+        let model = try TestSupport.smolLM2()
+        let c = try ReferenceVectors("smollm2").greedy[0]
+        let pool = ThreadPool(threads: 2)
+        defer { pool.shutdown() }
+        let serial = try ReferenceVectors.teacherForce(model, c)
+        let threaded = try ReferenceVectors.teacherForce(model, c, executor: pool)
+        #expect(serial.top1 == threaded.top1)
+        #expect(serial.logitsOfReferenceTop5 == threaded.logitsOfReferenceTop5)
+    }
+
+    /// Prefill in one batch and token-by-token decode are two code paths (matrix-matrix vs
+    /// matrix-vector): they must agree.
+    @Test func batchedPrefillAgreesWithTokenByToken() throws {
+        let model = try TestSupport.smolLM2()
+        let prompt = try ReferenceVectors("smollm2").greedy[5].promptIDs  // a chat prompt, 37 tokens
+        let batched = try Session(model: model, contextLength: 128)
+        try batched.evaluate(prompt)
+        let stepwise = try Session(model: model, contextLength: 128, batchSize: 1)
+        for id in prompt { try stepwise.evaluate([id]) }
+        var worst: Float = 0
+        for i in 0..<batched.logits.count { worst = max(worst, abs(batched.logits[i] - stepwise.logits[i])) }
+        #expect(worst < 0.05, "max |Δlogit| between batched and stepwise prefill: \(worst)")
+        #expect(Sampler.argmax(batched.logits.baseAddress!, count: batched.logits.count)
+                == Sampler.argmax(stepwise.logits.baseAddress!, count: stepwise.logits.count))
+    }
+}
