@@ -20,6 +20,12 @@ let package = Package(
             name: "TinyLMHost",
             dependencies: ["TinyLM"]
         ),
+        // The C ABI of the wasm module. build-wasm.sh compiles it together with the core for
+        // wasm32; natively it builds as a library so the ABI is type-checked and testable.
+        .target(
+            name: "TinyLMWasm",
+            dependencies: ["TinyLM"]
+        ),
         .executableTarget(
             name: "TinyLMCLI",
             dependencies: ["TinyLM", "TinyLMHost"]

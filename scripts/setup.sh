@@ -9,6 +9,8 @@ sudo=""
 
 need_apt=()
 [ -f /usr/lib/wasm32-wasi/crt1-reactor.o ] || need_apt+=(wasi-libc)
+# compiler-rt builtins for wasm32 (__multi3 and friends that Swift code can need)
+[ -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a ] || need_apt+=(libclang-rt-14-dev-wasm32)
 command -v wasm-opt >/dev/null || need_apt+=(binaryen)
 command -v wasm-objdump >/dev/null || need_apt+=(wabt)
 command -v chromium >/dev/null || need_apt+=(chromium)

@@ -48,12 +48,12 @@ func runBench(_ arguments: [String]) throws -> Int32 {
         if let pool = executor as? ThreadPool { pool.shutdown() }
     }
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     print("peak RSS: \(formatBytes(usage.ru_maxrss * 1024))")
     return 0
 }
 
-private func measure(_ repetitions: Int, _ body: () throws(TinyLMError) -> Void) throws -> [Double] {
+private func measure(_ repetitions: Int, _ body: () throws -> Void) throws -> [Double] {
     do {
         try body()  // warm-up: page in the weights, settle the threads
         var seconds: [Double] = []
@@ -63,7 +63,7 @@ private func measure(_ repetitions: Int, _ body: () throws(TinyLMError) -> Void)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         return seconds
-    } catch {
+    } catch let error as TinyLMError {
         throw CLIError(description: error.message)
     }
 }

@@ -51,7 +51,4 @@ func run() -> Int32 {
     }
 }
 
-setvbuf(stdout, nil, _IOFBF, 1 << 16)
-let status = run()
-fflush(stdout)
-exit(status)
+exit(run())

@@ -1,4 +1,5 @@
 import Synchronization
+import TinyLM
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -41,7 +42,7 @@ public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
                 pool.workerLoop()
                 return nil
             }, context)
-            if status == 0 { threads.append(thread) } else { Unmanaged<ThreadPool>.fromOpaque(context).release() }
+            if status == 0 { self.threads.append(thread) } else { Unmanaged<ThreadPool>.fromOpaque(context).release() }
         }
     }
 

@@ -36,6 +36,8 @@ public final class TextGenerator {
     private var stopMatcher: StopSequenceMatcher
     public private(set) var generated: [Int32] = []
     public private(set) var finishReason: FinishReason? = nil
+    /// How many prompt tokens were already in the session's cache and not evaluated again.
+    public let reusedPrefix: Int
 
     public enum Step {
         /// A new token and the text that may be shown now (can be empty while a UTF-8
@@ -52,7 +54,7 @@ public final class TextGenerator {
         self.options = options
         sampler = try Sampler(vocabularySize: session.model.config.vocabularySize, parameters: options.sampling)
         stopMatcher = StopSequenceMatcher(options.stopStrings)
-        try session.prefill(prompt)
+        reusedPrefix = try session.prefill(prompt)
     }
 
     public func next() throws(TinyLMError) -> Step {

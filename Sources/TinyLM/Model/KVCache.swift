@@ -1,13 +1,14 @@
-/// Keys and values of every position seen so far, for every layer, sized once for the
-/// session's context. Layout: [layer][position][kvHeads × headSize], so the keys of one
-/// position are contiguous and appending a token writes one row per layer.
+/// Keys and values of every position seen so far, for every layer, stored as f16 (half the
+/// memory of f32, and the precision llama.cpp's default cache keeps, so attention rounds the
+/// same way). Sized once for the session's context. Layout: [layer][position][kvHeads × head],
+/// so the keys of one position are contiguous and appending a token writes one row per layer.
 final class KVCache {
     let layerCount: Int
     let capacity: Int
     let keyWidth: Int
     let valueWidth: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    let keys: UnsafeMutablePointer<UInt16>
+    let values: UnsafeMutablePointer<UInt16>
 
     init(layerCount: Int, capacity: Int, keyWidth: Int, valueWidth: Int) {
         self.layerCount = layerCount
@@ -23,13 +24,21 @@ final class KVCache {
         values.deallocate()
     }
 
-    var byteCount: Int { layerCount * capacity * (keyWidth + valueWidth) * MemoryLayout<Float>.size }
+    var byteCount: Int { layerCount * capacity * (keyWidth + valueWidth) * MemoryLayout<UInt16>.size }
 
-    @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
+    @inline(__always) func key(layer: Int, position: Int) -> UnsafeMutablePointer<UInt16> {
         keys + (layer * capacity + position) * keyWidth
     }
 
-    @inline(__always) func value(layer: Int, position: Int) -> UnsafeMutablePointer<Float> {
+    @inline(__always) func value(layer: Int, position: Int) -> UnsafeMutablePointer<UInt16> {
         values + (layer * capacity + position) * valueWidth
+    }
+
+    /// Stores one position's keys and values (rounded to f16).
+    func store(layer: Int, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        let kRow = key(layer: layer, position: position)
+        for i in 0..<keyWidth { kRow[i] = FP16.fromFloat(k[i]) }
+        let vRow = value(layer: layer, position: position)
+        for i in 0..<valueWidth { vRow[i] = FP16.fromFloat(v[i]) }
     }
 }

@@ -48,44 +48,55 @@ struct Attention {
             let position = startPosition + t
             rope.apply(q, heads: headCount, position: position, table: state.ropeTable)
             rope.apply(k, heads: kvHeadCount, position: position, table: state.ropeTable)
-            cache.key(layer: layer, position: position).update(from: k, count: kWidth)
-            cache.value(layer: layer, position: position).update(from: v, count: vWidth)
+            cache.store(layer: layer, position: position, keys: k, values: v)
         }
 
         let groupSize = headCount / kvHeadCount
         for t in 0..<batch {
             let position = startPosition + t
             let first = window > 0 ? max(0, position - window + 1) : 0
-            let visible = position - first + 1
             let q = state.queries + t * qWidth
             let out = state.attended + t * headCount * valueLength
             executor.parallelFor(headCount) { h in
-                let kvHead = h / groupSize
-                let qHead = q + h * keyLength
-                let scores = state.scores + h * state.contextLength
-                var maxScore = -Float.infinity
-                for j in 0..<visible {
-                    let kRow = cache.key(layer: layer, position: first + j) + kvHead * keyLength
-                    let s = VectorMath.dot(qHead, kRow, count: keyLength) * scale
-                    scores[j] = s
-                    maxScore = max(maxScore, s)
-                }
-                var sum: Float = 0
-                for j in 0..<visible {
-                    let e = Math.exp(scores[j] - maxScore)
-                    scores[j] = e
-                    sum += e
-                }
-                let outHead = out + h * valueLength
-                outHead.update(repeating: 0, count: valueLength)
-                let inverse = 1 / sum
-                for j in 0..<visible {
-                    let vRow = cache.value(layer: layer, position: first + j) + kvHead * valueLength
-                    VectorMath.addScaled(vRow, scores[j] * inverse, to: outHead, count: valueLength)
-                }
+                attendOneHead(query: q + h * keyLength, kvHead: h / groupSize, positions: first...position,
+                              cache: cache, output: out + h * valueLength)
             }
         }
         MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
                                 output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+    }
+
+    /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
+    /// attention for a query row (so our logits track the reference vectors): the query is
+    /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
+    /// maximum appears), and the weighted sum of values accumulates in f16.
+    private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
+                               cache: KVCache, output: UnsafeMutablePointer<Float>) {
+        for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
+        output.update(repeating: 0, count: valueLength)
+        var maximum = -Float.infinity
+        var sum: Float = 0
+        for position in positions {
+            let kRow = UnsafeRawPointer(cache.key(layer: layer, position: position) + kvHead * keyLength)
+            let score = FloatFormats.dotF16(kRow, query, count: keyLength) * scale
+            var rescale: Float = 1
+            var weight: Float = 1
+            if score > maximum {
+                rescale = Math.exp(maximum - score)
+                maximum = score
+                for i in 0..<valueLength { output[i] = FP16.round(output[i] * rescale) }
+            } else {
+                weight = Math.exp(score - maximum)
+            }
+            let vRow = cache.value(layer: layer, position: position) + kvHead * valueLength
+            for i in 0..<valueLength {
+                // fused multiply-add, then rounded to f16 (the accumulator's precision)
+                let fused = Float(Double(FP16.toFloat(vRow[i])) * Double(weight) + Double(output[i]))
+                output[i] = FP16.round(fused)
+            }
+            sum = sum * rescale + weight
+        }
+        let inverse = sum == 0 ? 0 : 1 / sum
+        for i in 0..<valueLength { output[i] *= inverse }
     }
 }

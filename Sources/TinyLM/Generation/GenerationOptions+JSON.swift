@@ -1,0 +1,53 @@
+extension GenerationOptions {
+    /// Reads options from a JSON object as the wasm ABI and the web API pass them:
+    /// `{temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop,
+    /// ignoreEOS}`. Missing keys keep their defaults; a key of the wrong type is an error, so a
+    /// typo in the page's code is reported rather than silently ignored.
+    public init(json bytes: [UInt8]) throws(TinyLMError) {
+        self.init()
+        if bytes.isEmpty { return }
+        let value: JSONValue
+        do { value = try JSONValue(parsing: bytes) } catch {
+            throw .invalidArgument("generation options are not valid JSON: \(error.description)")
+        }
+        guard let object = value.objectValue else { throw .invalidArgument("generation options must be a JSON object") }
+        for (key, v) in object.entries {
+            func number() throws(TinyLMError) -> Double {
+                guard let d = v.doubleValue, d.isFinite else { throw .invalidArgument("option '\(key)' must be a number") }
+                return d
+            }
+            func integer() throws(TinyLMError) -> Int {
+                guard let i = v.intValue else { throw .invalidArgument("option '\(key)' must be a whole number") }
+                return i
+            }
+            switch key {
+            case "temperature": sampling.temperature = Float(try number())
+            case "topK": sampling.topK = try integer()
+            case "topP": sampling.topP = Float(try number())
+            case "minP": sampling.minP = Float(try number())
+            case "repeatPenalty": sampling.repeatPenalty = Float(try number())
+            case "repeatWindow": sampling.repeatWindow = try integer()
+            case "seed":
+                let seed = try integer()
+                guard seed >= 0 else { throw .invalidArgument("option 'seed' must be 0 or more") }
+                sampling.seed = UInt64(seed)
+            case "maxTokens": maxTokens = try integer()
+            case "stop":
+                guard let list = v.arrayValue else { throw .invalidArgument("option 'stop' must be an array of strings") }
+                var stops: [String] = []
+                for item in list {
+                    guard let s = item.stringValue else { throw .invalidArgument("option 'stop' must be an array of strings") }
+                    stops.append(s)
+                }
+                stopStrings = stops
+            case "ignoreEOS":
+                guard let b = v.boolValue else { throw .invalidArgument("option 'ignoreEOS' must be true or false") }
+                stopAtEndOfGeneration = !b
+            default:
+                throw .invalidArgument("unknown generation option '\(key)'")
+            }
+        }
+        try sampling.validate()
+        guard maxTokens >= 0 else { throw .invalidArgument("option 'maxTokens' must be 0 or more") }
+    }
+}
