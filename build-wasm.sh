@@ -55,7 +55,7 @@ echo "compiling $(echo "$sources" | wc -l) Swift files for wasm32 (Embedded, SIM
 
 echo "linking a WASI reactor..."
 # 1 MiB of stack; memory grows on demand (the model is copied in by the page).
-"$wasm_ld" --no-entry $exports --export=_initialize --export=memory \
+"$wasm_ld" --no-entry $exports --export=_initialize \
   -z stack-size=1048576 --initial-memory=4194304 --max-memory=4294967296 \
   "$wasi_lib/crt1-reactor.o" "$build/tinylm.o" \
   "$embedded_lib/libswiftUnicodeDataTables.a" \

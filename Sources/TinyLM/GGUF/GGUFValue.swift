@@ -30,10 +30,11 @@ public enum GGUFValue {
         case .int8(let v): return Int(v)
         case .uint16(let v): return Int(v)
         case .int16(let v): return Int(v)
-        case .uint32(let v): return Int(v)
+        // Int(exactly:): on wasm32 Int has 32 bits, and a value that does not fit is no Int.
+        case .uint32(let v): return Int(exactly: v)
         case .int32(let v): return Int(v)
-        case .uint64(let v): return v <= UInt64(Int.max) ? Int(v) : nil
-        case .int64(let v): return Int(v)
+        case .uint64(let v): return Int(exactly: v)
+        case .int64(let v): return Int(exactly: v)
         case .bool(let v): return v ? 1 : 0
         default: return nil
         }

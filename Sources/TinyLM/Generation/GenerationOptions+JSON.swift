@@ -28,9 +28,11 @@ extension GenerationOptions {
             case "repeatPenalty": sampling.repeatPenalty = Float(try number())
             case "repeatWindow": sampling.repeatWindow = try integer()
             case "seed":
-                let seed = try integer()
-                guard seed >= 0 else { throw .invalidArgument("option 'seed' must be 0 or more") }
-                sampling.seed = UInt64(seed)
+                // Seeds go up to 2^53 (what a JS number holds exactly); Int is 32-bit in wasm32.
+                guard let d = v.doubleValue, d >= 0, d < 9_007_199_254_740_992, d == d.rounded(.towardZero) else {
+                    throw .invalidArgument("option 'seed' must be a whole number from 0 to 2^53")
+                }
+                sampling.seed = UInt64(d)
             case "maxTokens": maxTokens = try integer()
             case "stop":
                 guard let list = v.arrayValue else { throw .invalidArgument("option 'stop' must be an array of strings") }

@@ -44,7 +44,7 @@ struct ByteReader {
         let start = offset
         let raw = try read(UInt64.self, what)
         if raw > UInt64(limit) {
-            throw .malformed("\(what) at offset \(start) is \(raw), more than the limit \(limit)")
+            throw .malformed("\(what) at offset \(start) is \(raw), more than the limit \(limit) (truncated or corrupt file)")
         }
         return Int(raw)
     }

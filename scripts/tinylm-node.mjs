@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// The wasm build driven from Node, with the same `generate` flags as the native tool, so that
+// native and wasm can be compared from the shell:
+//   node scripts/tinylm-node.mjs generate --model M --prompt "Hi" --temperature 0 --ids
+//   .build/release/tinylm     generate --model M --prompt "Hi" --temperature 0 --ids
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Engine } from '../web/engine.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const usage = `usage: tinylm-node.mjs generate [--model PATH] (--prompt TEXT | --prompt-ids JSON)
+       [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]
+       [--repeat-penalty R] [--stop STR] [--ids] [--ignore-eos] [--context N] [--verbose]
+       [--wasm PATH]`;
+
+function parse(argv) {
+  const valued = new Set(['--model', '--prompt', '--prompt-ids', '--max-tokens', '--temperature', '--top-k', '--top-p',
+    '--min-p', '--seed', '--repeat-penalty', '--stop', '--context', '--wasm']);
+  const flags = new Set(['--ids', '--ignore-eos', '--verbose']);
+  const options = {}; const set = new Set(); const positional = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (valued.has(a)) {
+      if (i + 1 >= argv.length) throw new Error(`option ${a} needs a value`);
+      if (a === '--stop') (options[a] ??= []).push(argv[++i]); else options[a] = argv[++i];
+    } else if (flags.has(a)) set.add(a);
+    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else positional.push(a);
+  }
+  return { options, flags: set, positional };
+}
+
+function number(text, name, integer = false) {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new Error(`${name} expects a ${integer ? 'whole ' : ''}number, got '${text}'`);
+  return n;
+}
+
+async function main() {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command !== 'generate') { console.error(usage); return 2; }
+  const { options: o, flags } = parse(rest);
+  const modelPath = o['--model'] ?? path.join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf');
+  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`));
+  const loadStart = performance.now();
+  const model = engine.loadModel(await readFile(modelPath));
+  const loadMs = performance.now() - loadStart;
+  let prompt;
+  if (o['--prompt-ids'] !== undefined) prompt = JSON.parse(o['--prompt-ids']);
+  else if (o['--prompt'] !== undefined) prompt = Array.from(model.tokenize(o['--prompt'], { addSpecial: true }));
+  else throw new Error('generate needs --prompt TEXT or --prompt-ids JSON');
+  const generation = {
+    maxTokens: number(o['--max-tokens'], '--max-tokens', true) ?? 128,
+    temperature: number(o['--temperature'], '--temperature') ?? 0.8,
+    topK: number(o['--top-k'], '--top-k', true) ?? 40,
+    topP: number(o['--top-p'], '--top-p') ?? 0.95,
+    minP: number(o['--min-p'], '--min-p') ?? 0.05,
+    repeatPenalty: number(o['--repeat-penalty'], '--repeat-penalty') ?? 1.0,
+    seed: number(o['--seed'], '--seed', true) ?? Math.floor(Math.random() * 2 ** 32),
+    stop: o['--stop'] ?? [],
+    ignoreEOS: flags.has('--ignore-eos'),
+  };
+  const session = model.createSession({ contextLength: number(o['--context'], '--context', true) ?? Math.min(2048, model.info.trainedContextLength) });
+  const start = performance.now();
+  const printIDs = flags.has('--ids');
+  const result = session.generate(prompt, generation, printIDs ? null : (text) => process.stdout.write(text));
+  const seconds = (performance.now() - start) / 1000;
+  if (printIDs) process.stdout.write(`[${result.tokens.join(', ')}]\n`);
+  else process.stdout.write('\n');
+  if (flags.has('--verbose')) {
+    console.error(`[load ${loadMs.toFixed(0)} ms; ${prompt.length} prompt + ${result.tokens.length} generated tokens in ${seconds.toFixed(2)} s (${(result.tokens.length / seconds).toFixed(1)} t/s incl. prefill); stop: ${result.reason}; wasm memory ${(engine.memoryBytes / 2 ** 20).toFixed(0)} MiB]`);
+  }
+  return 0;
+}
+
+main().then((code) => process.exit(code), (error) => { console.error(`error: ${error.name === 'Error' ? '' : error.name + ': '}${error.message}`); process.exit(1); });

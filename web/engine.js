@@ -1,0 +1,282 @@
+// The TinyLM engine: instantiates the wasm module and wraps its C ABI (documented in
+// Sources/TinyLMWasm/Exports.swift) in small JavaScript classes. Synchronous by nature — the
+// wasm calls block — so pages run it inside a Worker (worker.js); Node uses it directly.
+// Works unchanged in browsers, Workers and Node 20.
+
+import { createWasiImports } from './wasi.js';
+
+/** Error names by TinyLMError.Kind number (Sources/TinyLM/Support/TinyLMError.swift). */
+export const ERROR_NAMES = {
+  1: 'InvalidModelError',
+  2: 'UnsupportedModelError',
+  3: 'ContextOverflowError',
+  4: 'InvalidArgumentError',
+  5: 'TemplateError',
+  6: 'GrammarError',
+  7: 'OutOfMemoryError',
+};
+
+export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context' };
+
+/** Creates an Error whose `name` says what happened (the web API's convention). */
+export function namedError(name, message) {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function compile(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(source) : WebAssembly.compile(await source.arrayBuffer());
+  }
+  const url = source instanceof URL ? source : new URL(source ?? './tinylm.wasm', import.meta.url);
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return WebAssembly.compile(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw namedError('NetworkError', `cannot fetch ${url}: HTTP ${response.status}`);
+  const type = response.headers.get('content-type') || '';
+  if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) return WebAssembly.compileStreaming(response);
+  return WebAssembly.compile(await response.arrayBuffer());
+}
+
+export class Engine {
+  /** Loads the module. `source`: URL (default ./tinylm.wasm beside this file), bytes, Response or Module. */
+  static async create(source, { log } = {}) {
+    const module = await compile(source);
+    let memory = null;
+    const wasi = createWasiImports(() => memory, log ? { stdout: log, stderr: log } : {});
+    const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi });
+    memory = instance.exports.memory;
+    instance.exports._initialize();
+    return new Engine(instance.exports);
+  }
+
+  constructor(exports) {
+    this.abi = exports;
+    this.memory = exports.memory;
+  }
+
+  /** Current size of the module's linear memory in bytes. */
+  get memoryBytes() { return this.memory.buffer.byteLength; }
+
+  // --- low-level helpers ------------------------------------------------------------
+
+  bytes() { return new Uint8Array(this.memory.buffer); }
+
+  check(ok) {
+    if (ok) return;
+    const code = this.abi.tinylm_last_error_code();
+    const pointer = this.abi.tinylm_last_error_message();
+    const memory = this.bytes();
+    let end = pointer;
+    while (memory[end] !== 0) end++;
+    const message = decoder.decode(memory.subarray(pointer, end));
+    throw namedError(ERROR_NAMES[code] || 'TinyLMError', message);
+  }
+
+  result() {
+    const pointer = this.abi.tinylm_result_pointer();
+    const length = this.abi.tinylm_result_length();
+    return this.bytes().slice(pointer, pointer + length);
+  }
+
+  resultText() { return decoder.decode(this.result()); }
+
+  /** Copies `data` into freshly allocated wasm memory; the caller frees it. */
+  withBytes(data, body) {
+    const length = data.byteLength;
+    const pointer = length > 0 ? this.abi.tinylm_alloc(length) : 0;
+    if (length > 0 && !pointer) throw namedError('OutOfMemoryError', `cannot allocate ${length} bytes in wasm memory`);
+    try {
+      if (length > 0) this.bytes().set(data, pointer);
+      return body(pointer, length);
+    } finally {
+      if (pointer) this.abi.tinylm_free(pointer);
+    }
+  }
+
+  withIDs(ids, body) {
+    const array = Int32Array.from(ids);
+    return this.withBytes(new Uint8Array(array.buffer), (pointer) => body(pointer, array.length));
+  }
+
+  // --- models -------------------------------------------------------------------------
+
+  /**
+   * Reserves wasm memory for a GGUF file of `byteLength` bytes and returns an upload that
+   * takes the file chunk by chunk, so a large file never exists twice in memory.
+   */
+  beginModelUpload(byteLength) {
+    if (!(byteLength > 0)) throw namedError('InvalidModelError', 'empty file: not a GGUF model');
+    const pointer = this.abi.tinylm_alloc(byteLength);
+    if (!pointer) {
+      throw namedError('OutOfMemoryError', `cannot reserve ${byteLength} bytes of wasm memory for the model`);
+    }
+    let finished = false;
+    const engine = this;
+    return {
+      pointer,
+      byteLength,
+      /** Copies `chunk` (Uint8Array) to `offset` within the file. */
+      write(chunk, offset) {
+        if (offset < 0 || offset + chunk.byteLength > byteLength) {
+          throw namedError('InvalidArgumentError', `chunk at ${offset} (+${chunk.byteLength}) is outside the ${byteLength}-byte model`);
+        }
+        engine.bytes().set(chunk, pointer + offset);
+      },
+      /** Parses the uploaded file; the weights stay where they are (zero copy). */
+      finish() {
+        finished = true;
+        const handle = engine.abi.tinylm_model_load(pointer, byteLength);
+        if (!handle) {
+          engine.abi.tinylm_free(pointer);
+          engine.check(false);
+        }
+        return new Model(engine, handle, pointer);
+      },
+      cancel() { if (!finished) { finished = true; engine.abi.tinylm_free(pointer); } },
+    };
+  }
+
+  /** Loads a whole GGUF file held in one buffer (tests, Node). */
+  loadModel(bytes) {
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const upload = this.beginModelUpload(data.byteLength);
+    upload.write(data, 0);
+    return upload.finish();
+  }
+}
+
+export class Model {
+  constructor(engine, handle, pointer) {
+    this.engine = engine;
+    this.handle = handle;
+    this.pointer = pointer;
+    engine.check(engine.abi.tinylm_model_info(handle) >= 0);
+    /** {name, architecture, vocabularySize, trainedContextLength, …, chatTemplate} */
+    this.info = JSON.parse(engine.resultText());
+  }
+
+  /** Token ids of `text` (Int32Array). */
+  tokenize(text, { addSpecial = false, parseSpecial = true } = {}) {
+    const e = this.engine;
+    const count = e.withBytes(encoder.encode(text), (pointer, length) =>
+      e.abi.tinylm_tokenize(this.handle, pointer, length, (addSpecial ? 1 : 0) | (parseSpecial ? 2 : 0)));
+    e.check(count >= 0);
+    return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  detokenize(ids) {
+    const e = this.engine;
+    e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_detokenize(this.handle, pointer, count)) >= 0);
+    return e.resultText();
+  }
+
+  /** The raw bytes token `id` contributes to text. */
+  tokenPiece(id) {
+    const e = this.engine;
+    e.check(e.abi.tinylm_token_piece(this.handle, id) >= 0);
+    return e.result();
+  }
+
+  createSession({ contextLength = 2048, batchSize = 0 } = {}) {
+    const e = this.engine;
+    const handle = e.abi.tinylm_session_create(this.handle, contextLength, batchSize);
+    e.check(handle > 0);
+    return new Session(this, handle);
+  }
+
+  /** Frees the model and the memory holding its file. Sessions must be freed first. */
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_model_free(this.handle);
+    this.engine.abi.tinylm_free(this.pointer);
+    this.handle = 0;
+  }
+}
+
+export class Session {
+  constructor(model, handle) {
+    this.model = model;
+    this.engine = model.engine;
+    this.handle = handle;
+  }
+
+  get tokenCount() { return this.engine.abi.tinylm_session_token_count(this.handle); }
+  get memoryBytes() { return this.engine.abi.tinylm_session_memory(this.handle); }
+
+  reset() { this.engine.abi.tinylm_session_reset(this.handle); }
+  truncate(count) { this.engine.abi.tinylm_session_truncate(this.handle, count); }
+
+  /** Appends tokens to the context. */
+  evaluate(ids) {
+    const e = this.engine;
+    e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_evaluate(this.handle, pointer, count)) === 0);
+  }
+
+  /** A copy of the next-token logits. */
+  logits() {
+    const pointer = this.engine.abi.tinylm_logits(this.handle);
+    return new Float32Array(this.engine.memory.buffer.slice(pointer, pointer + 4 * this.model.info.vocabularySize));
+  }
+
+  /**
+   * Starts generating after `promptIDs` (re-using the cached prefix). Options: temperature,
+   * topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop, ignoreEOS.
+   * Returns how many prompt tokens were reused from the cache.
+   */
+  startGeneration(promptIDs, options = {}) {
+    const e = this.engine;
+    const json = encoder.encode(JSON.stringify(options));
+    const reused = e.withIDs(promptIDs, (ids, count) =>
+      e.withBytes(json, (pointer, length) => e.abi.tinylm_generate_start(this.handle, ids, count, pointer, length)));
+    e.check(reused >= 0);
+    return reused;
+  }
+
+  /**
+   * One step: `{ token, text }` while generating (text may be '' while a character or a
+   * possible stop string is incomplete), then `{ done: true, reason, text }`.
+   */
+  nextToken() {
+    const e = this.engine;
+    const token = e.abi.tinylm_generate_next(this.handle);
+    e.check(token !== -2);
+    const text = e.resultText();
+    if (token === -1) {
+      return { done: true, reason: FINISH_REASONS[e.abi.tinylm_generate_finish_reason(this.handle)] || 'length', text };
+    }
+    return { done: false, token, text };
+  }
+
+  /** Generates to the end: `{ text, tokens, reason }`. `onToken(text, token)` streams
+   *  (the held-back remainder arrives last, with token null). */
+  generate(promptIDs, options = {}, onToken = null) {
+    this.startGeneration(promptIDs, options);
+    const tokens = [];
+    let text = '';
+    for (;;) {
+      const step = this.nextToken();
+      text += step.text;
+      if (step.done) {
+        if (onToken && step.text) onToken(step.text, null);
+        return { text, tokens, reason: step.reason };
+      }
+      tokens.push(step.token);
+      if (onToken) onToken(step.text, step.token);
+    }
+  }
+
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_session_free(this.handle);
+    this.handle = 0;
+  }
+}
