@@ -186,6 +186,35 @@ export class Model {
     return e.result();
   }
 
+  /**
+   * The prompt for a conversation, rendered by the model's own chat template inside wasm
+   * (or `template`, a custom Jinja source; or the architecture's built-in format).
+   * messages: [{role, content}], tools: JSON-schema function list, now: Date for strftime_now.
+   */
+  formatChat(messages, options = {}) {
+    const e = this.engine;
+    e.check(this.#chatCall('tinylm_chat_format', messages, options) >= 0);
+    return e.resultText();
+  }
+
+  /** Token ids of the chat prompt (BOS added when the model wants it and the template did not write it). */
+  chatTokens(messages, options = {}) {
+    const e = this.engine;
+    const count = this.#chatCall('tinylm_chat_tokenize', messages, options);
+    e.check(count >= 0);
+    return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  #chatCall(name, messages, { addGenerationPrompt = true, template = null, tools = null, now = new Date(), context = null } = {}) {
+    const request = { messages, addGenerationPrompt };
+    if (template) request.template = template;
+    if (tools) request.tools = tools;
+    if (context) request.context = context;
+    if (now) request.now = [now.getFullYear(), now.getMonth() + 1, now.getDate(), now.getHours(), now.getMinutes(), now.getSeconds()];
+    const e = this.engine;
+    return e.withBytes(encoder.encode(JSON.stringify(request)), (pointer, length) => e.abi[name](this.handle, pointer, length));
+  }
+
   createSession({ contextLength = 2048, batchSize = 0 } = {}) {
     const e = this.engine;
     const handle = e.abi.tinylm_session_create(this.handle, contextLength, batchSize);

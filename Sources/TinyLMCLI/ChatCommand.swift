@@ -5,8 +5,8 @@ import TinyLM
 /// applied to the whole conversation each turn; the session re-uses the cached prefix, so only
 /// the new turn is evaluated.
 func runChat(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system"]),
-                          flags: ["--verbose"])
+    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template"]),
+                          flags: ["--verbose", "--show-prompt"])
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     var defaults = GenerationOptions()
@@ -16,16 +16,25 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     defaults.maxTokens = 512
     let options = try SamplingFlags.options(from: a, defaults: defaults)
     let session = try SamplingFlags.makeSession(loaded, a)
-    let formatter = ChatFormatter(model: model)
+    var customTemplate: String? = nil
+    if let path = a.value("--chat-template") {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read chat template \(path)") }
+        customTemplate = text
+    }
+    let formatter: ChatFormatter
+    do { formatter = try ChatFormatter(model: model, templateSource: customTemplate) } catch { throw CLIError(description: error.message) }
     var messages: [ChatMessage] = []
     if let system = a.value("--system") { messages.append(.system(system)) }
 
     func reply(to userText: String) throws {
         messages.append(.user(userText))
-        let promptText = formatter.prompt(for: messages, addGenerationPrompt: true)
-        let prompt = model.tokenizer.encode(promptText, addSpecial: true, parseSpecial: true)
         var answer = ""
         do {
+            let promptText = try formatter.prompt(for: messages, addGenerationPrompt: true)
+            let prompt = formatter.tokens(forPrompt: promptText)
+            if a.has("--show-prompt") {
+                FileHandle.standardError.write("[prompt: \(promptText.debugDescription)]\n[ids: \(jsonIDList(prompt))]\n".data(using: .utf8)!)
+            }
             let generator = try TextGenerator(session: session, prompt: prompt, options: options)
             loop: while true {
                 switch try generator.next() {

@@ -25,6 +25,10 @@
 //                                              special tokens; result: little-endian i32 ids
 //   tinylm_detokenize(model, ids, count) -> len           result: UTF-8 text
 //   tinylm_token_piece(model, id) -> len       result: the token's raw bytes
+//   tinylm_chat_format(model, json, len) -> len          result: the prompt text for a chat
+//                                              request {messages, tools, addGenerationPrompt,
+//                                              template, now, context} (ChatRequest.swift)
+//   tinylm_chat_tokenize(model, json, len) -> count      result: its token ids (i32)
 //   tinylm_session_create(model, context, batch) -> session
 //   tinylm_session_free(session)               tinylm_session_reset(session)
 //   tinylm_session_truncate(session, count)    tinylm_session_token_count(session) -> count
@@ -70,6 +74,13 @@ private func fail(_ error: TinyLMError) {
 private func setResult(_ bytes: [UInt8]) -> Int32 {
     result = bytes
     return Int32(bytes.count)
+}
+
+private func setIDs(_ ids: [Int32]) {
+    var out: [UInt8] = []
+    out.reserveCapacity(ids.count * 4)
+    for id in ids { withUnsafeBytes(of: id.littleEndian) { out.append(contentsOf: $0) } }
+    result = out
 }
 
 private func model(_ handle: Int32) -> Model? {
@@ -177,10 +188,7 @@ public func tinylm_model_info(_ handle: Int32) -> Int32 {
 public func tinylm_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ flags: Int32) -> Int32 {
     guard let m = model(handle), let input = text(pointer, length) else { return -1 }
     let tokens = m.tokenizer.encode(input, addSpecial: flags & 1 != 0, parseSpecial: flags & 2 != 0)
-    var out: [UInt8] = []
-    out.reserveCapacity(tokens.count * 4)
-    for id in tokens { withUnsafeBytes(of: id.littleEndian) { out.append(contentsOf: $0) } }
-    result = out
+    setIDs(tokens)
     return Int32(tokens.count)
 }
 
@@ -202,6 +210,31 @@ public func tinylm_token_piece(_ handle: Int32, _ id: Int32) -> Int32 {
         return -1
     }
     return setResult(m.tokenizer.pieceBytes(id))
+}
+
+// MARK: - Chat
+
+private func chatPrompt(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> (text: String, tokens: [Int32])? {
+    guard let m = model(handle), let raw = bytes(pointer, length) else { return nil }
+    do {
+        return try ChatRequest(json: Array(raw)).render(for: m)
+    } catch {
+        fail(error)
+        return nil
+    }
+}
+
+@_cdecl("tinylm_chat_format")
+public func tinylm_chat_format(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let prompt = chatPrompt(handle, pointer, length) else { return -1 }
+    return setResult(Array(prompt.text.utf8))
+}
+
+@_cdecl("tinylm_chat_tokenize")
+public func tinylm_chat_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let prompt = chatPrompt(handle, pointer, length) else { return -1 }
+    setIDs(prompt.tokens)
+    return Int32(prompt.tokens.count)
 }
 
 // MARK: - Sessions

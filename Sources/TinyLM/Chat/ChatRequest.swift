@@ -1,0 +1,43 @@
+/// A chat formatting request as the wasm ABI and the web API send it (JSON):
+/// `{ "messages": [{role, content}, …], "tools": [...], "addGenerationPrompt": true,
+///    "template": "custom Jinja (optional)", "now": [year, month, day, hour, minute, second],
+///    "context": { extra template variables } }`.
+public struct ChatRequest {
+    public var context: JSONObject
+    public var templateSource: String?
+    public var now: TemplateDateTime?
+
+    public init(json bytes: [UInt8]) throws(TinyLMError) {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: bytes) } catch {
+            throw .invalidArgument("chat request is not valid JSON: \(error.description)")
+        }
+        guard let object = value.objectValue else { throw .invalidArgument("chat request must be a JSON object") }
+        guard let messages = object["messages"], messages.arrayValue != nil else {
+            throw .invalidArgument("chat request needs 'messages': an array of {role, content} objects")
+        }
+        var context = object["context"]?.objectValue ?? JSONObject()
+        context["messages"] = messages
+        if let tools = object["tools"], !tools.isNull { context["tools"] = tools }
+        context["add_generation_prompt"] = .bool(object["addGenerationPrompt"]?.boolValue ?? true)
+        self.context = context
+        templateSource = object["template"]?.stringValue
+        if let parts = object["now"]?.arrayValue {
+            var numbers: [Int] = []
+            for part in parts {
+                guard let n = part.intValue else { throw .invalidArgument("'now' must be [year, month, day, hour, minute, second]") }
+                numbers.append(n)
+            }
+            guard numbers.count == 6 else { throw .invalidArgument("'now' must be [year, month, day, hour, minute, second]") }
+            now = TemplateDateTime(year: numbers[0], month: numbers[1], day: numbers[2],
+                                   hour: numbers[3], minute: numbers[4], second: numbers[5])
+        }
+    }
+
+    /// The prompt text and its tokens for `model`.
+    public func render(for model: Model) throws(TinyLMError) -> (text: String, tokens: [Int32]) {
+        let formatter = try ChatFormatter(model: model, templateSource: templateSource)
+        let text = try formatter.prompt(context: context, now: now)
+        return (text, formatter.tokens(forPrompt: text))
+    }
+}
