@@ -6,10 +6,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+# One set of flags for every Swift build, so the CLI and the tests share one release build.
+swift_flags=(-c release -Xswiftc -enable-testing)
 
 step "Embedded Swift check: the core type-checks for wasm32 with the Embedded stdlib"
 scripts/check-embedded.sh
 
-step "Swift tests (release build with testing enabled: the model tests run real inference)"
-swift test -c release -Xswiftc -enable-testing 2>&1 | tee /tmp/tinylm-swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting)' || {
-  echo "swift test failed"; exit 1; }
+step "Swift build (release, with the tests)"
+# (pipefail: the build's own exit status decides; the filter only hides progress lines)
+swift build "${swift_flags[@]}" --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting|Planning)' || true; }
+
+step "Swift tests (the model tests run real inference against llama.cpp's reference vectors)"
+swift test "${swift_flags[@]}" --skip-build
+
+step "wasm build"
+./build-wasm.sh
+
+step "Node tests of the wasm module (node --test)"
+node --test Tests/web/
+
+if [ -x scripts/test-browser.sh ]; then
+  step "Browser tests (headless Chromium)"
+  scripts/test-browser.sh
+fi

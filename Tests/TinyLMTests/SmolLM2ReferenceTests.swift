@@ -22,6 +22,23 @@ import TinyLMHost
         }
     }
 
+    /// `tinylm chat` formats with the GGUF's own template: the chat prompts must be exactly the
+    /// reference prompt ids (the template inserts SmolLM's default system prompt).
+    @Test func chatPromptsMatchReference() throws {
+        let model = try TestSupport.smolLM2()
+        let formatter = try ChatFormatter(model: model)
+        guard case .template = formatter.style else { Issue.record("SmolLM2 ships a chat template"); return }
+        var checked = 0
+        for c in try ReferenceVectors("smollm2").greedy where c.promptText.contains("<|im_start|>user") {
+            let user = c.promptText.components(separatedBy: "<|im_start|>user\n")[1].components(separatedBy: "<|im_end|>")[0]
+            let text = try formatter.prompt(for: [.user(user)])
+            #expect(text == c.promptText)
+            #expect(formatter.tokens(forPrompt: text) == c.promptIDs, "\(c.name)")
+            checked += 1
+        }
+        #expect(checked == 3)
+    }
+
     /// Splitting rows across threads must not change a single bit of the result.
     @Test func threadedMatchesSerialExactly() throws {
         let model = try TestSupport.smolLM2()

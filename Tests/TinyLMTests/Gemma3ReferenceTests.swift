@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import TinyLM
+
+/// Gemma 3 270M Q4_K_M (Q8_0/Q5_0/Q4_K/Q6_K weights, sliding-window attention) against
+/// llama.cpp's reference vectors.
+@Suite(.serialized) struct Gemma3ReferenceTests {
+    @Test func greedyContinuationsMatchLlamaCpp() throws {
+        let model = try TestSupport.gemma3()
+        let reference = try ReferenceVectors("gemma3")
+        #expect(reference.greedy.count == 8)
+        for c in reference.greedy {
+            print(try ReferenceVectors.check(model, c))
+        }
+    }
+
+    @Test func promptLogitsMatchLlamaCpp() throws {
+        let model = try TestSupport.gemma3()
+        for c in try ReferenceVectors("gemma3").logits {
+            let worst = try ReferenceVectors.checkLogits(model, c, tolerance: 1.0)
+            print("\(c.name): max |Δlogit| over top-10 = \(worst)")
+        }
+    }
+
+    @Test func configurationComesFromMetadata() throws {
+        let c = try TestSupport.gemma3().config
+        #expect(c.architecture == .gemma3)
+        #expect(c.attentionScale == 1.0 / 16)  // 1/sqrt(key_length 256)
+        #expect(c.ropeBase == 1_000_000 && c.ropeLocalBase == 10_000)
+        #expect(c.ropeStyle == .halves)
+    }
+
+    /// The builtin Gemma chat format reproduces the reference chat prompts token for token.
+    @Test func chatPromptsMatchReference() throws {
+        let model = try TestSupport.gemma3()
+        let formatter = try ChatFormatter(model: model)
+        for c in try ReferenceVectors("gemma3").greedy where c.promptText.hasPrefix("<start_of_turn>") {
+            let user = c.promptText.components(separatedBy: "<start_of_turn>user\n")[1].components(separatedBy: "<end_of_turn>")[0]
+            let text = try formatter.prompt(for: [.user(user)])
+            #expect(text == c.promptText)
+            #expect(formatter.tokens(forPrompt: text) == c.promptIDs, "\(c.name)")
+        }
+    }
+}

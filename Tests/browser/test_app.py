@@ -1,0 +1,65 @@
+"""The assistant (web/app/): first visit downloads the model with visible progress and stores it;
+a reload with the server stopped still opens the app, restores the conversation and answers
+(service worker + IndexedDB)."""
+
+from conftest import MODEL_URL_PATH
+
+SMOLLM2_SHA256 = 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53'
+
+
+def ask(browser, question):
+    """Types a question, waits for the streamed answer to finish, returns its text."""
+    driver = browser.driver
+    before = driver.execute_script("return document.querySelectorAll('.message.assistant').length")
+    field = driver.find_element('id', 'input')
+    field.send_keys(question)
+    field.send_keys('\n')
+    browser.wait_for(f"document.querySelectorAll('.message.assistant').length > {before}")
+    browser.wait_for("document.body.dataset.state === 'ready'", timeout=180)
+    return driver.execute_script(
+        "const all = document.querySelectorAll('.message.assistant'); return all[all.length - 1].textContent")
+
+
+def test_first_visit_downloads_with_progress_then_works_offline(server, browser):
+    # Throttled so the progress bar is visible for a few seconds (and in the screenshot).
+    server.config(rate=30_000_000)
+    browser.get(f'{server.url}/app/')
+    browser.wait_for("document.body.dataset.state === 'absent'")
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 40; tinylmApp.settings.seed = 1;')
+    browser.driver.find_element('id', 'download').click()
+    browser.wait_for("document.body.dataset.state === 'downloading' && document.getElementById('progress-text').textContent.includes('/s')")
+    progress_text = browser.driver.find_element('id', 'progress-text').text
+    assert ' / 98.4 MB' in progress_text, progress_text
+    browser.screenshot('app-first-load-progress.png')
+    browser.wait_for("document.body.dataset.state === 'ready'", timeout=180)
+    server.config(rate=None)
+
+    stored = browser.run("const { modelStore } = await import('/tinylm.js'); return await modelStore.list();")
+    assert len(stored) == 1
+    assert stored[0]['complete'] is True
+    assert stored[0]['size'] == 98362432
+    assert stored[0]['sha256'] == SMOLLM2_SHA256
+    assert stored[0]['url'].endswith(MODEL_URL_PATH)
+
+    answer = ask(browser, 'What is the capital of France?')
+    assert answer.strip(), 'empty answer'
+    browser.screenshot('app-answered.png')
+
+    # The service worker must control the page before we take the network away.
+    browser.wait_for('navigator.serviceWorker.controller !== null', timeout=60)
+    browser.run('await navigator.serviceWorker.ready; return true;')
+
+    server.stop()
+    browser.driver.refresh()
+    browser.wait_for("document.body.dataset.state === 'ready'", timeout=120)
+    restored = browser.driver.execute_script("return document.querySelectorAll('.message').length")
+    assert restored >= 2, 'the conversation was not restored from IndexedDB'
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 24;')
+    answer = ask(browser, 'Say hello.')
+    assert answer.strip(), 'no answer offline'
+    assert 'Error' not in answer
+    browser.screenshot('app-offline.png')
+
+    # Phone width: the same conversation, one column.
+    browser.driver.set_window_size(390, 844)
+    browser.screenshot('app-phone.png')
