@@ -1,0 +1,172 @@
+// Half-precision formats, converted with integer bit tricks only (no Float16 type, no
+// compiler-rt helpers), so the same code is a handful of v128 ops in wasm.
+//
+// F16 (ggml type 1): IEEE 754 binary16, 2 bytes little-endian: sign(1) exponent(5, bias 15)
+//   mantissa(10).
+// BF16 (ggml type 30): the upper 16 bits of an IEEE binary32, 2 bytes little-endian.
+// F32 (ggml type 0): IEEE binary32, 4 bytes little-endian.
+//
+// ggml's vec_dot_type for F16 weights is F16 and for BF16 weights is BF16: llama.cpp rounds the
+// activations to the weight's half format first and accumulates the products in f32. The
+// kernels here do the same so the numerics match.
+
+/// IEEE binary16 <-> binary32.
+public enum FP16 {
+    /// Exact f16 -> f32 for every input (normals, subnormals, ±0, ±inf, NaN).
+    /// The 15 magnitude bits are placed under the f32 exponent/mantissa fields and the result
+    /// is scaled by 2^112 (exact: a power of two), which also handles subnormals; an all-ones
+    /// exponent (inf/NaN) is moved to 255 first.
+    @inline(__always)
+    public static func toFloat(_ bits: UInt16) -> Float {
+        let h = UInt32(bits)
+        var magnitude = (h & 0x7FFF) &<< 13
+        if h & 0x7C00 == 0x7C00 { magnitude |= 0x7F80_0000 }
+        let scaled = Float(bitPattern: magnitude) * 0x1p112
+        return Float(bitPattern: scaled.bitPattern | ((h & 0x8000) &<< 16))
+    }
+
+    /// Four f16 values (in the low 16 bits of each lane) to f32.
+    @inline(__always)
+    public static func toFloat4(_ h: SIMD4<UInt32>) -> SIMD4<Float> {
+        var magnitude = (h & 0x7FFF) &<< 13
+        let infNaN = (h & 0x7C00) .== 0x7C00
+        magnitude.replace(with: magnitude | 0x7F80_0000, where: infNaN)
+        let scaled = unsafeBitCast(magnitude, to: SIMD4<Float>.self) * 0x1p112
+        let bits = unsafeBitCast(scaled, to: SIMD4<UInt32>.self) | ((h & 0x8000) &<< 16)
+        return unsafeBitCast(bits, to: SIMD4<Float>.self)
+    }
+
+    /// f32 -> f16, round to nearest even (like GGML_FP32_TO_FP16 / F16C). Overflow gives ±inf,
+    /// NaN gives a quiet NaN.
+    @inline(__always)
+    public static func fromFloat(_ value: Float) -> UInt16 {
+        var f = value.bitPattern
+        let sign = f & 0x8000_0000
+        f ^= sign
+        var o: UInt32
+        if f >= (127 + 16) << 23 {                  // too large for f16, inf or NaN
+            o = f > 0x7F80_0000 ? 0x7E00 : 0x7C00
+        } else if f < 113 << 23 {                   // result is subnormal or zero
+            // Adding 0.5 (as a float with the right exponent) lets the FPU round the mantissa.
+            let denormMagic: UInt32 = ((127 - 15) + (23 - 10) + 1) << 23
+            let sum = Float(bitPattern: f) + Float(bitPattern: denormMagic)
+            o = sum.bitPattern &- denormMagic
+        } else {
+            let mantissaOdd = (f >> 13) & 1
+            f = f &+ (UInt32(bitPattern: Int32(15 - 127) << 23) &+ 0xFFF)
+            f = f &+ mantissaOdd
+            o = f >> 13
+        }
+        return UInt16(truncatingIfNeeded: o | (sign >> 16))
+    }
+
+    /// The value `value` becomes after a round trip through f16.
+    @inline(__always)
+    public static func round(_ value: Float) -> Float { toFloat(fromFloat(value)) }
+}
+
+/// bfloat16 <-> binary32.
+public enum BF16 {
+    @inline(__always)
+    public static func toFloat(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) &<< 16) }
+
+    /// f32 -> bf16 exactly like ggml's GGML_FP32_TO_BF16: round to nearest even; NaN is
+    /// forced quiet.
+    @inline(__always)
+    public static func fromFloat(_ value: Float) -> UInt16 {
+        let u = value.bitPattern
+        if u & 0x7FFF_FFFF > 0x7F80_0000 { return UInt16(truncatingIfNeeded: (u >> 16) | 64) }
+        return UInt16(truncatingIfNeeded: (u &+ (0x7FFF &+ ((u >> 16) & 1))) >> 16)
+    }
+
+    @inline(__always)
+    public static func round(_ value: Float) -> Float { toFloat(fromFloat(value)) }
+}
+
+/// F32, F16 and BF16 rows: dequantization and dot products against f32 activations (already
+/// rounded to the weight's half format by the caller for F16/BF16, as ggml does).
+public enum FloatFormats {
+    public static func dequantizeRowF32(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = src.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+    }
+
+    public static func dequantizeRowF16(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = FP16.toFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    }
+
+    public static func dequantizeRowBF16(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = BF16.toFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    }
+
+    /// Σ w[i]·x[i] for an f32 weight row (unaligned bytes) and f32 activations.
+    @inline(__always)
+    public static func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var a0 = SIMD4<Float>(), a1 = SIMD4<Float>(), a2 = SIMD4<Float>(), a3 = SIMD4<Float>()
+        let xr = UnsafeRawPointer(x)
+        var i = 0
+        while i + 16 <= count {
+            a0 += w.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)
+            a1 += w.loadUnaligned(fromByteOffset: i * 4 + 16, as: SIMD4<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4 + 16, as: SIMD4<Float>.self)
+            a2 += w.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD4<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD4<Float>.self)
+            a3 += w.loadUnaligned(fromByteOffset: i * 4 + 48, as: SIMD4<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4 + 48, as: SIMD4<Float>.self)
+            i += 16
+        }
+        while i + 4 <= count {
+            a0 += w.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self)
+            i += 4
+        }
+        var sum = ((a0 + a1) + (a2 + a3)).sum()
+        while i < count {
+            sum += w.loadUnaligned(fromByteOffset: i * 4, as: Float.self) * x[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Σ f16(w[i])·x[i], x already rounded to f16 values.
+    @inline(__always)
+    public static func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var a0 = SIMD4<Float>(), a1 = SIMD4<Float>()
+        let xr = UnsafeRawPointer(x)
+        var i = 0
+        while i + 8 <= count {
+            let pair = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD4<UInt32>.self)
+            // pair lanes hold (h[2k] | h[2k+1] << 16): even elements in the low halves.
+            let fe = FP16.toFloat4(pair & 0xFFFF)
+            let fo = FP16.toFloat4(pair &>> 16)
+            let x0 = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            a0 += fe * x0.evenHalf
+            a1 += fo * x0.oddHalf
+            i += 8
+        }
+        var sum = (a0 + a1).sum()
+        while i < count {
+            sum += FP16.toFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Σ bf16(w[i])·x[i], x already rounded to bf16 values.
+    @inline(__always)
+    public static func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
+        var a0 = SIMD4<Float>(), a1 = SIMD4<Float>()
+        let xr = UnsafeRawPointer(x)
+        var i = 0
+        while i + 8 <= count {
+            let pair = w.loadUnaligned(fromByteOffset: i * 2, as: SIMD4<UInt32>.self)
+            let fe = unsafeBitCast(pair &<< 16, to: SIMD4<Float>.self)
+            let fo = unsafeBitCast(pair & 0xFFFF_0000, to: SIMD4<Float>.self)
+            let x0 = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            a0 += fe * x0.evenHalf
+            a1 += fo * x0.oddHalf
+            i += 8
+        }
+        var sum = (a0 + a1).sum()
+        while i < count {
+            sum += BF16.toFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i]
+            i += 1
+        }
+        return sum
+    }
+}

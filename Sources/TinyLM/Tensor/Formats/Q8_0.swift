@@ -1,0 +1,139 @@
+// Q8_0 (ggml type 8): blocks of 32 values, 34 bytes.
+//   offset 0: d   f16   scale
+//   offset 2: qs  32 × int8, value[i] = d · qs[i]
+// Used both as a weight format (dot against Q8_0 activations) and as the activation format of
+// Q4_0, Q5_0 and Q8_0 weights.
+//
+// Activation quantization follows ggml's quantize_row_q8_0_ref exactly: per block
+// amax = max|x|, d = amax / 127, id = d != 0 ? 1/d : 0, q = roundf(x · id) (nearest, ties away
+// from zero), and the block stores f16(d) (the kernels use that rounded d).
+
+public enum Q8_0: QuantizedDotFormat {
+    public static var blockElements: Int { 32 }
+    public static var blockBytes: Int { 34 }
+    public static var activation: ActivationFormat { .q8_0 }
+
+    public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        for b in 0..<count / 32 {
+            let block = src + b * blockBytes
+            let d = loadF16(block, 0)
+            for i in 0..<32 {
+                out[b * 32 + i] = d * Float(block.load(fromByteOffset: 2 + i, as: Int8.self))
+            }
+        }
+    }
+
+    // MARK: Weight kernel (× Q8_0 activations)
+
+    public typealias Header = Float
+    public typealias Sub = Sub32
+
+    @inline(__always)
+    public static func header(_ block: UnsafeRawPointer) -> Float { loadF16(block, 0) }
+
+    @inline(__always)
+    public static func sub(_ block: UnsafeRawPointer, _ header: Float, _ index: Int) -> Sub32 {
+        let v0 = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int16>.self)
+        let v1 = block.loadUnaligned(fromByteOffset: 18, as: SIMD8<Int16>.self)
+        return Sub32(e0: signedBytesE(v0), o0: signedBytesO(v0), e1: signedBytesE(v1), o1: signedBytesO(v1))
+    }
+
+    @inline(__always)
+    public static func subDot(_ sub: Sub32, _ header: Float, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
+        subDotWide(sub, a)
+    }
+
+    @inline(__always)
+    public static func finish(_ d: Float, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
+        floatValue(isum) * (d * act.d[blockIndex])
+    }
+
+    @inline(__always)
+    public static func scales4(_ block: UnsafeRawPointer) -> SIMD4<Float> { loadF16x4(block, stride: blockBytes, offset: 0) }
+
+    @inline(__always)
+    public static func finish4(_ d: SIMD4<Float>, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
+        floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
+    }
+
+    // MARK: Activation quantization
+
+    /// Quantizes one block of 32 floats the ggml reference way: writes the 32 quants to `q`
+    /// and returns (f16 bits of d, the unrounded d, Σq).
+    @inline(__always)
+    static func quantizeBlock(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Int8>) -> (d: UInt16, scale: Float, sum: Int32) {
+        var amax: Float = 0
+        for i in 0..<32 {
+            let a = Float(bitPattern: x[i].bitPattern & 0x7FFF_FFFF)
+            amax = a > amax ? a : amax
+        }
+        let d = amax / 127
+        let id: Float = d != 0 ? 1 / d : 0
+        var sum: Int32 = 0
+        for i in 0..<32 {
+            let v = roundHalfAwayFromZero(x[i] * id)
+            q[i] = Int8(truncatingIfNeeded: v)
+            sum &+= v
+        }
+        return (FP16.fromFloat(d), d, sum)
+    }
+
+    /// ggml's quantize_row_q8_0_ref: `count` floats (a multiple of 32) to packed Q8_0 blocks.
+    public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into out: UnsafeMutableRawPointer) {
+        for b in 0..<count / 32 {
+            let block = out + b * blockBytes
+            let r = quantizeBlock(x + b * 32, (block + 2).assumingMemoryBound(to: Int8.self))
+            block.storeBytes(of: r.d, toByteOffset: 0, as: UInt16.self)
+        }
+    }
+
+    /// The same quantization written as activation planes: `q8` receives the raw quants
+    /// (count bytes, scratch), `q` the planes, `d` one f16-rounded scale per block and, when
+    /// `s` is given, the Q8_1 sum f16(d·Σq) per block.
+    public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, q8: UnsafeMutablePointer<Int8>,
+                                           q: UnsafeMutablePointer<Int16>, d: UnsafeMutablePointer<Float>,
+                                           s: UnsafeMutablePointer<Float>?) {
+        for b in 0..<count / 32 {
+            let r = quantizeBlock(x + b * 32, q8 + b * 32)
+            let scale = FP16.toFloat(r.d)
+            d[b] = scale
+            if let s {
+                // ggml: y.d = fp16(d); y.s = fp16(sum * d) with the unrounded d.
+                s[b] = FP16.round(floatValue(r.sum) * r.scale)
+            }
+        }
+        writePlanes(q8, count: count, into: q)
+    }
+}
+
+/// roundf(x) for |x| < 2^22 (nearest, ties away from zero) without a libm call: adding
+/// 1.5·2^23 rounds the magnitude to nearest-even in the FPU; a tie that went down is fixed up.
+@inline(__always)
+func roundHalfAwayFromZero(_ x: Float) -> Int32 {
+    let bits = x.bitPattern
+    let a = Float(bitPattern: bits & 0x7FFF_FFFF)
+    let r = a + 12582912.0
+    var i = Int32(bitPattern: r.bitPattern) &- 0x4B40_0000
+    if a - (r - 12582912.0) == 0.5 { i &+= 1 }
+    return bits & 0x8000_0000 != 0 ? 0 &- i : i
+}
+
+/// ggml's nearest_int: round to nearest, ties to even, for |x| < 2^22.
+@inline(__always)
+func nearestInt(_ x: Float) -> Int32 {
+    let r = x + 12582912.0
+    return Int32(bitPattern: r.bitPattern & 0x007F_FFFF) &- 0x0040_0000
+}
+
+/// Raw quants (Int8, `count` a multiple of 16) to the activation plane layout: per 16
+/// elements, the 8 even ones then the 8 odd ones, as Int16.
+@inline(__always)
+func writePlanes(_ q8: UnsafePointer<Int8>, count: Int, into q: UnsafeMutablePointer<Int16>) {
+    let src = UnsafeRawPointer(q8)
+    let dst = UnsafeMutableRawPointer(q)
+    for c in 0..<count / 16 {
+        let v = src.loadUnaligned(fromByteOffset: c * 16, as: SIMD8<Int16>.self)
+        dst.storeBytes(of: signedBytesE(v), toByteOffset: c * 32, as: SIMD8<Int16>.self)
+        dst.storeBytes(of: signedBytesO(v), toByteOffset: c * 32 + 16, as: SIMD8<Int16>.self)
+    }
+}
