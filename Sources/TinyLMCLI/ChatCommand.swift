@@ -10,9 +10,12 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     var defaults = GenerationOptions()
-    // SmolLM2's authors suggest a low temperature; small models wander otherwise.
+    // SmolLM2's authors suggest a low temperature; small models wander otherwise, and at low
+    // temperature a 135M model falls into loops ("la femme, la femme, …") without a mild
+    // repetition penalty.
     defaults.sampling.temperature = 0.2
     defaults.sampling.topP = 0.9
+    defaults.sampling.repeatPenalty = 1.1
     defaults.maxTokens = 512
     let options = try SamplingFlags.options(from: a, defaults: defaults)
     let session = try SamplingFlags.makeSession(loaded, a)
