@@ -16,7 +16,8 @@ export const ERROR_NAMES = {
   7: 'OutOfMemoryError',
 };
 
-export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context' };
+/** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete). */
+export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context', 5: 'grammar' };
 
 /** Creates an Error whose `name` says what happened (the web API's convention). */
 export function namedError(name, message) {
@@ -205,6 +206,45 @@ export class Model {
     return new Int32Array(e.result().buffer, 0, count);
   }
 
+  /**
+   * The prompt for a chat in which the model should call one of `tools` (OpenAI shape:
+   * [{type: 'function', function: {name, description, parameters}}]). Templates that render
+   * tools get them; for others (e.g. SmolLM2) the tools are described in the system message and
+   * earlier assistant `tool_calls` become text. Messages with role 'tool' pass through.
+   * Returns { text, tokens: Int32Array, format: {prefix, suffix, argumentsKey, templateHandlesTools} }:
+   * generate from `tokens` with options { tools, toolChoice, toolCallFormat: format } and
+   * read the result with `parseToolCalls(text, format)`.
+   */
+  toolCallPrompt(messages, options = {}) {
+    const e = this.engine;
+    e.check(this.#chatCall('tinylm_tool_prompt', messages, options) >= 0);
+    const reply = JSON.parse(e.resultText());
+    return { text: reply.text, tokens: Int32Array.from(reply.tokens), format: reply.format };
+  }
+
+  /**
+   * Generation options that constrain the output to a call of one of `tools`
+   * (toolChoice: 'auto' | 'required' — both force a call — | 'none' | {type: 'function', function: {name}}).
+   */
+  toolCallOptions(tools, { toolChoice = 'required', format = null, ...rest } = {}) {
+    const options = { ...rest, tools, toolChoice };
+    if (format) options.toolCallFormat = format;
+    return options;
+  }
+
+  /**
+   * Tool calls in generated `text`, OpenAI-shaped: [{id, type: 'function', function: {name,
+   * arguments: '<JSON text>'}}]. `format`: from toolCallPrompt (default: the model's own).
+   * Throws GrammarError when the text holds no call.
+   */
+  parseToolCalls(text, format = null) {
+    const e = this.engine;
+    const request = format ? { text, format } : { text };
+    const length = e.withBytes(encoder.encode(JSON.stringify(request)), (pointer, n) => e.abi.tinylm_tool_calls(this.handle, pointer, n));
+    e.check(length >= 0);
+    return JSON.parse(e.resultText());
+  }
+
   #chatCall(name, messages, { addGenerationPrompt = true, template = null, tools = null, now = new Date(), context = null } = {}) {
     const request = { messages, addGenerationPrompt };
     if (template) request.template = template;
@@ -258,7 +298,11 @@ export class Session {
 
   /**
    * Starts generating after `promptIDs` (re-using the cached prefix). Options: temperature,
-   * topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop, ignoreEOS.
+   * topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop, ignoreEOS, and at
+   * most one output constraint: jsonSchema (a JSON Schema object), grammar (GBNF text),
+   * json: true (any JSON object), or tools (+ toolChoice, toolCallFormat; see
+   * Model.toolCallPrompt). A constrained generation ends with reason 'grammar' once the output
+   * is complete; invalid or unsupported schemas and grammars throw GrammarError.
    * Returns how many prompt tokens were reused from the cache.
    */
   startGeneration(promptIDs, options = {}) {

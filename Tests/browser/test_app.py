@@ -2,6 +2,8 @@
 a reload with the server stopped still opens the app, restores the conversation and answers
 (service worker + IndexedDB)."""
 
+import time
+
 from conftest import MODEL_URL_PATH
 
 SMOLLM2_SHA256 = 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53'
@@ -45,6 +47,23 @@ def test_first_visit_downloads_with_progress_then_works_offline(server, browser)
     assert answer.strip(), 'empty answer'
     browser.screenshot('app-answered.png')
 
+    # Stop ends a long answer at once; what was streamed so far is kept.
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 1000;')
+    field = browser.driver.find_element('id', 'input')
+    field.send_keys('Write a long story about a dragon.\n')
+    browser.wait_for("document.body.dataset.state === 'generating' && document.querySelector('.message.assistant.streaming').textContent.length > 10")
+    browser.driver.find_element('id', 'stop').click()
+    browser.wait_for("document.body.dataset.state === 'ready'", timeout=10)
+    meta = browser.driver.execute_script("const all = document.querySelectorAll('.message.assistant .meta'); return all[all.length - 1].textContent")
+    assert meta == 'stopped'
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 40;')
+
+    # Settings: sampling and storage (the stored model is listed with its size).
+    browser.driver.find_element('id', 'settings-open').click()
+    browser.wait_for("document.getElementById('stored-models').textContent.includes('98.4 MB')")
+    browser.screenshot('app-settings.png')
+    browser.driver.execute_script("document.getElementById('settings').close()")
+
     # The service worker must control the page before we take the network away.
     browser.wait_for('navigator.serviceWorker.controller !== null', timeout=60)
     browser.run('await navigator.serviceWorker.ready; return true;')
@@ -62,4 +81,5 @@ def test_first_visit_downloads_with_progress_then_works_offline(server, browser)
 
     # Phone width: the same conversation, one column.
     browser.driver.set_window_size(390, 844)
+    time.sleep(0.5)  # the sidebar slides out of view when the layout switches to one column
     browser.screenshot('app-phone.png')

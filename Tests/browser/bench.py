@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Browser benchmark (not a test: nothing is asserted). Prints first-load time (download +
+store + load), load-from-IndexedDB time, and prompt/decode speed from web/bench.html.
+
+    python3 Tests/browser/bench.py [--model models/gemma-3-270m-q4_k_m.gguf] [--tokens 128]
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from conftest import Browser, StaticServer  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--model', default='models/SmolLM2-135M-Instruct.Q4_1.gguf')
+    parser.add_argument('--tokens', type=int, default=128)
+    args = parser.parse_args()
+    server = StaticServer().start()
+    browser = Browser()
+    try:
+        for label, fresh in (('first visit', '&fresh=1'), ('reload', '')):
+            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}{fresh}')
+            result = browser.wait_for('window.benchResult', timeout=900)
+            if 'error' in result:
+                raise SystemExit(f"bench failed: {result['error']}")
+            print(f"{label}: load {result['loadMs']:.0f} ms (downloaded: {result['downloaded']}; phases: "
+                  f"{json.dumps({k: round(v) for k, v in result['phasesMs'].items()})}); "
+                  f"prompt {result['prefillTokensPerSecond']:.1f} tokens/s; decode {result['decodeTokensPerSecond']:.1f} tokens/s")
+    finally:
+        browser.quit()
+        server.stop()
+
+
+if __name__ == '__main__':
+    main()

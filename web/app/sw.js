@@ -1,0 +1,51 @@
+// The assistant's service worker: keeps the app shell and the engine (JS + wasm) in the Cache
+// API so the assistant opens with no network. Model weights are NOT cached here — they live in
+// IndexedDB (model-store.js), and a second copy would double the storage used.
+//
+// Strategy: stale-while-revalidate. A cached file is answered at once (instant and offline) and
+// refreshed in the background, so an update shows on the next visit. Bump VERSION to drop old
+// caches when the list of files changes.
+
+const VERSION = 'v1';
+const CACHE = `tinylm-app-${VERSION}`;
+const SHELL = [
+  './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
+  './worker-entry.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
+  '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
+].map((path) => new URL(path, self.location.href).href);
+
+self.addEventListener('install', (event) => {
+  // cache: 'reload' bypasses the HTTP cache, so the shell is fresh from the server.
+  event.waitUntil(caches.open(CACHE)
+    .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' }))))
+    .then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const key of await caches.keys()) if (key.startsWith('tinylm-app-') && key !== CACHE) await caches.delete(key);
+    await self.clients.claim(); // control the page that registered us, so it works offline at once
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET' || request.headers.has('Range')) return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  const key = url.origin + url.pathname; // ignore ?query
+  if (!SHELL.includes(key)) return; // models, test endpoints, other pages: straight to the network
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    const cached = await cache.match(key);
+    const refresh = fetch(request, { cache: 'no-cache' }).then((response) => {
+      if (response.ok && response.status === 200) cache.put(key, response.clone());
+      return response;
+    });
+    if (cached) {
+      event.waitUntil(refresh.catch(() => {})); // offline: keep the cached copy
+      return cached;
+    }
+    return refresh;
+  })());
+});

@@ -1,0 +1,250 @@
+// TinyLM's public browser API: one import, no build step.
+//
+//   import { TinyLM } from './tinylm.js';
+//   const lm = await TinyLM.load('models/SmolLM2-135M-Instruct.Q4_1.gguf', {
+//     onProgress: ({ phase, done, total }) => …,       // phase: 'download' | 'verify' | 'load'
+//   });
+//   const { text } = await lm.chat([{ role: 'user', content: 'Hi!' }], { onToken: (t) => … });
+//   for await (const { text } of lm.stream('Once upon a time')) …;
+//
+// The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
+// (model-store.js). Every failure rejects with an Error whose `name` says what happened:
+// NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
+// ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, TemplateError.
+
+import { ModelStore, formatBytes } from './model-store.js';
+
+export { formatBytes };
+
+/** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
+export const modelStore = new ModelStore();
+
+function namedError(name, message, extra = {}) {
+  const error = new Error(message);
+  error.name = name;
+  return Object.assign(error, extra);
+}
+
+function abortError(signal) {
+  const reason = signal?.reason;
+  return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
+}
+
+const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS'];
+
+export class TinyLM {
+  /** Creates a TinyLM and loads `source` (see load()). */
+  static async load(source, options = {}) {
+    const lm = new TinyLM(options);
+    try {
+      await lm.load(source, options);
+    } catch (error) {
+      lm.terminate();
+      throw error;
+    }
+    return lm;
+  }
+
+  /** The weight store (same object as the `modelStore` export). */
+  static get store() { return modelStore; }
+
+  /**
+   * Starts the worker. Options: workerURL (default: worker.js beside this file), wasmURL
+   * (default: tinylm.wasm beside engine.js).
+   */
+  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null } = {}) {
+    this.wasmURL = wasmURL ? new URL(wasmURL, location.href).href : null;
+    this.worker = new Worker(workerURL, { type: 'module', name: 'tinylm' });
+    this.pending = new Map(); // request id → {resolve, reject, onEvent}
+    this.nextID = 1;
+    this.loaded = null; // the result of the last load(): {id, size, sha256, info, contextLength, …}
+    this.worker.onmessage = ({ data }) => this.#receive(data);
+    this.worker.onerror = (event) => {
+      event.preventDefault?.();
+      const error = namedError('WorkerError', `the TinyLM worker failed: ${event.message || 'could not start (check worker.js and its imports)'}`);
+      for (const { reject } of this.pending.values()) reject(error);
+      this.pending.clear();
+    };
+  }
+
+  /** The loaded model's metadata ({name, architecture, vocabularySize, trainedContextLength, …}) or null. */
+  get info() { return this.loaded?.info ?? null; }
+
+  /**
+   * Loads a model: `source` is a URL (downloaded once into IndexedDB, resumed if interrupted)
+   * or a File/Blob the user picked (stored too unless `store: false`). Options:
+   *   onProgress({phase: 'download'|'verify'|'load', done, total})   bytes (load: 0..1)
+   *   signal        AbortSignal
+   *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
+   *   contextLength tokens of context (default min(2048, the model's trained length))
+   * Resolves {id, size, sha256, downloaded, info, contextLength}.
+   */
+  async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true } = {}) {
+    if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
+      throw namedError('InvalidArgumentError', 'load() takes a URL or a File/Blob');
+    }
+    const resolved = source instanceof Blob ? source : new URL(String(source), location.href).href;
+    this.loaded = null;
+    this.loaded = await this.#request('load', {
+      source: resolved,
+      options: { sha256, contextLength, store, wasmURL: this.wasmURL },
+    }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
+    return this.loaded;
+  }
+
+  /**
+   * Generates a continuation of `prompt` (a string, or an array of token ids used as is).
+   * Options: temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens,
+   * stop (strings), ignoreEOS, signal (AbortSignal), onToken(text, tokenID).
+   * Resolves {text, tokens, reason: 'eog'|'stop'|'length'|'context', usage, timings}.
+   */
+  generate(prompt, options = {}) {
+    return this.#generate({ prompt: Array.isArray(prompt) || ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt }, options);
+  }
+
+  /**
+   * Answers a conversation `messages` ([{role: 'system'|'user'|'assistant', content}]),
+   * formatted with the model's own chat template. Same options as generate(), plus
+   * template (custom Jinja source) and tools (function list for templates that use them).
+   */
+  chat(messages, options = {}) {
+    return this.#generate({ messages, chatOptions: chatOptions(options) }, options);
+  }
+
+  /** generate() as an async iterator of {text, token} pieces; breaking out of the loop stops generation. */
+  stream(prompt, options = {}) {
+    return this.#stream((more) => this.generate(prompt, more), options);
+  }
+
+  /** chat() as an async iterator of {text, token} pieces. */
+  streamChat(messages, options = {}) {
+    return this.#stream((more) => this.chat(messages, more), options);
+  }
+
+  /** Number of tokens of a text (with BOS as generate() adds it) or of a conversation's prompt. */
+  countTokens(input, options = {}) {
+    return this.#request('countTokens', typeof input === 'string'
+      ? { prompt: input }
+      : { messages: input, chatOptions: chatOptions(options) });
+  }
+
+  /** Token ids of `text`. */
+  tokenize(text, { addSpecial = false } = {}) { return this.#request('tokenize', { text, addSpecial }); }
+
+  detokenize(ids) { return this.#request('detokenize', { ids: Array.from(ids) }); }
+
+  /** The prompt text the chat template renders for `messages`. */
+  formatChat(messages, options = {}) { return this.#request('formatChat', { messages, chatOptions: chatOptions(options) }); }
+
+  /** {loaded, id, size, info, contextLength, memoryBytes} from the worker. */
+  status() { return this.#request('status', {}); }
+
+  /** Frees the model (the worker and the stored weights stay). */
+  async unload() {
+    await this.#request('unload', {});
+    this.loaded = null;
+  }
+
+  /** Stops the worker; this object is unusable afterwards. */
+  terminate() {
+    this.worker.terminate();
+    const error = namedError('AbortError', 'TinyLM was terminated');
+    for (const { reject } of this.pending.values()) reject(error);
+    this.pending.clear();
+  }
+
+  /** Test-only switches inside the worker, e.g. ('failWrites', 'QuotaExceededError'). */
+  testHook(hook, value) { return this.#request('test', { hook, value }); }
+
+  // --- plumbing ---------------------------------------------------------------------------
+
+  #generate(request, options) {
+    const { signal = null, onToken = null } = options;
+    const generation = {};
+    for (const key of GENERATION_OPTIONS) if (options[key] !== undefined) generation[key] = options[key];
+    return this.#request('generate', { ...request, options: generation }, {
+      signal,
+      onEvent: (event) => event.type === 'token' && onToken?.(event.text, event.token),
+    });
+  }
+
+  #stream(start, options) {
+    const queue = [];
+    let wake = null;
+    let finished = false;
+    let failure = null;
+    const controller = new AbortController();
+    const outer = options.signal;
+    const forward = () => controller.abort(outer.reason);
+    outer?.addEventListener('abort', forward, { once: true });
+    if (outer?.aborted) forward();
+    const result = start({
+      ...options,
+      signal: controller.signal,
+      onToken: (text, token) => {
+        options.onToken?.(text, token);
+        queue.push({ text, token });
+        wake?.();
+      },
+    });
+    result.then(() => { finished = true; }, (error) => { finished = true; failure = error; })
+      .finally(() => { outer?.removeEventListener('abort', forward); wake?.(); });
+    return {
+      /** The final {text, tokens, reason, usage, timings}, once the iteration ends. */
+      result,
+      [Symbol.asyncIterator]() { return this; },
+      async next() {
+        for (;;) {
+          if (queue.length) return { value: queue.shift(), done: false };
+          if (failure) throw failure;
+          if (finished) return { value: undefined, done: true };
+          await new Promise((resolve) => { wake = resolve; });
+          wake = null;
+        }
+      },
+      async return() {
+        if (!finished) controller.abort(namedError('AbortError', 'the stream was closed'));
+        await result.catch(() => {});
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  #request(type, payload, { signal = null, onEvent = null } = {}) {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const id = this.nextID++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => this.worker.postMessage({ type: 'abort', id });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (value) => { cleanup(); resolve(value); },
+        reject: (error) => { cleanup(); reject(error); },
+        onEvent,
+      });
+      this.worker.postMessage({ id, type, ...payload });
+    });
+  }
+
+  #receive(data) {
+    const entry = this.pending.get(data.id);
+    if (!entry) return;
+    if (data.type === 'result') {
+      this.pending.delete(data.id);
+      entry.resolve(data.value);
+    } else if (data.type === 'error') {
+      this.pending.delete(data.id);
+      const { name, message, ...extra } = data.error;
+      entry.reject(namedError(name, message, extra));
+    } else {
+      entry.onEvent?.(data);
+    }
+  }
+}
+
+function chatOptions({ template = null, tools = null, addGenerationPrompt = true }) {
+  const options = { addGenerationPrompt };
+  if (template) options.template = template;
+  if (tools) options.tools = tools;
+  return options;
+}

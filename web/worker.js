@@ -1,0 +1,231 @@
+// The dedicated Web Worker that hosts the engine and the weight store, so that the page never
+// blocks while a model downloads, loads or generates (every wasm call is synchronous).
+//
+// Protocol (tinylm.js is the only client): the page posts {id, type, ...}; the worker answers
+// with any number of {id, type: 'progress' | 'token', ...} events and then exactly one
+// {id, type: 'result', value} or {id, type: 'error', error: {name, message, ...}}.
+// {type: 'abort', id} cancels request `id`: generation checks between tokens and yields to the
+// event loop after every token, so the abort message is handled at once.
+
+import { Engine, namedError } from './engine.js';
+import { ModelStore, modelID } from './model-store.js';
+
+const store = new ModelStore();
+let engine = null;
+let loaded = null; // { model, session, id, sha256, size, contextLength }
+const controllers = new Map(); // request id → AbortController
+let queue = Promise.resolve(); // engine work runs one request at a time
+
+const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS'];
+
+// A macrotask without setTimeout's 4 ms clamping: lets queued messages (abort) run.
+const channel = new MessageChannel();
+const waiting = [];
+channel.port1.onmessage = () => waiting.shift()?.();
+function yieldToEventLoop() {
+  return new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(0); });
+}
+
+function abortError(signal) {
+  const reason = signal?.reason;
+  return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
+}
+
+function requireModel() {
+  if (!loaded) throw namedError('InvalidStateError', 'no model is loaded: call load() first');
+  return loaded;
+}
+
+function unload() {
+  if (!loaded) return;
+  loaded.session.free();
+  loaded.model.free();
+  loaded = null;
+}
+
+async function load({ source, options = {} }, signal, emit) {
+  const progress = (event) => emit({ type: 'progress', ...event });
+  engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, { log: () => {} });
+  unload();
+  const id = modelID(source);
+  let attempt = 0;
+  let corruption = null; // the IntegrityError that made us fetch the model again
+  for (;;) {
+    const storeOptions = { sha256: options.sha256, signal, onProgress: progress };
+    let record = null;
+    let downloaded = false;
+    try {
+      if (!(options.store === false && source instanceof Blob)) ({ record, downloaded } = await store.ensure(source, storeOptions));
+    } catch (error) {
+      if (corruption && error.name === 'NetworkError') {
+        throw namedError('IntegrityError', `${corruption.message}; the stored copy was deleted and fetching it again failed (${error.message})`);
+      }
+      throw error;
+    }
+    const size = record ? record.size : source.size;
+    const upload = engine.beginModelUpload(size);
+    try {
+      if (record) {
+        await store.read(record, { signal, onProgress: progress, onChunk: (bytes, offset) => upload.write(bytes, offset) });
+      } else {
+        await readBlob(source, signal, progress, (bytes, offset) => upload.write(bytes, offset));
+      }
+    } catch (error) {
+      upload.cancel();
+      // A corrupt or missing stored chunk: drop the stored copy and fetch it again, once.
+      if (error.name === 'IntegrityError' && record && attempt === 0 && !(source instanceof Blob)) {
+        attempt++;
+        corruption = error;
+        await store.delete(id);
+        progress({ phase: 'download', done: 0, total: size, refetch: true, reason: error.message });
+        continue;
+      }
+      if (error.name === 'IntegrityError' && source instanceof Blob) {
+        await store.delete(id);
+        error.message += '; the stored copy was deleted: pick the file again';
+      }
+      throw error;
+    }
+    progress({ phase: 'load', done: 0, total: 1 });
+    let model;
+    try {
+      model = upload.finish();
+    } catch (error) {
+      // Not a model we can read: do not keep it in storage.
+      if (record && error.name === 'InvalidModelError') await store.delete(id);
+      throw error;
+    }
+    const contextLength = Math.min(options.contextLength ?? 2048, model.info.trainedContextLength || 2048);
+    let session;
+    try {
+      session = model.createSession({ contextLength });
+    } catch (error) {
+      model.free();
+      throw error;
+    }
+    loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength };
+    progress({ phase: 'load', done: 1, total: 1 });
+    return { id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info };
+  }
+}
+
+/** A Blob loaded without storing it: slices straight into wasm memory. */
+async function readBlob(blob, signal, progress, onChunk) {
+  const step = 4 * 1024 * 1024;
+  for (let offset = 0; offset < blob.size; offset += step) {
+    if (signal?.aborted) throw abortError(signal);
+    onChunk(new Uint8Array(await blob.slice(offset, offset + step).arrayBuffer()), offset);
+    progress({ phase: 'verify', done: Math.min(blob.size, offset + step), total: blob.size });
+  }
+}
+
+/** The prompt's token ids: a string (BOS added as the model wants), ids as given, or messages. */
+function promptTokens({ prompt, messages, chatOptions = {} }) {
+  const { model } = requireModel();
+  if (messages) {
+    // chatTokens/formatChat are newer than the first engine builds: say so instead of failing obscurely.
+    const abi = model.engine.abi;
+    if (typeof model.chatTokens === 'function' && typeof abi.tinylm_chat_tokenize === 'function') {
+      return Array.from(model.chatTokens(messages, chatOptions));
+    }
+    if (typeof model.formatChat === 'function' && typeof abi.tinylm_chat_format === 'function') {
+      return Array.from(model.tokenize(model.formatChat(messages, chatOptions), { addSpecial: false }));
+    }
+    throw namedError('TemplateError', 'this engine build cannot format chats: rebuild web/tinylm.wasm (./build-wasm.sh)');
+  }
+  if (typeof prompt === 'string') return Array.from(model.tokenize(prompt, { addSpecial: true }));
+  if (Array.isArray(prompt) && prompt.every(Number.isInteger)) return prompt;
+  throw namedError('InvalidArgumentError', 'the prompt must be a string or an array of token ids');
+}
+
+async function generate(request, signal, emit) {
+  const { session, contextLength } = requireModel();
+  const ids = promptTokens(request);
+  const options = {};
+  for (const key of GENERATION_OPTIONS) if (request.options?.[key] !== undefined) options[key] = request.options[key];
+  if (options.maxTokens === undefined) options.maxTokens = Math.max(1, contextLength - ids.length);
+  if (ids.length >= contextLength) {
+    throw namedError('ContextOverflowError', `the prompt has ${ids.length} tokens but the context holds ${contextLength}`);
+  }
+  if (signal.aborted) throw abortError(signal);
+  const started = performance.now();
+  const reused = session.startGeneration(ids, options);
+  let firstToken = null;
+  const tokens = [];
+  let text = '';
+  for (;;) {
+    const step = session.nextToken();
+    firstToken ??= performance.now();
+    text += step.text;
+    if (step.done) {
+      if (step.text) emit({ type: 'token', text: step.text, token: null });
+      const ended = performance.now();
+      return {
+        text, tokens, reason: step.reason,
+        usage: { promptTokens: ids.length, reusedTokens: reused, completionTokens: tokens.length },
+        timings: {
+          prefillMs: firstToken - started,
+          decodeMs: ended - firstToken,
+          // The first token comes out of the prefill step; decode speed counts the rest.
+          tokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / ((ended - firstToken) / 1000) : null,
+        },
+      };
+    }
+    tokens.push(step.token);
+    emit({ type: 'token', text: step.text, token: step.token });
+    await yieldToEventLoop();
+    if (signal.aborted) {
+      const error = abortError(signal);
+      error.partial = { text, tokens };
+      throw error;
+    }
+  }
+}
+
+const handlers = {
+  load,
+  generate,
+  async unload() { unload(); return true; },
+  async countTokens(request) { return promptTokens(request).length; },
+  async tokenize({ text, addSpecial = false }) { return Array.from(requireModel().model.tokenize(text, { addSpecial })); },
+  async detokenize({ ids }) { return requireModel().model.detokenize(ids); },
+  async formatChat({ messages, chatOptions = {} }) { return requireModel().model.formatChat(messages, chatOptions); },
+  async status() {
+    return loaded
+      ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info, memoryBytes: engine.memoryBytes }
+      : { loaded: false, memoryBytes: engine?.memoryBytes ?? 0 };
+  },
+  // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
+  async test({ hook, value }) { store.testHooks[hook] = value; return true; },
+};
+
+self.onmessage = ({ data }) => {
+  if (data.type === 'abort') {
+    controllers.get(data.id)?.abort(namedError('AbortError', 'aborted by the caller'));
+    return;
+  }
+  const { id, type } = data;
+  const controller = new AbortController();
+  controllers.set(id, controller);
+  const emit = (event) => self.postMessage({ id, ...event });
+  // Store-only work (status, test hooks) need not wait for a generation to finish.
+  const run = () => handlers[type]
+    ? handlers[type](data, controller.signal, emit)
+    : Promise.reject(namedError('InvalidArgumentError', `unknown request ${type}`));
+  let task;
+  if (type === 'status' || type === 'test') task = run();
+  else {
+    task = queue.then(run);
+    queue = task.catch(() => {});
+  }
+  task.then(
+    (value) => self.postMessage({ id, type: 'result', value }),
+    (error) => self.postMessage({ id, type: 'error', error: serializeError(error) }),
+  ).finally(() => controllers.delete(id));
+};
+
+function serializeError(error) {
+  const plain = { name: error?.name || 'Error', message: error?.message || String(error) };
+  for (const key of ['partial', 'bytesNeeded', 'chunkIndex']) if (error?.[key] !== undefined) plain[key] = error[key];
+  return plain;
+}
