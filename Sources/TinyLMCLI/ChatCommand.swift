@@ -3,10 +3,12 @@ import TinyLM
 
 /// `tinylm chat`: an interactive conversation that streams replies. The model's chat format is
 /// applied to the whole conversation each turn; the session re-uses the cached prefix, so only
-/// the new turn is evaluated.
+/// the new turn is evaluated. `--json-schema`/`--grammar`/`--json` constrain every reply;
+/// `--tools FILE` (an OpenAI tool list) makes each reply a tool call, printed as OpenAI-shaped
+/// JSON.
 func runChat(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template"]),
-                          flags: ["--verbose", "--show-prompt"])
+    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template", "--tools"]),
+                          flags: ["--verbose", "--show-prompt", "--json"])
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     var defaults = GenerationOptions()
@@ -17,7 +19,7 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     defaults.sampling.topP = 0.9
     defaults.sampling.repeatPenalty = 1.1
     defaults.maxTokens = 512
-    let options = try SamplingFlags.options(from: a, defaults: defaults)
+    var options = try SamplingFlags.options(from: a, defaults: defaults)
     let session = try SamplingFlags.makeSession(loaded, a)
     var customTemplate: String? = nil
     if let path = a.value("--chat-template") {
@@ -28,12 +30,37 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     do { formatter = try ChatFormatter(model: model, templateSource: customTemplate) } catch { throw CLIError(description: error.message) }
     var messages: [ChatMessage] = []
     if let system = a.value("--system") { messages.append(.system(system)) }
+    var tools: JSONValue? = nil
+    var toolFormat = ToolCallFormat(templateSource: customTemplate ?? model.chatTemplateSource)
+    if let path = a.value("--tools") {
+        guard options.constraint == nil else { throw CLIError(description: "--tools cannot be combined with --json-schema, --grammar or --json") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read tools \(path)") }
+        do {
+            let list = try JSONValue(parsing: text)
+            tools = list
+            options.constraint = try OutputConstraint.toolCalls(try ToolDefinition.list(from: list), format: toolFormat)
+        } catch let error as TinyLMError {
+            throw CLIError(description: "--tools: \(error.message)")
+        } catch {
+            throw CLIError(description: "--tools: \(path) is not valid JSON: \(error)")
+        }
+    }
+    // One vocabulary trie for every turn (building it takes up to half a second).
+    if options.constraint != nil { options.constraint?.vocabulary = VocabularyTrie(tokenizer: model.tokenizer) }
 
     func reply(to userText: String) throws {
         messages.append(.user(userText))
         var answer = ""
         do {
-            let promptText = try formatter.prompt(for: messages, addGenerationPrompt: true)
+            let promptText: String
+            if let tools {
+                var context = JSONObject()
+                context["messages"] = .array(messages.map { ["role": .string($0.role), "content": .string($0.content)] })
+                context["tools"] = tools
+                promptText = try formatter.prompt(context: try ToolCalling.prepare(context, format: toolFormat))
+            } else {
+                promptText = try formatter.prompt(for: messages, addGenerationPrompt: true)
+            }
             let prompt = formatter.tokens(forPrompt: promptText)
             if a.has("--show-prompt") {
                 FileHandle.standardError.write("[prompt: \(promptText.debugDescription)]\n[ids: \(jsonIDList(prompt))]\n".data(using: .utf8)!)
@@ -53,6 +80,9 @@ func runChat(_ arguments: [String]) throws -> Int32 {
             throw CLIError(description: error.message)
         }
         emit("\n")
+        if tools != nil, let calls = try? ToolCalling.parse(answer, format: toolFormat) {
+            emit(calls.serialized(.python) + "\n")
+        }
         messages.append(.assistant(answer))
     }
 

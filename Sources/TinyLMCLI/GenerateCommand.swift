@@ -5,7 +5,7 @@ import TinyLM
 struct SamplingFlags {
     static let valued: Set<String> = ["--temperature", "--top-k", "--top-p", "--min-p", "--seed",
                                       "--repeat-penalty", "--repeat-last-n", "--max-tokens", "--stop",
-                                      "--threads", "--context"]
+                                      "--threads", "--context", "--json-schema", "--grammar"]
 
     static func options(from a: Arguments, defaults: GenerationOptions) throws -> GenerationOptions {
         var o = defaults
@@ -23,7 +23,25 @@ struct SamplingFlags {
             o.sampling.seed = UInt64.random(in: 0...UInt64.max)
         }
         o.stopStrings = a.values("--stop")
+        o.constraint = try constraint(from: a)
         return o
+    }
+
+    /// `--json-schema FILE`, `--grammar FILE` (GBNF) or `--json` (any JSON object).
+    static func constraint(from a: Arguments) throws -> OutputConstraint? {
+        let given = [a.value("--json-schema") != nil, a.value("--grammar") != nil, a.has("--json")].filter { $0 }.count
+        guard given <= 1 else { throw CLIError(description: "give at most one of --json-schema, --grammar and --json") }
+        func read(_ path: String) throws -> String {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read \(path)") }
+            return text
+        }
+        do {
+            if let path = a.value("--json-schema") { return try OutputConstraint.jsonSchema(text: try read(path)) }
+            if let path = a.value("--grammar") { return try OutputConstraint.gbnf(try read(path)) }
+        } catch let error as TinyLMError {
+            throw CLIError(description: error.message)
+        }
+        return a.has("--json") ? OutputConstraint.anyJSON() : nil
     }
 
     static func makeSession(_ loaded: LoadedModel, _ a: Arguments) throws -> Session {
@@ -40,7 +58,7 @@ struct SamplingFlags {
 /// `tinylm generate`: raw completion of a prompt, no chat template.
 func runGenerate(_ arguments: [String]) throws -> Int32 {
     let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--prompt-ids"]),
-                          flags: ["--ids", "--ignore-eos", "--verbose"])
+                          flags: ["--ids", "--ignore-eos", "--verbose", "--json"])
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     let prompt: [Int32]

@@ -29,6 +29,17 @@
 //                                              request {messages, tools, addGenerationPrompt,
 //                                              template, now, context} (ChatRequest.swift)
 //   tinylm_chat_tokenize(model, json, len) -> count      result: its token ids (i32)
+//   tinylm_tool_prompt(model, json, len) -> len          a chat request with `tools`, prepared
+//                                              for tool calling (ToolCalling.swift: tools the
+//                                              template ignores are described in the system
+//                                              message); result: JSON {text, tokens: [ids],
+//                                              format: {prefix, suffix, argumentsKey,
+//                                              templateHandlesTools}}
+//   tinylm_tool_calls(model, json, len) -> len            json {text, format?} (format from
+//                                              tinylm_tool_prompt; default: the model's own);
+//                                              result: JSON [{id, type: "function",
+//                                              function: {name, arguments: "<JSON text>"}}];
+//                                              error 6 (grammar) when the text holds no call
 //   tinylm_session_create(model, context, batch) -> session
 //   tinylm_session_free(session)               tinylm_session_reset(session)
 //   tinylm_session_truncate(session, count)    tinylm_session_token_count(session) -> count
@@ -39,12 +50,17 @@
 //                                              prefill the prompt (re-using the cached prefix);
 //                                              options: JSON {temperature, topK, topP, minP,
 //                                              repeatPenalty, repeatWindow, seed, maxTokens,
-//                                              stop: [..], ignoreEOS}
+//                                              stop: [..], ignoreEOS} plus at most one output
+//                                              constraint: jsonSchema: {…}, grammar: "GBNF",
+//                                              json: true (any object), or tools: [...] with
+//                                              toolChoice and toolCallFormat (from
+//                                              tinylm_tool_prompt); errors in them: kind 6
 //   tinylm_generate_next(session) -> token     token ≥ 0: result holds the text to show now;
 //                                              -1: finished, result holds the remaining text and
 //                                              tinylm_generate_finish_reason() says why
 //                                              (1 end-of-generation, 2 stop string, 3 max tokens,
-//                                              4 context full); -2: error
+//                                              4 context full, 5 the output constraint is
+//                                              complete); -2: error
 //   tinylm_generate_finish_reason(session) -> reason
 
 #if !TINYLM_WASM_SINGLE_MODULE
@@ -55,6 +71,8 @@ import TinyLM
 
 /// Module-wide state: the engine runs on one thread per instance, so plain globals suffice.
 nonisolated(unsafe) private var models: [Model?] = []
+/// Per model (same index): its vocabulary trie for constrained generation, built on first use.
+nonisolated(unsafe) private var vocabularyTries: [VocabularyTrie?] = []
 nonisolated(unsafe) private var sessions: [SessionEntry?] = []
 nonisolated(unsafe) private var lastError: TinyLMError? = nil
 nonisolated(unsafe) private var errorMessage: [UInt8] = [0]
@@ -174,6 +192,7 @@ public func tinylm_model_free(_ handle: Int32) {
     let index = Int(handle) - 1
     guard index >= 0, index < models.count else { return }
     models[index] = nil
+    if index < vocabularyTries.count { vocabularyTries[index] = nil }
 }
 
 @_cdecl("tinylm_model_info")
@@ -235,6 +254,55 @@ public func tinylm_chat_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, 
     guard let prompt = chatPrompt(handle, pointer, length) else { return -1 }
     setIDs(prompt.tokens)
     return Int32(prompt.tokens.count)
+}
+
+/// The model's vocabulary trie, cached by model handle (built once: ~0.5 s for 262k tokens).
+private func vocabularyTrie(for m: Model) -> VocabularyTrie {
+    guard let index = models.firstIndex(where: { $0 === m }) else { return VocabularyTrie(tokenizer: m.tokenizer) }
+    while vocabularyTries.count <= index { vocabularyTries.append(nil) }
+    if let trie = vocabularyTries[index] { return trie }
+    let trie = VocabularyTrie(tokenizer: m.tokenizer)
+    vocabularyTries[index] = trie
+    return trie
+}
+
+@_cdecl("tinylm_tool_prompt")
+public func tinylm_tool_prompt(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let m = model(handle), let raw = bytes(pointer, length) else { return -1 }
+    do {
+        let prompt = try ChatRequest(json: Array(raw)).renderWithTools(for: m)
+        let reply = JSONValue.object(JSONObject([
+            ("text", .string(prompt.text)),
+            ("tokens", .array(prompt.tokens.map { .integer(Int($0)) })),
+            ("format", prompt.format.json),
+        ]))
+        return setResult(Array(reply.serialized().utf8))
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+private func toolCalls(_ m: Model, _ raw: UnsafeRawBufferPointer) throws(TinyLMError) -> JSONValue {
+    let request: JSONValue
+    do { request = try JSONValue(parsing: Array(raw)) } catch {
+        throw .invalidArgument("tool-call request is not valid JSON: \(error.description)")
+    }
+    guard let text = request["text"]?.stringValue else { throw .invalidArgument("tool-call request needs 'text'") }
+    var format = ToolCallFormat(model: m)
+    if let given = request["format"], !given.isNull { format = try ToolCallFormat(json: given) }
+    return try ToolCalling.parse(text, format: format)
+}
+
+@_cdecl("tinylm_tool_calls")
+public func tinylm_tool_calls(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let m = model(handle), let raw = bytes(pointer, length) else { return -1 }
+    do {
+        return setResult(Array(try toolCalls(m, raw).serialized().utf8))
+    } catch {
+        fail(error)
+        return -1
+    }
 }
 
 // MARK: - Sessions
@@ -311,7 +379,10 @@ public func tinylm_generate_start(_ handle: Int32, _ idsPointer: UnsafeRawPointe
                                   _ optionsPointer: UnsafeRawPointer?, _ optionsLength: Int32) -> Int32 {
     guard let e = entry(handle), let prompt = ids(idsPointer, count), let raw = bytes(optionsPointer, optionsLength) else { return -1 }
     do {
-        let options = try GenerationOptions(json: Array(raw))
+        var options = try GenerationOptions(json: Array(raw))
+        if options.constraint != nil, options.constraint?.vocabulary == nil {
+            options.constraint?.vocabulary = vocabularyTrie(for: e.session.model)
+        }
         e.generator = nil
         let generator = try TextGenerator(session: e.session, prompt: prompt, options: options)
         e.generator = generator
@@ -352,5 +423,6 @@ public func tinylm_generate_finish_reason(_ handle: Int32) -> Int32 {
     case .stopString: return 2
     case .maxTokens: return 3
     case .contextFull: return 4
+    case .grammarComplete: return 5
     }
 }

@@ -1,7 +1,10 @@
 extension GenerationOptions {
     /// Reads options from a JSON object as the wasm ABI and the web API pass them:
     /// `{temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop,
-    /// ignoreEOS}`. Missing keys keep their defaults; a key of the wrong type is an error, so a
+    /// ignoreEOS}`, and at most one output constraint: `jsonSchema` (a JSON Schema object or
+    /// boolean), `grammar` (GBNF text), `json: true` (any JSON object), or `tools` (OpenAI tool
+    /// list, with optional `toolChoice` and `toolCallFormat` {prefix, suffix, argumentsKey}).
+    /// Missing keys keep their defaults; a key of the wrong type is an error, so a
     /// typo in the page's code is reported rather than silently ignored.
     public init(json bytes: [UInt8]) throws(TinyLMError) {
         self.init()
@@ -11,6 +14,10 @@ extension GenerationOptions {
             throw .invalidArgument("generation options are not valid JSON: \(error.description)")
         }
         guard let object = value.objectValue else { throw .invalidArgument("generation options must be a JSON object") }
+        var constraintKeys: [String] = []
+        var tools: [ToolDefinition]? = nil
+        var toolChoice = ToolChoice.required
+        var toolFormat: ToolCallFormat? = nil
         for (key, v) in object.entries {
             func number() throws(TinyLMError) -> Double {
                 guard let d = v.doubleValue, d.isFinite else { throw .invalidArgument("option '\(key)' must be a number") }
@@ -45,10 +52,37 @@ extension GenerationOptions {
             case "ignoreEOS":
                 guard let b = v.boolValue else { throw .invalidArgument("option 'ignoreEOS' must be true or false") }
                 stopAtEndOfGeneration = !b
+            case "jsonSchema":
+                constraintKeys.append(key)
+                constraint = try OutputConstraint.jsonSchema(v)
+            case "grammar":
+                guard let text = v.stringValue else { throw .invalidArgument("option 'grammar' must be a string of GBNF rules") }
+                constraintKeys.append(key)
+                constraint = try OutputConstraint.gbnf(text)
+            case "json":
+                guard let b = v.boolValue else { throw .invalidArgument("option 'json' must be true or false") }
+                if b {
+                    constraintKeys.append(key)
+                    constraint = OutputConstraint.anyJSON(objectOnly: true)
+                }
+            case "tools":
+                if v.isNull || v.arrayValue?.isEmpty == true { continue }  // no tools: no constraint
+                constraintKeys.append(key)
+                tools = try ToolDefinition.list(from: v)
+            case "toolChoice":
+                if v.isNull { continue }
+                toolChoice = try ToolChoice(json: v)
+            case "toolCallFormat":
+                if v.isNull { continue }
+                toolFormat = try ToolCallFormat(json: v)
             default:
                 throw .invalidArgument("unknown generation option '\(key)'")
             }
         }
+        if constraintKeys.count > 1 {
+            throw .invalidArgument("options '\(constraintKeys[0])' and '\(constraintKeys[1])' cannot be combined: give one output constraint")
+        }
+        if let tools { constraint = try OutputConstraint.toolCalls(tools, choice: toolChoice, format: toolFormat) }
         try sampling.validate()
         guard maxTokens >= 0 else { throw .invalidArgument("option 'maxTokens' must be 0 or more") }
     }

@@ -8,6 +8,8 @@ public enum FinishReason: String, Sendable {
     case maxTokens = "length"
     /// The context is full.
     case contextFull = "context"
+    /// The output constraint is complete and nothing more may follow it.
+    case grammarComplete = "grammar"
 }
 
 /// Options for one generation beyond sampling.
@@ -20,6 +22,8 @@ public struct GenerationOptions: Sendable {
     /// Stop at end-of-generation tokens (false to generate through them, as the reference
     /// vectors do).
     public var stopAtEndOfGeneration = true
+    /// Restricts the output to a grammar, a JSON Schema or a tool call (nil: free text).
+    public var constraint: OutputConstraint? = nil
 
     public init() {}
 }
@@ -34,6 +38,8 @@ public final class TextGenerator {
     private let sampler: Sampler
     private var decoder = TextStreamDecoder()
     private var stopMatcher: StopSequenceMatcher
+    /// Masks logits to the tokens the output constraint allows (nil without a constraint).
+    public let masker: TokenMasker?
     public private(set) var generated: [Int32] = []
     public private(set) var finishReason: FinishReason? = nil
     /// How many prompt tokens were already in the session's cache and not evaluated again.
@@ -54,18 +60,24 @@ public final class TextGenerator {
         self.options = options
         sampler = try Sampler(vocabularySize: session.model.config.vocabularySize, parameters: options.sampling)
         stopMatcher = StopSequenceMatcher(options.stopStrings)
+        masker = try options.constraint?.masker(for: session.model)
         reusedPrefix = try session.prefill(prompt)
     }
 
     public func next() throws(TinyLMError) -> Step {
         if let reason = finishReason { return .finished(reason, text: "") }
+        if let masker, masker.isFinished { return finish(.grammarComplete) }
         if generated.count >= options.maxTokens { return finish(.maxTokens) }
         if session.tokens.count >= session.contextLength { return finish(.contextFull) }
 
         let tokenizer = session.model.tokenizer
-        let token = sampler.sample(session.logits.baseAddress!, recent: session.tokens[...])
+        let logits = session.logits
+        // The constraint masks the logits before any sampling step sees them.
+        try masker?.apply(to: logits.baseAddress!, count: logits.count)
+        let token = sampler.sample(logits.baseAddress!, recent: session.tokens[...])
+        try masker?.accept(token)
         generated.append(token)
-        if options.stopAtEndOfGeneration && tokenizer.isEndOfGeneration(token) {
+        if tokenizer.isEndOfGeneration(token) && (options.stopAtEndOfGeneration || masker != nil) {
             return finish(.endOfGeneration)
         }
         // Feed the token back now so the logits for the next step are ready; the last token
