@@ -10,9 +10,10 @@ commands:
   generate  --model PATH (--prompt TEXT | --prompt-ids JSON) [--max-tokens N] [--temperature T]
             [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop STR]...
             [--ids] [--ignore-eos] [--threads N] [--context N] [--verbose]
+            [--json-schema FILE | --grammar FILE | --json]
                                                raw completion (no chat template), streamed
   chat      --model PATH [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
-            [sampling options]
+            [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
                                                chat with the model's chat format, streamed
   bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3]
                                                prompt-processing and generation tokens/s
