@@ -278,6 +278,9 @@ enum KernelFixtures {
         return x
     }
 
+    /// Against numpy doing what llama.cpp's x86 quantize_row_q8_0 does (float32 throughout:
+    /// d = amax/127, id = 127/amax, quants rounded to nearest even, f16(d)). gguf-py's
+    /// `quantize` follows quantize_row_q8_0_ref instead (1/d, ties away from zero).
     @Test func q8_0MatchesGGUFPyQuantize() throws {
         let x = Self.activationSamples(count: 1024, seed: 7)
         var ours = [UInt8](repeating: 0, count: 1024 / 32 * 34)
@@ -288,26 +291,31 @@ enum KernelFixtures {
         try x.withUnsafeBytes { try Data($0).write(to: input) }
         _ = try F.runPython("""
         import sys, numpy as np
-        from gguf.quants import quantize
-        from gguf import GGMLQuantizationType as T
-        x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(1, -1)
-        quantize(x, T.Q8_0).tofile(sys.argv[2])
+        x = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, 32)
+        amax = np.abs(x).max(axis=1, keepdims=True)
+        d = (amax / np.float32(127)).astype(np.float32)
+        with np.errstate(divide="ignore"):
+            id = np.where(amax != 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
+        q = np.rint((x * id).astype(np.float32)).astype(np.int8)
+        out = np.concatenate([d.astype(np.float16).view(np.uint8), q.view(np.uint8)], axis=1)
+        out.tofile(sys.argv[2])
         """, arguments: [input.path, output.path])
         let expected = [UInt8](try Data(contentsOf: output))
         #expect(expected == ours)
     }
 
-    /// ggml's quantize_row_q8_0_ref / q8_1_ref, transcribed (with libm's roundf).
+    /// What llama.cpp's x86 SIMD quantize_row_q8_0 / q8_1 compute (not the _ref C code):
+    /// id = 127/amax and quants rounded to nearest even (_mm256_round_ps).
     static func referenceQ8_1(_ x: [Float]) -> (d: [UInt16], s: [UInt16], q: [Int8]) {
         var d: [UInt16] = [], s: [UInt16] = [], q: [Int8] = []
         for b in 0..<x.count / 32 {
             let block = x[b * 32 ..< b * 32 + 32]
             let amax = block.map { fabsf($0) }.max()!
             let scale = amax / 127
-            let id: Float = scale != 0 ? 1 / scale : 0
+            let id: Float = amax != 0 ? 127 / amax : 0
             var sum = 0
             for v in block {
-                let r = Int8(roundf(v * id))
+                let r = Int8((v * id).rounded(.toNearestOrEven))
                 q.append(r)
                 sum += Int(r)
             }
@@ -348,8 +356,8 @@ enum KernelFixtures {
             #expect(UInt16(blocks[base + 2]) | UInt16(blocks[base + 3]) << 8 == reference.s[b], "s of block \(b)")
             for i in 0..<32 { #expect(Int8(bitPattern: blocks[base + 4 + i]) == reference.q[b * 32 + i], "q[\(b * 32 + i)]") }
         }
-        // Ties go away from zero: x = k + 0.5 with d = 1.
-        #expect(reference.q[1] == Int8(roundf(x[1])))
+        // Ties go to even: x = k + 0.5 with d = 1.
+        #expect(reference.q[1] == Int8(x[1].rounded(.toNearestOrEven)))
     }
 
     @Test func q8_KMatchesReference() {

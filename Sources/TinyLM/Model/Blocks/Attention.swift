@@ -66,6 +66,44 @@ struct Attention {
                                 output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
     }
 
+    /// Σ f16(k[i])·q[i] (q already f16-rounded, so every product is exact in Float) summed in
+    /// the order of llama.cpp's x86 AVX-512 ggml_vec_dot_f16: four 16-lane accumulators over
+    /// 64-element steps, reduced 0+2, 1+3, then 0+1, then across lanes as
+    /// _mm512_reduce_add_ps does (halves of 8, of 4, then lanes 0+2 and 1+3); a remainder of
+    /// fewer than 64 elements is added in Double.
+    @inline(__always)
+    static func scoreDot(_ k: UnsafeRawPointer, _ q: UnsafePointer<Float>, count: Int) -> Float {
+        @inline(__always) func keys(_ i: Int) -> SIMD16<Float> {
+            let h = k.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)
+            let w = SIMD16<UInt32>(truncatingIfNeeded: h)
+            return SIMD16(lowHalf: SIMD8(lowHalf: FP16.toFloat4(w.lowHalf.lowHalf), highHalf: FP16.toFloat4(w.lowHalf.highHalf)),
+                          highHalf: SIMD8(lowHalf: FP16.toFloat4(w.highHalf.lowHalf), highHalf: FP16.toFloat4(w.highHalf.highHalf)))
+        }
+        @inline(__always) func queries(_ i: Int) -> SIMD16<Float> {
+            UnsafeRawPointer(q + i).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+        var i = 0
+        while i + 64 <= count {
+            s0 += keys(i) * queries(i)
+            s1 += keys(i + 16) * queries(i + 16)
+            s2 += keys(i + 32) * queries(i + 32)
+            s3 += keys(i + 48) * queries(i + 48)
+            i += 64
+        }
+        s0 += s2
+        s1 += s3
+        s0 += s1
+        let a = s0.highHalf + s0.lowHalf
+        let b = a.highHalf + a.lowHalf
+        var sum = Double((b[0] + b[2]) + (b[1] + b[3]))
+        while i < count {
+            sum += Double(FP16.toFloat(k.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * q[i])
+            i += 1
+        }
+        return Float(sum)
+    }
+
     /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
     /// attention for a query row (so our logits track the reference vectors): the query is
     /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
@@ -78,7 +116,7 @@ struct Attention {
         var sum: Float = 0
         for position in positions {
             let kRow = UnsafeRawPointer(cache.key(layer: layer, position: position) + kvHead * keyLength)
-            let score = FloatFormats.dotF16(kRow, query, count: keyLength) * scale
+            let score = Self.scoreDot(kRow, query, count: keyLength) * scale
             var rescale: Float = 1
             var weight: Float = 1
             if score > maximum {
@@ -94,7 +132,8 @@ struct Attention {
                 let fused = Float(Double(FP16.toFloat(vRow[i])) * Double(weight) + Double(output[i]))
                 output[i] = FP16.round(fused)
             }
-            sum = sum * rescale + weight
+            // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
+            sum = Float(Double(sum) * Double(rescale) + Double(weight))
         }
         let inverse = sum == 0 ? 0 : 1 / sum
         for i in 0..<valueLength { output[i] *= inverse }

@@ -21,10 +21,7 @@ struct FeedForward {
         let count = batch * hidden
         switch activation {
         case .silu:
-            for i in 0..<count {
-                let g = gateBuffer[i]
-                gateBuffer[i] = g / (1 + Math.exp(-g)) * upBuffer[i]
-            }
+            Self.swiglu(gateBuffer, upBuffer, count: count)
         case .geluTanh:
             for i in 0..<count {
                 gateBuffer[i] = Self.gelu(gateBuffer[i]) * upBuffer[i]
@@ -34,10 +31,67 @@ struct FeedForward {
                                 output: output, outputStride: down.rows, scratch: scratch, executor: executor)
     }
 
+    /// gate[i] = silu(gate[i])·up[i] as llama.cpp's x86 AVX-512 ggml_vec_swiglu_f32 computes it:
+    /// x / (1 + ggml_v_expf(-x)) · up, ggml_v_expf being a polynomial (not a correctly rounded
+    /// exp), so that the activations quantized for the down projection match bit for bit.
+    static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        var i = 0
+        let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
+        while i + 8 <= count {
+            let x = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            let e = expApprox(SIMD8<Float>() - x)
+            let y = (x / (1 + e)) * u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            g.storeBytes(of: y, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            // ggml's scalar tail: x / (1 + expf(-x)).
+            let x = gate[i]
+            gate[i] = x / (1 + Math.exp(-x)) * up[i]
+            i += 1
+        }
+    }
+
+    /// fma(a, b, c) for Float lanes, through Double (the product is exact there; same result
+    /// on every platform, no FMA instruction needed).
+    @inline(__always)
+    static func fma(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+        SIMD8<Float>(SIMD8<Double>(a) * SIMD8<Double>(b) + SIMD8<Double>(c))
+    }
+
+    /// ggml_v_expf, x86 AVX-512 variant: exp(x) = 2^n · p(b), n = round(x/ln2),
+    /// b = x − n·ln2 (two-part ln2), p a degree-5 polynomial; ±overflow for |n| > 192.
+    @inline(__always)
+    static func expApprox(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let r = SIMD8<Float>(repeating: 0x1.8p23)
+        let z = fma(x, SIMD8(repeating: 0x1.715476p+0), r)
+        let n = z - r
+        let b = fma(-n, SIMD8(repeating: 0x1.7f7d1cp-20), fma(-n, SIMD8(repeating: 0x1.62e4p-1), x))
+        let u = b * b
+        let j = fma(fma(fma(SIMD8(repeating: 0x1.0e4020p-7), b, SIMD8(repeating: 0x1.573e2ep-5)), u,
+                        fma(SIMD8(repeating: 0x1.555e66p-3), b, SIMD8(repeating: 0x1.fffdb6p-2))),
+                    u, fma(SIMD8(repeating: 0x1.ffffecp-1), b, SIMD8(repeating: 1)))
+        // j · 2^n (what _mm512_scalef_ps does) in two exact power-of-two steps; n is read from
+        // the low mantissa bits of z = n + 1.5·2^23.
+        var k = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0x007F_FFFF, to: SIMD8<Int32>.self) &- 0x0040_0000
+        k = k.clamped(lowerBound: SIMD8(repeating: -192), upperBound: SIMD8(repeating: 192))
+        let half = k &>> 1
+        let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let s2 = unsafeBitCast((k &- half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        var result = j * s1 * s2
+        result.replace(with: .infinity, where: n .> 192)
+        result.replace(with: 0, where: n .< -192)
+        return result
+    }
+
     /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
     static func gelu(_ x: Float) -> Float {
         if x <= -10 { return 0 }
         if x >= 10 { return x }
-        return 0.5 * x * (1 + Math.tanh(0.7978845608028654 * x * (1 + 0.044715 * x * x)))
+        // llama.cpp's x86 build reads GELU from a table indexed by the f16 of x and stores f16
+        // values: both roundings are part of the reference numerics.
+        let h = FP16.round(x)
+        let g: Float = 0.7978845608028654
+        return FP16.round(0.5 * h * (1 + Math.tanh(g * h * (1 + 0.044715 * h * h))))
     }
 }

@@ -17,8 +17,10 @@ struct RoPE {
                 let cos = table[2 * k], sin = table[2 * k + 1]
                 let (i, j) = style == .adjacentPairs ? (2 * k, 2 * k + 1) : (k, k + dimensions / 2)
                 let x0 = head[i], x1 = head[j]
-                head[i] = x0 * cos - x1 * sin
-                head[j] = x0 * sin + x1 * cos
+                // ggml's rotate_pairs as gcc compiles it (contracted): fma(x0, cos, -(x1·sin))
+                // and fma(x0, sin, x1·cos); x0·cos is exact in Double.
+                head[i] = Float(Double(x0) * Double(cos) - Double(x1 * sin))
+                head[j] = Float(Double(x0) * Double(sin) + Double(x1 * cos))
             }
         }
     }

@@ -28,9 +28,11 @@ public enum FP16 {
     /// Four f16 values (in the low 16 bits of each lane) to f32.
     @inline(__always)
     public static func toFloat4(_ h: SIMD4<UInt32>) -> SIMD4<Float> {
-        var magnitude = (h & 0x7FFF) &<< 13
-        let infNaN = (h & 0x7C00) .== 0x7C00
-        magnitude.replace(with: magnitude | 0x7F80_0000, where: infNaN)
+        // An all-ones exponent carries into bit 15 when 0x400 is added; 0x8000 · 0xFF00 is
+        // 0x7F80_0000, the f32 inf/NaN exponent. (A mask compare plus `replace(with:where:)`
+        // compiles to a per-lane loop through the stack in wasm.)
+        let infNaN = (((h & 0x7C00) &+ 0x0400) & 0x8000) &* 0xFF00
+        let magnitude = ((h & 0x7FFF) &<< 13) | infNaN
         let scaled = unsafeBitCast(magnitude, to: SIMD4<Float>.self) * 0x1p112
         let bits = unsafeBitCast(scaled, to: SIMD4<UInt32>.self) | ((h & 0x8000) &<< 16)
         return unsafeBitCast(bits, to: SIMD4<Float>.self)

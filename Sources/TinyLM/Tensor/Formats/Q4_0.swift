@@ -50,4 +50,18 @@ public enum Q4_0: QuantizedDotFormat {
     public static func finish4(_ d: SIMD4<Float>, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
         floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
     }
+
+    // Lanes ≤ |q−8| ≤ 8: 4·8·127 ≤ 8191.
+    @inline(__always) public static var hasNarrowBlockDot: Bool { true }
+
+    @inline(__always)
+    public static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
+        subDotNarrow16(sub(block, header(block), 0), a)
+    }
+
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        floatValues(isums) * (loadF16x4(block, stride: stride, offset: 0) * SIMD4(repeating: act.d[blockIndex]))
+    }
 }

@@ -59,4 +59,19 @@ public enum Q4_1: QuantizedDotFormat {
     public static func finish4(_ h: PairScales4, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
         (h.d * loadFloats4(act.d + blockIndex)) * floatValues(isums) + h.m * loadFloats4(act.s + blockIndex)
     }
+
+    // Lanes ≤ q ≤ 15: 4·15·127 ≤ 8191.
+    @inline(__always) public static var hasNarrowBlockDot: Bool { true }
+
+    @inline(__always)
+    public static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
+        subDotNarrow16(sub(block, header(block), 0), a)
+    }
+
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        let h = loadF16Pairs4(block, stride: stride)
+        return (h.d * SIMD4(repeating: act.d[blockIndex])) * floatValues(isums) + h.m * SIMD4(repeating: act.s[blockIndex])
+    }
 }

@@ -56,6 +56,20 @@ public enum Q5_0: QuantizedDotFormat {
     public static func finish4(_ d: SIMD4<Float>, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
         floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
     }
+
+    // Lanes ≤ |q−16| ≤ 16: 4·16·127 ≤ 8191.
+    @inline(__always) public static var hasNarrowBlockDot: Bool { true }
+
+    @inline(__always)
+    public static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
+        subDotNarrow16(sub(block, header(block), 0), a)
+    }
+
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        floatValues(isums) * (loadF16x4(block, stride: stride, offset: 0) * SIMD4(repeating: act.d[blockIndex]))
+    }
 }
 
 /// The 32 unsigned 5-bit values of a Q5_0/Q5_1 block in plane lane order.

@@ -62,4 +62,11 @@ public enum Q5_1: QuantizedDotFormat {
     public static func finish4(_ h: PairScales4, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
         (h.d * loadFloats4(act.d + blockIndex)) * floatValues(isums) + h.m * loadFloats4(act.s + blockIndex)
     }
+
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        let h = loadF16Pairs4(block, stride: stride)
+        return (h.d * SIMD4(repeating: act.d[blockIndex])) * floatValues(isums) + h.m * SIMD4(repeating: act.s[blockIndex])
+    }
 }

@@ -4,9 +4,12 @@
 // Used both as a weight format (dot against Q8_0 activations) and as the activation format of
 // Q4_0, Q5_0 and Q8_0 weights.
 //
-// Activation quantization follows ggml's quantize_row_q8_0_ref exactly: per block
-// amax = max|x|, d = amax / 127, id = d != 0 ? 1/d : 0, q = roundf(x · id) (nearest, ties away
-// from zero), and the block stores f16(d) (the kernels use that rounded d).
+// Activation quantization follows what llama.cpp's x86 build runs (the SIMD quantize_row_q8_0 /
+// quantize_row_q8_1 of ggml-cpu/arch/x86/quants.c, not the _ref C code): per block
+// amax = max|x|, d = amax / 127, id = amax != 0 ? 127/amax : 0, q = nearest-even(x · id)
+// (_mm256_round_ps), and the block stores f16(d) (the kernels use that rounded d). The _ref
+// rounding (1/d and roundf, ties away from zero) gives other quants on exact .5 ties, which
+// happen in real activations and move the logits.
 
 public enum Q8_0: QuantizedDotFormat {
     public static var blockElements: Int { 32 }
@@ -56,10 +59,16 @@ public enum Q8_0: QuantizedDotFormat {
         floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
     }
 
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        floatValues(isums) * (loadF16x4(block, stride: stride, offset: 0) * SIMD4(repeating: act.d[blockIndex]))
+    }
+
     // MARK: Activation quantization
 
-    /// Quantizes one block of 32 floats the ggml reference way: writes the 32 quants to `q`
-    /// and returns (f16 bits of d, the unrounded d, Σq).
+    /// Quantizes one block of 32 floats the ggml x86 way: writes the 32 quants to `q` and
+    /// returns (f16 bits of d, the unrounded d, Σq).
     @inline(__always)
     static func quantizeBlock(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Int8>) -> (d: UInt16, scale: Float, sum: Int32) {
         var amax: Float = 0
@@ -68,10 +77,10 @@ public enum Q8_0: QuantizedDotFormat {
             amax = a > amax ? a : amax
         }
         let d = amax / 127
-        let id: Float = d != 0 ? 1 / d : 0
+        let id: Float = amax != 0 ? 127 / amax : 0
         var sum: Int32 = 0
         for i in 0..<32 {
-            let v = roundHalfAwayFromZero(x[i] * id)
+            let v = nearestInt(x[i] * id)
             q[i] = Int8(truncatingIfNeeded: v)
             sum &+= v
         }

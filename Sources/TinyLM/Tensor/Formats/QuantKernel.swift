@@ -86,11 +86,38 @@ public protocol QuantizedDotFormat {
     /// 32-element formats vectorize it (their scales are per block); the default calls
     /// `finish` four times.
     static func finish4(_ scales: Scales4, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float>
+    /// `finish` for block `blockIndex` of four rows `stride` bytes apart against one token:
+    /// lane k is the row whose block starts at `block + k·stride`, with integer sum `isums[k]`.
+    /// Must give, lane by lane, exactly what `finish` gives (the matrix-vector kernel
+    /// `QuantDriver.dotRows4` vectorizes over rows with it). The default calls `finish` four
+    /// times.
+    static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                           _ blockIndex: Int) -> SIMD4<Float>
+    /// Whether `blockDot16` is available: 32-element formats whose block dot fits eight Int16
+    /// lanes of magnitude ≤ 8191 (so four of them still add up inside Int16).
+    static var hasNarrowBlockDot: Bool { get }
+    /// Σ over the block as eight Int16 partial sums (only when `hasNarrowBlockDot`).
+    static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16>
 }
 
 extension QuantizedDotFormat {
     @inline(__always) static var subsPerBlock: Int { blockElements / 32 }
 
+    @inline(__always) public static var hasNarrowBlockDot: Bool { false }
+
+    @inline(__always)
+    public static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
+        preconditionFailure("blockDot16: not a narrow format")
+    }
+
+    @inline(__always)
+    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
+                                  _ blockIndex: Int) -> SIMD4<Float> {
+        SIMD4(finish(header(block), isums[0], act, blockIndex),
+              finish(header(block + stride), isums[1], act, blockIndex),
+              finish(header(block + 2 * stride), isums[2], act, blockIndex),
+              finish(header(block + 3 * stride), isums[3], act, blockIndex))
+    }
 }
 
 extension QuantizedDotFormat where Scales4 == UnsafeRawPointer {
@@ -154,6 +181,12 @@ func subDotNarrow(_ s: Sub32, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
     widenPairs(chunkProducts(s.e0, s.o0, a, 0) &+ chunkProducts(s.e1, s.o1, a, 16))
 }
 
+/// `subDotNarrow` before widening: eight Int16 lanes, each the sum of four products.
+@inline(__always)
+func subDotNarrow16(_ s: Sub32, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
+    chunkProducts(s.e0, s.o0, a, 0) &+ chunkProducts(s.e1, s.o1, a, 16)
+}
+
 /// Dot of a sub-block with 8-bit weights: each chunk is widened separately.
 @inline(__always)
 func subDotWide(_ s: Sub32, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
@@ -169,6 +202,50 @@ func signedByteOf(_ word: UInt64, _ index: Int) -> Int32 { Int32(unsafeBitCast(w
 
 @inline(__always)
 func horizontalSum(_ v: SIMD4<Int32>) -> Int32 { (v[0] &+ v[2]) &+ (v[1] &+ v[3]) }
+
+/// [Σa, Σb, Σc, Σd] with lane-wise bit ops and 64-bit shifts plus one 64-bit interleave (the
+/// element-wise `SIMD4(a[0], b[0], …)` shuffles of `pairSum` become chains of lane inserts in
+/// wasm).
+@inline(__always)
+func transposedSum(_ a: SIMD4<Int32>, _ b: SIMD4<Int32>, _ c: SIMD4<Int32>, _ d: SIMD4<Int32>) -> SIMD4<Int32> {
+    @inline(__always) func pair(_ x: SIMD4<Int32>, _ y: SIMD4<Int32>) -> SIMD2<UInt64> {
+        let lo: SIMD2<UInt64> = SIMD2(repeating: 0x0000_0000_FFFF_FFFF)
+        let x64 = unsafeBitCast(x, to: SIMD2<UInt64>.self), y64 = unsafeBitCast(y, to: SIMD2<UInt64>.self)
+        let even = (x64 & lo) | (y64 &<< 32)      // [x0, y0, x2, y2]
+        let odd = (x64 &>> 32) | (y64 & ~lo)      // [x1, y1, x3, y3]
+        return unsafeBitCast(unsafeBitCast(even, to: SIMD4<Int32>.self) &+ unsafeBitCast(odd, to: SIMD4<Int32>.self),
+                             to: SIMD2<UInt64>.self)
+    }
+    let ab = pair(a, b), cd = pair(c, d)        // [a01, b01, a23, b23], [c01, d01, c23, d23]
+    return unsafeBitCast(SIMD2(ab[0], cd[0]), to: SIMD4<Int32>.self) &+ unsafeBitCast(SIMD2(ab[1], cd[1]), to: SIMD4<Int32>.self)
+}
+
+/// [Σa, Σb, Σc, Σd] for four vectors of eight Int16 lanes of magnitude ≤ 8191: pairs and
+/// quads of lanes are added in Int16 (≤ 32764), interleaving rows with masks and shifts, and
+/// only the last step widens to Int32.
+@inline(__always)
+func transposedSum16(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>, _ c: SIMD8<Int16>, _ d: SIMD8<Int16>) -> SIMD4<Int32> {
+    // (Each step adds a vector to a shifted copy of itself and keeps the halves it needs; an
+    // `(x >> 16) | (y << 16)` form would become a funnel shift, which wasm scalarizes.)
+    @inline(__always) func pair16(_ x: SIMD8<Int16>, _ y: SIMD8<Int16>) -> SIMD4<UInt32> {
+        let x32 = unsafeBitCast(x, to: SIMD4<UInt32>.self), y32 = unsafeBitCast(y, to: SIMD4<UInt32>.self)
+        let t = unsafeBitCast(x &+ unsafeBitCast(x32 &>> 16, to: SIMD8<Int16>.self), to: SIMD4<UInt32>.self)  // even lanes: x0+x1, …
+        let u = unsafeBitCast(y &+ unsafeBitCast(y32 &<< 16, to: SIMD8<Int16>.self), to: SIMD4<UInt32>.self)  // odd lanes: y1+y0, …
+        return (t & 0x0000_FFFF) | (u & 0xFFFF_0000)          // 32-bit lane i: (x pair i, y pair i)
+    }
+    @inline(__always) func pair32(_ x: SIMD4<UInt32>, _ y: SIMD4<UInt32>) -> SIMD8<Int16> {
+        let lo: SIMD2<UInt64> = SIMD2(repeating: 0x0000_0000_FFFF_FFFF)
+        let x64 = unsafeBitCast(x, to: SIMD2<UInt64>.self), y64 = unsafeBitCast(y, to: SIMD2<UInt64>.self)
+        let t = unsafeBitCast(unsafeBitCast(x, to: SIMD8<Int16>.self) &+ unsafeBitCast(x64 &>> 32, to: SIMD8<Int16>.self),
+                              to: SIMD2<UInt64>.self)
+        let u = unsafeBitCast(unsafeBitCast(y, to: SIMD8<Int16>.self) &+ unsafeBitCast(y64 &<< 32, to: SIMD8<Int16>.self),
+                              to: SIMD2<UInt64>.self)
+        return unsafeBitCast((t & lo) | (u & ~lo), to: SIMD8<Int16>.self)
+    }
+    // [a, b, c, d, a', b', c', d']: each a quarter of the row's lanes.
+    let t = pair32(pair16(a, b), pair16(c, d))
+    return SIMD4<Int32>(truncatingIfNeeded: t.lowHalf) &+ SIMD4<Int32>(truncatingIfNeeded: t.highHalf)
+}
 
 /// [a0+a2, b0+b2, a1+a3, b1+b3]: the first half of a 4-way transposed reduction.
 @inline(__always)
@@ -272,6 +349,47 @@ enum QuantDriver {
             b += 1
         }
         return ((acc[0] + acc[2]) + (acc[1] + acc[3])) + tail
+    }
+
+    /// `dotRow` for four consecutive rows (`rowBytes` apart) against one token: lane k of the
+    /// result is row k's `dotRow`, bit for bit. The float work is vectorized over the rows
+    /// instead of over blocks: vector accumulator j collects, lane by lane, what `dotRow`'s
+    /// accumulator lane j collects (blocks 4i + j), and the leftover blocks go to a vector
+    /// `tail`; the activation loads of a block are shared by the four rows.
+    @inline(__always)
+    static func dotRows4<F: QuantizedDotFormat>(_: F.Type, _ row: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                                _ act: Q8Activations) -> SIMD4<Float> {
+        let bytes = F.blockBytes, n = F.blockElements
+        @inline(__always) func rowsBlock(_ b: Int) -> SIMD4<Float> {
+            let w = row + b * bytes
+            let a = act.q + b * n
+            let isums: SIMD4<Int32>
+            if F.hasNarrowBlockDot {
+                isums = transposedSum16(F.blockDot16(w, a), F.blockDot16(w + rowBytes, a),
+                                        F.blockDot16(w + 2 * rowBytes, a), F.blockDot16(w + 3 * rowBytes, a))
+            } else {
+                isums = transposedSum(blockDot(F.self, w, a), blockDot(F.self, w + rowBytes, a),
+                                      blockDot(F.self, w + 2 * rowBytes, a), blockDot(F.self, w + 3 * rowBytes, a))
+            }
+            return F.finishRows(w, stride: rowBytes, isums, act, b)
+        }
+        var acc0 = SIMD4<Float>(), acc1 = SIMD4<Float>(), acc2 = SIMD4<Float>(), acc3 = SIMD4<Float>()
+        var b = 0
+        if n == 32 {
+            while b + 4 <= blocks {
+                acc0 += rowsBlock(b)
+                acc1 += rowsBlock(b + 1)
+                acc2 += rowsBlock(b + 2)
+                acc3 += rowsBlock(b + 3)
+                b += 4
+            }
+        }
+        var tail = SIMD4<Float>()
+        while b < blocks {
+            tail += rowsBlock(b)
+            b += 1
+        }
+        return ((acc0 + acc2) + (acc1 + acc3)) + tail
     }
 
     /// The same for four tokens at once: each weight sub-block is unpacked once and used four
