@@ -30,7 +30,8 @@ function abortError(signal) {
   return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
 }
 
-const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS'];
+const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS',
+  'responseFormat', 'grammar'];
 
 export class TinyLM {
   /** Creates a TinyLM and loads `source` (see load()). */
@@ -242,9 +243,10 @@ export class TinyLM {
   }
 }
 
-function chatOptions({ template = null, tools = null, addGenerationPrompt = true }) {
+function chatOptions({ template = null, tools = null, toolChoice = null, addGenerationPrompt = true }) {
   const options = { addGenerationPrompt };
   if (template) options.template = template;
   if (tools) options.tools = tools;
+  if (toolChoice) options.toolChoice = toolChoice;
   return options;
 }

@@ -122,6 +122,7 @@ async function readBlob(blob, signal, progress, onChunk) {
 /** The prompt's token ids: a string (BOS added as the model wants), ids as given, or messages. */
 function promptTokens({ prompt, messages, chatOptions = {} }) {
   const { model } = requireModel();
+  if (messages && chatOptions.tools) return Array.from(model.toolCallPrompt(messages, chatOptions).tokens);
   if (messages) {
     // chatTokens/formatChat are newer than the first engine builds: say so instead of failing obscurely.
     const abi = model.engine.abi;
@@ -138,10 +139,36 @@ function promptTokens({ prompt, messages, chatOptions = {} }) {
   throw namedError('InvalidArgumentError', 'the prompt must be a string or an array of token ids');
 }
 
+/**
+ * Structured output: `responseFormat` ({type: 'json_schema', schema | json_schema: {schema}} or
+ * {type: 'json_object'}) and `grammar` (GBNF) become the engine's constraint options; with
+ * `tools`, a chat is constrained to one call of one of them (Model.toolCallPrompt).
+ */
+function constraintOptions(request) {
+  const { model } = requireModel();
+  const options = request.options ?? {};
+  const format = options.responseFormat;
+  if (request.messages && request.chatOptions?.tools) {
+    const prompt = model.toolCallPrompt(request.messages, request.chatOptions);
+    const { tools, toolChoice } = request.chatOptions;
+    return { constraint: model.toolCallOptions(tools, { toolChoice: toolChoice ?? 'required', format: prompt.format }), toolFormat: prompt.format };
+  }
+  if (format?.type === 'json_schema') {
+    const schema = format.schema ?? format.json_schema?.schema;
+    if (!schema) throw namedError('InvalidArgumentError', "responseFormat {type: 'json_schema'} needs a schema");
+    return { constraint: { jsonSchema: schema } };
+  }
+  if (format?.type === 'json_object') return { constraint: { json: true } };
+  if (format && format.type !== 'text') throw namedError('InvalidArgumentError', `unknown responseFormat type '${format.type}'`);
+  if (options.grammar) return { constraint: { grammar: options.grammar } };
+  return { constraint: {} };
+}
+
 async function generate(request, signal, emit) {
-  const { session, contextLength } = requireModel();
+  const { session, contextLength, model } = requireModel();
   const ids = promptTokens(request);
-  const options = {};
+  const { constraint, toolFormat } = constraintOptions(request);
+  const options = { ...constraint };
   for (const key of GENERATION_OPTIONS) if (request.options?.[key] !== undefined) options[key] = request.options[key];
   if (options.maxTokens === undefined) options.maxTokens = Math.max(1, contextLength - ids.length);
   if (ids.length >= contextLength) {
@@ -160,8 +187,9 @@ async function generate(request, signal, emit) {
     if (step.done) {
       if (step.text) emit({ type: 'token', text: step.text, token: null });
       const ended = performance.now();
+      const toolCalls = toolFormat ? model.parseToolCalls(text, toolFormat) : undefined;
       return {
-        text, tokens, reason: step.reason,
+        text, tokens, reason: toolCalls ? 'tool_calls' : step.reason, ...(toolCalls ? { toolCalls } : {}),
         usage: { promptTokens: ids.length, reusedTokens: reused, completionTokens: tokens.length },
         timings: {
           prefillMs: firstToken - started,

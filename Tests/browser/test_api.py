@@ -138,3 +138,43 @@ def test_load_from_a_picked_file(warm):
     assert outcome['id'] == f'file:picked.gguf:98362432:1'
     assert outcome['stored'] is True
     assert outcome['ids'][0] == 7042
+
+
+def test_json_schema_output_parses_and_validates(warm):
+    _, browser = warm
+    result = browser.run("""
+        const schema = { type: 'object', properties: {
+            city: { type: 'string' }, country: { type: 'string' }, population: { type: 'integer' } },
+          required: ['city', 'country', 'population'] };
+        const outputs = [];
+        for (const seed of [1, 2]) {
+          const r = await window.lm.generate('The largest city of Japan, as JSON:', {
+            responseFormat: { type: 'json_schema', schema }, temperature: 0.8, seed, maxTokens: 80 });
+          outputs.push({ text: r.text, reason: r.reason });
+        }
+        return outputs;
+    """)
+    import json
+    for output in result:
+        value = json.loads(output['text'])
+        assert set(value) == {'city', 'country', 'population'}
+        assert isinstance(value['city'], str) and isinstance(value['country'], str)
+        assert isinstance(value['population'], int)
+        assert output['reason'] == 'grammar'
+
+
+def test_chat_with_tools_returns_tool_calls(warm):
+    _, browser = warm
+    result = browser.run("""
+        const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Current weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+        const r = await window.lm.chat([{ role: 'user', content: 'What is the weather in Paris?' }],
+                                       { tools, temperature: 0, maxTokens: 60 });
+        return { reason: r.reason, calls: r.toolCalls };
+    """)
+    import json
+    assert result['reason'] == 'tool_calls'
+    assert len(result['calls']) == 1
+    call = result['calls'][0]
+    assert call['type'] == 'function' and call['function']['name'] == 'get_weather'
+    assert 'city' in json.loads(call['function']['arguments'])
