@@ -83,3 +83,18 @@ def test_first_visit_downloads_with_progress_then_works_offline(server, browser)
     browser.driver.set_window_size(390, 844)
     time.sleep(0.5)  # the sidebar slides out of view when the layout switches to one column
     browser.screenshot('app-phone.png')
+
+
+def test_ai_notes_turn_a_sentence_into_a_stored_note(server, browser):
+    """The AI notes page: a sentence becomes a schema-valid note, saved in IndexedDB and listed
+    again after a reload."""
+    browser.get(f'{server.url}/app/notes.html')
+    browser.wait_for("document.getElementById('notes-status').textContent === 'Ready'", timeout=180)
+    browser.run("document.getElementById('note-input').value = 'Call the plumber on 2026-12-04 about the kitchen sink and buy washers';")
+    browser.run("document.getElementById('note-make').click();")
+    browser.wait_for("document.querySelectorAll('#notes .note').length === 1", timeout=120)
+    title = browser.run("return document.querySelector('#notes .note h3').textContent;")
+    assert title.strip()
+    browser.get(f'{server.url}/app/notes.html')
+    browser.wait_for("document.querySelectorAll('#notes .note').length === 1", timeout=60)
+    browser.screenshot('app-notes.png')

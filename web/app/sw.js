@@ -6,11 +6,11 @@
 // refreshed in the background, so an update shows on the next visit. Bump VERSION to drop old
 // caches when the list of files changes.
 
-const VERSION = 'v1';
+const VERSION = 'v2';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
-  './worker-entry.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
+  './worker-entry.js', './notes.html', './notes.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
   '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
 ].map((path) => new URL(path, self.location.href).href);
 
