@@ -47,23 +47,47 @@ enum LlamaCppOrderKernels {
     @inline(__always)
     static func dotQ4_1(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var minSums = SIMD4<Float>()
+        if count < 4 {
+            for i in 0..<count { out[i] = dotQ4_1Row(rows + i * rowBytes, blocks, act) }
+            return
+        }
+        // Four rows unrolled, so the accumulators stay in registers; the four rows' f16 scales
+        // are converted together.
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        var minSums = SIMD4<Double>()
         for b in 0..<blocks {
             let a = act.q + b * 32
             let a0 = loadPlane(a, 0), a1 = loadPlane(a, 8), a2 = loadPlane(a, 16), a3 = loadPlane(a, 24)
-            let da = act.d[b], sa = Double(act.s[b])
-            for i in 0..<count {
-                let block = rows + i * rowBytes + b * 20
-                let h = Q4_1.header(block)
-                let s = Q4_1.sub(block, h, 0)
-                let lanes = blockLanes(s, a0, a1, a2, a3)
-                let next = fusedMultiplyAdd(h[0] * da, lanes, accumulator(acc, i))
-                setAccumulator(&acc, i, next)
-                minSums[i] = Float(Double(h[1]) * sa + Double(minSums[i]))
-            }
+            let w = rows + b * 20
+            let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
+                                      (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+            let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]   // d_w·d_a, rounded to Float
+            let mins = FP16.toFloat4(words &>> 16)
+            acc0 = fusedMultiplyAdd(scales[0], blockLanes(Q4_1.sub(w, .zero, 0), a0, a1, a2, a3), acc0)
+            acc1 = fusedMultiplyAdd(scales[1], blockLanes(Q4_1.sub(w + rowBytes, .zero, 0), a0, a1, a2, a3), acc1)
+            acc2 = fusedMultiplyAdd(scales[2], blockLanes(Q4_1.sub(w + 2 * rowBytes, .zero, 0), a0, a1, a2, a3), acc2)
+            acc3 = fusedMultiplyAdd(scales[3], blockLanes(Q4_1.sub(w + 3 * rowBytes, .zero, 0), a0, a1, a2, a3), acc3)
+            // Σ fma(m_w, s_a) per row, rounded to Float after each block as ggml's scalar loop.
+            let m = SIMD4<Double>(Double(mins[0]), Double(mins[1]), Double(mins[2]), Double(mins[3]))
+            minSums = roundedToFloat(m * Double(act.s[b]) + minSums)
         }
-        for i in 0..<count { out[i] = horizontalSum(accumulator(acc, i)) + minSums[i] }
+        out[0] = horizontalSum(acc0) + Float(minSums[0])
+        out[1] = horizontalSum(acc1) + Float(minSums[1])
+        out[2] = horizontalSum(acc2) + Float(minSums[2])
+        out[3] = horizontalSum(acc3) + Float(minSums[3])
+    }
+
+    static func dotQ4_1Row(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+        var acc = SIMD8<Float>()
+        var minSum: Float = 0
+        for b in 0..<blocks {
+            let a = act.q + b * 32
+            let w = row + b * 20
+            let h = Q4_1.header(w)
+            acc = fusedMultiplyAdd(h[0] * act.d[b], blockLanes(Q4_1.sub(w, h, 0), loadPlane(a, 0), loadPlane(a, 8), loadPlane(a, 16), loadPlane(a, 24)), acc)
+            minSum = Float(Double(h[1]) * Double(act.s[b]) + Double(minSum))
+        }
+        return horizontalSum(acc) + minSum
     }
 
     /// Up to four rows of a format with one scale per 32 values and signed quants (Q8_0, Q5_0)
@@ -72,20 +96,38 @@ enum LlamaCppOrderKernels {
     static func dotSymmetric<F: QuantizedDotFormat>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
                                                    _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>)
     where F.Header == Float, F.Sub == Sub32 {
-        var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        if count < 4 {
+            for i in 0..<count {
+                var acc = SIMD8<Float>()
+                let row = rows + i * rowBytes
+                for b in 0..<blocks {
+                    let a = act.q + b * 32
+                    let w = row + b * F.blockBytes
+                    let d = F.header(w)
+                    acc = fusedMultiplyAdd(d * act.d[b], blockLanes(F.sub(w, d, 0), loadPlane(a, 0), loadPlane(a, 8), loadPlane(a, 16), loadPlane(a, 24)), acc)
+                }
+                out[i] = horizontalSum(acc)
+            }
+            return
+        }
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         for b in 0..<blocks {
             let a = act.q + b * 32
             let a0 = loadPlane(a, 0), a1 = loadPlane(a, 8), a2 = loadPlane(a, 16), a3 = loadPlane(a, 24)
-            let da = act.d[b]
-            for i in 0..<count {
-                let block = rows + i * rowBytes + b * F.blockBytes
-                let d = F.header(block)
-                let s = F.sub(block, d, 0)
-                let lanes = blockLanes(s, a0, a1, a2, a3)
-                setAccumulator(&acc, i, fusedMultiplyAdd(d * da, lanes, accumulator(acc, i)))
-            }
+            let w = rows + b * F.blockBytes
+            // The f16 scale opens every block of these formats: the four rows' scales convert together.
+            let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
+                                       UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
+            let scales = FP16.toFloat4(halves) * act.d[b]
+            acc0 = fusedMultiplyAdd(scales[0], blockLanes(F.sub(w, 0, 0), a0, a1, a2, a3), acc0)
+            acc1 = fusedMultiplyAdd(scales[1], blockLanes(F.sub(w + rowBytes, 0, 0), a0, a1, a2, a3), acc1)
+            acc2 = fusedMultiplyAdd(scales[2], blockLanes(F.sub(w + 2 * rowBytes, 0, 0), a0, a1, a2, a3), acc2)
+            acc3 = fusedMultiplyAdd(scales[3], blockLanes(F.sub(w + 3 * rowBytes, 0, 0), a0, a1, a2, a3), acc3)
         }
-        for i in 0..<count { out[i] = horizontalSum(accumulator(acc, i)) }
+        out[0] = horizontalSum(acc0)
+        out[1] = horizontalSum(acc1)
+        out[2] = horizontalSum(acc2)
+        out[3] = horizontalSum(acc3)
     }
 
     /// The eight per-4-element integer sums of one 32-element block, as exact Floats.
@@ -109,34 +151,28 @@ enum LlamaCppOrderKernels {
     @inline(__always)
     static func fusedMultiplyAdd(_ scale: Float, _ lanes: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> {
         let s = Double(scale)
-        let low = SIMD4<Double>(lanes.lowHalf) * s + SIMD4<Double>(acc.lowHalf)
-        let high = SIMD4<Double>(lanes.highHalf) * s + SIMD4<Double>(acc.highHalf)
-        return SIMD8(lowHalf: SIMD4<Float>(low), highHalf: SIMD4<Float>(high))
+        let r0 = widen(lanes.lowHalf.lowHalf) * s + widen(acc.lowHalf.lowHalf)
+        let r1 = widen(lanes.lowHalf.highHalf) * s + widen(acc.lowHalf.highHalf)
+        let r2 = widen(lanes.highHalf.lowHalf) * s + widen(acc.highHalf.lowHalf)
+        let r3 = widen(lanes.highHalf.highHalf) * s + widen(acc.highHalf.highHalf)
+        return SIMD8(lowHalf: SIMD4(lowHalf: narrow(r0), highHalf: narrow(r1)),
+                     highHalf: SIMD4(lowHalf: narrow(r2), highHalf: narrow(r3)))
+    }
+
+    // Lane-wise conversions written out, so they lower to the two-lane convert instructions
+    // (cvtps2pd/cvtpd2ps, f64x2.promote_low_f32x4/f32x4.demote_f64x2_zero) rather than a
+    // generic per-lane loop.
+    @inline(__always) static func widen(_ x: SIMD2<Float>) -> SIMD2<Double> { SIMD2(Double(x[0]), Double(x[1])) }
+    @inline(__always) static func narrow(_ x: SIMD2<Double>) -> SIMD2<Float> { SIMD2(Float(x[0]), Float(x[1])) }
+
+    @inline(__always)
+    static func roundedToFloat(_ x: SIMD4<Double>) -> SIMD4<Double> {
+        SIMD4(Double(Float(x[0])), Double(Float(x[1])), Double(Float(x[2])), Double(Float(x[3])))
     }
 
     /// ggml's hsum_float_8.
     @inline(__always)
     static func horizontalSum(_ a: SIMD8<Float>) -> Float {
         ((a[4] + a[0]) + (a[6] + a[2])) + ((a[5] + a[1]) + (a[7] + a[3]))
-    }
-
-    @inline(__always)
-    static func accumulator(_ acc: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ i: Int) -> SIMD8<Float> {
-        switch i {
-        case 0: return acc.0
-        case 1: return acc.1
-        case 2: return acc.2
-        default: return acc.3
-        }
-    }
-
-    @inline(__always)
-    static func setAccumulator(_ acc: inout (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ i: Int, _ value: SIMD8<Float>) {
-        switch i {
-        case 0: acc.0 = value
-        case 1: acc.1 = value
-        case 2: acc.2 = value
-        default: acc.3 = value
-        }
     }
 }
