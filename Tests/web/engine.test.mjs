@@ -101,3 +101,22 @@ test('loading, generating and freeing 20 times does not grow memory without boun
   assert.ok(sizes[19] <= bytes.byteLength + 64 * 2 ** 20, `peak ${sizes[19]} bytes exceeds model + 64 MiB`);
   model = engine.loadModel(bytes);
 });
+
+test('prompt logits are bit-identical to llama.cpp and to the native build', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const { reference } = await import('./helpers.mjs');
+  const cases = await jsonLines('smollm2/logits_top.jsonl');
+  for (const [index, c] of cases.slice(0, 3).entries()) {
+    const file = path.join(reference, 'smollm2/logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
+    const bytes = await readFile(file);
+    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const session = model.createSession({ contextLength: 64 });
+    session.evaluate(c.prompt_ids);
+    const logits = session.logits();
+    session.free();
+    let differing = 0;
+    for (let i = 0; i < expected.length; i++) if (logits[i] !== expected[i]) differing++;
+    assert.equal(differing, 0, `${c.name}: ${differing} logits differ from llama.cpp's`);
+  }
+});
