@@ -1,4 +1,4 @@
-/// All mutable memory one forward pass needs — activations, attention scores, the KV cache and
+/// All mutable memory one forward pass needs — activations, the KV cache and
 /// the quantized-activation scratch — allocated once when a session is created, so that
 /// decoding a token allocates nothing.
 final class InferenceState {
@@ -22,8 +22,6 @@ final class InferenceState {
     /// batch × feedForwardLength, twice (gate and up).
     let gate: UnsafeMutablePointer<Float>
     let up: UnsafeMutablePointer<Float>
-    /// heads × contextLength attention scores.
-    let scores: UnsafeMutablePointer<Float>
     /// RoPE (cos, sin) table for one position.
     let ropeTable: UnsafeMutablePointer<Float>
     /// vocabulary: logits of the last token of the last forward pass.
@@ -59,7 +57,6 @@ final class InferenceState {
         attended = make(maxBatch * config.headCount * config.valueLength)
         gate = make(maxBatch * config.feedForwardLength)
         up = make(maxBatch * config.feedForwardLength)
-        scores = make(config.headCount * contextLength)
         ropeTable = make(config.keyLength)
         logits = make(config.vocabularySize)
         self.allocations = allocations

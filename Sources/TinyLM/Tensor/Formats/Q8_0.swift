@@ -115,18 +115,6 @@ public enum Q8_0: QuantizedDotFormat {
     }
 }
 
-/// roundf(x) for |x| < 2^22 (nearest, ties away from zero) without a libm call: adding
-/// 1.5·2^23 rounds the magnitude to nearest-even in the FPU; a tie that went down is fixed up.
-@inline(__always)
-func roundHalfAwayFromZero(_ x: Float) -> Int32 {
-    let bits = x.bitPattern
-    let a = Float(bitPattern: bits & 0x7FFF_FFFF)
-    let r = a + 12582912.0
-    var i = Int32(bitPattern: r.bitPattern) &- 0x4B40_0000
-    if a - (r - 12582912.0) == 0.5 { i &+= 1 }
-    return bits & 0x8000_0000 != 0 ? 0 &- i : i
-}
-
 /// ggml's nearest_int: round to nearest, ties to even, for |x| < 2^22.
 @inline(__always)
 func nearestInt(_ x: Float) -> Int32 {
