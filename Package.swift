@@ -1,5 +1,21 @@
 // swift-tools-version: 6.0
 import PackageDescription
+import Foundation
+
+// Native builds use the host's vector units: AVX2 + FMA on x86-64 (every x86 CPU since 2013),
+// NEON (with FMA) on arm64. The llama.cpp-order kernels then do their fused multiply-adds in
+// hardware instead of emulating them in Double. TINYLM_PORTABLE=1 builds for baseline x86-64
+// (same results, slower).
+let hostVectorSettings: [SwiftSetting] = {
+    #if arch(x86_64)
+    if ProcessInfo.processInfo.environment["TINYLM_PORTABLE"] != nil { return [] }
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("TINYLM_HARDWARE_FMA")]
+    #elseif arch(arm64)
+    return [.define("TINYLM_HARDWARE_FMA")]
+    #else
+    return []
+    #endif
+}()
 
 // The core (TinyLM) must stay Embedded-Swift compatible: no Foundation, typed throws only,
 // no existentials of non-class protocols. build-wasm.sh compiles the same sources for wasm32.
@@ -12,7 +28,7 @@ let package = Package(
     targets: [
         .target(
             name: "TinyLM",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
         ),
         // Native-only services the core asks for through protocols: memory-mapped files and a
         // thread pool. Used by the CLI and the tests; the browser has its own (web/).

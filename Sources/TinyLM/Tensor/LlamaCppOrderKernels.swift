@@ -11,9 +11,10 @@
 //   (exact integers), then acc[l] = fma(d_w·d_a, Float(lane), acc[l]) with d_w·d_a rounded to
 //   Float first; after the last block the eight lanes are summed as
 //   ((a4+a0)+(a6+a2)) + ((a5+a1)+(a7+a3)); Q4_1 adds Σ fma(m_w, s_a) accumulated separately.
-// The fused multiply-add is evaluated in Double (the product of a 24-bit and a ≤17-bit
-// integer is exact there), which gives the same bits natively and in wasm, where there is
-// no FMA instruction.
+// Natively the fused multiply-add is the host's FMA instruction (TINYLM_HARDWARE_FMA, set by
+// Package.swift). wasm has no FMA, so there it is evaluated in Double: the product of a 24-bit
+// and a ≤17-bit integer is exact, and one rounding of the sum to Float gives the same bits
+// (the tests check both builds against llama.cpp's logits).
 
 enum LlamaCppOrderKernels {
     /// Whether `type` has a kernel here.
@@ -150,6 +151,9 @@ enum LlamaCppOrderKernels {
     /// acc + scale·lanes with one rounding to Float, per lane (a fused multiply-add).
     @inline(__always)
     static func fusedMultiplyAdd(_ scale: Float, _ lanes: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> {
+        #if TINYLM_HARDWARE_FMA
+        return acc.addingProduct(lanes, SIMD8(repeating: scale))
+        #else
         let s = Double(scale)
         let r0 = widen(lanes.lowHalf.lowHalf) * s + widen(acc.lowHalf.lowHalf)
         let r1 = widen(lanes.lowHalf.highHalf) * s + widen(acc.lowHalf.highHalf)
@@ -157,6 +161,7 @@ enum LlamaCppOrderKernels {
         let r3 = widen(lanes.highHalf.highHalf) * s + widen(acc.highHalf.highHalf)
         return SIMD8(lowHalf: SIMD4(lowHalf: narrow(r0), highHalf: narrow(r1)),
                      highHalf: SIMD4(lowHalf: narrow(r2), highHalf: narrow(r3)))
+        #endif
     }
 
     // Lane-wise conversions written out, so they lower to the two-lane convert instructions
