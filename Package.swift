@@ -4,14 +4,15 @@ import Foundation
 
 // Native builds use the host's vector units: AVX2 + FMA on x86-64 (every x86 CPU since 2013),
 // NEON (with FMA) on arm64. The llama.cpp-order kernels then do their fused multiply-adds in
-// hardware instead of emulating them in Double. TINYLM_PORTABLE=1 builds for baseline x86-64
+// hardware instead of emulating them in Double, and f16 scales convert with F16C/fcvtl
+// instead of bit arithmetic. TINYLM_PORTABLE=1 builds for baseline x86-64
 // (same results, slower).
 let hostVectorSettings: [SwiftSetting] = {
     #if arch(x86_64)
     if ProcessInfo.processInfo.environment["TINYLM_PORTABLE"] != nil { return [] }
-    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("TINYLM_HARDWARE_FMA")]
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("TINYLM_HARDWARE_FMA"), .define("TINYLM_HARDWARE_F16")]
     #elseif arch(arm64)
-    return [.define("TINYLM_HARDWARE_FMA")]
+    return [.define("TINYLM_HARDWARE_FMA"), .define("TINYLM_HARDWARE_F16")]
     #else
     return []
     #endif
@@ -28,6 +29,7 @@ let package = Package(
     targets: [
         .target(
             name: "TinyLM",
+            exclude: ["Tensor/WasmSIMD.h"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
         ),
         // Native-only services the core asks for through protocols: memory-mapped files and a

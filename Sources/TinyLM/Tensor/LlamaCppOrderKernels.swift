@@ -55,27 +55,24 @@ enum LlamaCppOrderKernels {
         // Four rows unrolled, so the accumulators stay in registers; the four rows' f16 scales
         // are converted together.
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-        var minSums = SIMD4<Double>()
+        var minSums = MinSums()
         for b in 0..<blocks {
-            let a = act.q + b * 32
-            let a0 = loadPlane(a, 0), a1 = loadPlane(a, 8), a2 = loadPlane(a, 16), a3 = loadPlane(a, 24)
+            let a = ActivationPairs(act.q + b * 32)
             let w = rows + b * 20
             let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
                                       (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
             let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]   // d_w·d_a, rounded to Float
-            let mins = FP16.toFloat4(words &>> 16)
-            acc0 = fusedMultiplyAdd(scales[0], blockLanes(Q4_1.sub(w, .zero, 0), a0, a1, a2, a3), acc0)
-            acc1 = fusedMultiplyAdd(scales[1], blockLanes(Q4_1.sub(w + rowBytes, .zero, 0), a0, a1, a2, a3), acc1)
-            acc2 = fusedMultiplyAdd(scales[2], blockLanes(Q4_1.sub(w + 2 * rowBytes, .zero, 0), a0, a1, a2, a3), acc2)
-            acc3 = fusedMultiplyAdd(scales[3], blockLanes(Q4_1.sub(w + 3 * rowBytes, .zero, 0), a0, a1, a2, a3), acc3)
-            // Σ fma(m_w, s_a) per row, rounded to Float after each block as ggml's scalar loop.
-            let m = SIMD4<Double>(Double(mins[0]), Double(mins[1]), Double(mins[2]), Double(mins[3]))
-            minSums = roundedToFloat(m * Double(act.s[b]) + minSums)
+            acc0 = fusedMultiplyAdd(scales[0], blockLanes(q4_1Pairs(w), a), acc0)
+            acc1 = fusedMultiplyAdd(scales[1], blockLanes(q4_1Pairs(w + rowBytes), a), acc1)
+            acc2 = fusedMultiplyAdd(scales[2], blockLanes(q4_1Pairs(w + 2 * rowBytes), a), acc2)
+            acc3 = fusedMultiplyAdd(scales[3], blockLanes(q4_1Pairs(w + 3 * rowBytes), a), acc3)
+            minSums.add(FP16.toFloat4(words &>> 16), act.s[b])
         }
-        out[0] = horizontalSum(acc0) + Float(minSums[0])
-        out[1] = horizontalSum(acc1) + Float(minSums[1])
-        out[2] = horizontalSum(acc2) + Float(minSums[2])
-        out[3] = horizontalSum(acc3) + Float(minSums[3])
+        let m = minSums.value
+        out[0] = horizontalSum(acc0) + m[0]
+        out[1] = horizontalSum(acc1) + m[1]
+        out[2] = horizontalSum(acc2) + m[2]
+        out[3] = horizontalSum(acc3) + m[3]
     }
 
     static func dotQ4_1Row(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
@@ -85,8 +82,8 @@ enum LlamaCppOrderKernels {
             let a = act.q + b * 32
             let w = row + b * 20
             let h = Q4_1.header(w)
-            acc = fusedMultiplyAdd(h[0] * act.d[b], blockLanes(Q4_1.sub(w, h, 0), loadPlane(a, 0), loadPlane(a, 8), loadPlane(a, 16), loadPlane(a, 24)), acc)
-            minSum = Float(Double(h[1]) * Double(act.s[b]) + Double(minSum))
+            acc = fusedMultiplyAdd(h[0] * act.d[b], blockLanes(q4_1Pairs(w), ActivationPairs(a)), acc)
+            minSum = fusedMultiplyAdd(h[1], act.s[b], minSum)
         }
         return horizontalSum(acc) + minSum
     }
@@ -96,7 +93,7 @@ enum LlamaCppOrderKernels {
     @inline(__always)
     static func dotSymmetric<F: QuantizedDotFormat>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
                                                    _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>)
-    where F.Header == Float, F.Sub == Sub32 {
+    where F: SymmetricPairsFormat, F.Header == Float {
         if count < 4 {
             for i in 0..<count {
                 var acc = SIMD8<Float>()
@@ -105,7 +102,7 @@ enum LlamaCppOrderKernels {
                     let a = act.q + b * 32
                     let w = row + b * F.blockBytes
                     let d = F.header(w)
-                    acc = fusedMultiplyAdd(d * act.d[b], blockLanes(F.sub(w, d, 0), loadPlane(a, 0), loadPlane(a, 8), loadPlane(a, 16), loadPlane(a, 24)), acc)
+                    acc = fusedMultiplyAdd(d * act.d[b], blockLanes(F.pairs(w), ActivationPairs(a)), acc)
                 }
                 out[i] = horizontalSum(acc)
             }
@@ -113,17 +110,16 @@ enum LlamaCppOrderKernels {
         }
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         for b in 0..<blocks {
-            let a = act.q + b * 32
-            let a0 = loadPlane(a, 0), a1 = loadPlane(a, 8), a2 = loadPlane(a, 16), a3 = loadPlane(a, 24)
+            let a = ActivationPairs(act.q + b * 32)
             let w = rows + b * F.blockBytes
             // The f16 scale opens every block of these formats: the four rows' scales convert together.
             let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
                                        UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
             let scales = FP16.toFloat4(halves) * act.d[b]
-            acc0 = fusedMultiplyAdd(scales[0], blockLanes(F.sub(w, 0, 0), a0, a1, a2, a3), acc0)
-            acc1 = fusedMultiplyAdd(scales[1], blockLanes(F.sub(w + rowBytes, 0, 0), a0, a1, a2, a3), acc1)
-            acc2 = fusedMultiplyAdd(scales[2], blockLanes(F.sub(w + 2 * rowBytes, 0, 0), a0, a1, a2, a3), acc2)
-            acc3 = fusedMultiplyAdd(scales[3], blockLanes(F.sub(w + 3 * rowBytes, 0, 0), a0, a1, a2, a3), acc3)
+            acc0 = fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
+            acc1 = fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+            acc2 = fusedMultiplyAdd(scales[2], blockLanes(F.pairs(w + 2 * rowBytes), a), acc2)
+            acc3 = fusedMultiplyAdd(scales[3], blockLanes(F.pairs(w + 3 * rowBytes), a), acc3)
         }
         out[0] = horizontalSum(acc0)
         out[1] = horizontalSum(acc1)
@@ -131,21 +127,42 @@ enum LlamaCppOrderKernels {
         out[3] = horizontalSum(acc3)
     }
 
-    /// The eight per-4-element integer sums of one 32-element block, as exact Floats.
-    /// (Weights are in the plane order of `Sub32`; products fit Int16: |w·a| ≤ 128·127.)
+    /// The eight per-4-element integer sums of one 32-element block, as exact Floats. Weights
+    /// and activations come as (even, odd) element pairs of 16 Int16 lanes, so each lane of
+    /// even·even + odd·odd sums two neighbouring products and adjacent lanes widen to the sum
+    /// of four (products fit Int16: |w·a| ≤ 128·127). Written on 16 lanes so that AVX2 does a
+    /// block in a few 256-bit instructions; wasm splits them into v128 halves.
     @inline(__always)
-    static func blockLanes(_ s: Sub32, _ a0: SIMD8<Int16>, _ a1: SIMD8<Int16>, _ a2: SIMD8<Int16>, _ a3: SIMD8<Int16>) -> SIMD8<Float> {
-        let low = widenPairs(s.e0 &* a0 &+ s.o0 &* a1)
-        let high = widenPairs(s.e1 &* a2 &+ s.o1 &* a3)
-        return SIMD8(lowHalf: exactFloats(low), highHalf: exactFloats(high))
+    static func blockLanes(_ w: WeightPairs, _ a: ActivationPairs) -> SIMD8<Float> {
+        #if arch(wasm32)
+        // i32x4.dot_i16x8_s pairs lanes 2i, 2i+1 of a plane: elements 4i and 4i+2 (even
+        // plane) or 4i+1 and 4i+3 (odd plane).
+        let low = tinylm_dot_i16x8(w.even.lowHalf, a.even.lowHalf) &+ tinylm_dot_i16x8(w.odd.lowHalf, a.odd.lowHalf)
+        let high = tinylm_dot_i16x8(w.even.highHalf, a.even.highHalf) &+ tinylm_dot_i16x8(w.odd.highHalf, a.odd.highHalf)
+        return exactFloats(SIMD8(lowHalf: low, highHalf: high))
+        #else
+        let p = w.even &* a.even &+ w.odd &* a.odd
+        let v = unsafeBitCast(p, to: SIMD8<Int32>.self)
+        return exactFloats(((v &<< 16) &>> 16) &+ (v &>> 16))
+        #endif
     }
 
     /// Int32 → Float for |x| < 2^22 with bit operations only (a plain conversion is a
     /// per-lane helper call in Embedded wasm): 1.5·2^23 + x has x in its low mantissa bits.
     @inline(__always)
-    static func exactFloats(_ x: SIMD4<Int32>) -> SIMD4<Float> {
+    static func exactFloats(_ x: SIMD8<Int32>) -> SIMD8<Float> {
         let magic: Int32 = 0x4B40_0000
-        return unsafeBitCast(x &+ magic, to: SIMD4<Float>.self) - 12_582_912.0
+        return unsafeBitCast(x &+ magic, to: SIMD8<Float>.self) - 12_582_912.0
+    }
+
+    /// Q4_1's 32 nibbles as pairs: byte j holds elements j (low) and j+16 (high), so the
+    /// low half of the vector takes the low nibbles and the high half the high ones.
+    @inline(__always)
+    static func q4_1Pairs(_ block: UnsafeRawPointer) -> WeightPairs {
+        let n = block.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self)
+        let both = SIMD16<UInt16>(lowHalf: n, highHalf: n &>> 4)
+        return WeightPairs(even: unsafeBitCast(both & 0x000F, to: SIMD16<Int16>.self),
+                           odd: unsafeBitCast((both &>> 8) & 0x000F, to: SIMD16<Int16>.self))
     }
 
     /// acc + scale·lanes with one rounding to Float, per lane (a fused multiply-add).
@@ -164,6 +181,32 @@ enum LlamaCppOrderKernels {
         #endif
     }
 
+    /// acc + a·b with one rounding to Float.
+    @inline(__always)
+    static func fusedMultiplyAdd(_ a: Float, _ b: Float, _ acc: Float) -> Float {
+        #if TINYLM_HARDWARE_FMA
+        return acc.addingProduct(a, b)
+        #else
+        return Float(Double(a) * Double(b) + Double(acc))
+        #endif
+    }
+
+    /// Q4_1's Σ m_w·s_a for four rows, one fused multiply-add per block as ggml's loop.
+    struct MinSums {
+        #if TINYLM_HARDWARE_FMA
+        var sums = SIMD4<Float>()
+        @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) { sums = sums.addingProduct(mins, SIMD4(repeating: s)) }
+        @inline(__always) var value: SIMD4<Float> { sums }
+        #else
+        var sums = SIMD4<Double>()
+        @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) {
+            let m = SIMD4<Double>(Double(mins[0]), Double(mins[1]), Double(mins[2]), Double(mins[3]))
+            sums = roundedToFloat(m * Double(s) + sums)
+        }
+        @inline(__always) var value: SIMD4<Float> { SIMD4(Float(sums[0]), Float(sums[1]), Float(sums[2]), Float(sums[3])) }
+        #endif
+    }
+
     // Lane-wise conversions written out, so they lower to the two-lane convert instructions
     // (cvtps2pd/cvtpd2ps, f64x2.promote_low_f32x4/f32x4.demote_f64x2_zero) rather than a
     // generic per-lane loop.
@@ -179,5 +222,46 @@ enum LlamaCppOrderKernels {
     @inline(__always)
     static func horizontalSum(_ a: SIMD8<Float>) -> Float {
         ((a[4] + a[0]) + (a[6] + a[2])) + ((a[5] + a[1]) + (a[7] + a[3]))
+    }
+}
+
+/// A block's 32 weights as Int16 element pairs: `even` holds elements 2i (of the low 16, then
+/// the high 16) and `odd` elements 2i+1, matching `ActivationPairs`.
+struct WeightPairs {
+    var even: SIMD16<Int16>
+    var odd: SIMD16<Int16>
+}
+
+/// A block's 32 quantized activations in the same pairing, read from the plane layout
+/// (per 16 elements: 8 even, then 8 odd; see writePlanes).
+struct ActivationPairs {
+    var even: SIMD16<Int16>
+    var odd: SIMD16<Int16>
+
+    @inline(__always)
+    init(_ a: UnsafePointer<Int16>) {
+        even = SIMD16(lowHalf: loadPlane(a, 0), highHalf: loadPlane(a, 16))
+        odd = SIMD16(lowHalf: loadPlane(a, 8), highHalf: loadPlane(a, 24))
+    }
+}
+
+/// Formats with one f16 scale and 32 signed quants per block (Q8_0, Q5_0), as pairs.
+protocol SymmetricPairsFormat: QuantizedDotFormat {
+    static func pairs(_ block: UnsafeRawPointer) -> WeightPairs
+}
+
+extension Q8_0: SymmetricPairsFormat {
+    @inline(__always)
+    static func pairs(_ block: UnsafeRawPointer) -> WeightPairs {
+        let v = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int16>.self)
+        return WeightPairs(even: (v &<< 8) &>> 8, odd: v &>> 8)
+    }
+}
+
+extension Q5_0: SymmetricPairsFormat {
+    @inline(__always)
+    static func pairs(_ block: UnsafeRawPointer) -> WeightPairs {
+        let s = sub(block, 0, 0)
+        return WeightPairs(even: SIMD16(lowHalf: s.e0, highHalf: s.e1), odd: SIMD16(lowHalf: s.o0, highHalf: s.o1))
     }
 }

@@ -18,16 +18,24 @@ public enum FP16 {
     /// exponent (inf/NaN) is moved to 255 first.
     @inline(__always)
     public static func toFloat(_ bits: UInt16) -> Float {
+        #if TINYLM_HARDWARE_F16
+        return Float(Float16(bitPattern: bits))
+        #else
         let h = UInt32(bits)
         var magnitude = (h & 0x7FFF) &<< 13
         if h & 0x7C00 == 0x7C00 { magnitude |= 0x7F80_0000 }
         let scaled = Float(bitPattern: magnitude) * 0x1p112
         return Float(bitPattern: scaled.bitPattern | ((h & 0x8000) &<< 16))
+        #endif
     }
 
     /// Four f16 values (in the low 16 bits of each lane) to f32.
     @inline(__always)
     public static func toFloat4(_ h: SIMD4<UInt32>) -> SIMD4<Float> {
+        #if TINYLM_HARDWARE_F16
+        // One vcvtph2ps (F16C) / fcvtl (arm64).
+        return SIMD4<Float>(unsafeBitCast(SIMD4<UInt16>(truncatingIfNeeded: h), to: SIMD4<Float16>.self))
+        #else
         // An all-ones exponent carries into bit 15 when 0x400 is added; 0x8000 · 0xFF00 is
         // 0x7F80_0000, the f32 inf/NaN exponent. (A mask compare plus `replace(with:where:)`
         // compiles to a per-lane loop through the stack in wasm.)
@@ -36,6 +44,7 @@ public enum FP16 {
         let scaled = unsafeBitCast(magnitude, to: SIMD4<Float>.self) * 0x1p112
         let bits = unsafeBitCast(scaled, to: SIMD4<UInt32>.self) | ((h & 0x8000) &<< 16)
         return unsafeBitCast(bits, to: SIMD4<Float>.self)
+        #endif
     }
 
     /// f32 -> f16, round to nearest even (like GGML_FP32_TO_FP16 / F16C). Overflow gives ±inf,

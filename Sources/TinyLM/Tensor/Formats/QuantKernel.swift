@@ -158,8 +158,12 @@ func signedBytesO(_ v: SIMD8<Int16>) -> SIMD8<Int16> { v &>> 8 }
 /// multiply).
 @inline(__always)
 func widenPairs(_ p: SIMD8<Int16>) -> SIMD4<Int32> {
+    #if arch(wasm32)
+    return tinylm_dot_i16x8(p, SIMD8(repeating: 1))
+    #else
     let v = unsafeBitCast(p, to: SIMD4<Int32>.self)
     return ((v &<< 16) &>> 16) &+ (v &>> 16)
+    #endif
 }
 
 @inline(__always)
