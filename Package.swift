@@ -10,7 +10,8 @@ import Foundation
 let hostVectorSettings: [SwiftSetting] = {
     #if arch(x86_64)
     if ProcessInfo.processInfo.environment["TINYLM_PORTABLE"] != nil { return [] }
-    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("TINYLM_HARDWARE_FMA"), .define("TINYLM_HARDWARE_F16")]
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("TINYLM_HARDWARE_FMA"), .define("TINYLM_HARDWARE_F16"),
+            .define("TINYLM_X86_AVX2")]
     #elseif arch(arm64)
     return [.define("TINYLM_HARDWARE_FMA"), .define("TINYLM_HARDWARE_F16")]
     #else
@@ -27,9 +28,12 @@ let package = Package(
         .executable(name: "tinylm", targets: ["TinyLMCLI"]),
     ],
     targets: [
+        // Inline wrappers for the few SIMD instructions Swift cannot spell (AVX2 byte dot
+        // products, wasm's i32x4.dot_i16x8_s). Header only; no logic.
+        .target(name: "TinyLMIntrinsics"),
         .target(
             name: "TinyLM",
-            exclude: ["Tensor/WasmSIMD.h"],
+            dependencies: ["TinyLMIntrinsics"],
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
         ),
         // Native-only services the core asks for through protocols: memory-mapped files and a

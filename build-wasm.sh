@@ -51,7 +51,7 @@ echo "compiling $(echo "$sources" | wc -l) Swift files for wasm32 (Embedded, SIM
   -parse-as-library -module-name TinyLM -D TINYLM_WASM_SINGLE_MODULE \
   -O -enforce-exclusivity=unchecked \
   -Xcc -msimd128 -Xllvm -mattr=+simd128 -Xfrontend -disable-stack-protector \
-  -import-objc-header Sources/TinyLM/Tensor/WasmSIMD.h \
+  -import-objc-header Sources/TinyLMIntrinsics/include/TinyLMIntrinsics.h \
   -c $sources -o "$build/tinylm.o"
 
 echo "linking a WASI reactor..."

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swiftc -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -wmo \
   -parse-as-library -module-name TinyLM -typecheck \
-  -Xcc -msimd128 -import-objc-header Sources/TinyLM/Tensor/WasmSIMD.h \
+  -Xcc -msimd128 -import-objc-header Sources/TinyLMIntrinsics/include/TinyLMIntrinsics.h \
   $(find Sources/TinyLM -name '*.swift' | sort)
 echo "core type-checks as Embedded Swift for wasm32"

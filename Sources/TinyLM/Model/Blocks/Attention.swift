@@ -127,13 +127,23 @@ struct Attention {
                 weight = Math.exp(score - maximum)
             }
             let vRow = cache.value(layer: layer, position: position) + kvHead * valueLength
-            for i in 0..<valueLength {
+            var start = 0
+            #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
+            // The same per-element arithmetic, eight lanes at a time (F16C + FMA).
+            while start + 8 <= valueLength {
+                let v = SIMD8<Float>(UnsafeRawPointer(vRow + start).loadUnaligned(as: SIMD8<Float16>.self))
+                let o = UnsafeMutableRawPointer(output + start)
+                let fused = o.loadUnaligned(as: SIMD8<Float>.self).addingProduct(v, SIMD8(repeating: weight))
+                o.storeBytes(of: FP16.round8(fused), as: SIMD8<Float>.self)
+                start += 8
+            }
+            #endif
+            for i in start..<valueLength {
                 // fused multiply-add, then rounded to f16 (the accumulator's precision)
-                let fused = Float(Double(FP16.toFloat(vRow[i])) * Double(weight) + Double(output[i]))
-                output[i] = FP16.round(fused)
+                output[i] = FP16.round(LlamaCppOrderKernels.fusedMultiplyAdd(FP16.toFloat(vRow[i]), weight, output[i]))
             }
             // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
-            sum = Float(Double(sum) * Double(rescale) + Double(weight))
+            sum = LlamaCppOrderKernels.fusedMultiplyAdd(sum, rescale, weight)
         }
         let inverse = sum == 0 ? 0 : 1 / sum
         for i in 0..<valueLength { output[i] *= inverse }

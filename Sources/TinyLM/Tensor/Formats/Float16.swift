@@ -73,7 +73,19 @@ public enum FP16 {
 
     /// The value `value` becomes after a round trip through f16.
     @inline(__always)
-    public static func round(_ value: Float) -> Float { toFloat(fromFloat(value)) }
+    public static func round(_ value: Float) -> Float {
+        #if TINYLM_HARDWARE_F16
+        return Float(Float16(value))  // vcvtps2ph rounds to nearest even, as fromFloat does
+        #else
+        return toFloat(fromFloat(value))
+        #endif
+    }
+
+    #if TINYLM_HARDWARE_F16
+    /// Eight values after a round trip through f16.
+    @inline(__always)
+    public static func round8(_ value: SIMD8<Float>) -> SIMD8<Float> { SIMD8<Float>(SIMD8<Float16>(value)) }
+    #endif
 }
 
 /// bfloat16 <-> binary32.

@@ -1,0 +1,47 @@
+// SIMD instructions that Swift's SIMD types cannot spell, as one-line inline wrappers over
+// the compiler's intrinsics: AVX2's byte multiply-adds for the native x86-64 build, and
+// wasm's i32x4.dot_i16x8_s. No logic lives here; the kernels that use them are Swift
+// (Sources/TinyLM/Tensor/LlamaCppOrderKernels.swift). Natively the TinyLM target imports this
+// as a module; build-wasm.sh passes it with -import-objc-header.
+#ifndef TINYLM_INTRINSICS_H
+#define TINYLM_INTRINSICS_H
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+typedef signed char tinylm_i8x32 __attribute__((ext_vector_type(32)));
+typedef unsigned char tinylm_u8x32 __attribute__((ext_vector_type(32)));
+typedef short tinylm_i16x16 __attribute__((ext_vector_type(16)));
+typedef int tinylm_i32x8 __attribute__((ext_vector_type(8)));
+typedef float tinylm_f32x8 __attribute__((ext_vector_type(8)));
+
+#define TINYLM_AVX2 static inline __attribute__((always_inline, target("avx2")))
+
+/// vpmaddubsw then vpmaddwd with ones: lane i = Σ a[j]·b[j] for j in 4i..<4i+4, a unsigned,
+/// b signed (the 16-bit pair sums saturate; callers keep |a·b| ≤ 128·127).
+TINYLM_AVX2 tinylm_i32x8 tinylm_dot4_u8i8(tinylm_u8x32 a, tinylm_i8x32 b) {
+    return (tinylm_i32x8)_mm256_madd_epi16(_mm256_maddubs_epi16((__m256i)a, (__m256i)b), _mm256_set1_epi16(1));
+}
+
+/// vpsignb: b negated where a < 0, zeroed where a == 0.
+TINYLM_AVX2 tinylm_i8x32 tinylm_sign_i8(tinylm_i8x32 b, tinylm_i8x32 a) {
+    return (tinylm_i8x32)_mm256_sign_epi8((__m256i)b, (__m256i)a);
+}
+
+/// vcvtdq2ps.
+TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
+    return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
+}
+#endif
+
+#if defined(__wasm_simd128__)
+typedef short tinylm_i16x8 __attribute__((ext_vector_type(8)));
+typedef int tinylm_i32x4 __attribute__((ext_vector_type(4)));
+
+/// i32x4.dot_i16x8_s: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1], exact in Int32.
+static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_dot_i16x8(tinylm_i16x8 a, tinylm_i16x8 b) {
+    return (tinylm_i32x4)__builtin_wasm_dot_s_i32x4_i16x8(a, b);
+}
+#endif
+
+#endif
