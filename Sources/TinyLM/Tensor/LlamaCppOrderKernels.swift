@@ -185,6 +185,9 @@ enum LlamaCppOrderKernels {
     static func fusedMultiplyAdd(_ scale: Float, _ lanes: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> {
         #if TINYLM_HARDWARE_FMA
         return acc.addingProduct(lanes, SIMD8(repeating: scale))
+        #elseif arch(wasm32)
+        return SIMD8(lowHalf: tinylm_fma_via_f64(lanes.lowHalf, scale, acc.lowHalf),
+                     highHalf: tinylm_fma_via_f64(lanes.highHalf, scale, acc.highHalf))
         #else
         let s = Double(scale)
         let r0 = widen(lanes.lowHalf.lowHalf) * s + widen(acc.lowHalf.lowHalf)
@@ -211,6 +214,10 @@ enum LlamaCppOrderKernels {
         #if TINYLM_HARDWARE_FMA
         var sums = SIMD4<Float>()
         @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) { sums = sums.addingProduct(mins, SIMD4(repeating: s)) }
+        @inline(__always) var value: SIMD4<Float> { sums }
+        #elseif arch(wasm32)
+        var sums = SIMD4<Float>()
+        @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) { sums = tinylm_fma_via_f64(mins, s, sums) }
         @inline(__always) var value: SIMD4<Float> { sums }
         #else
         var sums = SIMD4<Double>()

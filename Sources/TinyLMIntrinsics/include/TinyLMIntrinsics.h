@@ -35,12 +35,28 @@ TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
 #endif
 
 #if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+
 typedef short tinylm_i16x8 __attribute__((ext_vector_type(8)));
 typedef int tinylm_i32x4 __attribute__((ext_vector_type(4)));
+typedef float tinylm_f32x4 __attribute__((ext_vector_type(4)));
 
 /// i32x4.dot_i16x8_s: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1], exact in Int32.
 static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_dot_i16x8(tinylm_i16x8 a, tinylm_i16x8 b) {
     return (tinylm_i32x4)__builtin_wasm_dot_s_i32x4_i16x8(a, b);
+}
+
+/// acc + s·x per lane with a single rounding to f32, for |s·x| exact in f64 (s a float, x an
+/// integer below 2^29): wasm has no fused multiply-add, so the product and sum are formed in
+/// f64 (f64x2.promote_low_f32x4, f32x4.demote_f64x2_zero), whose one rounding back to f32 is
+/// then correctly rounded. Swift would scalarize the lane conversions.
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_fma_via_f64(tinylm_f32x4 x, float s, tinylm_f32x4 acc) {
+    v128_t scale = wasm_f64x2_splat((double)s);
+    v128_t xh = wasm_i32x4_shuffle((v128_t)x, (v128_t)x, 2, 3, 2, 3);
+    v128_t ah = wasm_i32x4_shuffle((v128_t)acc, (v128_t)acc, 2, 3, 2, 3);
+    v128_t lo = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4((v128_t)x), scale), wasm_f64x2_promote_low_f32x4((v128_t)acc));
+    v128_t hi = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(xh), scale), wasm_f64x2_promote_low_f32x4(ah));
+    return (tinylm_f32x4)wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 #endif
 
