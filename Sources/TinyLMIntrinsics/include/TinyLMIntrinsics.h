@@ -28,6 +28,11 @@ TINYLM_AVX2 tinylm_i8x32 tinylm_sign_i8(tinylm_i8x32 b, tinylm_i8x32 a) {
     return (tinylm_i8x32)_mm256_sign_epi8((__m256i)b, (__m256i)a);
 }
 
+/// prefetcht0: asks for the cache line at p ahead of use (never faults).
+TINYLM_AVX2 void tinylm_prefetch(const void *p) {
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+}
+
 /// vcvtdq2ps.
 TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
