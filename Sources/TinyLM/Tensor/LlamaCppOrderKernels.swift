@@ -30,6 +30,12 @@ enum LlamaCppOrderKernels {
         let blocks = weight.columns / 32
         let rowBytes = weight.rowBytes
         let type = weight.type
+        #if TINYLM_X86_AVX2
+        if batch >= 2 && (type == .q4_1 || type == .q8_0) {
+            AVX2.multiplyBatch(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
+            return
+        }
+        #endif
         // Four rows at a time share each activation load; for a batch, the four rows' bytes
         // stay in L1 while every token passes over them.
         var r = rows.lowerBound
@@ -318,6 +324,95 @@ extension LlamaCppOrderKernels {
             out[1] = horizontalSum(acc1) + m[1]
             out[2] = horizontalSum(acc2) + m[2]
             out[3] = horizontalSum(acc3) + m[3]
+        }
+
+        /// A batch (prompt): each group of four rows is unpacked once into bytes ready for
+        /// vpmaddubsw and f32 scales, then every token runs over the unpacked copy, which
+        /// stays in L1. Same per-token arithmetic as dotQ4_1/dotQ8_0.
+        static func multiplyBatch(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
+                                  output: UnsafeMutablePointer<Float>, outputStride: Int) {
+            let blocks = weight.columns / 32
+            let rowBytes = weight.rowBytes
+            let isQ4_1 = weight.type == .q4_1
+            let blockBytes = isQ4_1 ? 20 : 34
+            withUnsafeTemporaryAllocation(of: SIMD32<Int8>.self, capacity: 8 * blocks) { bytes in
+                withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: 2 * blocks) { scales in
+                    var r = rows.lowerBound
+                    while r + 4 <= rows.upperBound {
+                        let group = weight.data + r * rowBytes
+                        for b in 0..<blocks {
+                            let w = group + b * blockBytes
+                            if isQ4_1 {
+                                for i in 0..<4 {
+                                    let n = (w + i * rowBytes).loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
+                                    bytes[8 * b + i] = unsafeBitCast(SIMD32<UInt8>(lowHalf: n & 0x0F, highHalf: n &>> 4), to: SIMD32<Int8>.self)
+                                }
+                                let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
+                                                          (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+                                scales[2 * b] = FP16.toFloat4(words & 0xFFFF)
+                                scales[2 * b + 1] = FP16.toFloat4(words &>> 16)
+                            } else {
+                                for i in 0..<4 {
+                                    let x = (w + i * rowBytes).loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
+                                    bytes[8 * b + i] = tinylm_sign_i8(x, x)
+                                    bytes[8 * b + 4 + i] = x
+                                }
+                                let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
+                                                           UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
+                                scales[2 * b] = FP16.toFloat4(halves)
+                            }
+                        }
+                        for t in 0..<batch {
+                            let act = scratch.activations(t)
+                            let q8 = UnsafeRawPointer(scratch.q8 + t * scratch.columnStride)
+                            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+                            var minSums = MinSums()
+                            for b in 0..<blocks {
+                                let y = q8.loadUnaligned(fromByteOffset: b * 32, as: SIMD32<Int8>.self)
+                                let s = scales[2 * b] * act.d[b]
+                                if isQ4_1 {
+                                    acc0 = acc0.addingProduct(lanes(bytes[8 * b], y), SIMD8(repeating: s[0]))
+                                    acc1 = acc1.addingProduct(lanes(bytes[8 * b + 1], y), SIMD8(repeating: s[1]))
+                                    acc2 = acc2.addingProduct(lanes(bytes[8 * b + 2], y), SIMD8(repeating: s[2]))
+                                    acc3 = acc3.addingProduct(lanes(bytes[8 * b + 3], y), SIMD8(repeating: s[3]))
+                                    minSums.add(scales[2 * b + 1], act.s[b])
+                                } else {
+                                    acc0 = acc0.addingProduct(lanes(bytes[8 * b], tinylm_sign_i8(y, bytes[8 * b + 4])), SIMD8(repeating: s[0]))
+                                    acc1 = acc1.addingProduct(lanes(bytes[8 * b + 1], tinylm_sign_i8(y, bytes[8 * b + 5])), SIMD8(repeating: s[1]))
+                                    acc2 = acc2.addingProduct(lanes(bytes[8 * b + 2], tinylm_sign_i8(y, bytes[8 * b + 6])), SIMD8(repeating: s[2]))
+                                    acc3 = acc3.addingProduct(lanes(bytes[8 * b + 3], tinylm_sign_i8(y, bytes[8 * b + 7])), SIMD8(repeating: s[3]))
+                                }
+                            }
+                            let m = isQ4_1 ? minSums.value : SIMD4<Float>()
+                            let out = output + t * outputStride + r
+                            out[0] = horizontalSum(acc0) + m[0]
+                            out[1] = horizontalSum(acc1) + m[1]
+                            out[2] = horizontalSum(acc2) + m[2]
+                            out[3] = horizontalSum(acc3) + m[3]
+                        }
+                        r += 4
+                    }
+                    // Leftover rows (fewer than four) take the portable kernels.
+                    if r < rows.upperBound {
+                        for t in 0..<batch {
+                            let act = scratch.activations(t)
+                            let out = output + t * outputStride + r
+                            let count = rows.upperBound - r
+                            if isQ4_1 {
+                                LlamaCppOrderKernels.dotQ4_1(weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
+                            } else {
+                                LlamaCppOrderKernels.dotSymmetric(Q8_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Lanes of an unpacked unsigned weight block against signed activations.
+        @inline(__always)
+        static func lanes(_ x: SIMD32<Int8>, _ y: SIMD32<Int8>) -> SIMD8<Float> {
+            tinylm_float_i32(tinylm_dot4_u8i8(unsafeBitCast(x, to: SIMD32<UInt8>.self), y))
         }
 
         /// The next four rows are the next 4·rowBytes bytes: while block b of these rows is
