@@ -62,6 +62,9 @@
 //                                              4 context full, 5 the output constraint is
 //                                              complete); -2: error
 //   tinylm_generate_finish_reason(session) -> reason
+//   tinylm_probe_fused_madd(a, c) -> 1/0       the relaxed-SIMD build: whether relaxed_madd is
+//                                              fused here (then the kernels use it); call once
+//                                              at startup with a = 1 + 2^-12, c = -(1 + 2^-11)
 
 #if !TINYLM_WASM_SINGLE_MODULE
 import TinyLM
@@ -425,4 +428,13 @@ public func tinylm_generate_finish_reason(_ handle: Int32) -> Int32 {
     case .contextFull: return 4
     case .grammarComplete: return 5
     }
+}
+
+@_cdecl("tinylm_probe_fused_madd")
+public func tinylm_probe_fused_madd(_ a: Float, _ c: Float) -> Int32 {
+    #if arch(wasm32)
+    return WasmFusedMultiplyAdd.probe(a, c) ? 1 : 0
+    #else
+    return 0
+    #endif
 }

@@ -192,8 +192,8 @@ enum LlamaCppOrderKernels {
         #if TINYLM_HARDWARE_FMA
         return acc.addingProduct(lanes, SIMD8(repeating: scale))
         #elseif arch(wasm32)
-        return SIMD8(lowHalf: tinylm_fma_via_f64(lanes.lowHalf, scale, acc.lowHalf),
-                     highHalf: tinylm_fma_via_f64(lanes.highHalf, scale, acc.highHalf))
+        return SIMD8(lowHalf: WasmFusedMultiplyAdd.apply(lanes.lowHalf, scale, acc.lowHalf),
+                     highHalf: WasmFusedMultiplyAdd.apply(lanes.highHalf, scale, acc.highHalf))
         #else
         let s = Double(scale)
         let r0 = widen(lanes.lowHalf.lowHalf) * s + widen(acc.lowHalf.lowHalf)
@@ -223,7 +223,7 @@ enum LlamaCppOrderKernels {
         @inline(__always) var value: SIMD4<Float> { sums }
         #elseif arch(wasm32)
         var sums = SIMD4<Float>()
-        @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) { sums = tinylm_fma_via_f64(mins, s, sums) }
+        @inline(__always) mutating func add(_ mins: SIMD4<Float>, _ s: Float) { sums = WasmFusedMultiplyAdd.apply(mins, s, sums) }
         @inline(__always) var value: SIMD4<Float> { sums }
         #else
         var sums = SIMD4<Double>()
@@ -465,6 +465,38 @@ extension LlamaCppOrderKernels {
             let magnitude = unsafeBitCast(tinylm_sign_i8(x, x), to: SIMD32<UInt8>.self)
             return tinylm_float_i32(tinylm_dot4_u8i8(magnitude, tinylm_sign_i8(y, x)))
         }
+    }
+}
+#endif
+
+#if arch(wasm32)
+/// The fused multiply-add of the wasm build. wasm has no exact FMA instruction; relaxed SIMD's
+/// f32x4.relaxed_madd is fused on machines with FMA hardware and unfused elsewhere. The build
+/// with relaxed SIMD (TINYLM_RELAXED_SIMD) asks once, at startup, which one this machine does
+/// (`probe`), and uses it only if fused; otherwise, and in the baseline build, the product and
+/// sum are formed in f64 and rounded once. Either way the bits are the same.
+public enum WasmFusedMultiplyAdd {
+    #if TINYLM_RELAXED_SIMD
+    nonisolated(unsafe) static var relaxedIsFused = false
+
+    /// Decides from a product whose exact value needs the fused rounding: with
+    /// a = 1 + 2^-12 and c = -(1 + 2^-11), a·a + c is 2^-24 when fused and 0 when the product
+    /// is rounded first. The inputs come from the caller so that nothing is constant-folded.
+    public static func probe(_ a: Float, _ c: Float) -> Bool {
+        let r = tinylm_relaxed_madd(SIMD4(repeating: a), SIMD4(repeating: a), SIMD4(repeating: c))
+        relaxedIsFused = r[0] == 0x1p-24 && r[1] == 0x1p-24 && r[2] == 0x1p-24 && r[3] == 0x1p-24
+        return relaxedIsFused
+    }
+    #else
+    public static func probe(_ a: Float, _ c: Float) -> Bool { false }
+    #endif
+
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        #if TINYLM_RELAXED_SIMD
+        if relaxedIsFused { return tinylm_relaxed_madd(x, SIMD4(repeating: s), acc) }
+        #endif
+        return tinylm_fma_via_f64(x, s, acc)
     }
 }
 #endif

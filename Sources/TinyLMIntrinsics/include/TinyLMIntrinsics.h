@@ -65,4 +65,12 @@ static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_fma_via_f64(tin
 }
 #endif
 
+#if defined(__wasm_relaxed_simd__)
+/// f32x4.relaxed_madd: a·b + c, fused or not depending on the machine (the kernels use it only
+/// after a probe showed it fused, so the result is the same as tinylm_fma_via_f64's).
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_relaxed_madd(tinylm_f32x4 a, tinylm_f32x4 b, tinylm_f32x4 c) {
+    return (tinylm_f32x4)__builtin_wasm_relaxed_madd_f32x4((v128_t)a, (v128_t)b, (v128_t)c);
+}
+#endif
+
 #endif
