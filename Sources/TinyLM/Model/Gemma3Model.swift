@@ -51,7 +51,7 @@ struct Gemma3Model {
                 rope: rope, layer: i,
                 headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                 keyLength: c.keyLength, valueLength: c.valueLength,
-                scale: c.attentionScale, window: local ? c.slidingWindow : 0)
+                scale: c.attentionScale, scalesQueries: true, window: local ? c.slidingWindow : 0)
             let feedForward = FeedForward(
                 gate: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: embd),
                 up: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: embd),

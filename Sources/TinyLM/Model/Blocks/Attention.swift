@@ -20,6 +20,10 @@ struct Attention {
     let keyLength: Int
     let valueLength: Int
     let scale: Float
+    /// Where `scale` applies. Gemma's graph multiplies the queries before attention, so the
+    /// scaled query is what gets rounded to f16 (small components land in f16's subnormal
+    /// range, which changes their rounding); llama's multiplies the scores.
+    let scalesQueries: Bool
     /// 0: attend to every earlier position; otherwise only the last `window` positions.
     let window: Int
 
@@ -110,13 +114,18 @@ struct Attention {
     /// maximum appears), and the weighted sum of values accumulates in f16.
     private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
                                cache: KVCache, output: UnsafeMutablePointer<Float>) {
-        for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
+        if scalesQueries {
+            for i in 0..<keyLength { query[i] = FP16.round(query[i] * scale) }
+        } else {
+            for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
+        }
+        let scoreScale: Float = scalesQueries ? 1 : scale
         output.update(repeating: 0, count: valueLength)
         var maximum = -Float.infinity
         var sum: Float = 0
         for position in positions {
             let kRow = UnsafeRawPointer(cache.key(layer: layer, position: position) + kvHead * keyLength)
-            let score = Self.scoreDot(kRow, query, count: keyLength) * scale
+            let score = Self.scoreDot(kRow, query, count: keyLength) * scoreScale
             var rescale: Float = 1
             var weight: Float = 1
             if score > maximum {
