@@ -50,8 +50,9 @@ struct Attention {
             if let norm = queryNorm { norm(q, into: q, rows: headCount) }
             if let norm = keyNorm { norm(k, into: k, rows: kvHeadCount) }
             let position = startPosition + t
-            rope.apply(q, heads: headCount, position: position, table: state.ropeTable)
-            rope.apply(k, heads: kvHeadCount, position: position, table: state.ropeTable)
+            let table = state.ropeTable(rope, position: position)
+            rope.apply(q, heads: headCount, table: table)
+            rope.apply(k, heads: kvHeadCount, table: table)
             cache.store(layer: layer, position: position, keys: k, values: v)
         }
 
