@@ -1,8 +1,8 @@
 /// Elementary functions in pure Swift. The core links no C math library, so native and wasm
 /// builds run the very same arithmetic and a given seed gives the same text everywhere.
 /// Most functions evaluate in Double and round once to Float: accurate to within an ulp of the
-/// correctly rounded Float result. sinf and cosf instead reproduce glibc's results exactly,
-/// because llama.cpp's RoPE uses them and we match its numerics.
+/// correctly rounded Float result. expf, sinf and cosf instead reproduce glibc's results
+/// exactly, because llama.cpp's attention and RoPE use them and we match its numerics.
 public enum Math {
     static let ln2Hi = 6.93147180369123816490e-01
     static let ln2Lo = 1.90821492927058770002e-10
@@ -78,6 +78,50 @@ public enum Math {
         if abs(d) < 1e-4 { return x }  // the formula below would cancel badly
         let e2 = expDouble(2 * d)
         return Float((e2 - 1) / (e2 + 1))
+    }
+
+    /// expf as glibc computes it (x86-64 FMA build), for llama.cpp's attention softmax, which
+    /// calls it for every score: not always the correctly rounded value (about 1 in 1400
+    /// arguments differ from it by an ulp). Arm's optimized-routines algorithm, which glibc
+    /// uses: x·32/ln 2 = k + r (r rounded off with the 1.5·2^52 trick), 2^(k/32) from a table
+    /// whose entries take k's high bits straight into their exponent, and a cubic in r, each
+    /// `a + b·c` fused. Checked against glibc over every Float where the result is finite and
+    /// nonzero.
+    public static func expf(_ x: Float) -> Float {
+        let top = (x.bitPattern >> 20) & 0x7FF
+        if top >= 0x42B {                                       // |x| ≥ 88, inf or NaN
+            if x == -.infinity { return 0 }
+            if top >= 0x7F8 { return x + x }
+            if x > 0x1.62e42ep6 { return .infinity }
+            if x < -0x1.9fe368p6 { return 0 }
+        }
+        let z = 0x1.71547652b82fep+5 * Double(x)
+        let shifted = z + 0x1.8p+52
+        let k = shifted.bitPattern
+        let r = z - (shifted - 0x1.8p+52)
+        let scale = Double(bitPattern: expTableWord(Int(k & 31)) &+ (k &<< 47))
+        let cubic = (0x1.ebfce50fac4f3p-13 as Double).addingProduct(0x1.c6af84b912394p-20, r)
+        let linear = (1 as Double).addingProduct(0x1.62e42ff0c52d6p-6, r)
+        return Float(linear.addingProduct(cubic, r * r) * scale)
+    }
+
+    /// 2^(i/32) as bits, minus i << 47 (added back with k's bits).
+    static let expTable: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+         0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+         0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+         0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+         0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+         0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+         0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+         0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540)
+
+    @inline(__always)
+    static func expTableWord(_ i: Int) -> UInt64 {
+        withUnsafeBytes(of: expTable) { $0.load(fromByteOffset: i * 8, as: UInt64.self) }
     }
 
     /// sinf and cosf as glibc computes them (x86-64, whose FMA build is the one a current CPU

@@ -112,7 +112,7 @@ struct Attention {
     /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
     /// attention for a query row (so our logits track the reference vectors): the query is
     /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
-    /// maximum appears), and the weighted sum of values accumulates in f16.
+    /// maximum appears) with glibc's expf, and the weighted sum of values accumulates in f16.
     private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
                                cache: KVCache, output: UnsafeMutablePointer<Float>) {
         if scalesQueries {
@@ -130,11 +130,11 @@ struct Attention {
             var rescale: Float = 1
             var weight: Float = 1
             if score > maximum {
-                rescale = Math.exp(maximum - score)
+                rescale = Math.expf(maximum - score)
                 maximum = score
                 for i in 0..<valueLength { output[i] = FP16.round(output[i] * rescale) }
             } else {
-                weight = Math.exp(score - maximum)
+                weight = Math.expf(score - maximum)
             }
             let vRow = cache.value(layer: layer, position: position) + kvHead * valueLength
             for i in 0..<valueLength {

@@ -47,7 +47,7 @@ struct FeedForward {
         while i < count {
             // ggml's scalar tail: x / (1 + expf(-x)).
             let x = gate[i]
-            gate[i] = x / (1 + Math.exp(-x)) * up[i]
+            gate[i] = x / (1 + Math.expf(-x)) * up[i]
             i += 1
         }
     }
