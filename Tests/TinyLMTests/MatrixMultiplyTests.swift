@@ -174,8 +174,10 @@ final class DispatchExecutor: ComputeExecutor {
     }
 
     /// Batched (prefill) results are bit-identical to one-token (decode) results, with any
-    /// executor, strides and batch size.
-    @Test(arguments: allFormats)
+    /// executor, strides and batch size. Not for Q4_K and Q6_K: llama.cpp multiplies a batch
+    /// with other kernels than a single token, adding in another order, and so do we
+    /// (LlamaCppOrderKQuantTests checks each order).
+    @Test(arguments: allFormats.filter { $0 != .q4_K && $0 != .q6_K })
     func batchedEqualsSingleToken(type: TensorType) {
         let columns = type.blockElements == 256 ? 768 : 160
         let c = Self.makeCase(type, rows: 45, columns: columns, seed: 42 &+ UInt64(type.rawValue))

@@ -10,7 +10,10 @@ import TinyLMHost
         let reference = try ReferenceVectors("smollm2")
         #expect(reference.greedy.count == 8)
         for c in reference.greedy {
-            print(try ReferenceVectors.check(model, c).line)
+            let summary = try ReferenceVectors.check(model, c)
+            print(summary.line)
+            // Decode steps are llama.cpp's to the bit too (its top-5 logits at every step).
+            #expect(summary.maxTop5Difference == 0, "\(c.name): teacher-forced logits differ from llama.cpp's by up to \(summary.maxTop5Difference)")
         }
     }
 

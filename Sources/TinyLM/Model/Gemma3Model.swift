@@ -51,7 +51,7 @@ struct Gemma3Model {
                 rope: rope, layer: i,
                 headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                 keyLength: c.keyLength, valueLength: c.valueLength,
-                scale: c.attentionScale, window: local ? c.slidingWindow : 0)
+                scale: c.attentionScale, scalesQueries: true, window: local ? c.slidingWindow : 0)
             let feedForward = FeedForward(
                 gate: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: embd),
                 up: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: embd),
@@ -79,16 +79,22 @@ struct Gemma3Model {
             MatrixMultiply.dequantizeRow(tokenEmbedding, row: Int(token), into: row)
             for i in 0..<embd { row[i] *= embeddingScale }
         }
-        for layer in layers {
+        for (index, layer) in layers.enumerated() {
             layer.attentionNorm(x, into: state.normalized, rows: batch)
             layer.attention(state.normalized, batch: batch, startPosition: startPosition, output: state.blockOutput, state: state)
-            layer.postAttentionNorm(state.blockOutput, into: state.blockOutput, rows: batch)
-            VectorMath.add(state.blockOutput, to: x, count: batch * embd)
-            layer.feedForwardNorm(x, into: state.normalized, rows: batch)
-            layer.feedForward(state.normalized, batch: batch, output: state.blockOutput,
+            // Past the last layer's attention only the last token matters (its logits are all we
+            // compute). llama.cpp drops the other rows right there, so the rest of that layer
+            // multiplies a single token — with the single-token kernels and their float order.
+            let rows = index == layers.count - 1 ? 1 : batch
+            let xs = x + (batch - rows) * embd
+            let attended = state.blockOutput + (batch - rows) * embd
+            layer.postAttentionNorm(attended, into: attended, rows: rows)
+            VectorMath.add(attended, to: xs, count: rows * embd)
+            layer.feedForwardNorm(xs, into: state.normalized, rows: rows)
+            layer.feedForward(state.normalized, batch: rows, output: state.blockOutput,
                               gateBuffer: state.gate, upBuffer: state.up, scratch: state.scratch, executor: state.executor)
-            layer.postFeedForwardNorm(state.blockOutput, into: state.blockOutput, rows: batch)
-            VectorMath.add(state.blockOutput, to: x, count: batch * embd)
+            layer.postFeedForwardNorm(state.blockOutput, into: state.blockOutput, rows: rows)
+            VectorMath.add(state.blockOutput, to: xs, count: rows * embd)
         }
         let last = x + (batch - 1) * embd
         outputNorm(last, into: state.normalized)

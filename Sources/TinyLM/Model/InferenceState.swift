@@ -22,8 +22,11 @@ final class InferenceState {
     /// batch × feedForwardLength, twice (gate and up).
     let gate: UnsafeMutablePointer<Float>
     let up: UnsafeMutablePointer<Float>
-    /// RoPE (cos, sin) table for one position.
-    let ropeTable: UnsafeMutablePointer<Float>
+    /// Two RoPE (cos, sin) tables, for the two (rotation, position) pairs used last.
+    let ropeTables: UnsafeMutablePointer<Float>
+    private let ropeTableWidth: Int
+    private var ropeKeys: (RoPE.TableKey?, RoPE.TableKey?) = (nil, nil)
+    private var ropeNextSlot = 0
     /// vocabulary: logits of the last token of the last forward pass.
     let logits: UnsafeMutablePointer<Float>
 
@@ -57,10 +60,25 @@ final class InferenceState {
         attended = make(maxBatch * config.headCount * config.valueLength)
         gate = make(maxBatch * config.feedForwardLength)
         up = make(maxBatch * config.feedForwardLength)
-        ropeTable = make(config.keyLength)
+        ropeTableWidth = config.keyLength
+        ropeTables = make(2 * config.keyLength)
         logits = make(config.vocabularySize)
         self.allocations = allocations
         self.byteCount = bytes + cache.byteCount
+    }
+
+    /// `rope`'s table for `position`. Layers with the same rotation share it, so a decode step
+    /// computes one table per distinct RoPE (Gemma has two) instead of one per layer.
+    func ropeTable(_ rope: RoPE, position: Int) -> UnsafePointer<Float> {
+        let key = rope.tableKey(position: position)
+        if ropeKeys.0 == key { return UnsafePointer(ropeTables) }
+        if ropeKeys.1 == key { return UnsafePointer(ropeTables + ropeTableWidth) }
+        let slot = ropeNextSlot
+        ropeNextSlot ^= 1
+        if slot == 0 { ropeKeys.0 = key } else { ropeKeys.1 = key }
+        let table = ropeTables + slot * ropeTableWidth
+        rope.fillTable(table, position: position)
+        return UnsafePointer(table)
     }
 
     deinit {

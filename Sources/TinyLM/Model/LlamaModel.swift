@@ -40,7 +40,7 @@ struct LlamaModel {
                 queryNorm: nil, keyNorm: nil, rope: rope, layer: i,
                 headCount: c.headCount, kvHeadCount: c.kvHeadCount,
                 keyLength: c.keyLength, valueLength: c.valueLength,
-                scale: c.attentionScale, window: 0)
+                scale: c.attentionScale, scalesQueries: false, window: 0)
             let feedForward = FeedForward(
                 gate: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: embd),
                 up: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: embd),

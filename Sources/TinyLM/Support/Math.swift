@@ -1,7 +1,8 @@
 /// Elementary functions in pure Swift. The core links no C math library, so native and wasm
 /// builds run the very same arithmetic and a given seed gives the same text everywhere.
-/// Each function evaluates in Double and rounds once to Float: accurate to within an ulp of
-/// the correctly rounded Float result, which is what the C library's expf/cosf/sinf give too.
+/// Most functions evaluate in Double and round once to Float: accurate to within an ulp of the
+/// correctly rounded Float result. expf, sinf and cosf instead reproduce glibc's results
+/// exactly, because llama.cpp's attention and RoPE use them and we match its numerics.
 public enum Math {
     static let ln2Hi = 6.93147180369123816490e-01
     static let ln2Lo = 1.90821492927058770002e-10
@@ -79,34 +80,134 @@ public enum Math {
         return Float((e2 - 1) / (e2 + 1))
     }
 
-    /// sine and cosine of a Double angle (any magnitude a RoPE position reaches), each rounded to Float.
-    public static func sinCos(_ angle: Double) -> (sin: Float, cos: Float) {
-        // Reduce to r in [-π/4, π/4] around a multiple q of π/2 (Cody–Waite with a 3-part π/2).
-        let q = (angle * 0.63661977236758134308).rounded(.toNearestOrEven)
-        let r = ((angle - q * 1.57079632673412561417) - q * 6.07710050650619224932e-11) - q * 2.02226624879595063154e-21
-        let r2 = r * r
-        var s = -1.0 / 1307674368000.0  // -1/15!
-        s = s * r2 + 1.0 / 6227020800.0
-        s = s * r2 - 1.0 / 39916800.0
-        s = s * r2 + 1.0 / 362880.0
-        s = s * r2 - 1.0 / 5040.0
-        s = s * r2 + 1.0 / 120.0
-        s = s * r2 - 1.0 / 6.0
-        let sinR = r + r * r2 * s
-        var c = 1.0 / 20922789888000.0  // 1/16!
-        c = c * r2 - 1.0 / 87178291200.0
-        c = c * r2 + 1.0 / 479001600.0
-        c = c * r2 - 1.0 / 3628800.0
-        c = c * r2 + 1.0 / 40320.0
-        c = c * r2 - 1.0 / 720.0
-        c = c * r2 + 1.0 / 24.0
-        c = c * r2 - 0.5
-        let cosR = 1 + r2 * c
-        switch Int(q.truncatingRemainder(dividingBy: 4) + 4) % 4 {
-        case 0: return (Float(sinR), Float(cosR))
-        case 1: return (Float(cosR), Float(-sinR))
-        case 2: return (Float(-sinR), Float(-cosR))
-        default: return (Float(-cosR), Float(sinR))
+    /// expf as glibc computes it (x86-64 FMA build), for llama.cpp's attention softmax, which
+    /// calls it for every score: not always the correctly rounded value (about 1 in 1400
+    /// arguments differ from it by an ulp). Arm's optimized-routines algorithm, which glibc
+    /// uses: x·32/ln 2 = k + r (r rounded off with the 1.5·2^52 trick), 2^(k/32) from a table
+    /// whose entries take k's high bits straight into their exponent, and a cubic in r, each
+    /// `a + b·c` fused. Checked against glibc over every Float where the result is finite and
+    /// nonzero.
+    public static func expf(_ x: Float) -> Float {
+        let top = (x.bitPattern >> 20) & 0x7FF
+        if top >= 0x42B {                                       // |x| ≥ 88, inf or NaN
+            if x == -.infinity { return 0 }
+            if top >= 0x7F8 { return x + x }
+            if x > 0x1.62e42ep6 { return .infinity }
+            if x < -0x1.9fe368p6 { return 0 }
         }
+        let z = 0x1.71547652b82fep+5 * Double(x)
+        let shifted = z + 0x1.8p+52
+        let k = shifted.bitPattern
+        let r = z - (shifted - 0x1.8p+52)
+        let scale = Double(bitPattern: expTableWord(Int(k & 31)) &+ (k &<< 47))
+        let cubic = (0x1.ebfce50fac4f3p-13 as Double).addingProduct(0x1.c6af84b912394p-20, r)
+        let linear = (1 as Double).addingProduct(0x1.62e42ff0c52d6p-6, r)
+        return Float(linear.addingProduct(cubic, r * r) * scale)
+    }
+
+    /// 2^(i/32) as bits, minus i << 47 (added back with k's bits).
+    static let expTable: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                          UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0x3ff0000000000000, 0x3fefd9b0d3158574, 0x3fefb5586cf9890f, 0x3fef9301d0125b51,
+         0x3fef72b83c7d517b, 0x3fef54873168b9aa, 0x3fef387a6e756238, 0x3fef1e9df51fdee1,
+         0x3fef06fe0a31b715, 0x3feef1a7373aa9cb, 0x3feedea64c123422, 0x3feece086061892d,
+         0x3feebfdad5362a27, 0x3feeb42b569d4f82, 0x3feeab07dd485429, 0x3feea47eb03a5585,
+         0x3feea09e667f3bcd, 0x3fee9f75e8ec5f74, 0x3feea11473eb0187, 0x3feea589994cce13,
+         0x3feeace5422aa0db, 0x3feeb737b0cdc5e5, 0x3feec49182a3f090, 0x3feed503b23e255d,
+         0x3feee89f995ad3ad, 0x3feeff76f2fb5e47, 0x3fef199bdd85529c, 0x3fef3720dcef9069,
+         0x3fef5818dcfba487, 0x3fef7c97337b9b5f, 0x3fefa4afa2a490da, 0x3fefd0765b6e4540)
+
+    @inline(__always)
+    static func expTableWord(_ i: Int) -> UInt64 {
+        withUnsafeBytes(of: expTable) { $0.load(fromByteOffset: i * 8, as: UInt64.self) }
+    }
+
+    /// sinf and cosf as glibc computes them (x86-64, whose FMA build is the one a current CPU
+    /// runs): llama.cpp takes RoPE's rotations from them, and they are not always the correctly
+    /// rounded value (about 0.7% of the angles RoPE uses differ by an ulp), which is enough to
+    /// move a rotated query across an f16 rounding boundary. The algorithm is Arm's
+    /// optimized-routines sinf/cosf, which glibc uses: evaluate in Double, reduce by π/2 with
+    /// one fused multiply-subtract below 120 or with a 4/π table in 64-bit integers above, then
+    /// a short sine or cosine polynomial. Each `a + b·c` of that C code is a fused multiply-add
+    /// in glibc's FMA build, and so here. Checked against glibc over every Float in [0, 4096).
+    public static func sinf(_ x: Float) -> Float { sinCosf(x, cosine: false) }
+    public static func cosf(_ x: Float) -> Float { sinCosf(x, cosine: true) }
+
+    // Polynomial coefficients of the reduced sine (s1…s3) and cosine (c0…c4); the cosine
+    // coefficients are negated in quadrants 2 and 3, which negates the result for free.
+    static let sinCoefficients = (-0x1.555545995a603p-3, 0x1.1107605230bc4p-7, -0x1.994eb3774cf24p-13)
+    static let cosCoefficients = (0x1p0, -0x1.ffffffd0c621cp-2, 0x1.55553e1068f19p-5, -0x1.6c087e89a359dp-10, 0x1.99343027bf8c3p-16)
+    /// 4/π to 192 bits, one byte more per entry (so any 96-bit window is three aligned words).
+    static let fourOverPi: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32,
+                            UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+        (0xa2, 0xa2f9, 0xa2f983, 0xa2f9836e, 0xf9836e4e, 0x836e4e44, 0x6e4e4415, 0x4e441529,
+         0x441529fc, 0x1529fc27, 0x29fc2757, 0xfc2757d1, 0x2757d1f5, 0x57d1f534, 0xd1f534dd, 0xf534ddc0,
+         0x34ddc0db, 0xddc0db62, 0xc0db6295, 0xdb629599, 0x6295993c, 0x95993c43, 0x993c4390, 0x3c439041)
+
+    @inline(__always)
+    static func fourOverPiWord(_ i: Int) -> UInt32 {
+        withUnsafeBytes(of: fourOverPi) { $0.load(fromByteOffset: i * 4, as: UInt32.self) }
+    }
+
+    /// Bits 20…30 of a Float: comparing them compares magnitudes coarsely, as glibc does.
+    @inline(__always) static func top12(_ x: Float) -> UInt32 { (x.bitPattern >> 20) & 0x7FF }
+
+    static func sinCosf(_ y: Float, cosine: Bool) -> Float {
+        var x = Double(y)
+        if top12(y) < top12(0x1.921FB6p-1) {                     // |y| < π/4: no reduction
+            if top12(y) < top12(0x1p-12) { return cosine ? 1 : y }
+            return reducedSinCos(x, x * x, quadrant: cosine ? 1 : 0, negateCosine: false)
+        }
+        var n: Int
+        var sign = 0
+        if top12(y) < top12(120) {
+            // n = round(x·2/π) through a 2^24-scaled truncation; x − n·π/2 in one fused step.
+            let r = x * 0x1.45F306DC9C883p+23
+            n = (Int(Int32(r)) + 0x80_0000) >> 24
+            x = x.addingProduct(-Double(n), 0x1.921FB54442D18p0)
+        } else if y.isFinite {
+            // 32×96-bit product with the 4/π window selected by the exponent: the fraction of
+            // y·4/π (scaled by 2^62) and the quadrant come out exact.
+            let bits = y.bitPattern
+            sign = Int(bits >> 31)
+            let window = Int((bits >> 26) & 15)
+            let m = ((bits & 0xFF_FFFF) | 0x80_0000) << ((bits >> 23) & 7)
+            let low = UInt64(m &* fourOverPiWord(window))
+            let mid = UInt64(m) &* UInt64(fourOverPiWord(window + 4))
+            let high = UInt64(m) &* UInt64(fourOverPiWord(window + 8))
+            var fraction = ((high >> 32) | (low << 32)) &+ mid
+            let q = (fraction &+ (1 << 61)) >> 62
+            fraction &-= q << 62
+            n = Int(q)
+            x = Double(Int64(bitPattern: fraction)) * 0x1.921FB54442D18p-62
+        } else {
+            return .nan
+        }
+        let quadrant = n + sign
+        let s: Double = (quadrant & 3 == 1 || quadrant & 3 == 2) ? -1 : 1
+        return reducedSinCos(x * s, x * x, quadrant: cosine ? n ^ 1 : n, negateCosine: quadrant & 2 != 0)
+    }
+
+    /// sin(x) for an even quadrant, cos(x) for an odd one (x2 = x·x, |x| ≤ π/4).
+    @inline(__always)
+    static func reducedSinCos(_ x: Double, _ x2: Double, quadrant: Int, negateCosine: Bool) -> Float {
+        if quadrant & 1 == 0 {
+            let (s1, s2, s3) = sinCoefficients
+            let x3 = x * x2
+            let tail = s2.addingProduct(x2, s3)
+            let x7 = x3 * x2
+            let head = x.addingProduct(x3, s1)
+            return Float(head.addingProduct(x7, tail))
+        }
+        var (c0, c1, c2, c3, c4) = cosCoefficients
+        if negateCosine { c0 = -c0; c1 = -c1; c2 = -c2; c3 = -c3; c4 = -c4 }
+        let x4 = x2 * x2
+        let tail = c3.addingProduct(x2, c4)
+        let head = c0.addingProduct(x2, c1)
+        let x6 = x4 * x2
+        let c = head.addingProduct(x4, c2)
+        return Float(c.addingProduct(x6, tail))
     }
 }

@@ -15,6 +15,8 @@
 // Package.swift). wasm has no FMA, so there it is evaluated in Double: the product of a 24-bit
 // and a ≤17-bit integer is exact, and one rounding of the sum to Float gives the same bits
 // (the tests check both builds against llama.cpp's logits).
+//
+// Q4_K and Q6_K, whose order depends on the batch, are in LlamaCppOrderKQuants.swift.
 
 #if canImport(TinyLMIntrinsics)
 import TinyLMIntrinsics
@@ -22,12 +24,21 @@ import TinyLMIntrinsics
 
 enum LlamaCppOrderKernels {
     /// Whether `type` has a kernel here.
-    static func handles(_ type: TensorType) -> Bool { type == .q4_1 || type == .q8_0 || type == .q5_0 }
+    static func handles(_ type: TensorType) -> Bool {
+        switch type {
+        case .q4_1, .q8_0, .q5_0, .q4_K, .q6_K: return true
+        default: return false
+        }
+    }
+
+    /// How many tokens the whole multiply has and where this pass's first one sits: llama.cpp
+    /// picks some formats' kernels (and so their order) by the batch, not by our passes.
+    typealias Tokens = (total: Int, first: Int)
 
     /// Rows `rows` of `weight` times the quantized activations of `batch` tokens.
-    static func multiplyRows(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
+    static func multiplyRows(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, tokens: Tokens, scratch: MatmulScratch,
                              output: UnsafeMutablePointer<Float>, outputStride: Int) {
-        let blocks = weight.columns / 32
+        let blocks = weight.columns / weight.type.blockElements
         let rowBytes = weight.rowBytes
         let type = weight.type
         #if TINYLM_X86_AVX2
@@ -58,6 +69,10 @@ enum LlamaCppOrderKernels {
                 switch type {
                 case .q4_1: dotQ4_1(weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 case .q5_0: dotSymmetric(Q5_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
+                case .q4_K: dotQ4_K(weight.data + r * rowBytes, rowBytes, count, blocks, act,
+                                    kQuantPath(weight, token: tokens.first + t, of: tokens.total), out)
+                case .q6_K: dotQ6_K(weight.data + r * rowBytes, rowBytes, count, blocks, act,
+                                    kQuantPath(weight, token: tokens.first + t, of: tokens.total), out)
                 default: dotSymmetric(Q8_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 }
             }

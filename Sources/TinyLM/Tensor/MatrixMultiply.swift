@@ -78,6 +78,7 @@ public enum MatrixMultiply {
         while done < batch {
             let n = Swift.min(batch - done, scratch.maxBatch)
             multiplyPass(weight, input: input + done * inputStride, inputStride: inputStride, batch: n,
+                         tokens: (total: batch, first: done),
                          output: output + done * outputStride, outputStride: outputStride,
                          scratch: scratch, executor: executor)
             done += n
@@ -114,7 +115,7 @@ public enum MatrixMultiply {
     // MARK: - Passes
 
     static func multiplyPass(_ weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
-                             output: UnsafeMutablePointer<Float>, outputStride: Int,
+                             tokens: LlamaCppOrderKernels.Tokens, output: UnsafeMutablePointer<Float>, outputStride: Int,
                              scratch: MatmulScratch, executor: any ComputeExecutor) {
         switch weight.type {
         case .f32:
@@ -128,16 +129,16 @@ public enum MatrixMultiply {
             roundActivations(weight.columns, input, inputStride, batch, scratch, executor, toBF16: true)
             runFloat(weight, FloatKernelBF16.self, input: scratch.f, inputStride: scratch.columnStride, batch: batch,
                      output: output, outputStride: outputStride, executor: executor)
-        case .q4_0: runQuantized(weight, Q4_0.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q4_1: runQuantized(weight, Q4_1.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q5_0: runQuantized(weight, Q5_0.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q5_1: runQuantized(weight, Q5_1.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q8_0: runQuantized(weight, Q8_0.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q2_K: runQuantized(weight, Q2_K.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q3_K: runQuantized(weight, Q3_K.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q4_K: runQuantized(weight, Q4_K.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q5_K: runQuantized(weight, Q5_K.self, input, inputStride, batch, output, outputStride, scratch, executor)
-        case .q6_K: runQuantized(weight, Q6_K.self, input, inputStride, batch, output, outputStride, scratch, executor)
+        case .q4_0: runQuantized(weight, Q4_0.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q4_1: runQuantized(weight, Q4_1.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q5_0: runQuantized(weight, Q5_0.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q5_1: runQuantized(weight, Q5_1.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q8_0: runQuantized(weight, Q8_0.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q2_K: runQuantized(weight, Q2_K.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q3_K: runQuantized(weight, Q3_K.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q4_K: runQuantized(weight, Q4_K.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q5_K: runQuantized(weight, Q5_K.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
+        case .q6_K: runQuantized(weight, Q6_K.self, input, inputStride, batch, tokens, output, outputStride, scratch, executor)
         default: preconditionFailure("MatrixMultiply: unsupported weight type")
         }
     }
@@ -189,12 +190,12 @@ public enum MatrixMultiply {
     static func rowTile(_ rowBytes: Int) -> Int { Swift.min(64, Swift.max(1, 16384 / Swift.max(rowBytes, 1))) }
 
     static func runQuantized<F: QuantizedDotFormat>(_ weight: WeightMatrix, _: F.Type, _ input: UnsafePointer<Float>, _ inputStride: Int,
-                                                    _ batch: Int, _ output: UnsafeMutablePointer<Float>, _ outputStride: Int,
+                                                    _ batch: Int, _ tokens: LlamaCppOrderKernels.Tokens, _ output: UnsafeMutablePointer<Float>, _ outputStride: Int,
                                                     _ scratch: MatmulScratch, _ executor: any ComputeExecutor) {
         quantizeActivations(F.activation, weight.columns, input, inputStride, batch, scratch, executor)
         if LlamaCppOrderKernels.handles(weight.type) {
             executor.parallelRanges(weight.rows, granularity: 4) { rows in
-                LlamaCppOrderKernels.multiplyRows(weight, rows: rows, batch: batch, scratch: scratch,
+                LlamaCppOrderKernels.multiplyRows(weight, rows: rows, batch: batch, tokens: tokens, scratch: scratch,
                                                   output: output, outputStride: outputStride)
             }
             return

@@ -20,6 +20,10 @@ struct Attention {
     let keyLength: Int
     let valueLength: Int
     let scale: Float
+    /// Where `scale` applies. Gemma's graph multiplies the queries before attention, so the
+    /// scaled query is what gets rounded to f16 (small components land in f16's subnormal
+    /// range, which changes their rounding); llama's multiplies the scores.
+    let scalesQueries: Bool
     /// 0: attend to every earlier position; otherwise only the last `window` positions.
     let window: Int
 
@@ -46,8 +50,9 @@ struct Attention {
             if let norm = queryNorm { norm(q, into: q, rows: headCount) }
             if let norm = keyNorm { norm(k, into: k, rows: kvHeadCount) }
             let position = startPosition + t
-            rope.apply(q, heads: headCount, position: position, table: state.ropeTable)
-            rope.apply(k, heads: kvHeadCount, position: position, table: state.ropeTable)
+            let table = state.ropeTable(rope, position: position)
+            rope.apply(q, heads: headCount, table: table)
+            rope.apply(k, heads: kvHeadCount, table: table)
             cache.store(layer: layer, position: position, keys: k, values: v)
         }
 
@@ -107,24 +112,29 @@ struct Attention {
     /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
     /// attention for a query row (so our logits track the reference vectors): the query is
     /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
-    /// maximum appears), and the weighted sum of values accumulates in f16.
+    /// maximum appears) with glibc's expf, and the weighted sum of values accumulates in f16.
     private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
                                cache: KVCache, output: UnsafeMutablePointer<Float>) {
-        for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
+        if scalesQueries {
+            for i in 0..<keyLength { query[i] = FP16.round(query[i] * scale) }
+        } else {
+            for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
+        }
+        let scoreScale: Float = scalesQueries ? 1 : scale
         output.update(repeating: 0, count: valueLength)
         var maximum = -Float.infinity
         var sum: Float = 0
         for position in positions {
             let kRow = UnsafeRawPointer(cache.key(layer: layer, position: position) + kvHead * keyLength)
-            let score = Self.scoreDot(kRow, query, count: keyLength) * scale
+            let score = Self.scoreDot(kRow, query, count: keyLength) * scoreScale
             var rescale: Float = 1
             var weight: Float = 1
             if score > maximum {
-                rescale = Math.exp(maximum - score)
+                rescale = Math.expf(maximum - score)
                 maximum = score
                 for i in 0..<valueLength { output[i] = FP16.round(output[i] * rescale) }
             } else {
-                weight = Math.exp(score - maximum)
+                weight = Math.expf(score - maximum)
             }
             let vRow = cache.value(layer: layer, position: position) + kvHead * valueLength
             var start = 0

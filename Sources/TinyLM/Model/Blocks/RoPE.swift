@@ -8,9 +8,9 @@ struct RoPE {
     let positionScale: Float  // linear context scaling (1 = none)
     let style: RoPEStyle
 
-    /// Rotates `heads` consecutive heads of one token in place.
-    func apply(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int, table: UnsafeMutablePointer<Float>) {
-        fillTable(table, position: position)
+    /// Rotates `heads` consecutive heads of one token in place, with `table` from `fillTable`
+    /// for the token's position.
+    func apply(_ vector: UnsafeMutablePointer<Float>, heads: Int, table: UnsafePointer<Float>) {
         for h in 0..<heads {
             let head = vector + h * headSize
             for k in 0..<(dimensions / 2) {
@@ -25,15 +25,28 @@ struct RoPE {
         }
     }
 
-    /// (cos, sin) for every pair at `position`; `table` holds `dimensions` floats.
+    /// (cos, sin) for every pair at `position`; `table` holds `dimensions` floats. The sines
+    /// and cosines are glibc's (Math.sinf/cosf), which llama.cpp's rotations come from.
     func fillTable(_ table: UnsafeMutablePointer<Float>, position: Int) {
         let thetaScale = Math.pow(base, -2 / Float(dimensions))
         var theta = Float(position)
         for k in 0..<(dimensions / 2) {
-            let (sin, cos) = Math.sinCos(Double(theta * positionScale))
-            table[2 * k] = cos
-            table[2 * k + 1] = sin
+            let angle = theta * positionScale
+            table[2 * k] = Math.cosf(angle)
+            table[2 * k + 1] = Math.sinf(angle)
             theta *= thetaScale
         }
+    }
+
+    /// What a table depends on.
+    struct TableKey: Equatable {
+        var base: UInt32
+        var positionScale: UInt32
+        var dimensions: Int
+        var position: Int
+    }
+
+    func tableKey(position: Int) -> TableKey {
+        TableKey(base: base.bitPattern, positionScale: positionScale.bitPattern, dimensions: dimensions, position: position)
     }
 }

@@ -47,6 +47,13 @@ public enum Q6_K: QuantizedDotFormat {
 
     @inline(__always)
     public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
+        let u = unsignedSub(block, index)
+        return Sub32(e0: u.e0 &- 32, o0: u.o0 &- 32, e1: u.e1 &- 32, o1: u.o1 &- 32)
+    }
+
+    /// Sub-block `index` (32 values) as the stored 6-bit q (0…63), before the −32 offset.
+    @inline(__always)
+    static func unsignedSub(_ block: UnsafeRawPointer, _ index: Int) -> Sub32 {
         let n = index >> 2, k = index & 3
         let qlOffset = n * 64 + (k & 1) * 32
         let nibbleShift = UInt16((k >> 1) * 4)
@@ -55,12 +62,11 @@ public enum Q6_K: QuantizedDotFormat {
         let highShift = UInt16(2 * k)
         let h0 = block.loadUnaligned(fromByteOffset: 128 + n * 32, as: SIMD8<UInt16>.self) &>> highShift
         let h1 = block.loadUnaligned(fromByteOffset: 128 + n * 32 + 16, as: SIMD8<UInt16>.self) &>> highShift
-        // Bits 0-1 of each byte -> bits 4-5 of its lane, minus the 32 offset.
-        let e0 = lowNibblesE(l0) | unsafeBitCast((h0 & 0x0003) &<< 4, to: SIMD8<Int16>.self)
-        let o0 = lowNibblesO(l0) | unsafeBitCast((h0 & 0x0300) &>> 4, to: SIMD8<Int16>.self)
-        let e1 = lowNibblesE(l1) | unsafeBitCast((h1 & 0x0003) &<< 4, to: SIMD8<Int16>.self)
-        let o1 = lowNibblesO(l1) | unsafeBitCast((h1 & 0x0300) &>> 4, to: SIMD8<Int16>.self)
-        return Sub32(e0: e0 &- 32, o0: o0 &- 32, e1: e1 &- 32, o1: o1 &- 32)
+        // Bits 0-1 of each byte -> bits 4-5 of its lane.
+        return Sub32(e0: lowNibblesE(l0) | unsafeBitCast((h0 & 0x0003) &<< 4, to: SIMD8<Int16>.self),
+                     o0: lowNibblesO(l0) | unsafeBitCast((h0 & 0x0300) &>> 4, to: SIMD8<Int16>.self),
+                     e1: lowNibblesE(l1) | unsafeBitCast((h1 & 0x0003) &<< 4, to: SIMD8<Int16>.self),
+                     o1: lowNibblesO(l1) | unsafeBitCast((h1 & 0x0300) &>> 4, to: SIMD8<Int16>.self))
     }
 
     @inline(__always)
