@@ -1,7 +1,7 @@
 // Gemma 3 270M (K-quants, sliding-window attention, SentencePiece vocabulary) in the wasm build.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEngine, jsonLines, modelBytes, gemma3Path, nativeGreedy, firstFragileStep } from './helpers.mjs';
+import { createEngine, jsonLines, modelBytes, gemma3Path, nativeGreedy } from './helpers.mjs';
 
 let engine;
 let model;
@@ -39,15 +39,33 @@ test('chat prompts use the Gemma turn format', async () => {
   }
 });
 
-// Gemma's K-quant kernels do not add in llama.cpp's order yet (see Gemma3ReferenceTests.swift):
-// wasm must equal native exactly; llama.cpp only for the first tokens.
-test('greedy generation equals the native build, and llama.cpp for the first tokens', async () => {
+// Every Gemma kernel adds in llama.cpp's order (Gemma3ReferenceTests.swift), so wasm must equal
+// llama.cpp's greedy ids outright and the native build's.
+test('greedy generation equals llama.cpp and the native build', async () => {
   for (const c of (await jsonLines('gemma3/greedy.jsonl')).slice(0, 4)) {
     const session = model.createSession({ contextLength: 128 });
     const result = session.generate(c.prompt_ids, { temperature: 0, maxTokens: 24, ignoreEOS: true });
     session.free();
+    assert.deepEqual(result.tokens, c.gen_ids.slice(0, 24), `${c.name}: differs from llama.cpp`);
     assert.deepEqual(result.tokens, nativeGreedy(gemma3Path, c.prompt_ids, 24), `${c.name}: wasm and native differ`);
-    const fragile = Math.min(4, firstFragileStep(c.top1_top2_gap));
-    assert.deepEqual(result.tokens.slice(0, fragile), c.gen_ids.slice(0, fragile), `${c.name}: differs from llama.cpp before step ${fragile}`);
+  }
+});
+
+test('prompt logits are bit-identical to llama.cpp', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const { reference } = await import('./helpers.mjs');
+  const cases = await jsonLines('gemma3/logits_top.jsonl');
+  for (const [index, c] of cases.slice(0, 2).entries()) {
+    const file = path.join(reference, 'gemma3/logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
+    const bytes = await readFile(file);
+    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const session = model.createSession({ contextLength: 64 });
+    session.evaluate(c.prompt_ids);
+    const logits = session.logits();
+    session.free();
+    let differing = 0;
+    for (let i = 0; i < expected.length; i++) if (logits[i] !== expected[i]) differing++;
+    assert.equal(differing, 0, `${c.name}: ${differing} of ${expected.length} logits differ from llama.cpp's`);
   }
 });
