@@ -62,6 +62,12 @@
 //                                              4 context full, 5 the output constraint is
 //                                              complete); -2: error
 //   tinylm_generate_finish_reason(session) -> reason
+//   tinylm_set_threads(threads, tasksPerThread) -> threads   sessions created afterwards run
+//                                              their kernels on this many threads, ranges cut in
+//                                              tasksPerThread pieces per thread (shared-memory
+//                                              build only, once its helper workers run; Threads.swift)
+//   tinylm_run_task(index)                     runs one task of the parallel section in
+//                                              progress (called by web/threads.js on any thread)
 
 #if !TINYLM_WASM_SINGLE_MODULE
 import TinyLM
@@ -312,7 +318,8 @@ public func tinylm_session_create(_ handle: Int32, _ contextLength: Int32, _ bat
     guard let m = model(handle) else { return 0 }
     do {
         let session = try Session(model: m, contextLength: Int(contextLength),
-                                  batchSize: batchSize > 0 ? Int(batchSize) : Session.defaultBatchSize)
+                                  batchSize: batchSize > 0 ? Int(batchSize) : Session.defaultBatchSize,
+                                  executor: sessionExecutor())
         return store(SessionEntry(session: session), in: &sessions)
     } catch {
         fail(error)
