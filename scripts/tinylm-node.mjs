@@ -12,11 +12,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = `usage: tinylm-node.mjs generate [--model PATH] (--prompt TEXT | --prompt-ids JSON)
        [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]
        [--repeat-penalty R] [--stop STR] [--ids] [--ignore-eos] [--context N] [--verbose]
-       [--wasm PATH]`;
+       [--threads N] [--wasm PATH]
+  --threads N   run the kernels on N threads (the shared-memory module tinylm-mt.wasm with
+                N-1 worker_threads helpers; default 1)`;
 
 function parse(argv) {
   const valued = new Set(['--model', '--prompt', '--prompt-ids', '--max-tokens', '--temperature', '--top-k', '--top-p',
-    '--min-p', '--seed', '--repeat-penalty', '--stop', '--context', '--wasm']);
+    '--min-p', '--seed', '--repeat-penalty', '--stop', '--context', '--wasm', '--threads']);
   const flags = new Set(['--ids', '--ignore-eos', '--verbose']);
   const options = {}; const set = new Set(); const positional = [];
   for (let i = 0; i < argv.length; i++) {
@@ -43,7 +45,9 @@ async function main() {
   if (command !== 'generate') { console.error(usage); return 2; }
   const { options: o, flags } = parse(rest);
   const modelPath = o['--model'] ?? path.join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf');
-  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`));
+  const threads = number(o['--threads'], '--threads', true) ?? 1;
+  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`), { threads });
+  if (threads > 1 && engine.threads < threads) console.error(`warning: running on ${engine.threads} thread(s): ${engine.threadsError}`);
   const loadStart = performance.now();
   const model = engine.loadModel(await readFile(modelPath));
   const loadMs = performance.now() - loadStart;
@@ -65,12 +69,20 @@ async function main() {
   const session = model.createSession({ contextLength: number(o['--context'], '--context', true) ?? Math.min(2048, model.info.trainedContextLength) });
   const start = performance.now();
   const printIDs = flags.has('--ids');
-  const result = session.generate(prompt, generation, printIDs ? null : (text) => process.stdout.write(text));
-  const seconds = (performance.now() - start) / 1000;
+  let firstToken = null;
+  const result = session.generate(prompt, generation, (text) => {
+    firstToken ??= performance.now();
+    if (!printIDs) process.stdout.write(text);
+  });
+  const end = performance.now();
+  const seconds = (end - start) / 1000;
+  engine.terminate();
   if (printIDs) process.stdout.write(`[${result.tokens.join(', ')}]\n`);
   else process.stdout.write('\n');
   if (flags.has('--verbose')) {
-    console.error(`[load ${loadMs.toFixed(0)} ms; ${prompt.length} prompt + ${result.tokens.length} generated tokens in ${seconds.toFixed(2)} s (${(result.tokens.length / seconds).toFixed(1)} t/s incl. prefill); stop: ${result.reason}; wasm memory ${(engine.memoryBytes / 2 ** 20).toFixed(0)} MiB]`);
+    // The first token comes out of the prefill step; decode speed counts the rest.
+    const decode = result.tokens.length > 1 && firstToken !== null ? (result.tokens.length - 1) / ((end - firstToken) / 1000) : NaN;
+    console.error(`[load ${loadMs.toFixed(0)} ms; ${prompt.length} prompt + ${result.tokens.length} generated tokens in ${seconds.toFixed(2)} s (${(result.tokens.length / seconds).toFixed(1)} t/s incl. prefill, decode ${decode.toFixed(1)} t/s); threads: ${engine.threads}; stop: ${result.reason}; wasm memory ${(engine.memoryBytes / 2 ** 20).toFixed(0)} MiB]`);
   }
   return 0;
 }
