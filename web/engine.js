@@ -69,9 +69,11 @@ export class Engine {
    *                   `engine.threads` tells how many run, `engine.threadsError` why not more.
    *   threadedSource  the shared-memory module (default: tinylm-mt.wasm beside a URL `source`)
    *   kernelWorkerURL the helper worker script (default: kernel-worker.js beside this file)
+   *   adaptiveThreads true (default): decode steps run serially instead while that is faster
+   *                   (other programs keep the CPUs busy; threads.js); false: always parallel
    *   log             receives the module's stdout/stderr lines
    */
-  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL } = {}) {
+  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true } = {}) {
     const wanted = Math.max(1, Math.min(64, Math.floor(Number(threads)) || 1));
     let threadsError = null;
     if (wanted > 1) {
@@ -80,7 +82,9 @@ export class Engine {
       else if (!threaded) threadsError = 'no threaded module: pass threadedSource';
       else {
         try {
-          return await Engine.#createThreaded(threaded, wanted, log, kernelWorkerURL);
+          const engine = await Engine.#createThreaded(threaded, wanted, log, kernelWorkerURL);
+          engine.kernelThreads.adaptive = adaptiveThreads;
+          return engine;
         } catch (error) {
           threadsError = `the threaded module failed to start: ${error?.message || error}`;
         }
@@ -127,6 +131,11 @@ export class Engine {
   terminate() {
     this.kernelThreads?.terminate();
     this.kernelThreads = null;
+  }
+
+  /** Runs `body`, a wasm call that evaluates one token, as a timed decode step (threads.js). */
+  decodeStep(body) {
+    return this.kernelThreads ? this.kernelThreads.step(body) : body();
   }
 
   /** Current size of the module's linear memory in bytes. */
@@ -352,7 +361,8 @@ export class Session {
   /** Appends tokens to the context. */
   evaluate(ids) {
     const e = this.engine;
-    e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_evaluate(this.handle, pointer, count)) === 0);
+    const call = () => e.withIDs(ids, (pointer, count) => e.abi.tinylm_evaluate(this.handle, pointer, count));
+    e.check((ids.length === 1 ? e.decodeStep(call) : call()) === 0);
   }
 
   /** A copy of the next-token logits. */
@@ -386,7 +396,7 @@ export class Session {
    */
   nextToken() {
     const e = this.engine;
-    const token = e.abi.tinylm_generate_next(this.handle);
+    const token = e.decodeStep(() => e.abi.tinylm_generate_next(this.handle));
     e.check(token !== -2);
     const text = e.resultText();
     if (token === -1) {

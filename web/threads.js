@@ -12,6 +12,13 @@
 // after each job (a decode step has a few hundred sections ~50–200 µs apart, and waking a
 // sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
 // sequentially consistent JS Atomics, which order the plain wasm loads and stores around them.
+//
+// Threads only pay off when the CPUs are free. When other programs keep them busy, the helpers
+// share the CPU time this process gets instead of adding to it, and every section waits for
+// whichever thread was descheduled: then one thread is faster. So, unless `adaptive` is off,
+// the engine times its decode steps in both modes — parallel, and serial (the engine thread
+// runs every task, the helpers go to sleep) — and uses the faster, trying the other one every
+// few steps to notice when the machine changes. Both modes compute exactly the same numbers.
 
 /** Memory limits of the shared-memory module, in 64 KiB pages (build-wasm.sh links it with the same). */
 export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
@@ -20,7 +27,15 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 const HELPER_STACK_BYTES = 1 << 20;
 
 /** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor). */
-export let TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
+export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
+
+/** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
+ *  new step, and how often (in steps) the slower mode is tried again: often while the two are
+ *  close, rarely when one is clearly faster. */
+const WARMUP_STEPS = 2;
+const AVERAGE_WEIGHT = 0.25;
+const PROBE_EVERY_CLOSE = 8;
+const PROBE_EVERY_CLEAR = 32;
 
 /** How long an idle helper spins before it sleeps, in milliseconds. */
 const SPIN_MS = 3;
@@ -164,10 +179,53 @@ export class KernelThreads {
     this.helpers = [];
     this.stacks = [];
     this.runTask = (index) => abi.tinylm_run_task(index);
+    /** Whether sections currently run on the engine thread alone. */
+    this.serial = false;
+    /** false: always parallel (tests, benchmarks of the threaded path). */
+    this.adaptive = true;
+    this.steps = 0;
+    /** Moving averages of a decode step's milliseconds in each mode, and how many were timed. */
+    this.timing = { parallel: { ms: 0, count: 0 }, serial: { ms: 0, count: 0 } };
+    /** Sections run in parallel and serially so far. */
+    this.sections = { parallel: 0, serial: 0 };
+  }
+
+  /** The mode for the next decode step (adaptive): the faster so far, the other now and then. */
+  #chooseMode() {
+    const { parallel, serial } = this.timing;
+    if (parallel.count < WARMUP_STEPS) return false;
+    if (serial.count < WARMUP_STEPS) return true;
+    const serialFaster = serial.ms < parallel.ms;
+    const ratio = Math.max(serial.ms, parallel.ms) / Math.max(1e-6, Math.min(serial.ms, parallel.ms));
+    const probe = this.steps % (ratio > 1.25 ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE) === 0;
+    return probe ? !serialFaster : serialFaster;
+  }
+
+  /**
+   * Runs one decode step `body` (a wasm call that evaluates one token), timing it to choose
+   * between parallel and serial sections (see the top of this file). Returns body's result.
+   */
+  step(body) {
+    if (!this.adaptive) return body();
+    this.steps++;
+    this.serial = this.#chooseMode();
+    const start = performance.now();
+    const result = body();
+    const ms = performance.now() - start;
+    const average = this.timing[this.serial ? 'serial' : 'parallel'];
+    average.ms = average.count === 0 ? ms : average.ms + AVERAGE_WEIGHT * (ms - average.ms);
+    average.count++;
+    return result;
   }
 
   /** The engine side of tinylm.parallel_for: runs tasks 0..<count on every thread, returns when all are done. */
   parallelFor(count) {
+    if (this.serial) {
+      this.sections.serial++;
+      for (let index = 0; index < count; index++) this.runTask(index);
+      return;
+    }
+    this.sections.parallel++;
     const control = this.control;
     if (count > MAX_TASKS) throw new RangeError(`a parallel section holds at most ${MAX_TASKS} tasks, got ${count}`);
     const generation = (this.generation + 1) | 0;

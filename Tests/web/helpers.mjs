@@ -19,10 +19,10 @@ export function requireFile(file, hint) {
   return file;
 }
 
-export async function createEngine({ threads = 1 } = {}) {
+export async function createEngine({ threads = 1, adaptiveThreads = true } = {}) {
   requireFile(wasmPath, 'run ./build-wasm.sh');
   if (threads > 1) requireFile(threadedWasmPath, 'run ./build-wasm.sh');
-  return Engine.create(new URL(`file://${wasmPath}`), { log: () => {}, threads });
+  return Engine.create(new URL(`file://${wasmPath}`), { log: () => {}, threads, adaptiveThreads });
 }
 
 export async function jsonLines(relative) {

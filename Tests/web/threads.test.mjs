@@ -12,7 +12,8 @@ let threaded;
 
 before(async () => {
   single = await createEngine({ threads: 1 });
-  threaded = await createEngine({ threads: 2 });
+  // Always parallel (not adaptive): every section of these runs really is split across threads.
+  threaded = await createEngine({ threads: 2, adaptiveThreads: false });
 });
 
 after(() => {
@@ -36,19 +37,25 @@ function sameFloats(actual, expected, label) {
   }
 }
 
-/** Prompt logits (batched prefill) and greedy ids on both engines. */
-function compare(singleModel, threadedModel, c, tokens, contextLength) {
+/** Greedy ids and the logits after them on both engines; with `prefill`, also the prompt's
+ *  logits (batched prefill). */
+function compare(singleModel, threadedModel, c, tokens, contextLength, { prefill = false } = {}) {
   const results = [singleModel, threadedModel].map((model) => {
     const session = model.createSession({ contextLength });
-    session.evaluate(c.prompt_ids);
-    const logits = session.logits();
-    session.reset();
+    let promptLogits = null;
+    if (prefill) {
+      session.evaluate(c.prompt_ids);
+      promptLogits = session.logits();
+      session.reset();
+    }
     const { tokens: ids } = session.generate(c.prompt_ids, { temperature: 0, maxTokens: tokens, ignoreEOS: true });
+    const logits = session.logits();
     session.free();
-    return { logits, ids };
+    return { promptLogits, ids, logits };
   });
-  sameFloats(results[1].logits, results[0].logits, `${c.name}: prompt logits`);
+  if (prefill) sameFloats(results[1].promptLogits, results[0].promptLogits, `${c.name}: prompt logits`);
   assert.deepEqual(results[1].ids, results[0].ids, `${c.name}: greedy ids differ between 2 threads and 1`);
+  sameFloats(results[1].logits, results[0].logits, `${c.name}: logits after generating`);
 }
 
 test('SmolLM2: two threads give the single thread\'s logits and greedy ids on every reference prompt', async () => {
@@ -56,18 +63,20 @@ test('SmolLM2: two threads give the single thread\'s logits and greedy ids on ev
   const models = [single.loadModel(bytes), threaded.loadModel(bytes)];
   const cases = await jsonLines('smollm2/greedy.jsonl');
   assert.equal(cases.length, 8);
-  for (const c of cases) compare(models[0], models[1], c, 24, 256);
+  for (const c of cases) compare(models[0], models[1], c, 16, 256);
   // A long prompt: several prefill batches of 64 tokens, attention over 100+ positions.
   const long = { name: 'long prompt', prompt_ids: Array.from(models[0].tokenize('The history of bread. '.repeat(28), { addSpecial: true })) };
   assert.ok(long.prompt_ids.length > 128);
-  compare(models[0], models[1], long, 16, 512);
+  compare(models[0], models[1], long, 8, 512, { prefill: true });
+  assert.equal(threaded.kernelThreads.sections.serial, 0);
+  assert.ok(threaded.kernelThreads.sections.parallel > 1000);
   for (const m of models) m.free();
 });
 
 test('Gemma 3: two threads give the single thread\'s logits and greedy ids', async () => {
   const bytes = await modelBytes(gemma3Path);
   const models = [single.loadModel(bytes), threaded.loadModel(bytes)];
-  for (const c of (await jsonLines('gemma3/greedy.jsonl')).slice(0, 3)) compare(models[0], models[1], c, 16, 128);
+  for (const c of (await jsonLines('gemma3/greedy.jsonl')).slice(0, 3)) compare(models[0], models[1], c, 12, 128, { prefill: true });
   for (const m of models) m.free();
 });
 
@@ -77,3 +86,28 @@ test('a threaded module that cannot start falls back to the single-thread module
   assert.match(engine.threadsError, /failed to start/);
   assert.equal(typeof engine.abi.tinylm_model_load, 'function');
 });
+
+test('adaptive threads (the default) time both modes and still give the same ids', async () => {
+  const engine = await createEngine({ threads: 2 });
+  try {
+    assert.equal(engine.threads, 2);
+    const bytes = await modelBytes(smolLM2Path);
+    const [c] = await jsonLines('smollm2/greedy.jsonl');
+    const models = [single.loadModel(bytes), engine.loadModel(bytes)];
+    const ids = models.map((model) => {
+      const session = model.createSession({ contextLength: 128 });
+      const { tokens } = session.generate(c.prompt_ids, { temperature: 0, maxTokens: 16, ignoreEOS: true });
+      session.free();
+      return tokens;
+    });
+    assert.deepEqual(ids[1], ids[0]);
+    // The first decode steps run in each mode once or twice before it chooses.
+    const { sections, timing } = engine.kernelThreads;
+    assert.ok(sections.parallel > 0 && sections.serial > 0, JSON.stringify(sections));
+    assert.ok(timing.parallel.count >= 2 && timing.serial.count >= 2, JSON.stringify(timing));
+    for (const m of models) m.free();
+  } finally {
+    engine.terminate();
+  }
+});
+
