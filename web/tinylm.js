@@ -55,12 +55,16 @@ export class TinyLM {
    * the wasm), threads: how many threads run the model (default: min(4, CPU cores) when the page
    * is cross-origin isolated, else 1). More than one thread needs cross-origin isolation (COOP/COEP
    * headers, or coi-serviceworker.js); without it, or if the threaded module fails to start, the
-   * single-thread module runs. `loaded.threads` tells how many threads run.
+   * single-thread module runs. `loaded.threads` tells how many threads run. adaptiveThreads
+   * (default true): decode steps run on one thread while that is faster (when other programs
+   * keep the CPUs busy); false always splits the work.
    */
-  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null } = {}) {
+  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null,
+    adaptiveThreads = true } = {}) {
     this.wasmURL = wasmURL ? new URL(wasmURL, location.href).href : null;
     this.threadedWasmURL = threadedWasmURL ? new URL(threadedWasmURL, location.href).href : null;
     this.threads = threads;
+    this.adaptiveThreads = adaptiveThreads;
     this.worker = new Worker(workerURL, { type: 'module', name: 'tinylm' });
     this.pending = new Map(); // request id → {resolve, reject, onEvent}
     this.nextID = 1;
@@ -94,7 +98,8 @@ export class TinyLM {
     this.loaded = null;
     this.loaded = await this.#request('load', {
       source: resolved,
-      options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads },
+      options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+        adaptiveThreads: this.adaptiveThreads },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return this.loaded;
   }
@@ -143,7 +148,9 @@ export class TinyLM {
   /** The prompt text the chat template renders for `messages`. */
   formatChat(messages, options = {}) { return this.#request('formatChat', { messages, chatOptions: chatOptions(options) }); }
 
-  /** {loaded, id, size, info, contextLength, memoryBytes, threads, crossOriginIsolated} from the worker. */
+  /** {loaded, id, size, info, contextLength, memoryBytes, threads, threadsError, threadSections,
+   *  crossOriginIsolated} from the worker (threadSections: {parallel, serial} counts of the
+   *  kernel sections run so far, threaded engines only). */
   status() { return this.#request('status', {}); }
 
   /** Frees the model (the worker and the stored weights stay). */

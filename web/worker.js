@@ -55,6 +55,7 @@ async function load({ source, options = {} }, signal, emit) {
   engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
     log: () => {},
     threads: options.threads ?? defaultThreads(),
+    adaptiveThreads: options.adaptiveThreads ?? true,
     ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
   });
   unload();
@@ -227,6 +228,7 @@ async function generate(request, signal, emit) {
 function engineStatus() {
   return {
     memoryBytes: engine?.memoryBytes ?? 0, threads: engine?.threads ?? null, threadsError: engine?.threadsError ?? null,
+    threadSections: engine?.kernelThreads ? { ...engine.kernelThreads.sections } : null,
     crossOriginIsolated: self.crossOriginIsolated === true,
   };
 }

@@ -7,10 +7,15 @@ from conftest import MODEL_URL_PATH, expected_greedy_ids, reference_cases
 
 
 def test_page_is_cross_origin_isolated_and_uses_two_threads(warm):
-    _, browser = warm
-    status = browser.run("""
-        return { isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency,
-                 loaded: window.lm.loaded, status: await window.lm.status() };
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    status = browser.run(f"""
+        const {{ TinyLM }} = await import('/tinylm.js');
+        const lm = await TinyLM.load('{MODEL_URL_PATH}');  // the default thread count
+        try {{
+          return {{ isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency,
+                   loaded: lm.loaded, status: await lm.status() }};
+        }} finally {{ lm.terminate(); }}
     """)
     assert status['isolated'] is True
     assert status['status']['crossOriginIsolated'] is True
@@ -21,7 +26,8 @@ def test_page_is_cross_origin_isolated_and_uses_two_threads(warm):
 
 
 def test_two_threads_give_the_ids_of_one_thread(warm):
-    _, browser = warm
+    server, browser = warm
+    browser.get(f'{server.url}/')
     case = reference_cases()[0]
     expected, tool = expected_greedy_ids(case['prompt_ids'], 48)
     results = browser.run(f"""
@@ -29,11 +35,12 @@ def test_two_threads_give_the_ids_of_one_thread(warm):
         const {{ TinyLM }} = await import('/tinylm.js');
         const out = {{}};
         for (const threads of [1, 2]) {{
-          const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads }});
+          // adaptiveThreads: false: every section really is split across the two threads.
+          const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads, adaptiveThreads: false }});
           try {{
             const result = await lm.generate(ids, {{ temperature: 0, maxTokens: 48, ignoreEOS: true }});
             out[threads] = {{ threads: lm.loaded.threads, error: lm.loaded.threadsError, tokens: result.tokens,
-                             tokensPerSecond: result.timings.tokensPerSecond }};
+                             tokensPerSecond: result.timings.tokensPerSecond, sections: (await lm.status()).threadSections }};
           }} finally {{
             lm.terminate();
           }}
@@ -42,6 +49,8 @@ def test_two_threads_give_the_ids_of_one_thread(warm):
     """, case['prompt_ids'])
     assert results['1']['threads'] == 1
     assert results['2']['threads'] == 2, results['2']['error']
+    assert results['1']['sections'] is None
+    assert results['2']['sections']['parallel'] > 1000 and results['2']['sections']['serial'] == 0
     assert results['2']['tokens'] == results['1']['tokens']
     assert results['1']['tokens'] == expected, f'browser ids differ from {tool}'
     print(f"\ndecode in the browser: 1 thread {results['1']['tokensPerSecond']:.1f} tokens/s, "
