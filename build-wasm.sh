@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Builds the TinyLM WebAssembly module: the core (Sources/TinyLM) and its C ABI
+# Builds the TinyLM WebAssembly modules: the core (Sources/TinyLM) and its C ABI
 # (Sources/TinyLMWasm) compiled as Embedded Swift for wasm32 with SIMD128, linked as a WASI
-# reactor against Debian's wasi-libc, optimized with wasm-opt, written to web/tinylm.wasm.
+# reactor against Debian's wasi-libc, optimized with wasm-opt. Two variants, compiled side by
+# side (the page picks one at run time):
+#   web/tinylm.wasm     single-threaded; runs everywhere
+#   web/tinylm-mt.wasm  threads: compiled with atomics and bulk memory, linked with a shared,
+#                       imported memory that helper workers instantiate the module on
+#                       (web/threads.js; used when the page is cross-origin isolated)
 #
-#   ./build-wasm.sh            release build
+#   ./build-wasm.sh            release build of both
 #   ./build-wasm.sh --debug    no wasm-opt, keeps names (for wasm-objdump)
+#   ./build-wasm.sh --single   only web/tinylm.wasm     (--threads: only web/tinylm-mt.wasm)
 #
 # Needs: swiftc 6.x with the Embedded stdlib for wasm32 (in the toolchain), wasm-ld (in the
 # toolchain), and the Debian packages wasi-libc, libclang-rt-14-dev-wasm32, binaryen; run as
@@ -13,11 +19,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 mode=release
-[ "${1:-}" = "--debug" ] && mode=debug
-
-out=web/tinylm.wasm
-build=.build/wasm
-mkdir -p "$build"
+variants="single threads"
+for argument in "$@"; do
+  case "$argument" in
+    --debug) mode=debug ;;
+    --single) variants=single ;;
+    --threads) variants=threads ;;
+    *) echo "usage: $0 [--debug] [--single | --threads]" >&2; exit 2 ;;
+  esac
+done
 
 swiftc=$(command -v swiftc || true)
 [ -n "$swiftc" ] || { echo "error: swiftc not found on PATH (install the Swift 6.3 toolchain)" >&2; exit 1; }
@@ -42,35 +52,83 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -x "$wasm_ld" ] || { echo "error: $wasm_ld not found (needs the Swift toolchain's wasm-ld)" >&2; exit 1; }
 
-# Every @_cdecl in the ABI file is exported, plus the reactor's initializer.
-exports=$(grep -o '@_cdecl("[a-z_0-9]*")' Sources/TinyLMWasm/Exports.swift | sed 's/@_cdecl("\(.*\)")/--export=\1/')
-
+# Every @_cdecl in the ABI files is exported, plus the reactor's initializer.
+exports=$(grep -oh '@_cdecl("[a-z_0-9]*")' Sources/TinyLMWasm/*.swift | sed 's/@_cdecl("\(.*\)")/--export=\1/')
 sources=$(find Sources/TinyLM Sources/TinyLMWasm -name '*.swift' | sort)
-echo "compiling $(echo "$sources" | wc -l) Swift files for wasm32 (Embedded, SIMD128)..."
-"$swiftc" -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -wmo \
-  -parse-as-library -module-name TinyLM -D TINYLM_WASM_SINGLE_MODULE \
-  -O -enforce-exclusivity=unchecked \
-  -Xcc -msimd128 -Xllvm -mattr=+simd128 -Xfrontend -disable-stack-protector \
-  -import-objc-header Sources/TinyLMIntrinsics/include/TinyLMIntrinsics.h \
-  -c $sources -o "$build/tinylm.o"
 
-echo "linking a WASI reactor..."
-# 1 MiB of stack; memory grows on demand (the model is copied in by the page).
-"$wasm_ld" --no-entry $exports --export=_initialize \
-  -z stack-size=1048576 --initial-memory=4194304 --max-memory=4294967296 \
-  "$wasi_lib/crt1-reactor.o" "$build/tinylm.o" \
-  "$embedded_lib/libswiftUnicodeDataTables.a" \
-  -L"$wasi_lib" -lc "$builtins" \
-  -o "$build/tinylm.linked.wasm"
+# The memory limits of the threaded module; web/threads.js creates its shared memory with the
+# same numbers (MEMORY_PAGES there: 64 KiB pages).
+mt_initial_memory=4194304
+mt_max_memory=4294967296
 
-if [ "$mode" = release ]; then
-  echo "optimizing with wasm-opt..."
-  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --strip-debug "$build/tinylm.linked.wasm" -o "$out"
-else
-  cp "$build/tinylm.linked.wasm" "$out"
-fi
+compile() { # variant build-dir extra-flags...
+  local variant=$1 build=$2; shift 2
+  mkdir -p "$build"
+  "$swiftc" -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded \
+    -enable-experimental-feature Extern -wmo \
+    -parse-as-library -module-name TinyLM -D TINYLM_WASM_SINGLE_MODULE \
+    -O -enforce-exclusivity=unchecked -Xfrontend -disable-stack-protector \
+    -import-objc-header Sources/TinyLMIntrinsics/include/TinyLMIntrinsics.h \
+    "$@" -c $sources -o "$build/tinylm.o"
+}
 
-raw=$(stat -c %s "$out")
-gz=$(gzip -9 -c "$out" | wc -c)
-awk -v f="$out" -v r="$raw" -v g="$gz" 'BEGIN { printf "wrote %s: %d bytes (%.0f KiB), gzipped %d bytes (%.0f KiB)\n", f, r, r/1024, g, g/1024 }'
+link_and_optimize() { # variant build-dir output wasm-opt-flags -- wasm-ld-flags...
+  local variant=$1 build=$2 out=$3 opt_flags=$4; shift 4
+  "$wasm_ld" --no-entry $exports --export=_initialize \
+    "$@" \
+    "$wasi_lib/crt1-reactor.o" "$build/tinylm.o" \
+    "$embedded_lib/libswiftUnicodeDataTables.a" \
+    -L"$wasi_lib" -lc "$builtins" \
+    -o "$build/tinylm.linked.wasm"
+  if [ "$mode" = release ]; then
+    wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals $opt_flags --strip-debug "$build/tinylm.linked.wasm" -o "$out"
+  else
+    cp "$build/tinylm.linked.wasm" "$out"
+  fi
+  local raw gz
+  raw=$(stat -c %s "$out")
+  gz=$(gzip -9 -c "$out" | wc -c)
+  awk -v f="$out" -v r="$raw" -v g="$gz" 'BEGIN { printf "wrote %s: %d bytes (%.0f KiB), gzipped %d bytes (%.0f KiB)\n", f, r, r/1024, g, g/1024 }'
+}
+
+build_single() {
+  compile single .build/wasm -Xcc -msimd128 -Xllvm -mattr=+simd128
+  # 1 MiB of stack; memory grows on demand (the model is copied in by the page).
+  link_and_optimize single .build/wasm web/tinylm.wasm "" \
+    -z stack-size=1048576 --initial-memory=4194304 --max-memory=4294967296
+}
+
+build_threads() {
+  compile threads .build/wasm-mt -Xcc -msimd128 -Xcc -matomics -Xcc -mbulk-memory \
+    -Xllvm -mattr=+simd128,+atomics,+bulk-memory
+  # Shared memory, imported (the helper workers instantiate the module on the same memory;
+  # data segments become passive and __wasm_init_memory initializes them once, for the first
+  # instance only). __stack_pointer is exported so each helper gets its own stack.
+  # --no-check-features: Debian's wasi-libc objects were not compiled with atomics. That is
+  # acceptable because only the engine thread ever calls into libc (malloc above all): the
+  # helpers run nothing but kernel closures (Sources/TinyLMWasm/Threads.swift).
+  link_and_optimize threads .build/wasm-mt web/tinylm-mt.wasm "--enable-threads" \
+    -z stack-size=1048576 --initial-memory=$mt_initial_memory --max-memory=$mt_max_memory \
+    --shared-memory --import-memory --no-check-features --export=__stack_pointer
+}
+
+echo "compiling $(echo "$sources" | wc -l) Swift files for wasm32 (Embedded, SIMD128): $variants..."
+mkdir -p .build
+pids=()
+for variant in $variants; do
+  ( build_$variant ) > ".build/wasm-$variant.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for index in "${!pids[@]}"; do
+  variant=$(echo $variants | cut -d' ' -f$((index + 1)))
+  if wait "${pids[$index]}"; then
+    grep -h '^wrote ' ".build/wasm-$variant.log" || true
+  else
+    status=1
+    echo "error: the $variant build failed:" >&2
+    cat ".build/wasm-$variant.log" >&2
+  fi
+done
+exit $status

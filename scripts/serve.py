@@ -7,8 +7,9 @@ Before serving it builds web/tinylm.wasm when missing or older than the Swift so
 (./build-wasm.sh), fetches the default model (scripts/fetch-models.sh) and links models/
 into the served tree as web/models (git-ignored). It serves with the right MIME types
 (application/wasm, text/javascript, application/manifest+json), HTTP Range requests (206),
-ETag/Last-Modified validators, and the COOP/COEP headers a threaded (SharedArrayBuffer)
-build will need.
+ETag/Last-Modified validators, and the COOP/COEP headers that make the page cross-origin
+isolated, so that the engine can run the threaded module (web/tinylm-mt.wasm, SharedArrayBuffer).
+--no-isolation leaves them out (the page then runs the single-thread module).
 
 Test-only switches simulate a bad network for files under /models/ (Tests/browser use them):
     --cut-after N      close the connection after sending N body bytes...
@@ -65,14 +66,15 @@ def newest_source_mtime():
 
 
 def ensure_wasm():
-    wasm = os.path.join(WEB, 'tinylm.wasm')
-    if os.path.exists(wasm) and os.path.getmtime(wasm) >= newest_source_mtime():
+    modules = [os.path.join(WEB, name) for name in ('tinylm.wasm', 'tinylm-mt.wasm')]
+    newest = newest_source_mtime()
+    if all(os.path.exists(m) and os.path.getmtime(m) >= newest for m in modules):
         return
-    log('web/tinylm.wasm is missing or older than the sources: running ./build-wasm.sh (about 1.5 min)')
+    log('web/tinylm.wasm or web/tinylm-mt.wasm is missing or older than the sources: running ./build-wasm.sh (a few minutes)')
     result = subprocess.run([os.path.join(ROOT, 'build-wasm.sh')], cwd=ROOT)
     if result.returncode != 0:
-        if os.path.exists(wasm):
-            log('WARNING: the wasm build failed; serving the older web/tinylm.wasm')
+        if os.path.exists(modules[0]):
+            log('WARNING: the wasm build failed; serving the older modules')
         else:
             sys.exit('serve: the wasm build failed and there is no web/tinylm.wasm to serve')
 
@@ -134,6 +136,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'  # keep-alive; every response carries a Content-Length
     settings = None
     quiet = False
+    isolation = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=WEB, **kwargs)
@@ -143,10 +146,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
     def end_headers(self):
-        # Cross-origin isolation, for a future threaded build with SharedArrayBuffer.
-        self.send_header('Cross-Origin-Opener-Policy', 'same-origin')
-        self.send_header('Cross-Origin-Embedder-Policy', 'require-corp')
-        self.send_header('Cross-Origin-Resource-Policy', 'same-origin')
+        # Cross-origin isolation: SharedArrayBuffer, so the threaded module can run.
+        if self.isolation:
+            self.send_header('Cross-Origin-Opener-Policy', 'same-origin')
+            self.send_header('Cross-Origin-Embedder-Policy', 'require-corp')
+            self.send_header('Cross-Origin-Resource-Policy', 'same-origin')
         super().end_headers()
 
     def do_POST(self):
@@ -322,6 +326,8 @@ def main():
     parser.add_argument('--corrupt-at', type=int, default=None)
     parser.add_argument('--rate', type=int, default=None)
     parser.add_argument('--test-hooks', action='store_true')
+    parser.add_argument('--no-isolation', action='store_true',
+                        help='no COOP/COEP headers: the page is not cross-origin isolated (single-thread module)')
     args = parser.parse_args()
 
     if not args.no_build:
@@ -332,6 +338,7 @@ def main():
 
     Handler.settings = Settings(args)
     Handler.quiet = args.quiet
+    Handler.isolation = not args.no_isolation
     server = Server((args.host, args.port), Handler)
     host, port = server.server_address[:2]
     print(f'TinyLM: serving web/ at http://{host}:{port}/  (assistant: http://{host}:{port}/app/)', flush=True)

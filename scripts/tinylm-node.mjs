@@ -12,12 +12,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = `usage: tinylm-node.mjs generate [--model PATH] (--prompt TEXT | --prompt-ids JSON)
        [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S]
        [--repeat-penalty R] [--stop STR] [--ids] [--ignore-eos] [--context N] [--verbose]
-       [--wasm PATH]`;
+       [--threads N] [--fixed-threads] [--wasm PATH]
+  --threads N      run the kernels on N threads (the shared-memory module tinylm-mt.wasm with
+                   N-1 worker_threads helpers; default 1)
+  --fixed-threads  always run sections in parallel (default: decode steps run serially
+                   instead while that is faster, as when other programs keep the CPUs busy)`;
 
 function parse(argv) {
   const valued = new Set(['--model', '--prompt', '--prompt-ids', '--max-tokens', '--temperature', '--top-k', '--top-p',
-    '--min-p', '--seed', '--repeat-penalty', '--stop', '--context', '--wasm']);
-  const flags = new Set(['--ids', '--ignore-eos', '--verbose']);
+    '--min-p', '--seed', '--repeat-penalty', '--stop', '--context', '--wasm', '--threads']);
+  const flags = new Set(['--ids', '--ignore-eos', '--verbose', '--fixed-threads']);
   const options = {}; const set = new Set(); const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -38,12 +42,20 @@ function number(text, name, integer = false) {
   return n;
 }
 
+/** How the sections ran on a threaded engine: ' (sections: N parallel, M serial)'. */
+function threadModes(engine) {
+  const sections = engine.kernelThreads?.sections;
+  return sections ? ` (sections: ${sections.parallel} parallel, ${sections.serial} serial)` : '';
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
   if (command !== 'generate') { console.error(usage); return 2; }
   const { options: o, flags } = parse(rest);
   const modelPath = o['--model'] ?? path.join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf');
-  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`));
+  const threads = number(o['--threads'], '--threads', true) ?? 1;
+  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`), { threads, adaptiveThreads: !flags.has('--fixed-threads') });
+  if (threads > 1 && engine.threads < threads) console.error(`warning: running on ${engine.threads} thread(s): ${engine.threadsError}`);
   const loadStart = performance.now();
   const model = engine.loadModel(await readFile(modelPath));
   const loadMs = performance.now() - loadStart;
@@ -65,13 +77,21 @@ async function main() {
   const session = model.createSession({ contextLength: number(o['--context'], '--context', true) ?? Math.min(2048, model.info.trainedContextLength) });
   const start = performance.now();
   const printIDs = flags.has('--ids');
-  const result = session.generate(prompt, generation, printIDs ? null : (text) => process.stdout.write(text));
-  const seconds = (performance.now() - start) / 1000;
+  let firstToken = null;
+  const result = session.generate(prompt, generation, (text) => {
+    firstToken ??= performance.now();
+    if (!printIDs) process.stdout.write(text);
+  });
+  const end = performance.now();
+  const seconds = (end - start) / 1000;
   if (printIDs) process.stdout.write(`[${result.tokens.join(', ')}]\n`);
   else process.stdout.write('\n');
   if (flags.has('--verbose')) {
-    console.error(`[load ${loadMs.toFixed(0)} ms; ${prompt.length} prompt + ${result.tokens.length} generated tokens in ${seconds.toFixed(2)} s (${(result.tokens.length / seconds).toFixed(1)} t/s incl. prefill); stop: ${result.reason}; wasm memory ${(engine.memoryBytes / 2 ** 20).toFixed(0)} MiB]`);
+    // The first token comes out of the prefill step; decode speed counts the rest.
+    const decode = result.tokens.length > 1 && firstToken !== null ? (result.tokens.length - 1) / ((end - firstToken) / 1000) : NaN;
+    console.error(`[load ${loadMs.toFixed(0)} ms; ${prompt.length} prompt + ${result.tokens.length} generated tokens in ${seconds.toFixed(2)} s (${(result.tokens.length / seconds).toFixed(1)} t/s incl. prefill, decode ${decode.toFixed(1)} t/s); threads: ${engine.threads}${threadModes(engine)}; stop: ${result.reason}; wasm memory ${(engine.memoryBytes / 2 ** 20).toFixed(0)} MiB]`);
   }
+  engine.terminate();
   return 0;
 }
 

@@ -4,6 +4,7 @@
 // Works unchanged in browsers, Workers and Node 20.
 
 import { createWasiImports } from './wasi.js';
+import { KernelThreads, threadsSupported, threadImports, createSharedMemory, TASKS_PER_THREAD } from './threads.js';
 
 /** Error names by TinyLMError.Kind number (Sources/TinyLM/Support/TinyLMError.swift). */
 export const ERROR_NAMES = {
@@ -47,21 +48,94 @@ async function compile(source) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
+/** The threaded module beside `source` (tinylm.wasm → tinylm-mt.wasm), or null when `source` is not a URL. */
+function threadedSibling(source) {
+  if (source === undefined || source === null) return new URL('./tinylm-mt.wasm', import.meta.url);
+  if (typeof source !== 'string' && !(source instanceof URL)) return null;
+  const url = new URL(String(source), typeof location !== 'undefined' ? location.href : import.meta.url);
+  if (!/\.wasm$/.test(url.pathname)) return null;
+  url.pathname = url.pathname.replace(/\.wasm$/, '-mt.wasm');
+  return url;
+}
+
 export class Engine {
-  /** Loads the module. `source`: URL (default ./tinylm.wasm beside this file), bytes, Response or Module. */
-  static async create(source, { log } = {}) {
+  /**
+   * Loads the module. `source`: URL (default ./tinylm.wasm beside this file), bytes, Response or
+   * Module. Options:
+   *   threads         how many threads run the kernels (default 1). With more than one, and
+   *                   where shared memory is available (Node; browsers when cross-origin
+   *                   isolated), the shared-memory module is used with threads − 1 helper
+   *                   workers; otherwise — or if it fails to start — the single-thread module.
+   *                   `engine.threads` tells how many run, `engine.threadsError` why not more.
+   *   threadedSource  the shared-memory module (default: tinylm-mt.wasm beside a URL `source`)
+   *   kernelWorkerURL the helper worker script (default: kernel-worker.js beside this file)
+   *   adaptiveThreads true (default): decode steps run serially instead while that is faster
+   *                   (other programs keep the CPUs busy; threads.js); false: always parallel
+   *   log             receives the module's stdout/stderr lines
+   */
+  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true } = {}) {
+    const wanted = Math.max(1, Math.min(64, Math.floor(Number(threads)) || 1));
+    let threadsError = null;
+    if (wanted > 1) {
+      const threaded = threadedSource ?? threadedSibling(source);
+      if (!threadsSupported()) threadsError = 'shared memory is unavailable (the page is not cross-origin isolated)';
+      else if (!threaded) threadsError = 'no threaded module: pass threadedSource';
+      else {
+        try {
+          const engine = await Engine.#createThreaded(threaded, wanted, log, kernelWorkerURL);
+          engine.kernelThreads.adaptive = adaptiveThreads;
+          return engine;
+        } catch (error) {
+          threadsError = `the threaded module failed to start: ${error?.message || error}`;
+        }
+      }
+    }
     const module = await compile(source);
     let memory = null;
     const wasi = createWasiImports(() => memory, log ? { stdout: log, stderr: log } : {});
-    const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi });
+    const serial = (count) => { for (let i = 0; i < count; i++) instance.exports.tinylm_run_task(i); };
+    const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi, tinylm: { parallel_for: serial } });
     memory = instance.exports.memory;
     instance.exports._initialize();
-    return new Engine(instance.exports);
+    const engine = new Engine(instance.exports, memory);
+    engine.threadsError = threadsError;
+    return engine;
   }
 
-  constructor(exports) {
+  static async #createThreaded(source, count, log, kernelWorkerURL) {
+    const module = await compile(source);
+    const memory = createSharedMemory();
+    let threads = null;
+    const wasi = createWasiImports(() => memory, log ? { stdout: log, stderr: log } : {});
+    const parallelFor = (n) => threads.parallelFor(n);
+    const instance = await WebAssembly.instantiate(module, { ...threadImports(memory, parallelFor), wasi_snapshot_preview1: wasi });
+    instance.exports._initialize();
+    threads = await KernelThreads.start({ module, memory, abi: instance.exports, count, ...(kernelWorkerURL ? { workerURL: kernelWorkerURL } : {}) });
+    const used = instance.exports.tinylm_set_threads(count, TASKS_PER_THREAD);
+    const engine = new Engine(instance.exports, memory, threads);
+    engine.threads = used;
+    return engine;
+  }
+
+  constructor(exports, memory = exports.memory, kernelThreads = null) {
     this.abi = exports;
-    this.memory = exports.memory;
+    this.memory = memory;
+    this.kernelThreads = kernelThreads;
+    /** How many threads run the kernels. */
+    this.threads = 1;
+    /** Why fewer threads than asked for run (null if none were refused). */
+    this.threadsError = null;
+  }
+
+  /** Stops the helper workers (threaded engines). The engine is unusable afterwards. */
+  terminate() {
+    this.kernelThreads?.terminate();
+    this.kernelThreads = null;
+  }
+
+  /** Runs `body`, a wasm call that evaluates one token, as a timed decode step (threads.js). */
+  decodeStep(body) {
+    return this.kernelThreads ? this.kernelThreads.step(body) : body();
   }
 
   /** Current size of the module's linear memory in bytes. */
@@ -78,7 +152,7 @@ export class Engine {
     const memory = this.bytes();
     let end = pointer;
     while (memory[end] !== 0) end++;
-    const message = decoder.decode(memory.subarray(pointer, end));
+    const message = decoder.decode(memory.slice(pointer, end)); // a copy: TextDecoder refuses shared memory
     throw namedError(ERROR_NAMES[code] || 'TinyLMError', message);
   }
 
@@ -287,13 +361,15 @@ export class Session {
   /** Appends tokens to the context. */
   evaluate(ids) {
     const e = this.engine;
-    e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_evaluate(this.handle, pointer, count)) === 0);
+    const call = () => e.withIDs(ids, (pointer, count) => e.abi.tinylm_evaluate(this.handle, pointer, count));
+    e.check((ids.length === 1 ? e.decodeStep(call) : call()) === 0);
   }
 
   /** A copy of the next-token logits. */
   logits() {
     const pointer = this.engine.abi.tinylm_logits(this.handle);
-    return new Float32Array(this.engine.memory.buffer.slice(pointer, pointer + 4 * this.model.info.vocabularySize));
+    // Copied into an ordinary (never shared) buffer.
+    return new Float32Array(new Float32Array(this.engine.memory.buffer, pointer, this.model.info.vocabularySize));
   }
 
   /**
@@ -320,7 +396,7 @@ export class Session {
    */
   nextToken() {
     const e = this.engine;
-    const token = e.abi.tinylm_generate_next(this.handle);
+    const token = e.decodeStep(() => e.abi.tinylm_generate_next(this.handle));
     e.check(token !== -2);
     const text = e.resultText();
     if (token === -1) {

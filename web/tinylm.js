@@ -51,10 +51,20 @@ export class TinyLM {
 
   /**
    * Starts the worker. Options: workerURL (default: worker.js beside this file), wasmURL
-   * (default: tinylm.wasm beside engine.js).
+   * (default: tinylm.wasm beside engine.js), threadedWasmURL (default: tinylm-mt.wasm beside
+   * the wasm), threads: how many threads run the model (default: min(4, CPU cores) when the page
+   * is cross-origin isolated, else 1). More than one thread needs cross-origin isolation (COOP/COEP
+   * headers, or coi-serviceworker.js); without it, or if the threaded module fails to start, the
+   * single-thread module runs. `loaded.threads` tells how many threads run. adaptiveThreads
+   * (default true): decode steps run on one thread while that is faster (when other programs
+   * keep the CPUs busy); false always splits the work.
    */
-  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null } = {}) {
+  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null,
+    adaptiveThreads = true } = {}) {
     this.wasmURL = wasmURL ? new URL(wasmURL, location.href).href : null;
+    this.threadedWasmURL = threadedWasmURL ? new URL(threadedWasmURL, location.href).href : null;
+    this.threads = threads;
+    this.adaptiveThreads = adaptiveThreads;
     this.worker = new Worker(workerURL, { type: 'module', name: 'tinylm' });
     this.pending = new Map(); // request id → {resolve, reject, onEvent}
     this.nextID = 1;
@@ -78,7 +88,7 @@ export class TinyLM {
    *   signal        AbortSignal
    *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
    *   contextLength tokens of context (default min(2048, the model's trained length))
-   * Resolves {id, size, sha256, downloaded, info, contextLength}.
+   * Resolves {id, size, sha256, downloaded, info, contextLength, threads, threadsError}.
    */
   async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true } = {}) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
@@ -88,7 +98,8 @@ export class TinyLM {
     this.loaded = null;
     this.loaded = await this.#request('load', {
       source: resolved,
-      options: { sha256, contextLength, store, wasmURL: this.wasmURL },
+      options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+        adaptiveThreads: this.adaptiveThreads },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return this.loaded;
   }
@@ -137,7 +148,9 @@ export class TinyLM {
   /** The prompt text the chat template renders for `messages`. */
   formatChat(messages, options = {}) { return this.#request('formatChat', { messages, chatOptions: chatOptions(options) }); }
 
-  /** {loaded, id, size, info, contextLength, memoryBytes} from the worker. */
+  /** {loaded, id, size, info, contextLength, memoryBytes, threads, threadsError, threadSections,
+   *  crossOriginIsolated} from the worker (threadSections: {parallel, serial} counts of the
+   *  kernel sections run so far, threaded engines only). */
   status() { return this.#request('status', {}); }
 
   /** Frees the model (the worker and the stored weights stay). */

@@ -41,7 +41,7 @@ export function createWasiImports(getMemory, { stdout = (line) => console.log(li
       for (let i = 0; i < iovsLength; i++) {
         const base = dv.getUint32(iovs + i * 8, true);
         const length = dv.getUint32(iovs + i * 8 + 4, true);
-        write(fd, decoder.decode(bytes().subarray(base, base + length)));
+        write(fd, decoder.decode(bytes().slice(base, base + length))); // a copy: TextDecoder refuses shared memory
         written += length;
       }
       dv.setUint32(writtenPointer, written, true);

@@ -31,6 +31,13 @@ function abortError(signal) {
   return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
 }
 
+/** Threads when the caller does not say: up to 4 (more rarely helps a small model), and only
+ *  when this worker may share memory (the page is cross-origin isolated). */
+function defaultThreads() {
+  if (!self.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
+
 function requireModel() {
   if (!loaded) throw namedError('InvalidStateError', 'no model is loaded: call load() first');
   return loaded;
@@ -45,7 +52,12 @@ function unload() {
 
 async function load({ source, options = {} }, signal, emit) {
   const progress = (event) => emit({ type: 'progress', ...event });
-  engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, { log: () => {} });
+  engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
+    log: () => {},
+    threads: options.threads ?? defaultThreads(),
+    adaptiveThreads: options.adaptiveThreads ?? true,
+    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
+  });
   unload();
   const id = modelID(source);
   let attempt = 0;
@@ -105,7 +117,10 @@ async function load({ source, options = {} }, signal, emit) {
     }
     loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength };
     progress({ phase: 'load', done: 1, total: 1 });
-    return { id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info };
+    return {
+      id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
+      threads: engine.threads, threadsError: engine.threadsError,
+    };
   }
 }
 
@@ -210,6 +225,14 @@ async function generate(request, signal, emit) {
   }
 }
 
+function engineStatus() {
+  return {
+    memoryBytes: engine?.memoryBytes ?? 0, threads: engine?.threads ?? null, threadsError: engine?.threadsError ?? null,
+    threadSections: engine?.kernelThreads ? { ...engine.kernelThreads.sections } : null,
+    crossOriginIsolated: self.crossOriginIsolated === true,
+  };
+}
+
 const handlers = {
   load,
   generate,
@@ -220,8 +243,8 @@ const handlers = {
   async formatChat({ messages, chatOptions = {} }) { return requireModel().model.formatChat(messages, chatOptions); },
   async status() {
     return loaded
-      ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info, memoryBytes: engine.memoryBytes }
-      : { loaded: false, memoryBytes: engine?.memoryBytes ?? 0 };
+      ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info, ...engineStatus() }
+      : { loaded: false, ...engineStatus() };
   },
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
   async test({ hook, value }) { store.testHooks[hook] = value; return true; },

@@ -65,6 +65,12 @@
 //   tinylm_probe_fused_madd(a, c) -> 1/0       the relaxed-SIMD build: whether relaxed_madd is
 //                                              fused here (then the kernels use it); call once
 //                                              at startup with a = 1 + 2^-12, c = -(1 + 2^-11)
+//   tinylm_set_threads(threads, tasksPerThread) -> threads   sessions created afterwards run
+//                                              their kernels on this many threads, ranges cut in
+//                                              tasksPerThread pieces per thread (shared-memory
+//                                              build only, once its helper workers run; Threads.swift)
+//   tinylm_run_task(index)                     runs one task of the parallel section in
+//                                              progress (called by web/threads.js on any thread)
 
 #if !TINYLM_WASM_SINGLE_MODULE
 import TinyLM
@@ -315,7 +321,8 @@ public func tinylm_session_create(_ handle: Int32, _ contextLength: Int32, _ bat
     guard let m = model(handle) else { return 0 }
     do {
         let session = try Session(model: m, contextLength: Int(contextLength),
-                                  batchSize: batchSize > 0 ? Int(batchSize) : Session.defaultBatchSize)
+                                  batchSize: batchSize > 0 ? Int(batchSize) : Session.defaultBatchSize,
+                                  executor: sessionExecutor())
         return store(SessionEntry(session: session), in: &sessions)
     } catch {
         fail(error)

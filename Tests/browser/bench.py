@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Browser benchmark (not a test: nothing is asserted). Prints first-load time (download +
-store + load), load-from-IndexedDB time, and prompt/decode speed from web/bench.html.
+store + load), load-from-IndexedDB time, and prompt/decode speed from web/bench.html for each
+thread count (the page is cross-origin isolated under scripts/serve.py, so it can use threads).
 
-    python3 Tests/browser/bench.py [--model models/gemma-3-270m-q4_k_m.gguf] [--tokens 128]
+    python3 Tests/browser/bench.py [--model models/gemma-3-270m-q4_k_m.gguf] [--tokens 128] [--threads 1,2]
+                                   [--fixed-threads]
 """
 import argparse
 import json
@@ -17,18 +19,27 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--model', default='models/SmolLM2-135M-Instruct.Q4_1.gguf')
     parser.add_argument('--tokens', type=int, default=128)
+    parser.add_argument('--threads', default='1,2', help='thread counts to compare (comma-separated)')
+    parser.add_argument('--fixed-threads', action='store_true', help='always split the work (not adaptive)')
     args = parser.parse_args()
+    fixed = '&fixed=1' if args.fixed_threads else ''
     server = StaticServer().start()
     browser = Browser()
     try:
         for label, fresh in (('first visit', '&fresh=1'), ('reload', '')):
-            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}{fresh}')
+            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}&threads={args.threads}{fresh}{fixed}')
             result = browser.wait_for('window.benchResult', timeout=900)
             if 'error' in result:
                 raise SystemExit(f"bench failed: {result['error']}")
             print(f"{label}: load {result['loadMs']:.0f} ms (downloaded: {result['downloaded']}; phases: "
                   f"{json.dumps({k: round(v) for k, v in result['phasesMs'].items()})}); "
-                  f"prompt {result['prefillTokensPerSecond']:.1f} tokens/s; decode {result['decodeTokensPerSecond']:.1f} tokens/s")
+                  f"cross-origin isolated: {result['crossOriginIsolated']}, {result['cores']} cores")
+            for run in result['runs']:
+                note = f" ({run['threadsError']})" if run['threadsError'] else ''
+                if run.get('threadSections'):
+                    note += f" (sections parallel/serial: {run['threadSections']['parallel']}/{run['threadSections']['serial']})"
+                print(f"  {run['threads']} thread(s){note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
+                      f"decode {run['decodeTokensPerSecond']:.1f} tokens/s")
     finally:
         browser.quit()
         server.stop()

@@ -9,6 +9,7 @@ import { Engine } from '../../web/engine.js';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const reference = path.resolve(root, '../shared/reference');
 export const wasmPath = path.join(root, 'web/tinylm.wasm');
+export const threadedWasmPath = path.join(root, 'web/tinylm-mt.wasm');
 export const smolLM2Path = path.join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf');
 export const gemma3Path = path.join(root, 'models/gemma-3-270m-q4_k_m.gguf');
 export const nativeTool = path.join(root, '.build/release/tinylm');
@@ -18,9 +19,10 @@ export function requireFile(file, hint) {
   return file;
 }
 
-export async function createEngine() {
+export async function createEngine({ threads = 1, adaptiveThreads = true } = {}) {
   requireFile(wasmPath, 'run ./build-wasm.sh');
-  return Engine.create(new URL(`file://${wasmPath}`), { log: () => {} });
+  if (threads > 1) requireFile(threadedWasmPath, 'run ./build-wasm.sh');
+  return Engine.create(new URL(`file://${wasmPath}`), { log: () => {}, threads, adaptiveThreads });
 }
 
 export async function jsonLines(relative) {

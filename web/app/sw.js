@@ -5,14 +5,34 @@
 // Strategy: stale-while-revalidate. A cached file is answered at once (instant and offline) and
 // refreshed in the background, so an update shows on the next visit. Bump VERSION to drop old
 // caches when the list of files changes.
+//
+// Every answer carries the cross-origin isolation headers (COOP/COEP), so the app gets threads
+// (SharedArrayBuffer, tinylm-mt.wasm) even on a static host that cannot send them: from the
+// first visit the service worker controls, i.e. the next load.
 
-const VERSION = 'v2';
+const VERSION = 'v3';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
   './worker-entry.js', './notes.html', './notes.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
   '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
+  '../threads.js', '../kernel-worker.js', '../tinylm-mt.wasm',
 ].map((path) => new URL(path, self.location.href).href);
+
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/** `response` with the isolation headers added (when the server did not send them). */
+function isolated(response) {
+  if (!response || response.status === 0 || response.type === 'opaqueredirect') return response;
+  if (Object.keys(ISOLATION).every((name) => response.headers.has(name))) return response;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(ISOLATION)) if (!headers.has(name)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 self.addEventListener('install', (event) => {
   // cache: 'reload' bypasses the HTTP cache, so the shell is fresh from the server.
@@ -44,8 +64,8 @@ self.addEventListener('fetch', (event) => {
     });
     if (cached) {
       event.waitUntil(refresh.catch(() => {})); // offline: keep the cached copy
-      return cached;
+      return isolated(cached);
     }
-    return refresh;
+    return isolated(await refresh);
   })());
 });

@@ -1,0 +1,256 @@
+// Threads for the TinyLM engine: helper workers that run the kernels of the shared-memory
+// module (tinylm-mt.wasm) beside the engine thread. Browsers need cross-origin isolation
+// (COOP/COEP headers, or the service worker in coi-serviceworker.js) for SharedArrayBuffer;
+// Node uses worker_threads. engine.js falls back to the single-thread module (tinylm.wasm)
+// whenever this is unavailable or fails to start.
+//
+// How a parallel section runs (Sources/TinyLMWasm/Threads.swift is the other half): the
+// engine thread's wasm calls the import tinylm.parallel_for(count); `KernelThreads.parallelFor`
+// publishes the job in a small shared control block and bumps the generation word, then claims
+// task indices like every helper does, calling the export tinylm_run_task(index), and spins
+// until all `count` tasks are reported done. Helpers spin on the generation word for a while
+// after each job (a decode step has a few hundred sections ~50–200 µs apart, and waking a
+// sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
+// sequentially consistent JS Atomics, which order the plain wasm loads and stores around them.
+//
+// Threads only pay off when the CPUs are free. When other programs keep them busy, the helpers
+// share the CPU time this process gets instead of adding to it, and every section waits for
+// whichever thread was descheduled: then one thread is faster. So, unless `adaptive` is off,
+// the engine times its decode steps in both modes — parallel, and serial (the engine thread
+// runs every task, the helpers go to sleep) — and uses the faster, trying the other one every
+// few steps to notice when the machine changes. Both modes compute exactly the same numbers.
+
+/** Memory limits of the shared-memory module, in 64 KiB pages (build-wasm.sh links it with the same). */
+export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
+
+/** Bytes of stack each helper instance gets (the engine instance has the module's own 1 MiB). */
+const HELPER_STACK_BYTES = 1 << 20;
+
+/** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor). */
+export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
+
+/** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
+ *  new step, and how often (in steps) the slower mode is tried again: often while the two are
+ *  close, rarely when one is clearly faster. */
+const WARMUP_STEPS = 2;
+const AVERAGE_WEIGHT = 0.25;
+const PROBE_EVERY_CLOSE = 8;
+const PROBE_EVERY_CLEAR = 32;
+
+/** How long an idle helper spins before it sleeps, in milliseconds. */
+const SPIN_MS = 3;
+
+// The control block: one Int32 per 64-byte line (no false sharing between the hot words).
+const GENERATION = 0; // bumped once per published job; helpers wait on it
+const CLAIM = 16; // bits 20–30: job tag (generation & 0x7ff), 10–19: task count, 0–9: next index
+const DONE = 32; // tasks of the current job finished (or failed)
+const SLEEPERS = 48; // helpers inside Atomics.wait (the engine only notifies when there are any)
+const STOP = 64; // 1: helpers exit
+const FAILED = 80; // 1: a task threw in a helper (the engine thread then throws too)
+const CONTROL_INTS = 96;
+
+/** The most tasks one job holds (10 bits of CLAIM); Threads.swift splits bigger sections. */
+export const MAX_TASKS = 1023;
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined' && typeof self === 'undefined';
+
+/** Whether this context can run the shared-memory module with helper workers at all. */
+export function threadsSupported() {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  if (isNode) return true;
+  // Browsers hand out SharedArrayBuffer (and shared wasm memory) only when cross-origin isolated.
+  return globalThis.crossOriginIsolated === true && typeof Worker === 'function';
+}
+
+/** Claims and runs tasks of the job tagged `tag` until none are left. Returns false if one threw. */
+function runTasks(control, tag, runTask) {
+  let ok = true;
+  for (;;) {
+    const word = Atomics.load(control, CLAIM);
+    if (word >>> 20 !== tag) return ok;
+    const index = word & 0x3ff;
+    if (index >= ((word >>> 10) & 0x3ff)) return ok;
+    if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
+    try {
+      runTask(index);
+    } catch (error) {
+      ok = false;
+      Atomics.store(control, FAILED, 1);
+      console.error('TinyLM kernel thread: a task failed:', error);
+    }
+    Atomics.add(control, DONE, 1);
+  }
+}
+
+/** The loop of a helper worker (kernel-worker.js): never returns until STOP is set. */
+export function helperLoop(control, runTask) {
+  let seen = Atomics.load(control, GENERATION);
+  for (;;) {
+    let spinStart = 0;
+    let spins = 0;
+    while (Atomics.load(control, GENERATION) === seen) {
+      if ((++spins & 1023) !== 0) continue;
+      const now = performance.now();
+      if (spinStart === 0) spinStart = now;
+      else if (now - spinStart > SPIN_MS) {
+        Atomics.add(control, SLEEPERS, 1);
+        Atomics.wait(control, GENERATION, seen);
+        Atomics.sub(control, SLEEPERS, 1);
+        spinStart = 0;
+      }
+    }
+    seen = Atomics.load(control, GENERATION);
+    if (Atomics.load(control, STOP)) return;
+    runTasks(control, seen & 0x7ff, runTask);
+  }
+}
+
+/** Imports for an instance of the shared-memory module, besides WASI. */
+export function threadImports(memory, parallelFor) {
+  return { env: { memory }, tinylm: { parallel_for: parallelFor } };
+}
+
+/** Creates the shared memory every instance of the threaded module runs on. */
+export function createSharedMemory() {
+  return new WebAssembly.Memory({ initial: MEMORY_PAGES.initial, maximum: MEMORY_PAGES.maximum, shared: true });
+}
+
+async function spawn(url) {
+  if (isNode) {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(url);
+    worker.unref(); // idle helpers never keep a Node process alive
+    return {
+      post: (message) => worker.postMessage(message),
+      onMessage: (handler) => worker.on('message', handler),
+      onError: (handler) => worker.on('error', handler),
+      terminate: () => worker.terminate(),
+    };
+  }
+  const worker = new Worker(url, { type: 'module', name: 'tinylm-kernels' });
+  return {
+    post: (message) => worker.postMessage(message),
+    onMessage: (handler) => worker.addEventListener('message', ({ data }) => handler(data)),
+    onError: (handler) => worker.addEventListener('error', (event) => { event.preventDefault?.(); handler(new Error(event.message || 'the kernel worker failed to start')); }),
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** The helper workers of one engine instance. */
+export class KernelThreads {
+  /**
+   * Starts `count - 1` helper workers on `module` and `memory`; `abi` is the engine instance's
+   * exports (for the helpers' stacks and the engine thread's own tasks).
+   */
+  static async start({ module, memory, abi, count, workerURL = new URL('./kernel-worker.js', import.meta.url), timeoutMs = 30000 }) {
+    const threads = new KernelThreads(abi, count);
+    try {
+      const ready = [];
+      for (let i = 1; i < count; i++) {
+        const stack = abi.tinylm_alloc(HELPER_STACK_BYTES);
+        if (!stack) throw new Error('cannot allocate a stack for a kernel thread');
+        threads.stacks.push(stack);
+        const helper = await spawn(workerURL);
+        threads.helpers.push(helper);
+        ready.push(new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`kernel thread ${i} did not start within ${timeoutMs} ms`)), timeoutMs);
+          helper.onMessage((message) => {
+            if (message?.type === 'ready') { clearTimeout(timer); resolve(); }
+            if (message?.type === 'error') { clearTimeout(timer); reject(new Error(`kernel thread ${i}: ${message.message}`)); }
+          });
+          helper.onError((error) => { clearTimeout(timer); reject(error); });
+        }));
+        // The stack grows down from its top, kept 16-byte aligned.
+        helper.post({ type: 'start', module, memory, control: threads.control, stackTop: (stack + HELPER_STACK_BYTES) & ~15, index: i });
+      }
+      await Promise.all(ready);
+    } catch (error) {
+      threads.terminate();
+      throw error;
+    }
+    return threads;
+  }
+
+  constructor(abi, count) {
+    this.abi = abi;
+    this.count = count;
+    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+    this.generation = 0;
+    this.helpers = [];
+    this.stacks = [];
+    this.runTask = (index) => abi.tinylm_run_task(index);
+    /** Whether sections currently run on the engine thread alone. */
+    this.serial = false;
+    /** false: always parallel (tests, benchmarks of the threaded path). */
+    this.adaptive = true;
+    this.steps = 0;
+    /** Moving averages of a decode step's milliseconds in each mode, and how many were timed. */
+    this.timing = { parallel: { ms: 0, count: 0 }, serial: { ms: 0, count: 0 } };
+    /** Sections run in parallel and serially so far. */
+    this.sections = { parallel: 0, serial: 0 };
+  }
+
+  /** The mode for the next decode step (adaptive): the faster so far, the other now and then. */
+  #chooseMode() {
+    const { parallel, serial } = this.timing;
+    if (parallel.count < WARMUP_STEPS) return false;
+    if (serial.count < WARMUP_STEPS) return true;
+    const serialFaster = serial.ms < parallel.ms;
+    const ratio = Math.max(serial.ms, parallel.ms) / Math.max(1e-6, Math.min(serial.ms, parallel.ms));
+    const probe = this.steps % (ratio > 1.25 ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE) === 0;
+    return probe ? !serialFaster : serialFaster;
+  }
+
+  /**
+   * Runs one decode step `body` (a wasm call that evaluates one token), timing it to choose
+   * between parallel and serial sections (see the top of this file). Returns body's result.
+   */
+  step(body) {
+    if (!this.adaptive) return body();
+    this.steps++;
+    this.serial = this.#chooseMode();
+    const start = performance.now();
+    const result = body();
+    const ms = performance.now() - start;
+    const average = this.timing[this.serial ? 'serial' : 'parallel'];
+    average.ms = average.count === 0 ? ms : average.ms + AVERAGE_WEIGHT * (ms - average.ms);
+    average.count++;
+    return result;
+  }
+
+  /** The engine side of tinylm.parallel_for: runs tasks 0..<count on every thread, returns when all are done. */
+  parallelFor(count) {
+    if (this.serial) {
+      this.sections.serial++;
+      for (let index = 0; index < count; index++) this.runTask(index);
+      return;
+    }
+    this.sections.parallel++;
+    const control = this.control;
+    if (count > MAX_TASKS) throw new RangeError(`a parallel section holds at most ${MAX_TASKS} tasks, got ${count}`);
+    const generation = (this.generation + 1) | 0;
+    this.generation = generation;
+    const tag = generation & 0x7ff;
+    Atomics.store(control, DONE, 0);
+    Atomics.store(control, CLAIM, (tag << 20) | (count << 10));
+    Atomics.store(control, GENERATION, generation);
+    if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, GENERATION);
+    const ok = runTasks(control, tag, this.runTask);
+    while (Atomics.load(control, DONE) < count) { /* spin: the helpers are finishing their tasks */ }
+    if (!ok || Atomics.load(control, FAILED)) {
+      Atomics.store(control, FAILED, 0);
+      throw new Error('TinyLM: a kernel task failed (see the console)');
+    }
+  }
+
+  /** Stops the helpers and frees their stacks. The engine must not run kernels afterwards. */
+  terminate() {
+    Atomics.store(this.control, STOP, 1);
+    Atomics.add(this.control, GENERATION, 1);
+    Atomics.notify(this.control, GENERATION);
+    for (const helper of this.helpers) helper.terminate();
+    this.helpers = [];
+    for (const stack of this.stacks) this.abi.tinylm_free(stack);
+    this.stacks = [];
+  }
+}
