@@ -140,28 +140,48 @@ extension LlamaCppOrderKernels {
         return horizontalSum(acc) + ((accMin[0] + accMin[2]) + (accMin[1] + accMin[3]))
     }
 
-    /// Up to four Q6_K rows against one token.
+    /// Up to four Q6_K rows against one token (vec_dot).
     @inline(__always)
     static func dotQ6_K(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
-                        _ act: Q8Activations, _ path: KQuantPath, _ out: UnsafeMutablePointer<Float>) {
-        if path != .tiled {
-            for i in 0..<count { out[i] = dotQ6_KRow(rows + i * rowBytes, blocks, act) }
-            return
+                        _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { out[i] = dotQ6_KRow(rows + i * rowBytes, blocks, act) }
+    }
+
+    /// Q6_K rows `rows` times `batch` tokens in the tiled order: one exact integer sum per
+    /// super-block and token. Row by row, four tokens at a time, so each weight sub-block is
+    /// unpacked once for four tokens (missing tokens repeat the first and are dropped).
+    static func multiplyQ6_KTiled(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
+                                  output: UnsafeMutablePointer<Float>, outputStride: Int) {
+        let blocks = weight.columns / 256
+        for r in rows {
+            let row = weight.data + r * weight.rowBytes
+            var t = 0
+            while t < batch {
+                let count = Swift.min(4, batch - t)
+                let a0 = scratch.activations(t)
+                let a1 = scratch.activations(count > 1 ? t + 1 : t)
+                let a2 = scratch.activations(count > 2 ? t + 2 : t)
+                let a3 = scratch.activations(count > 3 ? t + 3 : t)
+                var acc = SIMD4<Float>()
+                for b in 0..<blocks {
+                    let w = row + b * Q6_K.blockBytes
+                    let h = Q6_K.header(w)
+                    let o = b * 256
+                    var i0 = SIMD4<Int32>(), i1 = SIMD4<Int32>(), i2 = SIMD4<Int32>(), i3 = SIMD4<Int32>()
+                    for j in 0..<8 {
+                        let u = Q6_K.sub(w, h, j)
+                        i0 &+= Q6_K.subDot(u, h, j, a0.q + o + j * 32)
+                        i1 &+= Q6_K.subDot(u, h, j, a1.q + o + j * 32)
+                        i2 &+= Q6_K.subDot(u, h, j, a2.q + o + j * 32)
+                        i3 &+= Q6_K.subDot(u, h, j, a3.q + o + j * 32)
+                    }
+                    let da = SIMD4(a0.d[b], a1.d[b], a2.d[b], a3.d[b])
+                    acc = fusedMultiplyAdd(roundedFloats(transposedSum(i0, i1, i2, i3)) * h.d, da, acc)
+                }
+                for k in 0..<count { output[(t + k) * outputStride + r] = acc[k] }
+                t += count
+            }
         }
-        // Tiled: one exact integer sum per super-block; missing rows repeat the first.
-        let p1 = count > 1 ? rows + rowBytes : rows
-        let p2 = count > 2 ? rows + 2 * rowBytes : rows
-        let p3 = count > 3 ? rows + 3 * rowBytes : rows
-        var acc = SIMD4<Float>()
-        for b in 0..<blocks {
-            let offset = b * Q6_K.blockBytes
-            let a = act.q + b * 256
-            let isum = transposedSum(QuantDriver.blockDot(Q6_K.self, rows + offset, a), QuantDriver.blockDot(Q6_K.self, p1 + offset, a),
-                                     QuantDriver.blockDot(Q6_K.self, p2 + offset, a), QuantDriver.blockDot(Q6_K.self, p3 + offset, a))
-            let d = SIMD4(loadF16(rows + offset, 208), loadF16(p1 + offset, 208), loadF16(p2 + offset, 208), loadF16(p3 + offset, 208))
-            acc = fusedMultiplyAdd(roundedFloats(isum) * d, SIMD4(repeating: act.d[b]), acc)
-        }
-        for i in 0..<count { out[i] = acc[i] }
     }
 
     /// One Q6_K row in the order of llama.cpp's vec_dot_q6_K_q8_K.

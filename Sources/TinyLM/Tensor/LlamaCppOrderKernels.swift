@@ -47,6 +47,10 @@ enum LlamaCppOrderKernels {
             return
         }
         #endif
+        if type == .q6_K && kQuantPath(weight, token: 0, of: tokens.total) == .tiled {
+            multiplyQ6_KTiled(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
+            return
+        }
         // Four rows at a time share each activation load; for a batch, the four rows' bytes
         // stay in L1 while every token passes over them.
         var r = rows.lowerBound
@@ -71,8 +75,7 @@ enum LlamaCppOrderKernels {
                 case .q5_0: dotSymmetric(Q5_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 case .q4_K: dotQ4_K(weight.data + r * rowBytes, rowBytes, count, blocks, act,
                                     kQuantPath(weight, token: tokens.first + t, of: tokens.total), out)
-                case .q6_K: dotQ6_K(weight.data + r * rowBytes, rowBytes, count, blocks, act,
-                                    kQuantPath(weight, token: tokens.first + t, of: tokens.total), out)
+                case .q6_K: dotQ6_K(weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 default: dotSymmetric(Q8_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 }
             }
