@@ -26,7 +26,8 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 /** Bytes of stack each helper instance gets (the engine instance has the module's own 1 MiB). */
 const HELPER_STACK_BYTES = 1 << 20;
 
-/** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor). */
+/** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor).
+ *  Under Node the environment variable TINYLM_TASKS_PER_THREAD overrides it (benchmarks). */
 export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
 
 /** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
