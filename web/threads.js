@@ -26,7 +26,8 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 /** Bytes of stack each helper instance gets (the engine instance has the module's own 1 MiB). */
 const HELPER_STACK_BYTES = 1 << 20;
 
-/** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor). */
+/** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor).
+ *  Under Node the environment variable TINYLM_TASKS_PER_THREAD overrides it (benchmarks). */
 export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
 
 /** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
@@ -34,8 +35,10 @@ export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER
  *  close, rarely when one is clearly faster. */
 const WARMUP_STEPS = 2;
 const AVERAGE_WEIGHT = 0.25;
-const PROBE_EVERY_CLOSE = 8;
+const PROBE_EVERY_CLOSE = 12;
 const PROBE_EVERY_CLEAR = 32;
+/** Modes whose averages differ by more than this factor are "clearly" apart. */
+const CLEAR_RATIO = 1.1;
 
 /** How long an idle helper spins before it sleeps, in milliseconds. */
 const SPIN_MS = 3;
@@ -197,7 +200,7 @@ export class KernelThreads {
     if (serial.count < WARMUP_STEPS) return true;
     const serialFaster = serial.ms < parallel.ms;
     const ratio = Math.max(serial.ms, parallel.ms) / Math.max(1e-6, Math.min(serial.ms, parallel.ms));
-    const probe = this.steps % (ratio > 1.25 ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE) === 0;
+    const probe = this.steps % (ratio > CLEAR_RATIO ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE) === 0;
     return probe ? !serialFaster : serialFaster;
   }
 

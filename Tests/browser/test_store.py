@@ -77,10 +77,14 @@ def test_corrupt_chunk_is_detected_and_fetched_again(server, browser):
           const request = indexedDB.open('tinylm-models'); request.onsuccess = () => resolve(request.result); request.onerror = () => reject(request.error);
         });
         const id = new URL('""" + MODEL_URL_PATH + """', location.href).href;
-        const store = db.transaction('chunks', 'readwrite').objectStore('chunks');
+        const transaction = db.transaction('chunks', 'readwrite');
+        // Committed before the test goes on: a page reload right after could abort it.
+        const committed = new Promise((resolve, reject) => { transaction.oncomplete = resolve; transaction.onabort = () => reject(transaction.error); });
+        const store = transaction.objectStore('chunks');
         const data = await new Promise((resolve) => { const r = store.get([id, index]); r.onsuccess = () => resolve(r.result); });
         const bytes = new Uint8Array(data); bytes[1234] ^= 0xff;
         await new Promise((resolve, reject) => { const r = store.put(bytes.buffer, [id, index]); r.onsuccess = resolve; r.onerror = () => reject(r.error); });
+        await committed;
         db.close();
         return true;
     """
