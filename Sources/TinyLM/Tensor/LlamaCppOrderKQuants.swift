@@ -12,9 +12,12 @@
 //   kernel, the last n mod 4 (so a single decode token too) through a GEMV kernel. The two add
 //   the same integers in a different float order (below). The AVX-512 and AVX2 variants of the
 //   GEMM (chosen by how many columns a thread's chunk has) share that order.
-// - The ordinary path: tinyBLAS (llamafile sgemm) for batches of two or more tokens where it has
-//   a kernel (Q8_0, Q5_0, Q4_0 — same order as vec_dot, see LlamaCppOrderKernels.swift), the
-//   per-row vec_dot kernel otherwise. Q6_K has no tinyBLAS kernel: always vec_dot.
+// - Weights that are not repacked: a K-quant (Q2_K…Q6_K, and the IQ formats) multiplied by a
+//   batch of 8 or more tokens goes to the "tiled" matmul (on by default on x86); Q8_0, Q5_0 and
+//   Q4_0 batches of 2 or more go to tinyBLAS (llamafile sgemm; same order as vec_dot, see
+//   LlamaCppOrderKernels.swift); everything else, single tokens included, to the per-row
+//   vec_dot kernel. So Q6_K is tiled for a prompt of 8+ tokens and vec_dot otherwise, and a
+//   Q4_K whose row count is not a multiple of 8 likewise.
 // - The activations become Q8_K with the same values on every path: the 4-token quantizer of
 //   the GEMM only changes the layout (where +max and −max tie it may negate a whole block, d
 //   included, which leaves every product — and so every result — the same bits).
@@ -35,6 +38,11 @@
 //     per super-block. The mins go to four lanes, lane i = m_2i·S_2i + m_2i+1·S_2i+1, with
 //     accMin[i] += Float(lane)·(−d_a·dmin_w). Result: the eight lanes summed as hsum_float_8,
 //     plus (accMin0 + accMin2) + (accMin1 + accMin3).
+//   Tiled (the AVX-512 VNNI micro-kernel of the reference's build): per super-block the whole
+//     block's isum (Q6_K: Σ scale·(q − 32)·a) and, for Q4_K, msum; block = Float(isum)·d_w,
+//     Q4_K: block −= dmin_w·Float(msum) fused; acc += block·d_a. The source writes that last
+//     step as a multiply and an add, but the compiler fuses them (seen in the binary, and the
+//     reference's logits need it).
 //   Q6_K vec_dot: eight lanes; lane l = Σ over the eight 32-value groups g of
 //     scale[2g + l/4]·Σ_{k<4} q[32g + 4(l mod 4) + 16(l/4) + k]·a[…] with the stored q (0…63),
 //     minus 32·(scale[2l]·T_2l + scale[2l+1]·T_2l+1), T being the sums of 16 activations (the
