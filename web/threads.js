@@ -36,9 +36,8 @@ export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER
 const WARMUP_STEPS = 2;
 const AVERAGE_WEIGHT = 0.25;
 const PROBE_EVERY_CLOSE = 12;
-const PROBE_EVERY_CLEAR = 32;
-/** Modes whose averages differ by more than this factor are "clearly" apart. */
-const CLEAR_RATIO = 1.1;
+const PROBE_EVERY_CLEAR = 32; // the averages differ by more than 10%
+const PROBE_EVERY_FAR = 64; // by more than 50%
 
 /** How long an idle helper spins before it sleeps, in milliseconds. */
 const SPIN_MS = 3;
@@ -200,7 +199,8 @@ export class KernelThreads {
     if (serial.count < WARMUP_STEPS) return true;
     const serialFaster = serial.ms < parallel.ms;
     const ratio = Math.max(serial.ms, parallel.ms) / Math.max(1e-6, Math.min(serial.ms, parallel.ms));
-    const probe = this.steps % (ratio > CLEAR_RATIO ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE) === 0;
+    const every = ratio > 1.5 ? PROBE_EVERY_FAR : ratio > 1.1 ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE;
+    const probe = this.steps % every === 0;
     return probe ? !serialFaster : serialFaster;
   }
 
