@@ -111,6 +111,27 @@ struct ReferenceVectors {
         return summary
     }
 
+    /// The last-position logits of every reference prompt in `<folder>/logits_full` equal
+    /// llama.cpp's over the whole vocabulary, bit for bit.
+    static func checkFullLogitsBitIdentical(_ model: Model, _ folderName: String) throws {
+        let folder = TestSupport.referenceRoot.appendingPathComponent("\(folderName)/logits_full")
+        let files = try FileManager.default.contentsOfDirectory(atPath: try TestSupport.requireFile(folder.path)).sorted()
+        let cases = try ReferenceVectors(folderName).logits
+        #expect(files.count == 8)
+        for file in files {
+            let name = String(file.dropFirst(3).dropLast(4))  // "00_capital_france.f32"
+            let c = try #require(cases.first { $0.name == name })
+            let data = try Data(contentsOf: folder.appendingPathComponent(file))
+            let reference = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let session = try Session(model: model, contextLength: 64)
+            try session.evaluate(c.promptIDs)
+            #expect(reference.count == session.logits.count)
+            var differing = 0
+            for i in 0..<reference.count where reference[i] != session.logits[i] { differing += 1 }
+            #expect(differing == 0, "\(name): \(differing) of \(reference.count) logits differ from llama.cpp's")
+        }
+    }
+
     /// Prompt logits: same top-1, and our logits for llama.cpp's top-10 within `tolerance`.
     @discardableResult
     static func checkLogits(_ model: Model, _ c: LogitsCase, tolerance: Double) throws -> Double {

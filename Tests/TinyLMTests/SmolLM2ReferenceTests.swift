@@ -30,22 +30,7 @@ import TinyLMHost
     /// bit, over the whole vocabulary.
     @Test func fullLogitsAreBitIdenticalToLlamaCpp() throws {
         let model = try TestSupport.smolLM2()
-        let folder = TestSupport.referenceRoot.appendingPathComponent("smollm2/logits_full")
-        let files = try FileManager.default.contentsOfDirectory(atPath: try TestSupport.requireFile(folder.path)).sorted()
-        let cases = try ReferenceVectors("smollm2").logits
-        #expect(files.count == 8)
-        for file in files {
-            let name = String(file.dropFirst(3).dropLast(4))  // "00_capital_france.f32"
-            let c = try #require(cases.first { $0.name == name })
-            let data = try Data(contentsOf: folder.appendingPathComponent(file))
-            let reference = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            let session = try Session(model: model, contextLength: 64)
-            try session.evaluate(c.promptIDs)
-            #expect(reference.count == session.logits.count)
-            var differing = 0
-            for i in 0..<reference.count where reference[i] != session.logits[i] { differing += 1 }
-            #expect(differing == 0, "\(name): \(differing) of \(reference.count) logits differ from llama.cpp's")
-        }
+        try ReferenceVectors.checkFullLogitsBitIdentical(model, "smollm2")
     }
 
     /// `tinylm chat` formats with the GGUF's own template: the chat prompts must be exactly the

@@ -2,7 +2,7 @@
 // native build, reports bad input as errors (never traps) and does not leak memory.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEngine, jsonLines, modelBytes, smolLM2Path, nativeGreedy, firstFragileStep } from './helpers.mjs';
+import { createEngine, jsonLines, modelBytes, smolLM2Path, nativeGreedy, firstFragileStep, promptLogitDifferences } from './helpers.mjs';
 
 let engine;
 let model;
@@ -103,20 +103,7 @@ test('loading, generating and freeing 20 times does not grow memory without boun
 });
 
 test('prompt logits are bit-identical to llama.cpp and to the native build', async () => {
-  const { readFile } = await import('node:fs/promises');
-  const path = await import('node:path');
-  const { reference } = await import('./helpers.mjs');
-  const cases = await jsonLines('smollm2/logits_top.jsonl');
-  for (const [index, c] of cases.slice(0, 3).entries()) {
-    const file = path.join(reference, 'smollm2/logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
-    const bytes = await readFile(file);
-    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const session = model.createSession({ contextLength: 64 });
-    session.evaluate(c.prompt_ids);
-    const logits = session.logits();
-    session.free();
-    let differing = 0;
-    for (let i = 0; i < expected.length; i++) if (logits[i] !== expected[i]) differing++;
-    assert.equal(differing, 0, `${c.name}: ${differing} logits differ from llama.cpp's`);
+  for (const { name, differing, total } of await promptLogitDifferences(model, 'smollm2', 3)) {
+    assert.equal(differing, 0, `${name}: ${differing} of ${total} logits differ from llama.cpp's`);
   }
 });

@@ -1,7 +1,7 @@
 // Gemma 3 270M (K-quants, sliding-window attention, SentencePiece vocabulary) in the wasm build.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEngine, jsonLines, modelBytes, gemma3Path, nativeGreedy } from './helpers.mjs';
+import { createEngine, jsonLines, modelBytes, gemma3Path, nativeGreedy, promptLogitDifferences } from './helpers.mjs';
 
 let engine;
 let model;
@@ -52,20 +52,7 @@ test('greedy generation equals llama.cpp and the native build', async () => {
 });
 
 test('prompt logits are bit-identical to llama.cpp', async () => {
-  const { readFile } = await import('node:fs/promises');
-  const path = await import('node:path');
-  const { reference } = await import('./helpers.mjs');
-  const cases = await jsonLines('gemma3/logits_top.jsonl');
-  for (const [index, c] of cases.slice(0, 2).entries()) {
-    const file = path.join(reference, 'gemma3/logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
-    const bytes = await readFile(file);
-    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const session = model.createSession({ contextLength: 64 });
-    session.evaluate(c.prompt_ids);
-    const logits = session.logits();
-    session.free();
-    let differing = 0;
-    for (let i = 0; i < expected.length; i++) if (logits[i] !== expected[i]) differing++;
-    assert.equal(differing, 0, `${c.name}: ${differing} of ${expected.length} logits differ from llama.cpp's`);
+  for (const { name, differing, total } of await promptLogitDifferences(model, 'gemma3', 2)) {
+    assert.equal(differing, 0, `${name}: ${differing} of ${total} logits differ from llama.cpp's`);
   }
 });

@@ -47,3 +47,23 @@ export function firstFragileStep(gaps, threshold = 0.05) {
   const index = gaps.findIndex((gap) => gap < threshold);
   return index < 0 ? gaps.length : index;
 }
+
+/** How many of the last-position logits of the first `count` reference prompts of `folder`
+ *  (smollm2, gemma3) differ from llama.cpp's full logits; one entry per prompt. */
+export async function promptLogitDifferences(model, folder, count) {
+  const cases = await jsonLines(`${folder}/logits_top.jsonl`);
+  const differences = [];
+  for (const [index, c] of cases.slice(0, count).entries()) {
+    const file = path.join(reference, folder, 'logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
+    const bytes = await readFile(file);
+    const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const session = model.createSession({ contextLength: 64 });
+    session.evaluate(c.prompt_ids);
+    const logits = session.logits();
+    session.free();
+    let differing = 0;
+    for (let i = 0; i < expected.length; i++) if (logits[i] !== expected[i]) differing++;
+    differences.push({ name: c.name, differing, total: expected.length });
+  }
+  return differences;
+}
