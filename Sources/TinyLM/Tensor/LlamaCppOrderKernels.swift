@@ -98,8 +98,7 @@ enum LlamaCppOrderKernels {
         for b in 0..<blocks {
             let a = ActivationPairs(act.q + b * 32)
             let w = rows + b * 20
-            let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
-                                      (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+            let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
             let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]   // d_w·d_a, rounded to Float
             acc0 = fusedMultiplyAdd(scales[0], blockLanes(q4_1Pairs(w), a), acc0)
             acc1 = fusedMultiplyAdd(scales[1], blockLanes(q4_1Pairs(w + rowBytes), a), acc1)
@@ -152,8 +151,7 @@ enum LlamaCppOrderKernels {
             let a = ActivationPairs(act.q + b * 32)
             let w = rows + b * F.blockBytes
             // The f16 scale opens every block of these formats: the four rows' scales convert together.
-            let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
-                                       UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
+            let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
             let scales = FP16.toFloat4(halves) * act.d[b]
             acc0 = fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
             acc1 = fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
@@ -164,6 +162,20 @@ enum LlamaCppOrderKernels {
         out[1] = horizontalSum(acc1)
         out[2] = horizontalSum(acc2)
         out[3] = horizontalSum(acc3)
+    }
+
+    /// The first 32-bit word of the same block in four consecutive rows (Q4_1: d | m << 16).
+    @inline(__always)
+    static func headerWords4(_ w: UnsafeRawPointer, _ rowBytes: Int) -> SIMD4<UInt32> {
+        SIMD4(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
+              (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+    }
+
+    /// The leading f16 scale of the same block in four consecutive rows (Q8_0, Q5_0).
+    @inline(__always)
+    static func headerHalves4(_ w: UnsafeRawPointer, _ rowBytes: Int) -> SIMD4<UInt32> {
+        SIMD4(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
+              UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
     }
 
     /// The eight per-4-element integer sums of one 32-element block, as exact Floats. Weights
@@ -328,8 +340,7 @@ extension LlamaCppOrderKernels {
                 let y = UnsafeRawPointer(q8 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
                 let w = rows + b * 20
                 prefetchNextRows(rows, rowBytes, b, 20)
-                let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
-                                          (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+                let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
                 let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]
                 acc0 = acc0.addingProduct(nibbleLanes(w, y), SIMD8(repeating: scales[0]))
                 acc1 = acc1.addingProduct(nibbleLanes(w + rowBytes, y), SIMD8(repeating: scales[1]))
@@ -365,8 +376,7 @@ extension LlamaCppOrderKernels {
                                     let n = (w + i * rowBytes).loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
                                     bytes[8 * b + i] = unsafeBitCast(SIMD32<UInt8>(lowHalf: n & 0x0F, highHalf: n &>> 4), to: SIMD32<Int8>.self)
                                 }
-                                let words = SIMD4<UInt32>(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self),
-                                                          (w + 2 * rowBytes).loadUnaligned(as: UInt32.self), (w + 3 * rowBytes).loadUnaligned(as: UInt32.self))
+                                let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
                                 scales[2 * b] = FP16.toFloat4(words & 0xFFFF)
                                 scales[2 * b + 1] = FP16.toFloat4(words &>> 16)
                             } else {
@@ -375,8 +385,7 @@ extension LlamaCppOrderKernels {
                                     bytes[8 * b + i] = tinylm_sign_i8(x, x)
                                     bytes[8 * b + 4 + i] = x
                                 }
-                                let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
-                                                           UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
+                                let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
                                 scales[2 * b] = FP16.toFloat4(halves)
                             }
                         }
@@ -461,8 +470,7 @@ extension LlamaCppOrderKernels {
                 let y = UnsafeRawPointer(q8 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
                 let w = rows + b * 34
                 prefetchNextRows(rows, rowBytes, b, 34)
-                let halves = SIMD4<UInt32>(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)),
-                                           UInt32((w + 2 * rowBytes).loadUnaligned(as: UInt16.self)), UInt32((w + 3 * rowBytes).loadUnaligned(as: UInt16.self)))
+                let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
                 let scales = FP16.toFloat4(halves) * act.d[b]
                 acc0 = acc0.addingProduct(signedLanes(w, y), SIMD8(repeating: scales[0]))
                 acc1 = acc1.addingProduct(signedLanes(w + rowBytes, y), SIMD8(repeating: scales[1]))
