@@ -66,11 +66,11 @@ def newest_source_mtime():
 
 
 def ensure_wasm():
-    modules = [os.path.join(WEB, name) for name in ('tinylm.wasm', 'tinylm-mt.wasm')]
+    modules = [os.path.join(WEB, name) for name in ('tinylm.wasm', 'tinylm-mt.wasm', 'tinylm-relaxed.wasm', 'tinylm-mt-relaxed.wasm')]
     newest = newest_source_mtime()
     if all(os.path.exists(m) and os.path.getmtime(m) >= newest for m in modules):
         return
-    log('web/tinylm.wasm or web/tinylm-mt.wasm is missing or older than the sources: running ./build-wasm.sh (a few minutes)')
+    log('a module in web/ (tinylm*.wasm) is missing or older than the sources: running ./build-wasm.sh (a few minutes)')
     result = subprocess.run([os.path.join(ROOT, 'build-wasm.sh')], cwd=ROOT)
     if result.returncode != 0:
         if os.path.exists(modules[0]):

@@ -48,14 +48,57 @@ async function compile(source) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-/** The threaded module beside `source` (tinylm.wasm → tinylm-mt.wasm), or null when `source` is not a URL. */
-function threadedSibling(source) {
-  if (source === undefined || source === null) return new URL('./tinylm-mt.wasm', import.meta.url);
+/**
+ * The module named `suffix` beside `source` (threads: tinylm.wasm → tinylm-mt.wasm; relaxed
+ * SIMD: tinylm.wasm → tinylm-relaxed.wasm, tinylm-mt.wasm → tinylm-mt-relaxed.wasm), or null
+ * when `source` is not a URL.
+ */
+function sibling(source, suffix) {
+  if (source === undefined || source === null) source = new URL('./tinylm.wasm', import.meta.url);
   if (typeof source !== 'string' && !(source instanceof URL)) return null;
   const url = new URL(String(source), typeof location !== 'undefined' ? location.href : import.meta.url);
   if (!/\.wasm$/.test(url.pathname)) return null;
-  url.pathname = url.pathname.replace(/\.wasm$/, '-mt.wasm');
+  url.pathname = url.pathname.replace(/\.wasm$/, `${suffix}.wasm`);
   return url;
+}
+
+/**
+ * A 68-byte module, (func (export "dot") (param i32 i32) (result i32)) returning lane 0 of
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s(i8x16.splat a, i8x16.splat b, 0).
+ */
+const RELAXED_DOT_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x03, 0x02,
+  0x01, 0x00, 0x07, 0x07, 0x01, 0x03, 0x64, 0x6f, 0x74, 0x00, 0x00, 0x0a, 0x24, 0x01, 0x22, 0x00, 0x20, 0x00, 0xfd,
+  0x0f, 0x20, 0x01, 0xfd, 0x0f, 0xfd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0xfd, 0x93, 0x02, 0xfd, 0x1b, 0x00, 0x0b,
+]);
+let relaxedSimdAnswer = null;
+
+/**
+ * Whether this engine runs relaxed SIMD with the standard's results, so the relaxed modules
+ * compute exactly what the baseline ones do. Validating is not enough: pre-standard
+ * implementations (Node 20's --experimental-wasm-relaxed-simd) accept the opcodes but sum
+ * eight products per lane instead of four.
+ */
+export function relaxedSimdSupported() {
+  if (relaxedSimdAnswer === null) {
+    try {
+      const { dot } = new WebAssembly.Instance(new WebAssembly.Module(RELAXED_DOT_PROBE)).exports;
+      relaxedSimdAnswer = dot(-3, 5) === -60 && dot(100, 15) === 6000;
+    } catch {
+      relaxedSimdAnswer = false;
+    }
+  }
+  return relaxedSimdAnswer;
+}
+
+/**
+ * Lets a relaxed-SIMD module find out whether f32x4.relaxed_madd is fused on this machine
+ * (the kernels use it only then; the baseline modules answer 0). The inputs are passed in so
+ * that the compiler cannot fold the probe: (1 + 2^-12)² − (1 + 2^-11) is 2^-24 only when fused.
+ */
+function probeFusedMultiplyAdd(abi) {
+  abi.tinylm_probe_fused_madd(1 + 2 ** -12, -(1 + 2 ** -11));
 }
 
 export class Engine {
@@ -68,37 +111,62 @@ export class Engine {
    *                   workers; otherwise — or if it fails to start — the single-thread module.
    *                   `engine.threads` tells how many run, `engine.threadsError` why not more.
    *   threadedSource  the shared-memory module (default: tinylm-mt.wasm beside a URL `source`)
+   *   relaxedSimd     true (default): where the engine runs relaxed SIMD (relaxedSimdSupported),
+   *                   use the relaxed build of the chosen module (tinylm-relaxed.wasm beside
+   *                   tinylm.wasm, tinylm-mt-relaxed.wasm beside tinylm-mt.wasm; same results,
+   *                   faster kernels), falling back to the plain one if it cannot be loaded.
+   *                   `engine.simd` says which runs: 'relaxed-simd' or 'simd128'.
    *   kernelWorkerURL the helper worker script (default: kernel-worker.js beside this file)
    *   adaptiveThreads true (default): decode steps run serially instead while that is faster
    *                   (other programs keep the CPUs busy; threads.js); false: always parallel
    *   log             receives the module's stdout/stderr lines
    */
-  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true } = {}) {
+  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true, relaxedSimd = true } = {}) {
     const wanted = Math.max(1, Math.min(64, Math.floor(Number(threads)) || 1));
+    const relaxed = relaxedSimd && relaxedSimdSupported();
     let threadsError = null;
     if (wanted > 1) {
-      const threaded = threadedSource ?? threadedSibling(source);
+      const threaded = threadedSource ?? sibling(source, '-mt');
       if (!threadsSupported()) threadsError = 'shared memory is unavailable (the page is not cross-origin isolated)';
       else if (!threaded) threadsError = 'no threaded module: pass threadedSource';
       else {
-        try {
-          const engine = await Engine.#createThreaded(threaded, wanted, log, kernelWorkerURL);
+        const start = async (url, simd) => {
+          const engine = await Engine.#createThreaded(url, wanted, log, kernelWorkerURL);
           engine.kernelThreads.adaptive = adaptiveThreads;
+          engine.simd = simd;
           return engine;
+        };
+        const threadedRelaxed = relaxed ? sibling(threaded, '-relaxed') : null;
+        if (threadedRelaxed) {
+          try { return await start(threadedRelaxed, 'relaxed-simd'); } catch { /* the plain module below */ }
+        }
+        try {
+          return await start(threaded, 'simd128');
         } catch (error) {
           threadsError = `the threaded module failed to start: ${error?.message || error}`;
         }
       }
     }
-    const module = await compile(source);
+    let module = null;
+    let simd = 'simd128';
+    const singleRelaxed = relaxed ? sibling(source, '-relaxed') : null;
+    if (singleRelaxed) {
+      try {
+        module = await compile(singleRelaxed);
+        simd = 'relaxed-simd';
+      } catch { /* the plain module below */ }
+    }
+    module ??= await compile(source);
     let memory = null;
     const wasi = createWasiImports(() => memory, log ? { stdout: log, stderr: log } : {});
     const serial = (count) => { for (let i = 0; i < count; i++) instance.exports.tinylm_run_task(i); };
     const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi, tinylm: { parallel_for: serial } });
     memory = instance.exports.memory;
     instance.exports._initialize();
+    probeFusedMultiplyAdd(instance.exports);
     const engine = new Engine(instance.exports, memory);
     engine.threadsError = threadsError;
+    engine.simd = simd;
     return engine;
   }
 
@@ -110,6 +178,7 @@ export class Engine {
     const parallelFor = (n) => threads.parallelFor(n);
     const instance = await WebAssembly.instantiate(module, { ...threadImports(memory, parallelFor), wasi_snapshot_preview1: wasi });
     instance.exports._initialize();
+    probeFusedMultiplyAdd(instance.exports);
     threads = await KernelThreads.start({ module, memory, abi: instance.exports, count, ...(kernelWorkerURL ? { workerURL: kernelWorkerURL } : {}) });
     const used = instance.exports.tinylm_set_threads(count, TASKS_PER_THREAD);
     const engine = new Engine(instance.exports, memory, threads);
@@ -125,6 +194,8 @@ export class Engine {
     this.threads = 1;
     /** Why fewer threads than asked for run (null if none were refused). */
     this.threadsError = null;
+    /** Which build of the module runs: 'relaxed-simd' or 'simd128' (Engine.create). */
+    this.simd = 'simd128';
   }
 
   /** Stops the helper workers (threaded engines). The engine is unusable afterwards. */

@@ -57,14 +57,18 @@ export class TinyLM {
    * headers, or coi-serviceworker.js); without it, or if the threaded module fails to start, the
    * single-thread module runs. `loaded.threads` tells how many threads run. adaptiveThreads
    * (default true): decode steps run on one thread while that is faster (when other programs
-   * keep the CPUs busy); false always splits the work.
+   * keep the CPUs busy); false always splits the work. relaxedSimd (default true): where the
+   * browser runs relaxed SIMD, the relaxed build of the module (tinylm-relaxed.wasm,
+   * tinylm-mt-relaxed.wasm beside the plain ones) runs: same results, faster kernels.
+   * `loaded.simd` tells which build runs.
    */
   constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null,
-    adaptiveThreads = true } = {}) {
+    adaptiveThreads = true, relaxedSimd = true } = {}) {
     this.wasmURL = wasmURL ? new URL(wasmURL, location.href).href : null;
     this.threadedWasmURL = threadedWasmURL ? new URL(threadedWasmURL, location.href).href : null;
     this.threads = threads;
     this.adaptiveThreads = adaptiveThreads;
+    this.relaxedSimd = relaxedSimd;
     this.worker = new Worker(workerURL, { type: 'module', name: 'tinylm' });
     this.pending = new Map(); // request id → {resolve, reject, onEvent}
     this.nextID = 1;
@@ -88,7 +92,8 @@ export class TinyLM {
    *   signal        AbortSignal
    *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
    *   contextLength tokens of context (default min(2048, the model's trained length))
-   * Resolves {id, size, sha256, downloaded, info, contextLength, threads, threadsError}.
+   * Resolves {id, size, sha256, downloaded, info, contextLength, threads, threadsError, simd}
+   * (simd: 'relaxed-simd' or 'simd128', the build of the module that runs).
    */
   async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true } = {}) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
@@ -99,7 +104,7 @@ export class TinyLM {
     this.loaded = await this.#request('load', {
       source: resolved,
       options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
-        adaptiveThreads: this.adaptiveThreads },
+        adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return this.loaded;
   }
@@ -148,7 +153,7 @@ export class TinyLM {
   /** The prompt text the chat template renders for `messages`. */
   formatChat(messages, options = {}) { return this.#request('formatChat', { messages, chatOptions: chatOptions(options) }); }
 
-  /** {loaded, id, size, info, contextLength, memoryBytes, threads, threadsError, threadSections,
+  /** {loaded, id, size, info, contextLength, memoryBytes, threads, threadsError, simd, threadSections,
    *  crossOriginIsolated} from the worker (threadSections: {parallel, serial} counts of the
    *  kernel sections run so far, threaded engines only). */
   status() { return this.#request('status', {}); }

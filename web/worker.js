@@ -56,6 +56,7 @@ async function load({ source, options = {} }, signal, emit) {
     log: () => {},
     threads: options.threads ?? defaultThreads(),
     adaptiveThreads: options.adaptiveThreads ?? true,
+    relaxedSimd: options.relaxedSimd ?? true,
     ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
   });
   unload();
@@ -119,7 +120,7 @@ async function load({ source, options = {} }, signal, emit) {
     progress({ phase: 'load', done: 1, total: 1 });
     return {
       id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
-      threads: engine.threads, threadsError: engine.threadsError,
+      threads: engine.threads, threadsError: engine.threadsError, simd: engine.simd,
     };
   }
 }
@@ -227,7 +228,7 @@ async function generate(request, signal, emit) {
 
 function engineStatus() {
   return {
-    memoryBytes: engine?.memoryBytes ?? 0, threads: engine?.threads ?? null, threadsError: engine?.threadsError ?? null,
+    memoryBytes: engine?.memoryBytes ?? 0, threads: engine?.threads ?? null, threadsError: engine?.threadsError ?? null, simd: engine?.simd ?? null,
     threadSections: engine?.kernelThreads ? { ...engine.kernelThreads.sections } : null,
     crossOriginIsolated: self.crossOriginIsolated === true,
   };

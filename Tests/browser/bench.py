@@ -4,7 +4,7 @@ store + load), load-from-IndexedDB time, and prompt/decode speed from web/bench.
 thread count (the page is cross-origin isolated under scripts/serve.py, so it can use threads).
 
     python3 Tests/browser/bench.py [--model models/gemma-3-270m-q4_k_m.gguf] [--tokens 128] [--threads 1,2]
-                                   [--fixed-threads]
+                                   [--fixed-threads] [--simd relaxed-simd,simd128]
 """
 import argparse
 import json
@@ -21,13 +21,19 @@ def main():
     parser.add_argument('--tokens', type=int, default=128)
     parser.add_argument('--threads', default='1,2', help='thread counts to compare (comma-separated)')
     parser.add_argument('--fixed-threads', action='store_true', help='always split the work (not adaptive)')
+    parser.add_argument('--simd', default='relaxed-simd',
+                        help='module builds to compare (comma-separated): relaxed-simd (used where the browser '
+                             'runs it), simd128 (the baseline)')
     args = parser.parse_args()
     fixed = '&fixed=1' if args.fixed_threads else ''
     server = StaticServer().start()
     browser = Browser()
     try:
-        for label, fresh in (('first visit', '&fresh=1'), ('reload', '')):
-            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}&threads={args.threads}{fresh}{fixed}')
+        visits = [('first visit', '&fresh=1', args.simd.split(',')[0])]
+        visits += [('reload', '', simd) for simd in args.simd.split(',')]
+        for label, fresh, simd in visits:
+            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}&threads={args.threads}'
+                        f'{fresh}{fixed}&simd={simd}')
             result = browser.wait_for('window.benchResult', timeout=900)
             if 'error' in result:
                 raise SystemExit(f"bench failed: {result['error']}")
@@ -38,7 +44,7 @@ def main():
                 note = f" ({run['threadsError']})" if run['threadsError'] else ''
                 if run.get('threadSections'):
                     note += f" (sections parallel/serial: {run['threadSections']['parallel']}/{run['threadSections']['serial']})"
-                print(f"  {run['threads']} thread(s){note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
+                print(f"  {run['threads']} thread(s), {run['simd']}{note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
                       f"decode {run['decodeTokensPerSecond']:.1f} tokens/s")
     finally:
         browser.quit()

@@ -70,6 +70,13 @@ enum LlamaCppOrderKernels {
                     }
                 }
                 #endif
+                #if TINYLM_RELAXED_SIMD
+                if count == 4 && (type == .q4_1 || type == .q8_0) {
+                    RelaxedSIMD.dot4(type, weight.data + r * rowBytes, rowBytes, blocks, act,
+                                     UnsafePointer(scratch.q8 + t * scratch.columnStride), out)
+                    continue
+                }
+                #endif
                 switch type {
                 case .q4_1: dotQ4_1(weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                 case .q5_0: dotSymmetric(Q5_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)

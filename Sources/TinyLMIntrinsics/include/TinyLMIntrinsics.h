@@ -71,6 +71,20 @@ static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_fma_via_f64(tin
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_relaxed_madd(tinylm_f32x4 a, tinylm_f32x4 b, tinylm_f32x4 c) {
     return (tinylm_f32x4)__builtin_wasm_relaxed_madd_f32x4((v128_t)a, (v128_t)b, (v128_t)c);
 }
+
+typedef signed char tinylm_i8x16 __attribute__((ext_vector_type(16)));
+
+/// i32x4.relaxed_dot_i8x16_i7x16_add_s: lane i = acc[i] + Σ a[j]·b[j] for j in 4i..<4i+4.
+/// Deterministic (and exact) when every b[j] is in 0…127, which callers guarantee: x86 engines
+/// lower it to ggml's own pmaddubsw + pmaddwd pair, b being the unsigned operand.
+static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_relaxed_dot4_i8_i7(tinylm_i8x16 a, tinylm_i8x16 b, tinylm_i32x4 acc) {
+    return (tinylm_i32x4)wasm_i32x4_relaxed_dot_i8x16_i7x16_add((v128_t)a, (v128_t)b, (v128_t)acc);
+}
+
+/// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
+    return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);
+}
 #endif
 
 #endif

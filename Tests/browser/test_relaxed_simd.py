@@ -1,0 +1,100 @@
+"""The relaxed-SIMD modules (web/tinylm-relaxed.wasm, web/tinylm-mt-relaxed.wasm) in Chromium,
+the only engine here that runs relaxed SIMD with the standard's semantics (Node 20's flag gives
+the pre-standard dot product, which the engine's probe rejects). They must compute exactly what
+the baseline modules compute: llama.cpp's logits bit for bit, the same greedy ids, on one
+thread and on two."""
+
+import base64
+import json
+import os
+
+from conftest import MODEL_URL_PATH, ROOT, expected_greedy_ids, reference_cases
+
+REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'smollm2')
+
+
+def reference_logits(count):
+    """The first `count` prompts of logits_top.jsonl with llama.cpp's full last-position logits
+    (base64 of the little-endian f32 file)."""
+    with open(os.path.join(REFERENCE, 'logits_top.jsonl')) as f:
+        cases = [json.loads(line) for line in f if line.strip()][:count]
+    files = {name.split('_', 1)[1][:-len('.f32')]: name for name in os.listdir(os.path.join(REFERENCE, 'logits_full'))}
+    out = []
+    for case in cases:
+        with open(os.path.join(REFERENCE, 'logits_full', files[case['name']]), 'rb') as f:
+            out.append({'name': case['name'], 'ids': case['prompt_ids'], 'logits': base64.b64encode(f.read()).decode()})
+    return out
+
+
+def test_relaxed_module_gives_llama_cpp_logits_bit_for_bit(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    cases = reference_logits(8)
+    result = browser.run(f"""
+        const [cases] = args;
+        const {{ Engine, relaxedSimdSupported }} = await import('/engine.js');
+        const bytes = new Uint8Array(await (await fetch('{MODEL_URL_PATH}')).arrayBuffer());
+        const out = {{ supported: relaxedSimdSupported(), runs: {{}} }};
+        for (const relaxedSimd of [true, false]) {{
+          const engine = await Engine.create(undefined, {{ relaxedSimd }});
+          const model = engine.loadModel(bytes);
+          const differing = [];
+          for (const c of cases) {{
+            const expected = new Uint32Array(Uint8Array.from(atob(c.logits), (ch) => ch.charCodeAt(0)).buffer);
+            const session = model.createSession({{ contextLength: 64 }});
+            session.evaluate(c.ids);
+            const floats = session.logits();
+            const logits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
+            let count = logits.length === expected.length ? 0 : -1;
+            for (let i = 0; count >= 0 && i < expected.length; i++) if (logits[i] !== expected[i]) count++;
+            session.free();
+            differing.push([c.name, count]);
+          }}
+          out.runs[engine.simd] = {{ differing, fused: engine.abi.tinylm_probe_fused_madd(1 + 2 ** -12, -(1 + 2 ** -11)) }};
+          model.free();
+        }}
+        return out;
+    """, cases)
+    assert result['supported'] is True
+    assert set(result['runs']) == {'relaxed-simd', 'simd128'}
+    for simd, run in result['runs'].items():
+        assert all(count == 0 for _, count in run['differing']), f'{simd}: logits differ from llama.cpp: {run["differing"]}'
+    print(f"\nrelaxed_madd fused on this machine: {bool(result['runs']['relaxed-simd']['fused'])}")
+
+
+def test_relaxed_modules_give_the_reference_ids_on_one_and_two_threads(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    case = reference_cases()[1]
+    expected, tool = expected_greedy_ids(case['prompt_ids'], 48)
+    results = browser.run(f"""
+        const [ids] = args;
+        const {{ TinyLM }} = await import('/tinylm.js');
+        const out = [];
+        for (const [threads, relaxedSimd] of [[1, true], [2, true], [1, false]]) {{
+          const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads, relaxedSimd, adaptiveThreads: false }});
+          try {{
+            const result = await lm.generate(ids, {{ temperature: 0, maxTokens: 48, ignoreEOS: true }});
+            out.push({{ threads: lm.loaded.threads, simd: lm.loaded.simd, tokens: result.tokens,
+                       tokensPerSecond: result.timings.tokensPerSecond }});
+          }} finally {{
+            lm.terminate();
+          }}
+        }}
+        return out;
+    """, case['prompt_ids'])
+    assert [(r['threads'], r['simd']) for r in results] == [(1, 'relaxed-simd'), (2, 'relaxed-simd'), (1, 'simd128')]
+    for run in results:
+        assert run['tokens'] == expected, f"{run['threads']} thread(s), {run['simd']}: ids differ from {tool}"
+    print('\ndecode: ' + ', '.join(f"{r['threads']} thread(s) {r['simd']} {r['tokensPerSecond']:.1f} tokens/s" for r in results))
+
+
+def test_modules_given_as_bytes_run_as_given(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    simd = browser.run("""
+        const { Engine } = await import('/engine.js');
+        const bytes = await (await fetch('/tinylm.wasm')).arrayBuffer();
+        return (await Engine.create(bytes)).simd;
+    """)
+    assert simd == 'simd128'
