@@ -426,6 +426,31 @@ enum KernelFixtures {
         for f: Float in [65504, 65520, 65519.99, 1e-8, 2.98e-8, 5.96e-8, -0.0, .infinity, -.infinity, 6.1035e-5] {
             #expect(FP16.fromFloat(f) == Float16(f).bitPattern, "f32 \(f)")
         }
+        // The four-lane rounding (attention's accumulators) equals the scalar one everywhere:
+        // random bit patterns, every f16 value and its neighbours, and the range edges.
+        func expectRound4(_ values: SIMD4<Float>) {
+            let r = FP16.round4(values)
+            for lane in 0..<4 {
+                let expected = FP16.round(values[lane])
+                if expected.isNaN { #expect(r[lane].isNaN) } else { #expect(r[lane].bitPattern == expected.bitPattern, "round4 \(values[lane])") }
+            }
+        }
+        for _ in 0..<100_000 {
+            expectRound4(SIMD4((0..<4).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }))
+        }
+        for bits in stride(from: 0, through: Int(UInt16.max), by: 1) {
+            let f = FP16.toFloat(UInt16(bits))
+            expectRound4(SIMD4(f, f.nextUp, f.nextDown, (f + f.nextUp) / 2))
+        }
+        expectRound4(SIMD4(65504, 65520, 65519.99, 65536))
+        expectRound4(SIMD4(.infinity, -.infinity, .nan, -0.0))
+        expectRound4(SIMD4(0x1p-14, Float(0x1p-14).nextDown, 0x1p-25, 0x1.8p-25))
+        // Eight-lane f16 → f32 equals the scalar conversion.
+        for start in stride(from: 0, to: 65536, by: 8) {
+            let h = SIMD8<UInt16>((0..<8).map { UInt16(start + $0) })
+            let f = FP16.toFloat8(h)
+            for lane in 0..<8 where !f[lane].isNaN { #expect(f[lane].bitPattern == FP16.toFloat(h[lane]).bitPattern) }
+        }
         // bf16: round to nearest even, like ggml.
         #expect(BF16.fromFloat(Float(bitPattern: 0x3F80_8000)) == 0x3F80)
         #expect(BF16.fromFloat(Float(bitPattern: 0x3F81_8000)) == 0x3F82)

@@ -1,9 +1,24 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// Elementary functions in pure Swift. The core links no C math library, so native and wasm
 /// builds run the very same arithmetic and a given seed gives the same text everywhere.
 /// Most functions evaluate in Double and round once to Float: accurate to within an ulp of the
 /// correctly rounded Float result. expf, sinf and cosf instead reproduce glibc's results
 /// exactly, because llama.cpp's attention and RoPE use them and we match its numerics.
 public enum Math {
+    /// c + a·b with one rounding (the FMA glibc's routines are written with). wasm has no
+    /// fused multiply-add: there Swift calls a software fma, unless the relaxed-SIMD build
+    /// found f64x2.relaxed_madd fused on this machine.
+    @inline(__always)
+    static func fused(_ c: Double, _ a: Double, _ b: Double) -> Double {
+        #if TINYLM_RELAXED_SIMD
+        if WasmFusedMultiplyAdd.relaxedIsFused { return tinylm_relaxed_madd_f64(a, b, c) }
+        #endif
+        return c.addingProduct(a, b)
+    }
+
     static let ln2Hi = 6.93147180369123816490e-01
     static let ln2Lo = 1.90821492927058770002e-10
     static let invLn2 = 1.44269504088896338700e+00
@@ -100,9 +115,9 @@ public enum Math {
         let k = shifted.bitPattern
         let r = z - (shifted - 0x1.8p+52)
         let scale = Double(bitPattern: expTableWord(Int(k & 31)) &+ (k &<< 47))
-        let cubic = (0x1.ebfce50fac4f3p-13 as Double).addingProduct(0x1.c6af84b912394p-20, r)
-        let linear = (1 as Double).addingProduct(0x1.62e42ff0c52d6p-6, r)
-        return Float(linear.addingProduct(cubic, r * r) * scale)
+        let cubic = fused(0x1.ebfce50fac4f3p-13, 0x1.c6af84b912394p-20, r)
+        let linear = fused(1, 0x1.62e42ff0c52d6p-6, r)
+        return Float(fused(linear, cubic, r * r) * scale)
     }
 
     /// 2^(i/32) as bits, minus i << 47 (added back with k's bits).
@@ -166,7 +181,7 @@ public enum Math {
             // n = round(x·2/π) through a 2^24-scaled truncation; x − n·π/2 in one fused step.
             let r = x * 0x1.45F306DC9C883p+23
             n = (Int(Int32(r)) + 0x80_0000) >> 24
-            x = x.addingProduct(-Double(n), 0x1.921FB54442D18p0)
+            x = fused(x, -Double(n), 0x1.921FB54442D18p0)
         } else if y.isFinite {
             // 32×96-bit product with the 4/π window selected by the exponent: the fraction of
             // y·4/π (scaled by 2^62) and the quadrant come out exact.
@@ -196,18 +211,18 @@ public enum Math {
         if quadrant & 1 == 0 {
             let (s1, s2, s3) = sinCoefficients
             let x3 = x * x2
-            let tail = s2.addingProduct(x2, s3)
+            let tail = fused(s2, x2, s3)
             let x7 = x3 * x2
-            let head = x.addingProduct(x3, s1)
-            return Float(head.addingProduct(x7, tail))
+            let head = fused(x, x3, s1)
+            return Float(fused(head, x7, tail))
         }
         var (c0, c1, c2, c3, c4) = cosCoefficients
         if negateCosine { c0 = -c0; c1 = -c1; c2 = -c2; c3 = -c3; c4 = -c4 }
         let x4 = x2 * x2
-        let tail = c3.addingProduct(x2, c4)
-        let head = c0.addingProduct(x2, c1)
+        let tail = fused(c3, x2, c4)
+        let head = fused(c0, x2, c1)
         let x6 = x4 * x2
-        let c = head.addingProduct(x4, c2)
-        return Float(c.addingProduct(x6, tail))
+        let c = fused(head, x4, c2)
+        return Float(fused(c, x6, tail))
     }
 }

@@ -43,85 +43,87 @@ enum DoubleFusedMultiplyAdd: WasmMultiplyAdd {
 
 extension LlamaCppOrderKernels {
     enum RelaxedSIMD {
-        /// Four rows of Q4_1 or Q8_0 (`type`) against one token's activations.
+        /// Four rows of Q4_1 or Q8_0 (`type`) against one token's activations, two rows per
+        /// pass: four rows' eight accumulators each, plus the activations and constants, are
+        /// more v128 values than x86 has registers, and V8 then spills in the inner loop
+        /// (perf: a third of the kernel's time went to stack moves).
         @inline(__always)
         static func dot4(_ type: TensorType, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                          _ act: Q8Activations, _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
             let fused = WasmFusedMultiplyAdd.relaxedIsFused
-            if type == .q4_1 {
-                if fused { dotQ4_1(RelaxedFusedMultiplyAdd.self, rows, rowBytes, blocks, act, q8, out) }
-                else { dotQ4_1(DoubleFusedMultiplyAdd.self, rows, rowBytes, blocks, act, q8, out) }
-            } else {
-                if fused { dotQ8_0(RelaxedFusedMultiplyAdd.self, rows, rowBytes, blocks, act, q8, out) }
-                else { dotQ8_0(DoubleFusedMultiplyAdd.self, rows, rowBytes, blocks, act, q8, out) }
+            for pass in 0..<2 {
+                let first = rows + 2 * pass * rowBytes, results = out + 2 * pass
+                if type == .q4_1 {
+                    if fused { dotQ4_1(RelaxedFusedMultiplyAdd.self, first, rowBytes, blocks, act, q8, results) }
+                    else { dotQ4_1(DoubleFusedMultiplyAdd.self, first, rowBytes, blocks, act, q8, results) }
+                } else {
+                    if fused { dotQ8_0(RelaxedFusedMultiplyAdd.self, first, rowBytes, blocks, act, q8, results) }
+                    else { dotQ8_0(DoubleFusedMultiplyAdd.self, first, rowBytes, blocks, act, q8, results) }
+                }
             }
         }
 
-        /// Eight float accumulators (two v128) per row, for four rows.
-        struct Accumulators {
-            var low = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-            var high = (SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>(), SIMD4<Float>())
-
-            /// ggml's hsum_float_8 of each row.
-            @inline(__always)
-            func sums() -> SIMD4<Float> {
-                SIMD4(horizontalSum(SIMD8(lowHalf: low.0, highHalf: high.0)), horizontalSum(SIMD8(lowHalf: low.1, highHalf: high.1)),
-                      horizontalSum(SIMD8(lowHalf: low.2, highHalf: high.2)), horizontalSum(SIMD8(lowHalf: low.3, highHalf: high.3)))
-            }
-        }
-
+        /// Two rows of Q4_1.
         @inline(__always)
         static func dotQ4_1<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                                 _ act: Q8Activations, _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
-            var acc = Accumulators()
-            var minSums = MinSums()
+            var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
+            var minSums = SIMD4<Float>()   // Σ m·s, lanes 1 and 3
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                 let w = rows + b * 20
-                let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
-                let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]
+                // Both rows' (d, m) converted together: lanes d₀, m₀, d₁, m₁.
+                let header = FP16.toFloat4(halves(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self)))
+                let scales = header * act.d[b]
                 var lanes = nibbleLanes(w, y0, y1)
-                acc.low.0 = M.apply(lanes.0, scales[0], acc.low.0); acc.high.0 = M.apply(lanes.1, scales[0], acc.high.0)
+                low0 = M.apply(lanes.0, scales[0], low0); high0 = M.apply(lanes.1, scales[0], high0)
                 lanes = nibbleLanes(w + rowBytes, y0, y1)
-                acc.low.1 = M.apply(lanes.0, scales[1], acc.low.1); acc.high.1 = M.apply(lanes.1, scales[1], acc.high.1)
-                lanes = nibbleLanes(w + 2 * rowBytes, y0, y1)
-                acc.low.2 = M.apply(lanes.0, scales[2], acc.low.2); acc.high.2 = M.apply(lanes.1, scales[2], acc.high.2)
-                lanes = nibbleLanes(w + 3 * rowBytes, y0, y1)
-                acc.low.3 = M.apply(lanes.0, scales[3], acc.low.3); acc.high.3 = M.apply(lanes.1, scales[3], acc.high.3)
-                minSums.add(FP16.toFloat4(words &>> 16), act.s[b])
+                low1 = M.apply(lanes.0, scales[2], low1); high1 = M.apply(lanes.1, scales[2], high1)
+                minSums = M.apply(header, act.s[b], minSums)
             }
-            UnsafeMutableRawPointer(out).storeBytes(of: acc.sums() + minSums.value, as: SIMD4<Float>.self)
+            out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
+            out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
         }
 
+        /// Two rows of Q8_0.
         @inline(__always)
         static func dotQ8_0<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                                 _ act: Q8Activations, _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
-            var acc = Accumulators()
+            var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                 let w = rows + b * 34
-                let scales = FP16.toFloat4(LlamaCppOrderKernels.headerHalves4(w, rowBytes)) * act.d[b]
+                let d = halves(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)))
+                let scales = FP16.toFloat4(d) * act.d[b]   // lanes 0 and 2
                 var lanes = signedLanes(w, y0, y1)
-                acc.low.0 = M.apply(lanes.0, scales[0], acc.low.0); acc.high.0 = M.apply(lanes.1, scales[0], acc.high.0)
+                low0 = M.apply(lanes.0, scales[0], low0); high0 = M.apply(lanes.1, scales[0], high0)
                 lanes = signedLanes(w + rowBytes, y0, y1)
-                acc.low.1 = M.apply(lanes.0, scales[1], acc.low.1); acc.high.1 = M.apply(lanes.1, scales[1], acc.high.1)
-                lanes = signedLanes(w + 2 * rowBytes, y0, y1)
-                acc.low.2 = M.apply(lanes.0, scales[2], acc.low.2); acc.high.2 = M.apply(lanes.1, scales[2], acc.high.2)
-                lanes = signedLanes(w + 3 * rowBytes, y0, y1)
-                acc.low.3 = M.apply(lanes.0, scales[3], acc.low.3); acc.high.3 = M.apply(lanes.1, scales[3], acc.high.3)
+                low1 = M.apply(lanes.0, scales[2], low1); high1 = M.apply(lanes.1, scales[2], high1)
             }
-            UnsafeMutableRawPointer(out).storeBytes(of: acc.sums(), as: SIMD4<Float>.self)
+            out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
+            out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
+        }
+
+        /// The four 16-bit halves of two 32-bit words, one per lane (low half first).
+        @inline(__always)
+        static func halves(_ first: UInt32, _ second: UInt32) -> SIMD4<UInt32> {
+            var words = SIMD4<UInt32>()
+            words[0] = first
+            words[1] = second
+            return tinylm_widen_low_u16(unsafeBitCast(words, to: SIMD8<UInt16>.self))
         }
 
         /// Q4_1's nibbles (16 bytes at offset 4: byte j holds elements j and j+16) against the
         /// activations' elements 0…15 (`y0`) and 16…31 (`y1`): lanes 0–3 and 4–7, as Floats.
         @inline(__always)
         static func nibbleLanes(_ block: UnsafeRawPointer, _ y0: SIMD16<Int8>, _ y1: SIMD16<Int8>) -> (SIMD4<Float>, SIMD4<Float>) {
-            let n = block.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-            let low = unsafeBitCast(n & 0x0F, to: SIMD16<Int8>.self)
-            let high = unsafeBitCast(n &>> 4, to: SIMD16<Int8>.self)
+            let n = block.loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self)
+            // Shifted as 16-bit lanes (wasm has no byte shift; engines emulate one in 3–4
+            // instructions), then masked.
+            let low = unsafeBitCast(n & 0x0F0F, to: SIMD16<Int8>.self)
+            let high = unsafeBitCast((n &>> 4) & 0x0F0F, to: SIMD16<Int8>.self)
             return (tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y0, low, SIMD4())),
                     tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, high, SIMD4())))
         }
@@ -131,7 +133,7 @@ extension LlamaCppOrderKernels {
         static func signedLanes(_ block: UnsafeRawPointer, _ y0: SIMD16<Int8>, _ y1: SIMD16<Int8>) -> (SIMD4<Float>, SIMD4<Float>) {
             let x0 = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)
             let x1 = block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)
-            let sign0 = x0 &>> 7, sign1 = x1 &>> 7   // −1 where x < 0, else 0
+            let sign0 = tinylm_negative_i8(x0), sign1 = tinylm_negative_i8(x1)   // −1 where x < 0, else 0
             let magnitude0 = (x0 ^ sign0) &- sign0, magnitude1 = (x1 ^ sign1) &- sign1
             let signed0 = (y0 ^ sign0) &- sign0, signed1 = (y1 ^ sign1) &- sign1
             return (tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(signed0, magnitude0, SIMD4())),

@@ -51,6 +51,19 @@ static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_dot_i16x8(tinyl
     return (tinylm_i32x4)__builtin_wasm_dot_s_i32x4_i16x8(a, b);
 }
 
+typedef unsigned short tinylm_u16x8 __attribute__((ext_vector_type(8)));
+typedef unsigned int tinylm_u32x4 __attribute__((ext_vector_type(4)));
+
+/// i32x4.extend_low_i16x8_u: lanes 0–3 widened (Swift's truncatingIfNeeded init is a call).
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_widen_low_u16(tinylm_u16x8 a) {
+    return (tinylm_u32x4)wasm_u32x4_extend_low_u16x8((v128_t)a);
+}
+
+/// i32x4.extend_high_i16x8_u: lanes 4–7 widened.
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_widen_high_u16(tinylm_u16x8 a) {
+    return (tinylm_u32x4)wasm_u32x4_extend_high_u16x8((v128_t)a);
+}
+
 /// acc + s·x per lane with a single rounding to f32, for |s·x| exact in f64 (s a float, x an
 /// integer below 2^29): wasm has no fused multiply-add, so the product and sum are formed in
 /// f64 (f64x2.promote_low_f32x4, f32x4.demote_f64x2_zero), whose one rounding back to f32 is
@@ -72,6 +85,12 @@ static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_relaxed_madd(ti
     return (tinylm_f32x4)__builtin_wasm_relaxed_madd_f32x4((v128_t)a, (v128_t)b, (v128_t)c);
 }
 
+/// f64x2.relaxed_madd on one value: a·b + c, fused or not depending on the machine (used only
+/// after the probe found it fused, in place of a software fma call).
+static inline __attribute__((always_inline)) double tinylm_relaxed_madd_f64(double a, double b, double c) {
+    return wasm_f64x2_extract_lane(wasm_f64x2_relaxed_madd(wasm_f64x2_splat(a), wasm_f64x2_splat(b), wasm_f64x2_splat(c)), 0);
+}
+
 typedef signed char tinylm_i8x16 __attribute__((ext_vector_type(16)));
 
 /// i32x4.relaxed_dot_i8x16_i7x16_add_s: lane i = acc[i] + Σ a[j]·b[j] for j in 4i..<4i+4.
@@ -79,6 +98,12 @@ typedef signed char tinylm_i8x16 __attribute__((ext_vector_type(16)));
 /// lower it to ggml's own pmaddubsw + pmaddwd pair, b being the unsigned operand.
 static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_relaxed_dot4_i8_i7(tinylm_i8x16 a, tinylm_i8x16 b, tinylm_i32x4 acc) {
     return (tinylm_i32x4)wasm_i32x4_relaxed_dot_i8x16_i7x16_add((v128_t)a, (v128_t)b, (v128_t)acc);
+}
+
+/// i8x16.lt_s against zero: all ones where a < 0 (Swift's mask-to-integer cast is a per-lane
+/// loop, and its byte shift an emulated one).
+static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_negative_i8(tinylm_i8x16 a) {
+    return (tinylm_i8x16)wasm_i8x16_lt((v128_t)a, wasm_i8x16_splat(0));
 }
 
 /// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).

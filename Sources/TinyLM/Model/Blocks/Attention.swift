@@ -79,10 +79,8 @@ struct Attention {
     @inline(__always)
     static func scoreDot(_ k: UnsafeRawPointer, _ q: UnsafePointer<Float>, count: Int) -> Float {
         @inline(__always) func keys(_ i: Int) -> SIMD16<Float> {
-            let h = k.loadUnaligned(fromByteOffset: i * 2, as: SIMD16<UInt16>.self)
-            let w = SIMD16<UInt32>(truncatingIfNeeded: h)
-            return SIMD16(lowHalf: SIMD8(lowHalf: FP16.toFloat4(w.lowHalf.lowHalf), highHalf: FP16.toFloat4(w.lowHalf.highHalf)),
-                          highHalf: SIMD8(lowHalf: FP16.toFloat4(w.highHalf.lowHalf), highHalf: FP16.toFloat4(w.highHalf.highHalf)))
+            SIMD16(lowHalf: FP16.toFloat8(k.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt16>.self)),
+                   highHalf: FP16.toFloat8(k.loadUnaligned(fromByteOffset: i * 2 + 16, as: SIMD8<UInt16>.self)))
         }
         @inline(__always) func queries(_ i: Int) -> SIMD16<Float> {
             UnsafeRawPointer(q + i).loadUnaligned(as: SIMD16<Float>.self)
@@ -109,17 +107,28 @@ struct Attention {
         return Float(sum)
     }
 
+    /// x[i] = f16(x[i]·factor) (the product rounded to Float first), four lanes at a time.
+    @inline(__always)
+    static func roundToHalf(_ x: UnsafeMutablePointer<Float>, count: Int, scaledBy factor: Float) {
+        var i = 0
+        while i + 4 <= count {
+            let p = UnsafeMutableRawPointer(x + i)
+            p.storeBytes(of: FP16.round4(p.loadUnaligned(as: SIMD4<Float>.self) * factor), as: SIMD4<Float>.self)
+            i += 4
+        }
+        while i < count {
+            x[i] = FP16.round(x[i] * factor)
+            i += 1
+        }
+    }
+
     /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
     /// attention for a query row (so our logits track the reference vectors): the query is
     /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
     /// maximum appears) with glibc's expf, and the weighted sum of values accumulates in f16.
     private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
                                cache: KVCache, output: UnsafeMutablePointer<Float>) {
-        if scalesQueries {
-            for i in 0..<keyLength { query[i] = FP16.round(query[i] * scale) }
-        } else {
-            for i in 0..<keyLength { query[i] = FP16.round(query[i]) }
-        }
+        Self.roundToHalf(query, count: keyLength, scaledBy: scalesQueries ? scale : 1)
         let scoreScale: Float = scalesQueries ? 1 : scale
         output.update(repeating: 0, count: valueLength)
         var maximum = -Float.infinity
@@ -132,7 +141,7 @@ struct Attention {
             if score > maximum {
                 rescale = Math.expf(maximum - score)
                 maximum = score
-                for i in 0..<valueLength { output[i] = FP16.round(output[i] * rescale) }
+                Self.roundToHalf(output, count: valueLength, scaledBy: rescale)
             } else {
                 weight = Math.expf(score - maximum)
             }
@@ -145,6 +154,16 @@ struct Attention {
                 let o = UnsafeMutableRawPointer(output + start)
                 let fused = o.loadUnaligned(as: SIMD8<Float>.self).addingProduct(v, SIMD8(repeating: weight))
                 o.storeBytes(of: FP16.round8(fused), as: SIMD8<Float>.self)
+                start += 8
+            }
+            #elseif arch(wasm32)
+            while start + 8 <= valueLength {
+                let v = FP16.toFloat8(UnsafeRawPointer(vRow + start).loadUnaligned(as: SIMD8<UInt16>.self))
+                let o = UnsafeMutableRawPointer(output + start)
+                let accumulated = o.loadUnaligned(as: SIMD8<Float>.self)
+                let low = WasmFusedMultiplyAdd.apply(v.lowHalf, weight, accumulated.lowHalf)
+                let high = WasmFusedMultiplyAdd.apply(v.highHalf, weight, accumulated.highHalf)
+                o.storeBytes(of: SIMD8(lowHalf: FP16.round4(low), highHalf: FP16.round4(high)), as: SIMD8<Float>.self)
                 start += 8
             }
             #endif

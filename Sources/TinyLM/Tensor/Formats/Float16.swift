@@ -10,6 +10,10 @@
 // activations to the weight's half format first and accumulates the products in f32. The
 // kernels here do the same so the numerics match.
 
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// IEEE binary16 <-> binary32.
 public enum FP16 {
     /// Exact f16 -> f32 for every input (normals, subnormals, ±0, ±inf, NaN).
@@ -79,6 +83,41 @@ public enum FP16 {
         #else
         return toFloat(fromFloat(value))
         #endif
+    }
+
+    /// Eight f16 values to f32.
+    @inline(__always)
+    public static func toFloat8(_ h: SIMD8<UInt16>) -> SIMD8<Float> {
+        #if TINYLM_HARDWARE_F16
+        return SIMD8<Float>(unsafeBitCast(h, to: SIMD8<Float16>.self))
+        #elseif arch(wasm32)
+        return SIMD8(lowHalf: toFloat4(tinylm_widen_low_u16(h)), highHalf: toFloat4(tinylm_widen_high_u16(h)))
+        #else
+        let w = SIMD8<UInt32>(truncatingIfNeeded: h)
+        return SIMD8(lowHalf: toFloat4(w.lowHalf), highHalf: toFloat4(w.highHalf))
+        #endif
+    }
+
+    /// Four values after a round trip through f16 (`round` per lane), in integer and float lane
+    /// operations only: where |x| is an f16 normal, the low 13 mantissa bits are rounded off to
+    /// nearest even on the f32 bits; below 2^-14, adding and subtracting 0.5 (whose ulp is the f16
+    /// subnormal step 2^-24) lets the FPU round; from 65520 up, ±inf; NaN stays NaN (quiet).
+    /// The branches become masks, so wasm runs it as a dozen v128 instructions.
+    @inline(__always)
+    public static func round4(_ x: SIMD4<Float>) -> SIMD4<Float> {
+        let bits = unsafeBitCast(x, to: SIMD4<UInt32>.self)
+        let sign = bits & 0x8000_0000
+        let a = bits ^ sign
+        let normal = (a &+ 0x0FFF &+ ((a &>> 13) & 1)) & 0xFFFF_E000
+        let subnormal = unsafeBitCast(unsafeBitCast(a, to: SIMD4<Float>.self) + 0.5 - 0.5, to: SIMD4<UInt32>.self)
+        // All ones where a < limit (a and limit are below 2^31, so the difference's sign decides).
+        @inline(__always) func below(_ limit: UInt32) -> SIMD4<UInt32> {
+            unsafeBitCast(unsafeBitCast(a &- limit, to: SIMD4<Int32>.self) &>> 31, to: SIMD4<UInt32>.self)
+        }
+        let isSubnormal = below(0x3880_0000), isFinite = below(0x477F_F000), isNaN = ~below(0x7F80_0001)
+        var r = (subnormal & isSubnormal) | (normal & ~isSubnormal)
+        r = (r & isFinite) | (0x7F80_0000 & ~isFinite) | (isNaN & 0x0040_0000)
+        return unsafeBitCast(r | sign, to: SIMD4<Float>.self)
     }
 
     #if TINYLM_HARDWARE_F16
