@@ -1,5 +1,5 @@
 // Shared paths and loaders for the Node tests of the wasm build.
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -52,9 +52,13 @@ export function firstFragileStep(gaps, threshold = 0.05) {
  *  (smollm2, gemma3) differ from llama.cpp's full logits; one entry per prompt. */
 export async function promptLogitDifferences(model, folder, count) {
   const cases = await jsonLines(`${folder}/logits_top.jsonl`);
+  // The files are numbered by the reference generator's own case list: found by name.
+  const files = await readdir(path.join(reference, folder, 'logits_full'));
   const differences = [];
-  for (const [index, c] of cases.slice(0, count).entries()) {
-    const file = path.join(reference, folder, 'logits_full', `${String(index).padStart(2, '0')}_${c.name}.f32`);
+  for (const c of cases.slice(0, count)) {
+    const name = files.find((file) => file.replace(/^\d+_/, '') === `${c.name}.f32`);
+    if (!name) throw new Error(`no full logits for ${c.name} in ${folder}/logits_full`);
+    const file = path.join(reference, folder, 'logits_full', name);
     const bytes = await readFile(file);
     const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     const session = model.createSession({ contextLength: 64 });

@@ -47,6 +47,12 @@ enum LlamaCppOrderKernels {
             return
         }
         #endif
+        #if TINYLM_RELAXED_SIMD
+        if batch >= 2 && (type == .q4_1 || type == .q8_0) {
+            RelaxedSIMD.multiplyBatch(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
+            return
+        }
+        #endif
         if type == .q6_K && kQuantPath(weight, token: 0, of: tokens.total) == .tiled {
             multiplyQ6_KTiled(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
             return

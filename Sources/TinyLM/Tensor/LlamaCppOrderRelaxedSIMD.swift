@@ -106,6 +106,128 @@ extension LlamaCppOrderKernels {
             out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
         }
 
+        /// A batch (prompt) of tokens: each pair of rows is unpacked once — nibbles or |x| and
+        /// signs as bytes ready for the dot instruction, f16 scales as Floats — and every token
+        /// runs over the unpacked copy, which stays in L1. The same per-token arithmetic as
+        /// dotQ4_1/dotQ8_0, so the same bits.
+        static func multiplyBatch(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
+                                  output: UnsafeMutablePointer<Float>, outputStride: Int) {
+            let blocks = weight.columns / 32
+            let isQ4_1 = weight.type == .q4_1
+            let fused = WasmFusedMultiplyAdd.relaxedIsFused
+            withUnsafeTemporaryAllocation(of: SIMD16<Int8>.self, capacity: 8 * blocks) { bytes in
+                withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: blocks) { headers in
+                    let unpacked = UnpackedPair(bytes: bytes.baseAddress!, headers: headers.baseAddress!)
+                    var r = rows.lowerBound
+                    while r + 2 <= rows.upperBound {
+                        let pair = weight.data + r * weight.rowBytes
+                        if isQ4_1 { unpacked.unpackQ4_1(pair, weight.rowBytes, blocks) } else { unpacked.unpackQ8_0(pair, weight.rowBytes, blocks) }
+                        for t in 0..<batch {
+                            let act = scratch.activations(t)
+                            let q8 = UnsafePointer(scratch.q8 + t * scratch.columnStride)
+                            let out = output + t * outputStride + r
+                            switch (isQ4_1, fused) {
+                            case (true, true): unpacked.dotQ4_1(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
+                            case (true, false): unpacked.dotQ4_1(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
+                            case (false, true): unpacked.dotQ8_0(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
+                            case (false, false): unpacked.dotQ8_0(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
+                            }
+                        }
+                        r += 2
+                    }
+                    // An odd last row takes the portable kernels.
+                    if r < rows.upperBound {
+                        let blocksOfRow = weight.data + r * weight.rowBytes
+                        for t in 0..<batch {
+                            let out = output + t * outputStride + r
+                            if isQ4_1 {
+                                LlamaCppOrderKernels.dotQ4_1(blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
+                            } else {
+                                LlamaCppOrderKernels.dotSymmetric(Q8_0.self, blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Two rows unpacked for a batch: per block, eight byte vectors (Q4_1: row 0's low and
+        /// high nibbles, row 1's; Q8_0: row 0's |x| halves and sign masks, row 1's) and the
+        /// converted f16 header (Q4_1: d₀, m₀, d₁, m₁; Q8_0: d₀, 0, d₁, 0).
+        struct UnpackedPair {
+            let bytes: UnsafeMutablePointer<SIMD16<Int8>>
+            let headers: UnsafeMutablePointer<SIMD4<Float>>
+
+            func unpackQ4_1(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int) {
+                for b in 0..<blocks {
+                    let w = rows + b * 20
+                    headers[b] = FP16.toFloat4(halves(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self)))
+                    for row in 0..<2 {
+                        let n = (w + row * rowBytes).loadUnaligned(fromByteOffset: 4, as: SIMD8<UInt16>.self)
+                        bytes[8 * b + 2 * row] = unsafeBitCast(n & 0x0F0F, to: SIMD16<Int8>.self)
+                        bytes[8 * b + 2 * row + 1] = unsafeBitCast((n &>> 4) & 0x0F0F, to: SIMD16<Int8>.self)
+                    }
+                }
+            }
+
+            func unpackQ8_0(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int) {
+                for b in 0..<blocks {
+                    let w = rows + b * 34
+                    headers[b] = FP16.toFloat4(halves(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self))))
+                    for row in 0..<2 {
+                        for half in 0..<2 {
+                            let x = (w + row * rowBytes).loadUnaligned(fromByteOffset: 2 + 16 * half, as: SIMD16<Int8>.self)
+                            let sign = tinylm_negative_i8(x)
+                            bytes[8 * b + 4 * row + half] = (x ^ sign) &- sign
+                            bytes[8 * b + 4 * row + 2 + half] = sign
+                        }
+                    }
+                }
+            }
+
+            @inline(__always)
+            func dotQ4_1<M: WasmMultiplyAdd>(_: M.Type, _ blocks: Int, _ act: Q8Activations, _ q8: UnsafePointer<Int8>,
+                                             _ out: UnsafeMutablePointer<Float>) {
+                var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
+                var minSums = SIMD4<Float>()   // lanes 1 and 3
+                for b in 0..<blocks {
+                    let y = UnsafeRawPointer(q8 + b * 32)
+                    let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
+                    let header = headers[b]
+                    let scales = header * act.d[b]
+                    let x = bytes + 8 * b
+                    low0 = M.apply(lanes(y0, x[0]), scales[0], low0); high0 = M.apply(lanes(y1, x[1]), scales[0], high0)
+                    low1 = M.apply(lanes(y0, x[2]), scales[2], low1); high1 = M.apply(lanes(y1, x[3]), scales[2], high1)
+                    minSums = M.apply(header, act.s[b], minSums)
+                }
+                out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
+                out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
+            }
+
+            @inline(__always)
+            func dotQ8_0<M: WasmMultiplyAdd>(_: M.Type, _ blocks: Int, _ act: Q8Activations, _ q8: UnsafePointer<Int8>,
+                                             _ out: UnsafeMutablePointer<Float>) {
+                var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
+                for b in 0..<blocks {
+                    let y = UnsafeRawPointer(q8 + b * 32)
+                    let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
+                    let scales = headers[b] * act.d[b]
+                    let x = bytes + 8 * b
+                    low0 = M.apply(lanes((y0 ^ x[2]) &- x[2], x[0]), scales[0], low0)
+                    high0 = M.apply(lanes((y1 ^ x[3]) &- x[3], x[1]), scales[0], high0)
+                    low1 = M.apply(lanes((y0 ^ x[6]) &- x[6], x[4]), scales[2], low1)
+                    high1 = M.apply(lanes((y1 ^ x[7]) &- x[7], x[5]), scales[2], high1)
+                }
+                out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
+                out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
+            }
+
+            @inline(__always)
+            func lanes(_ y: SIMD16<Int8>, _ x: SIMD16<Int8>) -> SIMD4<Float> {
+                tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y, x, SIMD4()))
+            }
+        }
+
         /// The four 16-bit halves of two 32-bit words, one per lane (low half first).
         @inline(__always)
         static func halves(_ first: UInt32, _ second: UInt32) -> SIMD4<UInt32> {
