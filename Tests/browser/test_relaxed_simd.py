@@ -8,32 +8,41 @@ import base64
 import json
 import os
 
+import pytest
+
 from conftest import MODEL_URL_PATH, ROOT, expected_greedy_ids, reference_cases
 
-REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference', 'smollm2')
+REFERENCES = os.path.join(ROOT, '..', 'shared', 'reference')
 
 
-def reference_logits(count):
+def reference_logits(folder, count):
     """The first `count` prompts of logits_top.jsonl with llama.cpp's full last-position logits
     (base64 of the little-endian f32 file)."""
-    with open(os.path.join(REFERENCE, 'logits_top.jsonl')) as f:
+    reference = os.path.join(REFERENCES, folder)
+    with open(os.path.join(reference, 'logits_top.jsonl')) as f:
         cases = [json.loads(line) for line in f if line.strip()][:count]
-    files = {name.split('_', 1)[1][:-len('.f32')]: name for name in os.listdir(os.path.join(REFERENCE, 'logits_full'))}
+    files = {name.split('_', 1)[1][:-len('.f32')]: name for name in os.listdir(os.path.join(reference, 'logits_full'))}
     out = []
     for case in cases:
-        with open(os.path.join(REFERENCE, 'logits_full', files[case['name']]), 'rb') as f:
+        with open(os.path.join(reference, 'logits_full', files[case['name']]), 'rb') as f:
             out.append({'name': case['name'], 'ids': case['prompt_ids'], 'logits': base64.b64encode(f.read()).decode()})
     return out
 
 
-def test_relaxed_module_gives_llama_cpp_logits_bit_for_bit(warm):
+# SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the Q8_0 one and the K-quant kernels
+# with the probed relaxed_madd.
+@pytest.mark.parametrize('folder, model_path, count', [
+    ('smollm2', MODEL_URL_PATH, 8),
+    ('gemma3', '/models/gemma-3-270m-q4_k_m.gguf', 2),
+])
+def test_relaxed_module_gives_llama_cpp_logits_bit_for_bit(warm, folder, model_path, count):
     server, browser = warm
     browser.get(f'{server.url}/')
-    cases = reference_logits(8)
+    cases = reference_logits(folder, count)
     result = browser.run(f"""
         const [cases] = args;
         const {{ Engine, relaxedSimdSupported }} = await import('/engine.js');
-        const bytes = new Uint8Array(await (await fetch('{MODEL_URL_PATH}')).arrayBuffer());
+        const bytes = new Uint8Array(await (await fetch('{model_path}')).arrayBuffer());
         const out = {{ supported: relaxedSimdSupported(), runs: {{}} }};
         for (const relaxedSimd of [true, false]) {{
           const engine = await Engine.create(undefined, {{ relaxedSimd }});

@@ -40,7 +40,8 @@ final class InferenceState {
         cache = KVCache(layerCount: config.layerCount, capacity: contextLength,
                         keyWidth: config.keyValueDimension, valueWidth: config.valueDimension)
         let widest = max(config.embeddingLength, config.queryDimension, config.headCount * config.valueLength)
-        scratch = MatmulScratch(maxColumns: max(widest, config.feedForwardLength), maxBatch: maxBatch)
+        scratch = MatmulScratch(maxColumns: max(widest, config.feedForwardLength), maxBatch: maxBatch,
+                                workers: executor.concurrency)
 
         var allocations: [UnsafeMutablePointer<Float>] = []
         var bytes = 0

@@ -22,9 +22,15 @@ extension ComputeExecutor {
     /// Splits 0..<total into at most `concurrency` contiguous chunks whose starts are
     /// multiples of `granularity`, and runs `body` on each chunk.
     public func parallelRanges(_ total: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
+        parallelChunks(total, granularity: granularity) { _, range in body(range) }
+    }
+
+    /// `parallelRanges`, also telling each chunk its index: below `concurrency`, and no two
+    /// chunks running at once share one, so it can pick a per-chunk scratch slot.
+    public func parallelChunks(_ total: Int, granularity: Int = 1, _ body: (_ chunk: Int, Range<Int>) -> Void) {
         let workers = concurrency
         if workers <= 1 || total <= granularity {
-            if total > 0 { body(0..<total) }
+            if total > 0 { body(0, 0..<total) }
             return
         }
         let units = (total + granularity - 1) / granularity
@@ -32,7 +38,7 @@ extension ComputeExecutor {
         parallelFor(chunks) { chunk in
             let start = units * chunk / chunks * granularity
             let end = min(total, units * (chunk + 1) / chunks * granularity)
-            if start < end { body(start..<end) }
+            if start < end { body(chunk, start..<end) }
         }
     }
 }

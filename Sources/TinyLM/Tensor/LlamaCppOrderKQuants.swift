@@ -49,6 +49,10 @@
 //     −32 offset is applied through them, so it lands in other lanes than the products);
 //     acc[l] += Float(lane)·(d_a·d_w) per super-block; result hsum_float_8(acc).
 
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 extension LlamaCppOrderKernels {
     /// Which of llama.cpp's K-quant kernels a token goes through (see the file comment).
     enum KQuantPath { case gemv, gemm, tiled, vecDot }
@@ -238,6 +242,9 @@ extension LlamaCppOrderKernels {
         #if TINYLM_HARDWARE_FMA
         return acc.addingProduct(a, b)
         #else
+        #if TINYLM_RELAXED_SIMD
+        if WasmFusedMultiplyAdd.relaxedIsFused { return tinylm_relaxed_madd(a, b, acc) }
+        #endif
         return SIMD4(lowHalf: fusedInDouble(a.lowHalf, b.lowHalf, acc.lowHalf),
                      highHalf: fusedInDouble(a.highHalf, b.highHalf, acc.highHalf))
         #endif

@@ -36,8 +36,10 @@ enum LlamaCppOrderKernels {
     typealias Tokens = (total: Int, first: Int)
 
     /// Rows `rows` of `weight` times the quantized activations of `batch` tokens.
+    /// `chunk`: this pass's chunk of the multiply (`ComputeExecutor.parallelChunks`), which
+    /// picks its unpacking slot in `scratch`.
     static func multiplyRows(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, tokens: Tokens, scratch: MatmulScratch,
-                             output: UnsafeMutablePointer<Float>, outputStride: Int) {
+                             output: UnsafeMutablePointer<Float>, outputStride: Int, chunk: Int = 0) {
         let blocks = weight.columns / weight.type.blockElements
         let rowBytes = weight.rowBytes
         let type = weight.type
@@ -48,8 +50,9 @@ enum LlamaCppOrderKernels {
         }
         #endif
         #if TINYLM_RELAXED_SIMD
-        if batch >= 2 && (type == .q4_1 || type == .q8_0) {
-            RelaxedSIMD.multiplyBatch(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
+        if batch >= 2 && (type == .q4_1 || type == .q8_0), let slot = scratch.unpackSlot(chunk) {
+            RelaxedSIMD.multiplyBatch(weight, rows: rows, batch: batch, scratch: scratch, unpacked: slot,
+                                      output: output, outputStride: outputStride)
             return
         }
         #endif

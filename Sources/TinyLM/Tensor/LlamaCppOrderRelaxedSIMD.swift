@@ -110,42 +110,40 @@ extension LlamaCppOrderKernels {
         /// signs as bytes ready for the dot instruction, f16 scales as Floats — and every token
         /// runs over the unpacked copy, which stays in L1. The same per-token arithmetic as
         /// dotQ4_1/dotQ8_0, so the same bits.
+        /// `unpacked`: this chunk's slot of scratch memory (160 bytes per block).
         static func multiplyBatch(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
-                                  output: UnsafeMutablePointer<Float>, outputStride: Int) {
+                                  unpacked slot: UnsafeMutableRawPointer, output: UnsafeMutablePointer<Float>, outputStride: Int) {
             let blocks = weight.columns / 32
             let isQ4_1 = weight.type == .q4_1
             let fused = WasmFusedMultiplyAdd.relaxedIsFused
-            withUnsafeTemporaryAllocation(of: SIMD16<Int8>.self, capacity: 8 * blocks) { bytes in
-                withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: blocks) { headers in
-                    let unpacked = UnpackedPair(bytes: bytes.baseAddress!, headers: headers.baseAddress!)
-                    var r = rows.lowerBound
-                    while r + 2 <= rows.upperBound {
-                        let pair = weight.data + r * weight.rowBytes
-                        if isQ4_1 { unpacked.unpackQ4_1(pair, weight.rowBytes, blocks) } else { unpacked.unpackQ8_0(pair, weight.rowBytes, blocks) }
-                        for t in 0..<batch {
-                            let act = scratch.activations(t)
-                            let q8 = UnsafePointer(scratch.q8 + t * scratch.columnStride)
-                            let out = output + t * outputStride + r
-                            switch (isQ4_1, fused) {
-                            case (true, true): unpacked.dotQ4_1(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
-                            case (true, false): unpacked.dotQ4_1(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
-                            case (false, true): unpacked.dotQ8_0(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
-                            case (false, false): unpacked.dotQ8_0(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
-                            }
-                        }
-                        r += 2
+            let unpacked = UnpackedPair(bytes: slot.assumingMemoryBound(to: SIMD16<Int8>.self),
+                                        headers: (slot + 128 * blocks).assumingMemoryBound(to: SIMD4<Float>.self))
+            var r = rows.lowerBound
+            while r + 2 <= rows.upperBound {
+                let pair = weight.data + r * weight.rowBytes
+                if isQ4_1 { unpacked.unpackQ4_1(pair, weight.rowBytes, blocks) } else { unpacked.unpackQ8_0(pair, weight.rowBytes, blocks) }
+                for t in 0..<batch {
+                    let act = scratch.activations(t)
+                    let q8 = UnsafePointer(scratch.q8 + t * scratch.columnStride)
+                    let out = output + t * outputStride + r
+                    switch (isQ4_1, fused) {
+                    case (true, true): unpacked.dotQ4_1(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
+                    case (true, false): unpacked.dotQ4_1(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
+                    case (false, true): unpacked.dotQ8_0(RelaxedFusedMultiplyAdd.self, blocks, act, q8, out)
+                    case (false, false): unpacked.dotQ8_0(DoubleFusedMultiplyAdd.self, blocks, act, q8, out)
                     }
-                    // An odd last row takes the portable kernels.
-                    if r < rows.upperBound {
-                        let blocksOfRow = weight.data + r * weight.rowBytes
-                        for t in 0..<batch {
-                            let out = output + t * outputStride + r
-                            if isQ4_1 {
-                                LlamaCppOrderKernels.dotQ4_1(blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
-                            } else {
-                                LlamaCppOrderKernels.dotSymmetric(Q8_0.self, blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
-                            }
-                        }
+                }
+                r += 2
+            }
+            // An odd last row takes the portable kernels.
+            if r < rows.upperBound {
+                let blocksOfRow = weight.data + r * weight.rowBytes
+                for t in 0..<batch {
+                    let out = output + t * outputStride + r
+                    if isQ4_1 {
+                        LlamaCppOrderKernels.dotQ4_1(blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
+                    } else {
+                        LlamaCppOrderKernels.dotSymmetric(Q8_0.self, blocksOfRow, weight.rowBytes, 1, blocks, scratch.activations(t), out)
                     }
                 }
             }

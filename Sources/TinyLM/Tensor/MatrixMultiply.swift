@@ -13,8 +13,15 @@ public final class MatmulScratch {
     let s: UnsafeMutablePointer<Float>
     let bsums: UnsafeMutablePointer<Int32>
     let f: UnsafeMutablePointer<Float>
+    /// One slot per concurrent chunk (`ComputeExecutor.parallelChunks`) for kernels that
+    /// unpack weights once per batch: threads must not allocate (wasm helper threads may not
+    /// call malloc, and a temporary allocation this large is not on the stack).
+    let unpackSlots: Int
+    let unpackSlotBytes: Int
+    private let unpacked: UnsafeMutableRawPointer
 
-    public init(maxColumns: Int, maxBatch: Int) {
+    /// `workers`: how many chunks of a multiply can run at once (the executor's concurrency).
+    public init(maxColumns: Int, maxBatch: Int, workers: Int = 1) {
         let columns = (Swift.max(maxColumns, 1) + 255) / 256 * 256
         let batch = Swift.max(maxBatch, 1)
         self.maxColumns = columns
@@ -27,6 +34,9 @@ public final class MatmulScratch {
         s = .allocate(capacity: batch * columns / 16)
         bsums = .allocate(capacity: batch * columns / 16)
         f = .allocate(capacity: batch * columns)
+        unpackSlots = Swift.max(workers, 1)
+        unpackSlotBytes = 160 * (columns / 32)   // 32-value blocks × (eight 16-byte vectors + a header vector)
+        unpacked = .allocate(byteCount: unpackSlots * unpackSlotBytes, alignment: 16)
         q.initialize(repeating: 0, count: batch * columns)
         d.initialize(repeating: 0, count: batch * columns / 16)
         s.initialize(repeating: 0, count: batch * columns / 16)
@@ -40,6 +50,14 @@ public final class MatmulScratch {
         s.deallocate()
         bsums.deallocate()
         f.deallocate()
+        unpacked.deallocate()
+    }
+
+    /// The unpacking slot of chunk `chunk`, or nil when the executor runs more chunks than
+    /// the scratch was made for (the kernels then skip unpacking).
+    @inline(__always)
+    func unpackSlot(_ chunk: Int) -> UnsafeMutableRawPointer? {
+        chunk < unpackSlots ? unpacked + chunk * unpackSlotBytes : nil
     }
 
     @inline(__always)
@@ -194,9 +212,9 @@ public enum MatrixMultiply {
                                                     _ scratch: MatmulScratch, _ executor: any ComputeExecutor) {
         quantizeActivations(F.activation, weight.columns, input, inputStride, batch, scratch, executor)
         if LlamaCppOrderKernels.handles(weight.type) {
-            executor.parallelRanges(weight.rows, granularity: 4) { rows in
+            executor.parallelChunks(weight.rows, granularity: 4) { chunk, rows in
                 LlamaCppOrderKernels.multiplyRows(weight, rows: rows, batch: batch, tokens: tokens, scratch: scratch,
-                                                  output: output, outputStride: outputStride)
+                                                  output: output, outputStride: outputStride, chunk: chunk)
             }
             return
         }
@@ -323,7 +341,7 @@ public enum MatmulBenchmark {
             maxColumns = Swift.max(maxColumns, w.columns)
             maxRows = Swift.max(maxRows, w.rows)
         }
-        let scratch = MatmulScratch(maxColumns: maxColumns, maxBatch: batch)
+        let scratch = MatmulScratch(maxColumns: maxColumns, maxBatch: batch, workers: executor.concurrency)
         let input = UnsafeMutablePointer<Float>.allocate(capacity: maxColumns * batch)
         let output = UnsafeMutablePointer<Float>.allocate(capacity: maxRows * batch)
         defer {
