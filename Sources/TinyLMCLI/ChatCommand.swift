@@ -31,7 +31,7 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     var messages: [ChatMessage] = []
     if let system = a.value("--system") { messages.append(.system(system)) }
     var tools: JSONValue? = nil
-    var toolFormat = ToolCallFormat(templateSource: customTemplate ?? model.chatTemplateSource)
+    let toolFormat = ToolCallFormat(templateSource: customTemplate ?? model.chatTemplateSource)
     if let path = a.value("--tools") {
         guard options.constraint == nil else { throw CLIError(description: "--tools cannot be combined with --json-schema, --grammar or --json") }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read tools \(path)") }
