@@ -6,8 +6,9 @@
 // the engine:
 // - i32x4.relaxed_dot_i8x16_i7x16_add_s sums four adjacent byte products per Int32 lane —
 //   exactly ggml's lane. It is deterministic when the second operand is in 0…127: Q4_1's
-//   nibbles are, and Q8_0's quants are through |x| (ggml's quantizer keeps |x| ≤ 127) with the
-//   sign moved to the activation, as ggml's AVX2 kernel does with vpsignb. On x86 engines
+//   nibbles are, and for Q8_0 the activations are split into positive and negative parts
+//   (a token's decode) or x's sign is moved onto them (prompts, with |x| unpacked once;
+//   ggml's quantizer keeps every |value| ≤ 127). On x86 engines
 //   lower it to ggml's own vpmaddubsw + vpmaddwd.
 // - f32x4.relaxed_madd is fused on FMA hardware and unfused elsewhere. WasmFusedMultiplyAdd
 //   probes it once at startup; the kernels are generic over the multiply-add and run the
@@ -86,21 +87,43 @@ extension LlamaCppOrderKernels {
             out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
         }
 
-        /// Two rows of Q8_0.
+        /// Two rows of Q8_0. Both operands are signed here, so the activations are split
+        /// into their positive and negative parts (each in 0…127: ggml's Q8 activations stay
+        /// within ±127) and x·y = x·y⁺ + (−x)·y⁻, exactly. (Moving x's sign onto y instead, as
+        /// ggml's vpsignb does, needs a byte compare that LLVM turns into an arithmetic byte
+        /// shift, which x86 engines emulate in five instructions.)
         @inline(__always)
         static func dotQ8_0<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                                 _ act: Q8Activations, _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
-            for b in 0..<blocks {
+            @inline(__always) func block(_ b: Int, _ d0: Float, _ d1: Float) {
                 let y = UnsafeRawPointer(q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
+                let zero = SIMD16<Int8>()
+                let positive0 = tinylm_max_i8(y0, zero), negative0 = tinylm_max_i8(zero &- y0, zero)
+                let positive1 = tinylm_max_i8(y1, zero), negative1 = tinylm_max_i8(zero &- y1, zero)
                 let w = rows + b * 34
-                let d = halves(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)))
-                let scales = FP16.toFloat4(d) * act.d[b]   // lanes 0 and 2
-                var lanes = signedLanes(w, y0, y1)
-                low0 = M.apply(lanes.0, scales[0], low0); high0 = M.apply(lanes.1, scales[0], high0)
-                lanes = signedLanes(w + rowBytes, y0, y1)
-                low1 = M.apply(lanes.0, scales[2], low1); high1 = M.apply(lanes.1, scales[2], high1)
+                var lanes = splitLanes(w, positive0, negative0, positive1, negative1)
+                let scale0 = d0 * act.d[b], scale1 = d1 * act.d[b]
+                low0 = M.apply(lanes.0, scale0, low0); high0 = M.apply(lanes.1, scale0, high0)
+                lanes = splitLanes(w + rowBytes, positive0, negative0, positive1, negative1)
+                low1 = M.apply(lanes.0, scale1, low1); high1 = M.apply(lanes.1, scale1, high1)
+            }
+            var b = 0
+            while b < blocks {
+                // The scales of blocks b and b+1 of both rows converted together: with two
+                // lanes unused LLVM scalarizes the conversion.
+                let w = rows + b * 34
+                let next = b + 1 < blocks ? 34 : 0
+                var h = SIMD4<UInt32>()
+                h[0] = UInt32(w.loadUnaligned(as: UInt16.self))
+                h[1] = UInt32((w + rowBytes).loadUnaligned(as: UInt16.self))
+                h[2] = UInt32((w + next).loadUnaligned(as: UInt16.self))
+                h[3] = UInt32((w + rowBytes + next).loadUnaligned(as: UInt16.self))
+                let d = FP16.toFloat4(h)
+                block(b, d[0], d[1])
+                if next != 0 { block(b + 1, d[2], d[3]) }
+                b += 2
             }
             out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
@@ -248,16 +271,16 @@ extension LlamaCppOrderKernels {
                     tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, high, SIMD4())))
         }
 
-        /// Q8_0's 32 signed quants (at offset 2) against y: |x| times y carrying x's sign.
+        /// Q8_0's 32 signed quants (at offset 2) against y = y⁺ − y⁻.
         @inline(__always)
-        static func signedLanes(_ block: UnsafeRawPointer, _ y0: SIMD16<Int8>, _ y1: SIMD16<Int8>) -> (SIMD4<Float>, SIMD4<Float>) {
+        static func splitLanes(_ block: UnsafeRawPointer, _ positive0: SIMD16<Int8>, _ negative0: SIMD16<Int8>,
+                               _ positive1: SIMD16<Int8>, _ negative1: SIMD16<Int8>) -> (SIMD4<Float>, SIMD4<Float>) {
             let x0 = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)
             let x1 = block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)
-            let sign0 = tinylm_negative_i8(x0), sign1 = tinylm_negative_i8(x1)   // −1 where x < 0, else 0
-            let magnitude0 = (x0 ^ sign0) &- sign0, magnitude1 = (x1 ^ sign1) &- sign1
-            let signed0 = (y0 ^ sign0) &- sign0, signed1 = (y1 ^ sign1) &- sign1
-            return (tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(signed0, magnitude0, SIMD4())),
-                    tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(signed1, magnitude1, SIMD4())))
+            let zero = SIMD16<Int8>()
+            let low = tinylm_relaxed_dot4_i8_i7(x0, positive0, tinylm_relaxed_dot4_i8_i7(zero &- x0, negative0, SIMD4()))
+            let high = tinylm_relaxed_dot4_i8_i7(x1, positive1, tinylm_relaxed_dot4_i8_i7(zero &- x1, negative1, SIMD4()))
+            return (tinylm_float_i32x4(low), tinylm_float_i32x4(high))
         }
     }
 }

@@ -106,6 +106,11 @@ static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_negative_i8(tin
     return (tinylm_i8x16)wasm_i8x16_lt((v128_t)a, wasm_i8x16_splat(0));
 }
 
+/// i8x16.max_s.
+static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_max_i8(tinylm_i8x16 a, tinylm_i8x16 b) {
+    return (tinylm_i8x16)wasm_i8x16_max((v128_t)a, (v128_t)b);
+}
+
 /// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
     return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);
