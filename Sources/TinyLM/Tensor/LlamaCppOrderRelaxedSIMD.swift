@@ -24,6 +24,8 @@ import TinyLMIntrinsics
 /// acc + s·x per lane with one rounding to Float.
 protocol WasmMultiplyAdd {
     static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float>
+    /// The same with the scale already in every lane of `s`.
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float>
 }
 
 /// f32x4.relaxed_madd, on machines where the startup probe found it fused.
@@ -32,6 +34,11 @@ enum RelaxedFusedMultiplyAdd: WasmMultiplyAdd {
     static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float> {
         tinylm_relaxed_madd(x, SIMD4(repeating: s), acc)
     }
+
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_relaxed_madd(x, s, acc)
+    }
 }
 
 /// The product and sum formed in f64 and rounded once (machines without FMA hardware).
@@ -39,6 +46,11 @@ enum DoubleFusedMultiplyAdd: WasmMultiplyAdd {
     @inline(__always)
     static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float> {
         tinylm_fma_via_f64(x, s, acc)
+    }
+
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_fma_via_f64(x, s[0], acc)
     }
 }
 
@@ -77,10 +89,11 @@ extension LlamaCppOrderKernels {
                 // Both rows' (d, m) converted together: lanes d₀, m₀, d₁, m₁.
                 let header = FP16.toFloat4(halves(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self)))
                 let scales = header * act.d[b]
+                let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
                 var lanes = nibbleLanes(w, y0, y1)
-                low0 = M.apply(lanes.0, scales[0], low0); high0 = M.apply(lanes.1, scales[0], high0)
+                low0 = M.apply(lanes.0, splat: scale0, low0); high0 = M.apply(lanes.1, splat: scale0, high0)
                 lanes = nibbleLanes(w + rowBytes, y0, y1)
-                low1 = M.apply(lanes.0, scales[2], low1); high1 = M.apply(lanes.1, scales[2], high1)
+                low1 = M.apply(lanes.0, splat: scale1, low1); high1 = M.apply(lanes.1, splat: scale1, high1)
                 minSums = M.apply(header, act.s[b], minSums)
             }
             out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
@@ -216,9 +229,10 @@ extension LlamaCppOrderKernels {
                     let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                     let header = headers[b]
                     let scales = header * act.d[b]
+                    let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
                     let x = bytes + 8 * b
-                    low0 = M.apply(lanes(y0, x[0]), scales[0], low0); high0 = M.apply(lanes(y1, x[1]), scales[0], high0)
-                    low1 = M.apply(lanes(y0, x[2]), scales[2], low1); high1 = M.apply(lanes(y1, x[3]), scales[2], high1)
+                    low0 = M.apply(lanes(y0, x[0]), splat: scale0, low0); high0 = M.apply(lanes(y1, x[1]), splat: scale0, high0)
+                    low1 = M.apply(lanes(y0, x[2]), splat: scale1, low1); high1 = M.apply(lanes(y1, x[3]), splat: scale1, high1)
                     minSums = M.apply(header, act.s[b], minSums)
                 }
                 out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
@@ -233,11 +247,12 @@ extension LlamaCppOrderKernels {
                     let y = UnsafeRawPointer(q8 + b * 32)
                     let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                     let scales = headers[b] * act.d[b]
+                    let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
                     let x = bytes + 8 * b
-                    low0 = M.apply(lanes((y0 ^ x[2]) &- x[2], x[0]), scales[0], low0)
-                    high0 = M.apply(lanes((y1 ^ x[3]) &- x[3], x[1]), scales[0], high0)
-                    low1 = M.apply(lanes((y0 ^ x[6]) &- x[6], x[4]), scales[2], low1)
-                    high1 = M.apply(lanes((y1 ^ x[7]) &- x[7], x[5]), scales[2], high1)
+                    low0 = M.apply(lanes((y0 ^ x[2]) &- x[2], x[0]), splat: scale0, low0)
+                    high0 = M.apply(lanes((y1 ^ x[3]) &- x[3], x[1]), splat: scale0, high0)
+                    low1 = M.apply(lanes((y0 ^ x[6]) &- x[6], x[4]), splat: scale1, low1)
+                    high1 = M.apply(lanes((y1 ^ x[7]) &- x[7], x[5]), splat: scale1, high1)
                 }
                 out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
                 out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
