@@ -274,7 +274,8 @@ extension LlamaCppOrderKernels.AVX2 {
     // 6-bit quants times the signed activations, pairs summed in Int16: at most 2·63·127) and
     // vpmaddwd by a vector of the per-16 or per-32 scales gives eight exact Int32 lanes. The
     // integer sums the orders need (per pair of sub-blocks, per super-block, or the Q6_K vec_dot
-    // lanes) are sums of those lanes, and the float steps are the portable kernels' own.
+    // lanes) are sums of those lanes, and the float steps are the portable kernels' own
+    // (Int32 → Float is vcvtdq2ps, which rounds to nearest like `roundedFloats`).
 
     /// Four Q4_K rows against one token in the GEMV order.
     @inline(__always)
@@ -300,8 +301,8 @@ extension LlamaCppOrderKernels.AVX2 {
             let msum = rowSums(s0.mins &* pairSums, s1.mins &* pairSums, s2.mins &* pairSums, s3.mins &* pairSums)
             let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
             let da = act.d[b]
-            acc = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(isum), FP16.toFloat4(words & 0xFFFF) * da, acc)
-            accMin = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(msum), FP16.toFloat4(words &>> 16) * da, accMin)
+            acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum), FP16.toFloat4(words & 0xFFFF) * da, acc)
+            accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(msum), FP16.toFloat4(words &>> 16) * da, accMin)
         }
         let result = acc - accMin
         for i in 0..<4 { out[i] = result[i] }
@@ -441,8 +442,8 @@ extension LlamaCppOrderKernels.AVX2 {
                                     let j = o + 2 * pair
                                     let s = rowSums(lanes(v0 + j, y0) &+ lanes(v0 + j + 1, y1), lanes(v1 + j, y0) &+ lanes(v1 + j + 1, y1),
                                                     lanes(v2 + j, y0) &+ lanes(v2 + j + 1, y1), lanes(v3 + j, y0) &+ lanes(v3 + j + 1, y1))
-                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(s), scale, acc)
-                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(minPair(pair)), minScale, accMin)
+                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(s), scale, acc)
+                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(minPair(pair)), minScale, accMin)
                                 }
                             } else {
                                 var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
@@ -456,11 +457,11 @@ extension LlamaCppOrderKernels.AVX2 {
                                 let isum = rowSums(l0, l1, l2, l3)
                                 let msum = minPair(0) &+ minPair(1) &+ minPair(2) &+ minPair(3)
                                 if path == .gemv {
-                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(isum), scale, acc)
-                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(msum), minScale, accMin)
+                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum), scale, acc)
+                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(msum), minScale, accMin)
                                 } else {
-                                    let block = LlamaCppOrderKernels.fusedMultiplyAdd(-d[2 * b + 1], LlamaCppOrderKernels.roundedFloats(msum),
-                                                                                       LlamaCppOrderKernels.roundedFloats(isum) * d[2 * b])
+                                    let block = LlamaCppOrderKernels.fusedMultiplyAdd(-d[2 * b + 1], tinylm_float4_i32(msum),
+                                                                                       tinylm_float4_i32(isum) * d[2 * b])
                                     acc = LlamaCppOrderKernels.fusedMultiplyAdd(block, SIMD4(repeating: da), acc)
                                 }
                             }
@@ -479,7 +480,7 @@ extension LlamaCppOrderKernels.AVX2 {
                                 l3 &+= lanes(v3 + o + j, y)
                             }
                             let isum = rowSums(l0, l1, l2, l3)
-                            acc = LlamaCppOrderKernels.fusedMultiplyAdd(LlamaCppOrderKernels.roundedFloats(isum) * d[2 * b],
+                            acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum) * d[2 * b],
                                                                         SIMD4(repeating: da), acc)
                         }
                     }

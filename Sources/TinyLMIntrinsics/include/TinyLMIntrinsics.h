@@ -16,6 +16,8 @@ typedef unsigned char tinylm_u8x16 __attribute__((ext_vector_type(16)));
 typedef short tinylm_i16x16 __attribute__((ext_vector_type(16)));
 typedef int tinylm_i32x8 __attribute__((ext_vector_type(8)));
 typedef float tinylm_f32x8 __attribute__((ext_vector_type(8)));
+typedef int tinylm_i32x4 __attribute__((ext_vector_type(4)));
+typedef float tinylm_f32x4 __attribute__((ext_vector_type(4)));
 
 #define TINYLM_AVX2 static inline __attribute__((always_inline, target("avx2")))
 
@@ -78,6 +80,11 @@ TINYLM_AVX2 tinylm_i16x16 tinylm_narrow_i32_i16(tinylm_i32x8 a, tinylm_i32x8 b) 
 /// vcvtdq2ps.
 TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
+}
+
+/// vcvtdq2ps on four lanes.
+TINYLM_AVX2 tinylm_f32x4 tinylm_float4_i32(tinylm_i32x4 a) {
+    return (tinylm_f32x4)_mm_cvtepi32_ps((__m128i)a);
 }
 #endif
 
