@@ -512,7 +512,10 @@ extension LlamaCppOrderKernels.AVX2 {
     /// The Int32 lanes of four rows summed, one lane per row (exact, any order).
     @inline(__always)
     static func rowSums(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>, _ c: SIMD8<Int32>, _ d: SIMD8<Int32>) -> SIMD4<Int32> {
-        transposedSum(a.lowHalf &+ a.highHalf, b.lowHalf &+ b.highHalf, c.lowHalf &+ c.highHalf, d.lowHalf &+ d.highHalf)
+        // Two rounds of vphaddd leave [Σa, Σb, Σc, Σd] of the low lanes in the low half and of
+        // the high lanes in the high half.
+        let sums = tinylm_hadd_i32(tinylm_hadd_i32(a, b), tinylm_hadd_i32(c, d))
+        return sums.lowHalf &+ sums.highHalf
     }
 
     /// Int16 lane `low` of `v` in all of the low 128 bits and lane `high` (of the same eight

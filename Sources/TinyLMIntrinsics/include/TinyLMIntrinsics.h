@@ -77,6 +77,11 @@ TINYLM_AVX2 tinylm_i16x16 tinylm_narrow_i32_i16(tinylm_i32x8 a, tinylm_i32x8 b) 
     return (tinylm_i16x16)_mm256_permute4x64_epi64(_mm256_packs_epi32((__m256i)a, (__m256i)b), 0xD8);
 }
 
+/// vphaddd: [a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7].
+TINYLM_AVX2 tinylm_i32x8 tinylm_hadd_i32(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_hadd_epi32((__m256i)a, (__m256i)b);
+}
+
 /// vcvtdq2ps.
 TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
