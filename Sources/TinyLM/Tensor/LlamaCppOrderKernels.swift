@@ -390,9 +390,19 @@ extension LlamaCppOrderKernels {
                                 let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
                                 scales[2 * b] = FP16.toFloat4(words & 0xFFFF)
                                 scales[2 * b + 1] = FP16.toFloat4(words &>> 16)
+                            } else if isQ5_0 {
+                                // Q5_0 stays unsigned (q = value + 16, 0…31, which is
+                                // (value ^ 0x10) & 0x1F for value in −16…15): vpmaddubsw takes it
+                                // as is and each token subtracts 16·(pair sums of y) once per block.
+                                for i in 0..<4 {
+                                    let x = unsafeBitCast(Q5_0.signedQuants(w + i * rowBytes), to: SIMD4<UInt64>.self)
+                                    bytes[8 * b + i] = unsafeBitCast((x ^ repeatedByte(0x10)) & repeatedByte(0x1F), to: SIMD32<Int8>.self)
+                                }
+                                let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
+                                scales[2 * b] = FP16.toFloat4(halves)
                             } else {
                                 for i in 0..<4 {
-                                    let x = isQ5_0 ? Q5_0.signedQuants(w + i * rowBytes) : Q8_0.signedQuants(w + i * rowBytes)
+                                    let x = Q8_0.signedQuants(w + i * rowBytes)
                                     bytes[8 * b + i] = tinylm_sign_i8(x, x)
                                     bytes[8 * b + 4 + i] = x
                                 }
@@ -414,6 +424,12 @@ extension LlamaCppOrderKernels {
                                     acc2 = acc2.addingProduct(lanes(bytes[8 * b + 2], y), SIMD8(repeating: s[2]))
                                     acc3 = acc3.addingProduct(lanes(bytes[8 * b + 3], y), SIMD8(repeating: s[3]))
                                     minSums.add(scales[2 * b + 1], act.s[b])
+                                } else if isQ5_0 {
+                                    let offset = tinylm_maddubs_u8i8(SIMD32(repeating: 16), y)
+                                    acc0 = acc0.addingProduct(offsetLanes(bytes[8 * b], y, offset), SIMD8(repeating: s[0]))
+                                    acc1 = acc1.addingProduct(offsetLanes(bytes[8 * b + 1], y, offset), SIMD8(repeating: s[1]))
+                                    acc2 = acc2.addingProduct(offsetLanes(bytes[8 * b + 2], y, offset), SIMD8(repeating: s[2]))
+                                    acc3 = acc3.addingProduct(offsetLanes(bytes[8 * b + 3], y, offset), SIMD8(repeating: s[3]))
                                 } else {
                                     acc0 = acc0.addingProduct(lanes(bytes[8 * b], tinylm_sign_i8(y, bytes[8 * b + 4])), SIMD8(repeating: s[0]))
                                     acc1 = acc1.addingProduct(lanes(bytes[8 * b + 1], tinylm_sign_i8(y, bytes[8 * b + 5])), SIMD8(repeating: s[1]))
@@ -455,6 +471,14 @@ extension LlamaCppOrderKernels {
         @inline(__always) static func words(_ x: SIMD32<UInt8>) -> SIMD4<UInt64> { unsafeBitCast(x, to: SIMD4<UInt64>.self) }
         @inline(__always) static func bytes(_ x: SIMD4<UInt64>) -> SIMD32<UInt8> { unsafeBitCast(x, to: SIMD32<UInt8>.self) }
         @inline(__always) static func repeatedByte(_ b: UInt64) -> SIMD4<UInt64> { SIMD4(repeating: b &* 0x0101_0101_0101_0101) }
+
+        /// Lanes of unsigned quants q = x + c against y, minus `offset` = c·(pair sums of y)
+        /// taken off in Int16 (exact: |q·y| pairs stay under 2^15 for Q5_0's c = 16).
+        @inline(__always)
+        static func offsetLanes(_ q: SIMD32<Int8>, _ y: SIMD32<Int8>, _ offset: SIMD16<Int16>) -> SIMD8<Float> {
+            let pairs = tinylm_maddubs_u8i8(unsafeBitCast(q, to: SIMD32<UInt8>.self), y) &- offset
+            return tinylm_float_i32(tinylm_madd_i16(pairs, SIMD16(repeating: 1)))
+        }
 
         /// Lanes of an unpacked unsigned weight block against signed activations.
         @inline(__always)
