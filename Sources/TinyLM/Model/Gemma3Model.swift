@@ -34,6 +34,7 @@ struct Gemma3Model {
             RMSNorm(weight: try w.vector(name, count: count), count: count, epsilon: eps)
         }
         var layers: [Layer] = []
+        let gelu = GeluTable()
         for i in 0..<c.layerCount {
             let p = "blk.\(i)."
             let local = c.usesSlidingWindow(layer: i)
@@ -56,7 +57,7 @@ struct Gemma3Model {
                 gate: try w.matrix(p + "ffn_gate.weight", rows: c.feedForwardLength, columns: embd),
                 up: try w.matrix(p + "ffn_up.weight", rows: c.feedForwardLength, columns: embd),
                 down: try w.matrix(p + "ffn_down.weight", rows: embd, columns: c.feedForwardLength),
-                activation: .geluTanh)
+                activation: .geluTanh(gelu))
             layers.append(Layer(
                 attentionNorm: try norm(p + "attn_norm.weight", embd),
                 attention: attention,

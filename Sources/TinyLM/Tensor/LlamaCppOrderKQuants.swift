@@ -270,3 +270,345 @@ extension LlamaCppOrderKernels {
         return narrow(unsafeBitCast(bits &+ step, to: SIMD2<Double>.self))
     }
 }
+
+#if TINYLM_X86_AVX2
+extension LlamaCppOrderKernels.AVX2 {
+    // The K-quants with AVX2's byte multiply-adds. Per 32 values: vpmaddubsw (unsigned 4- or
+    // 6-bit quants times the signed activations, pairs summed in Int16: at most 2·63·127) and
+    // vpmaddwd by a vector of the per-16 or per-32 scales gives eight exact Int32 lanes. The
+    // integer sums the orders need (per pair of sub-blocks, per super-block, or the Q6_K vec_dot
+    // lanes) are sums of those lanes, and the float steps are the portable kernels' own
+    // (Int32 → Float is vcvtdq2ps, which rounds to nearest like `roundedFloats`).
+
+    /// Four Q4_K rows against one token in the GEMV order.
+    @inline(__always)
+    static func dotQ4_KGemv(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                            _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
+        var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
+        for b in 0..<blocks {
+            let w = rows + b * Q4_K.blockBytes
+            prefetchNextRowsWide(rows, rowBytes, b, Q4_K.blockBytes)
+            let a = UnsafeRawPointer(q8 + b * 256)
+            let s0 = q4_KScales(w), s1 = q4_KScales(w + rowBytes), s2 = q4_KScales(w + 2 * rowBytes), s3 = q4_KScales(w + 3 * rowBytes)
+            var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
+            for pair in 0..<4 {
+                let y0 = a.loadUnaligned(fromByteOffset: 64 * pair, as: SIMD32<Int8>.self)
+                let y1 = a.loadUnaligned(fromByteOffset: 64 * pair + 32, as: SIMD32<Int8>.self)
+                l0 &+= q4_KPairLanes(w, pair, s0.scales, y0, y1)
+                l1 &+= q4_KPairLanes(w + rowBytes, pair, s1.scales, y0, y1)
+                l2 &+= q4_KPairLanes(w + 2 * rowBytes, pair, s2.scales, y0, y1)
+                l3 &+= q4_KPairLanes(w + 3 * rowBytes, pair, s3.scales, y0, y1)
+            }
+            let pairSums = tinylm_madd_i16(narrowSums(act, b), SIMD16(repeating: 1))
+            let isum = rowSums(l0, l1, l2, l3)
+            let msum = rowSums(s0.mins &* pairSums, s1.mins &* pairSums, s2.mins &* pairSums, s3.mins &* pairSums)
+            let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
+            let da = act.d[b]
+            acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum), FP16.toFloat4(words & 0xFFFF) * da, acc)
+            accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(msum), FP16.toFloat4(words &>> 16) * da, accMin)
+        }
+        let result = acc - accMin
+        for i in 0..<4 { out[i] = result[i] }
+    }
+
+    /// Four Q6_K rows against one token in the vec_dot order: the eight lanes of vpmaddwd are
+    /// exactly vec_dot's lanes (values 4l…4l+3 of each 16 go to lane l mod 4 of that half).
+    @inline(__always)
+    static func dotQ6_KVecDot(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                              _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        for b in 0..<blocks {
+            let w = rows + b * Q6_K.blockBytes
+            prefetchNextRowsWide(rows, rowBytes, b, Q6_K.blockBytes)
+            let a = UnsafeRawPointer(q8 + b * 256)
+            let bsums = narrowSums(act, b)
+            var l0 = SIMD8<Int32>() &- q6_KOffsetLanes(w, bsums)
+            var l1 = SIMD8<Int32>() &- q6_KOffsetLanes(w + rowBytes, bsums)
+            var l2 = SIMD8<Int32>() &- q6_KOffsetLanes(w + 2 * rowBytes, bsums)
+            var l3 = SIMD8<Int32>() &- q6_KOffsetLanes(w + 3 * rowBytes, bsums)
+            for half in 0..<2 {
+                let y0 = a.loadUnaligned(fromByteOffset: 128 * half, as: SIMD32<Int8>.self)
+                let y1 = a.loadUnaligned(fromByteOffset: 128 * half + 32, as: SIMD32<Int8>.self)
+                let y2 = a.loadUnaligned(fromByteOffset: 128 * half + 64, as: SIMD32<Int8>.self)
+                let y3 = a.loadUnaligned(fromByteOffset: 128 * half + 96, as: SIMD32<Int8>.self)
+                l0 &+= q6_KHalfLanes(w, half, y0, y1, y2, y3)
+                l1 &+= q6_KHalfLanes(w + rowBytes, half, y0, y1, y2, y3)
+                l2 &+= q6_KHalfLanes(w + 2 * rowBytes, half, y0, y1, y2, y3)
+                l3 &+= q6_KHalfLanes(w + 3 * rowBytes, half, y0, y1, y2, y3)
+            }
+            let d = FP16.toFloat4(LlamaCppOrderKernels.headerHalves4(w + 208, rowBytes)) * act.d[b]
+            acc0 = acc0.addingProduct(tinylm_float_i32(l0), SIMD8(repeating: d[0]))
+            acc1 = acc1.addingProduct(tinylm_float_i32(l1), SIMD8(repeating: d[1]))
+            acc2 = acc2.addingProduct(tinylm_float_i32(l2), SIMD8(repeating: d[2]))
+            acc3 = acc3.addingProduct(tinylm_float_i32(l3), SIMD8(repeating: d[3]))
+        }
+        out[0] = LlamaCppOrderKernels.horizontalSum(acc0)
+        out[1] = LlamaCppOrderKernels.horizontalSum(acc1)
+        out[2] = LlamaCppOrderKernels.horizontalSum(acc2)
+        out[3] = LlamaCppOrderKernels.horizontalSum(acc3)
+    }
+
+    /// Whether a batch of `weight` (Q4_K or Q6_K) goes through `multiplyKQuantBatch`: every
+    /// path but vec_dot, which is per token anyway.
+    @inline(__always)
+    static func kQuantBatchHandles(_ weight: WeightMatrix, _ tokens: LlamaCppOrderKernels.Tokens) -> Bool {
+        (weight.type == .q4_K || weight.type == .q6_K)
+            && LlamaCppOrderKernels.kQuantPath(weight, token: tokens.first, of: tokens.total) != .vecDot
+    }
+
+    /// A prompt through Q4_K (GEMM, GEMV or tiled order) or Q6_K (tiled): each group of four
+    /// rows is unpacked once into bytes ready for vpmaddubsw (one vector per 32 values) and the
+    /// matching scale vectors for vpmaddwd, then every token runs over the unpacked copy, which
+    /// stays in L1.
+    static func multiplyKQuantBatch(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, tokens: LlamaCppOrderKernels.Tokens,
+                                    scratch: MatmulScratch, output: UnsafeMutablePointer<Float>, outputStride: Int) {
+        let blocks = weight.columns / 256
+        let rowBytes = weight.rowBytes
+        let isQ4_K = weight.type == .q4_K
+        let blockBytes = isQ4_K ? Q4_K.blockBytes : Q6_K.blockBytes
+        withUnsafeTemporaryAllocation(of: SIMD32<UInt8>.self, capacity: 32 * blocks) { quants in
+        withUnsafeTemporaryAllocation(of: SIMD16<Int16>.self, capacity: 32 * blocks) { scales in
+        // Q4_K: the four rows' mins, per block and sub-block (SIMD4, one lane per row).
+        // Q6_K: each row's sixteen scales widened, per block (SIMD16), for the −32 offset.
+        withUnsafeTemporaryAllocation(of: SIMD4<Int32>.self, capacity: 8 * blocks) { extra in
+        withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: 2 * blocks) { d in
+            let extraBytes = UnsafeMutableRawPointer(extra.baseAddress!)
+            var r = rows.lowerBound
+            while r + 4 <= rows.upperBound {
+                let group = weight.data + r * rowBytes
+                for i in 0..<4 {
+                    for b in 0..<blocks {
+                        let w = group + i * rowBytes + b * blockBytes
+                        let v = (i * blocks + b) * 8
+                        if isQ4_K {
+                            let s = q4_KScales(w)
+                            for pair in 0..<4 {
+                                let x = w.loadUnaligned(fromByteOffset: 16 + 32 * pair, as: SIMD4<UInt64>.self)
+                                quants[v + 2 * pair] = bytes(x & repeatedByte(0x0F))
+                                quants[v + 2 * pair + 1] = bytes((x &>> 4) & repeatedByte(0x0F))
+                                scales[v + 2 * pair] = broadcastLanes(s.scales, 2 * pair, 2 * pair)
+                                scales[v + 2 * pair + 1] = broadcastLanes(s.scales, 2 * pair + 1, 2 * pair + 1)
+                            }
+                            for j in 0..<8 {
+                                extraBytes.storeBytes(of: s.mins[j], toByteOffset: 4 * (4 * (8 * b + j) + i), as: Int32.self)
+                            }
+                        } else {
+                            for half in 0..<2 {
+                                let sv = q6_KHalfScales(w, half)
+                                let q = q6_KQuants(w, half)
+                                quants[v + 4 * half] = q.0
+                                quants[v + 4 * half + 1] = q.1
+                                quants[v + 4 * half + 2] = q.2
+                                quants[v + 4 * half + 3] = q.3
+                                for k in 0..<4 { scales[v + 4 * half + k] = broadcastLanes(sv, 2 * k, 2 * k + 1) }
+                            }
+                            extraBytes.storeBytes(of: q6_KWideScales(w), toByteOffset: 32 * (i * blocks + b), as: SIMD16<Int16>.self)
+                        }
+                    }
+                }
+                for b in 0..<blocks {
+                    let w = group + b * blockBytes
+                    if isQ4_K {
+                        let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
+                        d[2 * b] = FP16.toFloat4(words & 0xFFFF)
+                        d[2 * b + 1] = FP16.toFloat4(words &>> 16)
+                    } else {
+                        d[2 * b] = FP16.toFloat4(LlamaCppOrderKernels.headerHalves4(w + 208, rowBytes))
+                    }
+                }
+                let v0 = 0, v1 = 8 * blocks, v2 = 16 * blocks, v3 = 24 * blocks
+                @inline(__always) func lanes(_ v: Int, _ y: SIMD32<Int8>) -> SIMD8<Int32> {
+                    tinylm_madd_i16(tinylm_maddubs_u8i8(quants[v], y), scales[v])
+                }
+                for t in 0..<batch {
+                    let path = isQ4_K ? LlamaCppOrderKernels.kQuantPath(weight, token: tokens.first + t, of: tokens.total) : .tiled
+                    let act = scratch.activations(t)
+                    let q8 = UnsafeRawPointer(scratch.q8 + t * scratch.columnStride)
+                    var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
+                    for b in 0..<blocks {
+                        let a = q8 + 256 * b
+                        let bsums = narrowSums(act, b)
+                        let da = act.d[b]
+                        let o = 8 * b
+                        if isQ4_K {
+                            let pairSums = tinylm_madd_i16(bsums, SIMD16(repeating: 1))
+                            let mins = UnsafeRawPointer(extraBytes + 128 * b)
+                            @inline(__always) func minPair(_ pair: Int) -> SIMD4<Int32> {
+                                mins.loadUnaligned(fromByteOffset: 32 * pair, as: SIMD4<Int32>.self) &* pairSums[2 * pair]
+                                    &+ mins.loadUnaligned(fromByteOffset: 32 * pair + 16, as: SIMD4<Int32>.self) &* pairSums[2 * pair + 1]
+                            }
+                            let scale = d[2 * b] * da, minScale = d[2 * b + 1] * da
+                            if path == .gemm {
+                                for pair in 0..<4 {
+                                    let y0 = a.loadUnaligned(fromByteOffset: 64 * pair, as: SIMD32<Int8>.self)
+                                    let y1 = a.loadUnaligned(fromByteOffset: 64 * pair + 32, as: SIMD32<Int8>.self)
+                                    let j = o + 2 * pair
+                                    let s = rowSums(lanes(v0 + j, y0) &+ lanes(v0 + j + 1, y1), lanes(v1 + j, y0) &+ lanes(v1 + j + 1, y1),
+                                                    lanes(v2 + j, y0) &+ lanes(v2 + j + 1, y1), lanes(v3 + j, y0) &+ lanes(v3 + j + 1, y1))
+                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(s), scale, acc)
+                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(minPair(pair)), minScale, accMin)
+                                }
+                            } else {
+                                var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
+                                for j in 0..<8 {
+                                    let y = a.loadUnaligned(fromByteOffset: 32 * j, as: SIMD32<Int8>.self)
+                                    l0 &+= lanes(v0 + o + j, y)
+                                    l1 &+= lanes(v1 + o + j, y)
+                                    l2 &+= lanes(v2 + o + j, y)
+                                    l3 &+= lanes(v3 + o + j, y)
+                                }
+                                let isum = rowSums(l0, l1, l2, l3)
+                                let msum = minPair(0) &+ minPair(1) &+ minPair(2) &+ minPair(3)
+                                if path == .gemv {
+                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum), scale, acc)
+                                    accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(msum), minScale, accMin)
+                                } else {
+                                    let block = LlamaCppOrderKernels.fusedMultiplyAdd(-d[2 * b + 1], tinylm_float4_i32(msum),
+                                                                                       tinylm_float4_i32(isum) * d[2 * b])
+                                    acc = LlamaCppOrderKernels.fusedMultiplyAdd(block, SIMD4(repeating: da), acc)
+                                }
+                            }
+                        } else {
+                            @inline(__always) func offset(_ i: Int) -> SIMD8<Int32> {
+                                let scales = UnsafeRawPointer(extraBytes).loadUnaligned(fromByteOffset: 32 * (i * blocks + b), as: SIMD16<Int16>.self)
+                                return tinylm_madd_i16(scales, bsums) &<< 5
+                            }
+                            var l0 = SIMD8<Int32>() &- offset(0), l1 = SIMD8<Int32>() &- offset(1)
+                            var l2 = SIMD8<Int32>() &- offset(2), l3 = SIMD8<Int32>() &- offset(3)
+                            for j in 0..<8 {
+                                let y = a.loadUnaligned(fromByteOffset: 32 * j, as: SIMD32<Int8>.self)
+                                l0 &+= lanes(v0 + o + j, y)
+                                l1 &+= lanes(v1 + o + j, y)
+                                l2 &+= lanes(v2 + o + j, y)
+                                l3 &+= lanes(v3 + o + j, y)
+                            }
+                            let isum = rowSums(l0, l1, l2, l3)
+                            acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum) * d[2 * b],
+                                                                        SIMD4(repeating: da), acc)
+                        }
+                    }
+                    let result = acc - accMin
+                    let out = output + t * outputStride + r
+                    for i in 0..<4 { out[i] = result[i] }
+                }
+                r += 4
+            }
+            // Leftover rows (fewer than four) take the portable kernels.
+            if r < rows.upperBound {
+                if isQ4_K {
+                    for t in 0..<batch {
+                        LlamaCppOrderKernels.dotQ4_K(weight.data + r * rowBytes, rowBytes, rows.upperBound - r, blocks, scratch.activations(t),
+                                                     LlamaCppOrderKernels.kQuantPath(weight, token: tokens.first + t, of: tokens.total),
+                                                     output + t * outputStride + r)
+                    }
+                } else {
+                    LlamaCppOrderKernels.multiplyQ6_KTiled(weight, rows: r..<rows.upperBound, batch: batch, scratch: scratch,
+                                                           output: output, outputStride: outputStride)
+                }
+            }
+        }
+        }
+        }
+        }
+    }
+
+    /// The Int32 lanes of four rows summed, one lane per row (exact, any order).
+    @inline(__always)
+    static func rowSums(_ a: SIMD8<Int32>, _ b: SIMD8<Int32>, _ c: SIMD8<Int32>, _ d: SIMD8<Int32>) -> SIMD4<Int32> {
+        // Two rounds of vphaddd leave [Σa, Σb, Σc, Σd] of the low lanes in the low half and of
+        // the high lanes in the high half.
+        let sums = tinylm_hadd_i32(tinylm_hadd_i32(a, b), tinylm_hadd_i32(c, d))
+        return sums.lowHalf &+ sums.highHalf
+    }
+
+    /// Int16 lane `low` of `v` in all of the low 128 bits and lane `high` (of the same eight
+    /// in the high 128 bits) in all of the high ones: vpshufb stays within each half.
+    @inline(__always)
+    static func broadcastLanes(_ v: SIMD16<Int16>, _ low: Int, _ high: Int) -> SIMD16<Int16> {
+        let l = UInt16(2 * low) | UInt16(2 * low + 1) << 8, h = UInt16(2 * high) | UInt16(2 * high + 1) << 8
+        let index = SIMD16<UInt16>(lowHalf: SIMD8(repeating: l), highHalf: SIMD8(repeating: h))
+        return unsafeBitCast(tinylm_shuffle_u8(unsafeBitCast(v, to: SIMD32<UInt8>.self), unsafeBitCast(index, to: SIMD32<UInt8>.self)),
+                             to: SIMD16<Int16>.self)
+    }
+
+    /// A Q4_K block's eight scales as Int16 (in both 128-bit halves) and eight mins as Int32.
+    @inline(__always)
+    static func q4_KScales(_ block: UnsafeRawPointer) -> (scales: SIMD16<Int16>, mins: SIMD8<Int32>) {
+        let sm = unpackScaleMin(block + 4)
+        return (tinylm_widen_u8_i16(unsafeBitCast(SIMD2<UInt64>(repeating: sm.scales), to: SIMD16<UInt8>.self)),
+                tinylm_widen_u8_i32(unsafeBitCast(SIMD2<UInt64>(sm.mins, 0), to: SIMD16<UInt8>.self)))
+    }
+
+    /// Sub-blocks 2·pair (low nibbles) and 2·pair + 1 (high nibbles) of a Q4_K block against
+    /// their activations, scaled.
+    @inline(__always)
+    static func q4_KPairLanes(_ block: UnsafeRawPointer, _ pair: Int, _ scales: SIMD16<Int16>,
+                              _ y0: SIMD32<Int8>, _ y1: SIMD32<Int8>) -> SIMD8<Int32> {
+        let x = block.loadUnaligned(fromByteOffset: 16 + 32 * pair, as: SIMD4<UInt64>.self)
+        return tinylm_madd_i16(tinylm_maddubs_u8i8(bytes(x & repeatedByte(0x0F)), y0), broadcastLanes(scales, 2 * pair, 2 * pair))
+            &+ tinylm_madd_i16(tinylm_maddubs_u8i8(bytes((x &>> 4) & repeatedByte(0x0F)), y1), broadcastLanes(scales, 2 * pair + 1, 2 * pair + 1))
+    }
+
+    /// The stored 6-bit quants (0…63) of half `half` of a Q6_K block: four vectors of 32
+    /// values in element order (values 128·half + 32k …).
+    @inline(__always)
+    static func q6_KQuants(_ block: UnsafeRawPointer, _ half: Int) -> (SIMD32<UInt8>, SIMD32<UInt8>, SIMD32<UInt8>, SIMD32<UInt8>) {
+        let low0 = block.loadUnaligned(fromByteOffset: 64 * half, as: SIMD4<UInt64>.self)
+        let low1 = block.loadUnaligned(fromByteOffset: 64 * half + 32, as: SIMD4<UInt64>.self)
+        let high = block.loadUnaligned(fromByteOffset: 128 + 32 * half, as: SIMD4<UInt64>.self)
+        let nibble = repeatedByte(0x0F)
+        return (bytes((low0 & nibble) | ((high & repeatedByte(0x03)) &<< 4)), bytes((low1 & nibble) | ((high & repeatedByte(0x0C)) &<< 2)),
+                bytes(((low0 &>> 4) & nibble) | (high & repeatedByte(0x30))), bytes(((low1 &>> 4) & nibble) | ((high & repeatedByte(0xC0)) &>> 2)))
+    }
+
+    /// The eight int8 scales of half `half` of a Q6_K block as Int16, in both 128-bit halves.
+    @inline(__always)
+    static func q6_KHalfScales(_ block: UnsafeRawPointer, _ half: Int) -> SIMD16<Int16> {
+        tinylm_widen_i8_i16(unsafeBitCast(SIMD2<UInt64>(repeating: block.loadUnaligned(fromByteOffset: 192 + 8 * half, as: UInt64.self)),
+                                          to: SIMD16<Int8>.self))
+    }
+
+    /// A Q6_K block's sixteen scales as Int16.
+    @inline(__always)
+    static func q6_KWideScales(_ block: UnsafeRawPointer) -> SIMD16<Int16> {
+        tinylm_widen_i8_i16(block.loadUnaligned(fromByteOffset: 192, as: SIMD16<Int8>.self))
+    }
+
+    /// Block `block`'s sixteen activation sums as Int16 (each at most 16·127).
+    @inline(__always)
+    static func narrowSums(_ act: Q8Activations, _ block: Int) -> SIMD16<Int16> {
+        let p = UnsafeRawPointer(act.bsums + 16 * block)
+        return tinylm_narrow_i32_i16(p.loadUnaligned(as: SIMD8<Int32>.self), p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Int32>.self))
+    }
+
+    /// Half `half` of a Q6_K block (stored quants) against its activations, scaled per 16.
+    @inline(__always)
+    static func q6_KHalfLanes(_ block: UnsafeRawPointer, _ half: Int, _ y0: SIMD32<Int8>, _ y1: SIMD32<Int8>,
+                              _ y2: SIMD32<Int8>, _ y3: SIMD32<Int8>) -> SIMD8<Int32> {
+        let s = q6_KHalfScales(block, half)
+        let q = q6_KQuants(block, half)
+        return tinylm_madd_i16(tinylm_maddubs_u8i8(q.0, y0), broadcastLanes(s, 0, 1))
+            &+ tinylm_madd_i16(tinylm_maddubs_u8i8(q.1, y1), broadcastLanes(s, 2, 3))
+            &+ tinylm_madd_i16(tinylm_maddubs_u8i8(q.2, y2), broadcastLanes(s, 4, 5))
+            &+ tinylm_madd_i16(tinylm_maddubs_u8i8(q.3, y3), broadcastLanes(s, 6, 7))
+    }
+
+    /// vec_dot's −32 offset per lane: lane l = 32·(scale[2l]·T_2l + scale[2l+1]·T_2l+1).
+    @inline(__always)
+    static func q6_KOffsetLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+        tinylm_madd_i16(q6_KWideScales(block), bsums) &<< 5
+    }
+
+    /// `prefetchNextRows` for blocks of any size: the 4·blockBytes bytes of the next four rows
+    /// that match block `block` of these.
+    @inline(__always)
+    static func prefetchNextRowsWide(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ block: Int, _ blockBytes: Int) {
+        let ahead = rows + 4 * rowBytes + block * 4 * blockBytes
+        var offset = 0
+        while offset < 4 * blockBytes {
+            tinylm_prefetch(ahead + offset)
+            offset += 64
+        }
+    }
+}
+#endif

@@ -44,8 +44,13 @@ enum LlamaCppOrderKernels {
         let rowBytes = weight.rowBytes
         let type = weight.type
         #if TINYLM_X86_AVX2
-        if batch >= 2 && (type == .q4_1 || type == .q8_0) {
+        if batch >= 2 && (type == .q4_1 || type == .q8_0 || type == .q5_0) {
             AVX2.multiplyBatch(weight, rows: rows, batch: batch, scratch: scratch, output: output, outputStride: outputStride)
+            return
+        }
+        if batch >= 2 && AVX2.kQuantBatchHandles(weight, tokens) {
+            AVX2.multiplyKQuantBatch(weight, rows: rows, batch: batch, tokens: tokens, scratch: scratch,
+                                     output: output, outputStride: outputStride)
             return
         }
         #endif
@@ -74,7 +79,12 @@ enum LlamaCppOrderKernels {
                     let q8 = UnsafePointer(scratch.q8 + t * scratch.columnStride)
                     switch type {
                     case .q4_1: AVX2.dotQ4_1(weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
-                    case .q8_0: AVX2.dotQ8_0(weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
+                    case .q8_0: AVX2.dotSigned(Q8_0.self, weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
+                    case .q5_0: AVX2.dotSigned(Q5_0.self, weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
+                    case .q4_K where kQuantPath(weight, token: tokens.first + t, of: tokens.total) == .gemv:
+                        AVX2.dotQ4_KGemv(weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
+                    case .q6_K where kQuantPath(weight, token: tokens.first + t, of: tokens.total) == .vecDot:
+                        AVX2.dotQ6_KVecDot(weight.data + r * rowBytes, rowBytes, blocks, act, q8, out); continue
                     default: break
                     }
                 }
@@ -373,13 +383,14 @@ extension LlamaCppOrderKernels {
 
         /// A batch (prompt): each group of four rows is unpacked once into bytes ready for
         /// vpmaddubsw and f32 scales, then every token runs over the unpacked copy, which
-        /// stays in L1. Same per-token arithmetic as dotQ4_1/dotQ8_0.
+        /// stays in L1. Same per-token arithmetic as dotQ4_1/dotSigned.
         static func multiplyBatch(_ weight: WeightMatrix, rows: Range<Int>, batch: Int, scratch: MatmulScratch,
                                   output: UnsafeMutablePointer<Float>, outputStride: Int) {
             let blocks = weight.columns / 32
             let rowBytes = weight.rowBytes
             let isQ4_1 = weight.type == .q4_1
-            let blockBytes = isQ4_1 ? 20 : 34
+            let isQ5_0 = weight.type == .q5_0
+            let blockBytes = isQ4_1 ? 20 : isQ5_0 ? 22 : 34
             withUnsafeTemporaryAllocation(of: SIMD32<Int8>.self, capacity: 8 * blocks) { bytes in
                 withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: 2 * blocks) { scales in
                     var r = rows.lowerBound
@@ -395,9 +406,19 @@ extension LlamaCppOrderKernels {
                                 let words = LlamaCppOrderKernels.headerWords4(w, rowBytes)
                                 scales[2 * b] = FP16.toFloat4(words & 0xFFFF)
                                 scales[2 * b + 1] = FP16.toFloat4(words &>> 16)
+                            } else if isQ5_0 {
+                                // Q5_0 stays unsigned (q = value + 16, 0…31, which is
+                                // (value ^ 0x10) & 0x1F for value in −16…15): vpmaddubsw takes it
+                                // as is and each token subtracts 16·(pair sums of y) once per block.
+                                for i in 0..<4 {
+                                    let x = unsafeBitCast(Q5_0.signedQuants(w + i * rowBytes), to: SIMD4<UInt64>.self)
+                                    bytes[8 * b + i] = unsafeBitCast((x ^ repeatedByte(0x10)) & repeatedByte(0x1F), to: SIMD32<Int8>.self)
+                                }
+                                let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
+                                scales[2 * b] = FP16.toFloat4(halves)
                             } else {
                                 for i in 0..<4 {
-                                    let x = (w + i * rowBytes).loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
+                                    let x = Q8_0.signedQuants(w + i * rowBytes)
                                     bytes[8 * b + i] = tinylm_sign_i8(x, x)
                                     bytes[8 * b + 4 + i] = x
                                 }
@@ -419,6 +440,12 @@ extension LlamaCppOrderKernels {
                                     acc2 = acc2.addingProduct(lanes(bytes[8 * b + 2], y), SIMD8(repeating: s[2]))
                                     acc3 = acc3.addingProduct(lanes(bytes[8 * b + 3], y), SIMD8(repeating: s[3]))
                                     minSums.add(scales[2 * b + 1], act.s[b])
+                                } else if isQ5_0 {
+                                    let offset = tinylm_maddubs_u8i8(SIMD32(repeating: 16), y)
+                                    acc0 = acc0.addingProduct(offsetLanes(bytes[8 * b], y, offset), SIMD8(repeating: s[0]))
+                                    acc1 = acc1.addingProduct(offsetLanes(bytes[8 * b + 1], y, offset), SIMD8(repeating: s[1]))
+                                    acc2 = acc2.addingProduct(offsetLanes(bytes[8 * b + 2], y, offset), SIMD8(repeating: s[2]))
+                                    acc3 = acc3.addingProduct(offsetLanes(bytes[8 * b + 3], y, offset), SIMD8(repeating: s[3]))
                                 } else {
                                     acc0 = acc0.addingProduct(lanes(bytes[8 * b], tinylm_sign_i8(y, bytes[8 * b + 4])), SIMD8(repeating: s[0]))
                                     acc1 = acc1.addingProduct(lanes(bytes[8 * b + 1], tinylm_sign_i8(y, bytes[8 * b + 5])), SIMD8(repeating: s[1]))
@@ -443,6 +470,8 @@ extension LlamaCppOrderKernels {
                             let count = rows.upperBound - r
                             if isQ4_1 {
                                 LlamaCppOrderKernels.dotQ4_1(weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
+                            } else if isQ5_0 {
+                                LlamaCppOrderKernels.dotSymmetric(Q5_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                             } else {
                                 LlamaCppOrderKernels.dotSymmetric(Q8_0.self, weight.data + r * rowBytes, rowBytes, count, blocks, act, out)
                             }
@@ -450,6 +479,21 @@ extension LlamaCppOrderKernels {
                     }
                 }
             }
+        }
+
+        // Byte vectors are bitcast to 64-bit lanes for bitwise operations and shifts: Swift's
+        // operators on SIMD32<UInt8> become per-byte loops. Shifts then cross into the
+        // neighbouring byte, which the masks around them clear.
+        @inline(__always) static func words(_ x: SIMD32<UInt8>) -> SIMD4<UInt64> { unsafeBitCast(x, to: SIMD4<UInt64>.self) }
+        @inline(__always) static func bytes(_ x: SIMD4<UInt64>) -> SIMD32<UInt8> { unsafeBitCast(x, to: SIMD32<UInt8>.self) }
+        @inline(__always) static func repeatedByte(_ b: UInt64) -> SIMD4<UInt64> { SIMD4(repeating: b &* 0x0101_0101_0101_0101) }
+
+        /// Lanes of unsigned quants q = x + c against y, minus `offset` = c·(pair sums of y)
+        /// taken off in Int16 (exact: |q·y| pairs stay under 2^15 for Q5_0's c = 16).
+        @inline(__always)
+        static func offsetLanes(_ q: SIMD32<Int8>, _ y: SIMD32<Int8>, _ offset: SIMD16<Int16>) -> SIMD8<Float> {
+            let pairs = tinylm_maddubs_u8i8(unsafeBitCast(q, to: SIMD32<UInt8>.self), y) &- offset
+            return tinylm_float_i32(tinylm_madd_i16(pairs, SIMD16(repeating: 1)))
         }
 
         /// Lanes of an unpacked unsigned weight block against signed activations.
@@ -478,20 +522,21 @@ extension LlamaCppOrderKernels {
             return tinylm_float_i32(tinylm_dot4_u8i8(x, y))
         }
 
+        /// Four rows of Q8_0 or Q5_0 (signed quants, one f16 scale per 32).
         @inline(__always)
-        static func dotQ8_0(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
-                            _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
+        static func dotSigned<F: AVX2SignedQuants>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                                                   _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
             var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(q8 + b * 32).loadUnaligned(as: SIMD32<Int8>.self)
-                let w = rows + b * 34
-                prefetchNextRows(rows, rowBytes, b, 34)
+                let w = rows + b * F.blockBytes
+                prefetchNextRows(rows, rowBytes, b, F.blockBytes)
                 let halves = LlamaCppOrderKernels.headerHalves4(w, rowBytes)
                 let scales = FP16.toFloat4(halves) * act.d[b]
-                acc0 = acc0.addingProduct(signedLanes(w, y), SIMD8(repeating: scales[0]))
-                acc1 = acc1.addingProduct(signedLanes(w + rowBytes, y), SIMD8(repeating: scales[1]))
-                acc2 = acc2.addingProduct(signedLanes(w + 2 * rowBytes, y), SIMD8(repeating: scales[2]))
-                acc3 = acc3.addingProduct(signedLanes(w + 3 * rowBytes, y), SIMD8(repeating: scales[3]))
+                acc0 = acc0.addingProduct(signedLanes(F.signedQuants(w), y), SIMD8(repeating: scales[0]))
+                acc1 = acc1.addingProduct(signedLanes(F.signedQuants(w + rowBytes), y), SIMD8(repeating: scales[1]))
+                acc2 = acc2.addingProduct(signedLanes(F.signedQuants(w + 2 * rowBytes), y), SIMD8(repeating: scales[2]))
+                acc3 = acc3.addingProduct(signedLanes(F.signedQuants(w + 3 * rowBytes), y), SIMD8(repeating: scales[3]))
             }
             out[0] = horizontalSum(acc0)
             out[1] = horizontalSum(acc1)
@@ -499,14 +544,42 @@ extension LlamaCppOrderKernels {
             out[3] = horizontalSum(acc3)
         }
 
-        /// Q8_0's 32 signed quants (at offset 2) dotted with y: vpmaddubsw wants one unsigned
-        /// operand, so |x| is multiplied by y carrying x's sign (exact: |x| ≤ 128).
+        /// Signed quants x dotted with y: vpmaddubsw wants one unsigned operand, so |x| is
+        /// multiplied by y carrying x's sign (exact: |x| ≤ 128).
         @inline(__always)
-        static func signedLanes(_ block: UnsafeRawPointer, _ y: SIMD32<Int8>) -> SIMD8<Float> {
-            let x = block.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
+        static func signedLanes(_ x: SIMD32<Int8>, _ y: SIMD32<Int8>) -> SIMD8<Float> {
             let magnitude = unsafeBitCast(tinylm_sign_i8(x, x), to: SIMD32<UInt8>.self)
             return tinylm_float_i32(tinylm_dot4_u8i8(magnitude, tinylm_sign_i8(y, x)))
         }
+    }
+}
+
+/// Formats whose blocks are one f16 scale and 32 signed quants, as bytes in element order.
+protocol AVX2SignedQuants: QuantizedDotFormat {
+    static func signedQuants(_ block: UnsafeRawPointer) -> SIMD32<Int8>
+}
+
+extension Q8_0: AVX2SignedQuants {
+    @inline(__always)
+    static func signedQuants(_ block: UnsafeRawPointer) -> SIMD32<Int8> {
+        block.loadUnaligned(fromByteOffset: 2, as: SIMD32<Int8>.self)
+    }
+}
+
+extension Q5_0: AVX2SignedQuants {
+    /// q − 16 = nibble − 16 + 16·high bit: bytes whose high bit (bit i of qh for element i) is
+    /// clear get 0xF0 ORed in, which is nibble − 16 in two's complement. vpshufb copies qh's
+    /// byte i/8 to byte i, and each byte tests its own bit, i mod 8.
+    @inline(__always)
+    static func signedQuants(_ block: UnsafeRawPointer) -> SIMD32<Int8> {
+        typealias Bytes = LlamaCppOrderKernels.AVX2
+        let n = block.loadUnaligned(fromByteOffset: 6, as: SIMD2<UInt64>.self)
+        let nibbles = SIMD4<UInt64>(lowHalf: n, highHalf: n &>> 4) & Bytes.repeatedByte(0x0F)
+        let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        let byteIndex = Bytes.bytes(SIMD4<UInt64>(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303))
+        let spread = Bytes.words(tinylm_shuffle_u8(unsafeBitCast(SIMD8<UInt32>(repeating: qh), to: SIMD32<UInt8>.self), byteIndex))
+        let clear = tinylm_equal_u8(Bytes.bytes(spread & SIMD4(repeating: 0x8040_2010_0804_0201)), SIMD32<UInt8>())
+        return unsafeBitCast(nibbles | (Bytes.words(clear) & Bytes.repeatedByte(0xF0)), to: SIMD32<Int8>.self)
     }
 }
 #endif

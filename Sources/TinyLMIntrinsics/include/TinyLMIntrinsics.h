@@ -11,9 +11,13 @@
 
 typedef signed char tinylm_i8x32 __attribute__((ext_vector_type(32)));
 typedef unsigned char tinylm_u8x32 __attribute__((ext_vector_type(32)));
+typedef signed char tinylm_i8x16 __attribute__((ext_vector_type(16)));
+typedef unsigned char tinylm_u8x16 __attribute__((ext_vector_type(16)));
 typedef short tinylm_i16x16 __attribute__((ext_vector_type(16)));
 typedef int tinylm_i32x8 __attribute__((ext_vector_type(8)));
 typedef float tinylm_f32x8 __attribute__((ext_vector_type(8)));
+typedef int tinylm_i32x4 __attribute__((ext_vector_type(4)));
+typedef float tinylm_f32x4 __attribute__((ext_vector_type(4)));
 
 #define TINYLM_AVX2 static inline __attribute__((always_inline, target("avx2")))
 
@@ -33,9 +37,59 @@ TINYLM_AVX2 void tinylm_prefetch(const void *p) {
     _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
+/// vpmaddubsw alone: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] in Int16 (saturating), a unsigned.
+TINYLM_AVX2 tinylm_i16x16 tinylm_maddubs_u8i8(tinylm_u8x32 a, tinylm_i8x32 b) {
+    return (tinylm_i16x16)_mm256_maddubs_epi16((__m256i)a, (__m256i)b);
+}
+
+/// vpmaddwd: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] in Int32.
+TINYLM_AVX2 tinylm_i32x8 tinylm_madd_i16(tinylm_i16x16 a, tinylm_i16x16 b) {
+    return (tinylm_i32x8)_mm256_madd_epi16((__m256i)a, (__m256i)b);
+}
+
+/// vpshufb: byte i = a[index[i] & 15] of the same 128-bit half (0 where index[i] < 0).
+TINYLM_AVX2 tinylm_u8x32 tinylm_shuffle_u8(tinylm_u8x32 a, tinylm_u8x32 index) {
+    return (tinylm_u8x32)_mm256_shuffle_epi8((__m256i)a, (__m256i)index);
+}
+
+/// vpcmpeqb: 0xFF where a[i] == b[i], else 0.
+TINYLM_AVX2 tinylm_u8x32 tinylm_equal_u8(tinylm_u8x32 a, tinylm_u8x32 b) {
+    return (tinylm_u8x32)_mm256_cmpeq_epi8((__m256i)a, (__m256i)b);
+}
+
+/// vpmovzxbw: sixteen bytes zero-extended to Int16.
+TINYLM_AVX2 tinylm_i16x16 tinylm_widen_u8_i16(tinylm_u8x16 a) {
+    return (tinylm_i16x16)_mm256_cvtepu8_epi16((__m128i)a);
+}
+
+/// vpmovsxbw: sixteen signed bytes sign-extended to Int16.
+TINYLM_AVX2 tinylm_i16x16 tinylm_widen_i8_i16(tinylm_i8x16 a) {
+    return (tinylm_i16x16)_mm256_cvtepi8_epi16((__m128i)a);
+}
+
+/// vpmovzxbd: the low eight bytes zero-extended to Int32.
+TINYLM_AVX2 tinylm_i32x8 tinylm_widen_u8_i32(tinylm_u8x16 a) {
+    return (tinylm_i32x8)_mm256_cvtepu8_epi32((__m128i)a);
+}
+
+/// vpackssdw then vpermq: a's and b's Int32 lanes as sixteen Int16 in order (saturating).
+TINYLM_AVX2 tinylm_i16x16 tinylm_narrow_i32_i16(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i16x16)_mm256_permute4x64_epi64(_mm256_packs_epi32((__m256i)a, (__m256i)b), 0xD8);
+}
+
+/// vphaddd: [a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7].
+TINYLM_AVX2 tinylm_i32x8 tinylm_hadd_i32(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_hadd_epi32((__m256i)a, (__m256i)b);
+}
+
 /// vcvtdq2ps.
 TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
+}
+
+/// vcvtdq2ps on four lanes.
+TINYLM_AVX2 tinylm_f32x4 tinylm_float4_i32(tinylm_i32x4 a) {
+    return (tinylm_f32x4)_mm_cvtepi32_ps((__m128i)a);
 }
 #endif
 
