@@ -29,6 +29,14 @@ final class InferenceState {
     private var ropeNextSlot = 0
     /// vocabulary: logits of the last token of the last forward pass.
     let logits: UnsafeMutablePointer<Float>
+    /// Per concurrent chunk of attention heads (`attentionSlot`): the online-softmax state of
+    /// its heads and one key and one value row converted from f16.
+    let attentionSlots: Int
+    let attentionSlotFloats: Int
+    private let attentionScratch: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func attentionSlot(_ chunk: Int) -> UnsafeMutablePointer<Float> { attentionScratch + chunk * attentionSlotFloats }
 
     private var allocations: [UnsafeMutablePointer<Float>] = []
     private(set) var byteCount: Int = 0
@@ -64,6 +72,9 @@ final class InferenceState {
         ropeTableWidth = config.keyLength
         ropeTables = make(2 * config.keyLength)
         logits = make(config.vocabularySize)
+        attentionSlots = max(1, executor.concurrency)
+        attentionSlotFloats = 2 * config.headCount + config.keyLength + config.valueLength
+        attentionScratch = make(attentionSlots * attentionSlotFloats)
         self.allocations = allocations
         self.byteCount = bytes + cache.byteCount
     }

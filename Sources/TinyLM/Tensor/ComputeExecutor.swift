@@ -25,10 +25,12 @@ extension ComputeExecutor {
         parallelChunks(total, granularity: granularity) { _, range in body(range) }
     }
 
-    /// `parallelRanges`, also telling each chunk its index: below `concurrency`, and no two
-    /// chunks running at once share one, so it can pick a per-chunk scratch slot.
-    public func parallelChunks(_ total: Int, granularity: Int = 1, _ body: (_ chunk: Int, Range<Int>) -> Void) {
-        let workers = concurrency
+    /// `parallelRanges`, also telling each chunk its index: below `concurrency` and below
+    /// `maxChunks`, and no two chunks running at once share one, so it can pick a per-chunk
+    /// scratch slot.
+    public func parallelChunks(_ total: Int, granularity: Int = 1, maxChunks: Int = .max,
+                               _ body: (_ chunk: Int, Range<Int>) -> Void) {
+        let workers = Swift.min(concurrency, maxChunks)
         if workers <= 1 || total <= granularity {
             if total > 0 { body(0, 0..<total) }
             return

@@ -118,6 +118,16 @@ static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_widen_high_u16(
     return (tinylm_u32x4)wasm_u32x4_extend_high_u16x8((v128_t)a);
 }
 
+/// i32x4.lt_u as an all-ones/zero mask (Swift's compare-then-cast is a per-lane loop).
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_less_u32(tinylm_u32x4 a, tinylm_u32x4 b) {
+    return (tinylm_u32x4)wasm_u32x4_lt((v128_t)a, (v128_t)b);
+}
+
+/// v128.bitselect: bits of a where mask is 1, of b where it is 0.
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_select_u32(tinylm_u32x4 a, tinylm_u32x4 b, tinylm_u32x4 mask) {
+    return (tinylm_u32x4)wasm_v128_bitselect((v128_t)a, (v128_t)b, (v128_t)mask);
+}
+
 /// acc + s·x per lane with a single rounding to f32, for |s·x| exact in f64 (s a float, x an
 /// integer below 2^29): wasm has no fused multiply-add, so the product and sum are formed in
 /// f64 (f64x2.promote_low_f32x4, f32x4.demote_f64x2_zero), whose one rounding back to f32 is

@@ -62,36 +62,39 @@ struct Attention {
             let first = window > 0 ? max(0, position - window + 1) : 0
             let q = state.queries + t * qWidth
             let out = state.attended + t * headCount * valueLength
-            executor.parallelFor(headCount) { h in
-                attendOneHead(query: q + h * keyLength, kvHead: h / groupSize, positions: first...position,
-                              cache: cache, output: out + h * valueLength)
+            // Heads in contiguous chunks; within a chunk, the heads of one key/value head run
+            // together, so each cached row is converted from f16 once for all of them.
+            executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
+                var h = heads.lowerBound
+                while h < heads.upperBound {
+                    let groupEnd = Swift.min(heads.upperBound, (h / groupSize + 1) * groupSize)
+                    attend(heads: groupEnd - h, query: q + h * keyLength, kvHead: h / groupSize, positions: first...position,
+                           cache: cache, output: out + h * valueLength, scratch: state.attentionSlot(chunk))
+                    h = groupEnd
+                }
             }
         }
         MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
                                 output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
     }
 
-    /// Σ f16(k[i])·q[i] (q already f16-rounded, so every product is exact in Float) summed in
-    /// the order of llama.cpp's x86 AVX-512 ggml_vec_dot_f16: four 16-lane accumulators over
-    /// 64-element steps, reduced 0+2, 1+3, then 0+1, then across lanes as
-    /// _mm512_reduce_add_ps does (halves of 8, of 4, then lanes 0+2 and 1+3); a remainder of
-    /// fewer than 64 elements is added in Double.
+    /// Σ k[i]·q[i] for a key row already converted from f16 and q already f16-rounded (so
+    /// every product is exact in Float), summed in the order of llama.cpp's x86 AVX-512
+    /// ggml_vec_dot_f16: four 16-lane accumulators over 64-element steps, reduced 0+2, 1+3,
+    /// then 0+1, then across lanes as _mm512_reduce_add_ps does (halves of 8, of 4, then lanes
+    /// 0+2 and 1+3); a remainder of fewer than 64 elements is added in Double.
     @inline(__always)
-    static func scoreDot(_ k: UnsafeRawPointer, _ q: UnsafePointer<Float>, count: Int) -> Float {
-        @inline(__always) func keys(_ i: Int) -> SIMD16<Float> {
-            SIMD16(lowHalf: FP16.toFloat8(k.loadUnaligned(fromByteOffset: i * 2, as: SIMD8<UInt16>.self)),
-                   highHalf: FP16.toFloat8(k.loadUnaligned(fromByteOffset: i * 2 + 16, as: SIMD8<UInt16>.self)))
-        }
-        @inline(__always) func queries(_ i: Int) -> SIMD16<Float> {
-            UnsafeRawPointer(q + i).loadUnaligned(as: SIMD16<Float>.self)
+    static func scoreDot(_ k: UnsafePointer<Float>, _ q: UnsafePointer<Float>, count: Int) -> Float {
+        @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+            UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
         }
         var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
         var i = 0
         while i + 64 <= count {
-            s0 += keys(i) * queries(i)
-            s1 += keys(i + 16) * queries(i + 16)
-            s2 += keys(i + 32) * queries(i + 32)
-            s3 += keys(i + 48) * queries(i + 48)
+            s0 += load(k, i) * load(q, i)
+            s1 += load(k, i + 16) * load(q, i + 16)
+            s2 += load(k, i + 32) * load(q, i + 32)
+            s3 += load(k, i + 48) * load(q, i + 48)
             i += 64
         }
         s0 += s2
@@ -101,10 +104,25 @@ struct Attention {
         let b = a.highHalf + a.lowHalf
         var sum = Double((b[0] + b[2]) + (b[1] + b[3]))
         while i < count {
-            sum += Double(FP16.toFloat(k.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * q[i])
+            sum += Double(k[i] * q[i])
             i += 1
         }
         return Float(sum)
+    }
+
+    /// f16 → f32 for a cached row.
+    @inline(__always)
+    static func convertRow(_ row: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        var i = 0
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(out + i).storeBytes(of: FP16.toFloat8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<UInt16>.self)),
+                                                        as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count {
+            out[i] = FP16.toFloat(row[i])
+            i += 1
+        }
     }
 
     /// x[i] = f16(x[i]·factor) (the product rounded to Float first), four lanes at a time.
@@ -122,59 +140,75 @@ struct Attention {
         }
     }
 
-    /// One query head over the cached positions, with the arithmetic of llama.cpp's CPU flash
-    /// attention for a query row (so our logits track the reference vectors): the query is
-    /// rounded to f16 like the cached keys, softmax runs online (one pass, rescaling when a new
-    /// maximum appears) with glibc's expf, and the weighted sum of values accumulates in f16.
-    private func attendOneHead(query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
-                               cache: KVCache, output: UnsafeMutablePointer<Float>) {
-        Self.roundToHalf(query, count: keyLength, scaledBy: scalesQueries ? scale : 1)
+    /// `heads` query heads that share key/value head `kvHead` over the cached positions, with
+    /// the arithmetic of llama.cpp's CPU flash attention for a query row (so our logits track
+    /// the reference vectors): the query is rounded to f16 like the cached keys, softmax runs
+    /// online (one pass, rescaling when a new maximum appears) with glibc's expf, and the
+    /// weighted sum of values accumulates in f16. Each head's arithmetic is the same however
+    /// many run together; together they convert each cached row once. `scratch`: this chunk's
+    /// slot (InferenceState.attentionSlot).
+    private func attend(heads: Int, query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
+                        cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let maxima = scratch, sums = scratch + heads
+        let keyRow = sums + heads, valueRow = keyRow + keyLength
         let scoreScale: Float = scalesQueries ? 1 : scale
-        output.update(repeating: 0, count: valueLength)
-        var maximum = -Float.infinity
-        var sum: Float = 0
-        for position in positions {
-            let kRow = UnsafeRawPointer(cache.key(layer: layer, position: position) + kvHead * keyLength)
-            let score = Self.scoreDot(kRow, query, count: keyLength) * scoreScale
-            var rescale: Float = 1
-            var weight: Float = 1
-            if score > maximum {
-                rescale = Math.expf(maximum - score)
-                maximum = score
-                Self.roundToHalf(output, count: valueLength, scaledBy: rescale)
-            } else {
-                weight = Math.expf(score - maximum)
-            }
-            let vRow = cache.value(layer: layer, position: position) + kvHead * valueLength
-            var start = 0
-            #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
-            // The same per-element arithmetic, eight lanes at a time (F16C + FMA).
-            while start + 8 <= valueLength {
-                let v = SIMD8<Float>(UnsafeRawPointer(vRow + start).loadUnaligned(as: SIMD8<Float16>.self))
-                let o = UnsafeMutableRawPointer(output + start)
-                let fused = o.loadUnaligned(as: SIMD8<Float>.self).addingProduct(v, SIMD8(repeating: weight))
-                o.storeBytes(of: FP16.round8(fused), as: SIMD8<Float>.self)
-                start += 8
-            }
-            #elseif arch(wasm32)
-            while start + 8 <= valueLength {
-                let v = FP16.toFloat8(UnsafeRawPointer(vRow + start).loadUnaligned(as: SIMD8<UInt16>.self))
-                let o = UnsafeMutableRawPointer(output + start)
-                let accumulated = o.loadUnaligned(as: SIMD8<Float>.self)
-                let low = WasmFusedMultiplyAdd.apply(v.lowHalf, weight, accumulated.lowHalf)
-                let high = WasmFusedMultiplyAdd.apply(v.highHalf, weight, accumulated.highHalf)
-                o.storeBytes(of: SIMD8(lowHalf: FP16.round4(low), highHalf: FP16.round4(high)), as: SIMD8<Float>.self)
-                start += 8
-            }
-            #endif
-            for i in start..<valueLength {
-                // fused multiply-add, then rounded to f16 (the accumulator's precision)
-                output[i] = FP16.round(LlamaCppOrderKernels.fusedMultiplyAdd(FP16.toFloat(vRow[i]), weight, output[i]))
-            }
-            // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
-            sum = LlamaCppOrderKernels.fusedMultiplyAdd(sum, rescale, weight)
+        for h in 0..<heads {
+            Self.roundToHalf(query + h * keyLength, count: keyLength, scaledBy: scalesQueries ? scale : 1)
+            (output + h * valueLength).update(repeating: 0, count: valueLength)
+            maxima[h] = -Float.infinity
+            sums[h] = 0
         }
-        let inverse = sum == 0 ? 0 : 1 / sum
-        for i in 0..<valueLength { output[i] *= inverse }
+        for position in positions {
+            Self.convertRow(cache.key(layer: layer, position: position) + kvHead * keyLength, count: keyLength, into: keyRow)
+            Self.convertRow(cache.value(layer: layer, position: position) + kvHead * valueLength, count: valueLength, into: valueRow)
+            for h in 0..<heads {
+                let out = output + h * valueLength
+                let score = Self.scoreDot(keyRow, query + h * keyLength, count: keyLength) * scoreScale
+                var rescale: Float = 1
+                var weight: Float = 1
+                if score > maxima[h] {
+                    rescale = Math.expf(maxima[h] - score)
+                    maxima[h] = score
+                    Self.roundToHalf(out, count: valueLength, scaledBy: rescale)
+                } else {
+                    weight = Math.expf(score - maxima[h])
+                }
+                Self.accumulate(valueRow, weight: weight, into: out, count: valueLength)
+                // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
+                sums[h] = LlamaCppOrderKernels.fusedMultiplyAdd(sums[h], rescale, weight)
+            }
+        }
+        for h in 0..<heads {
+            let inverse = sums[h] == 0 ? 0 : 1 / sums[h]
+            let out = output + h * valueLength
+            for i in 0..<valueLength { out[i] *= inverse }
+        }
+    }
+
+    /// out[i] = f16(fma(v[i], weight, out[i])): the f16 accumulator of the weighted values.
+    @inline(__always)
+    static func accumulate(_ v: UnsafePointer<Float>, weight: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+        var start = 0
+        #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
+        // Eight lanes at a time (F16C + FMA).
+        while start + 8 <= count {
+            let o = UnsafeMutableRawPointer(out + start)
+            let fused = o.loadUnaligned(as: SIMD8<Float>.self).addingProduct(UnsafeRawPointer(v + start).loadUnaligned(as: SIMD8<Float>.self),
+                                                                             SIMD8(repeating: weight))
+            o.storeBytes(of: FP16.round8(fused), as: SIMD8<Float>.self)
+            start += 8
+        }
+        #elseif arch(wasm32)
+        while start + 4 <= count {
+            let o = UnsafeMutableRawPointer(out + start)
+            let fused = WasmFusedMultiplyAdd.apply(UnsafeRawPointer(v + start).loadUnaligned(as: SIMD4<Float>.self), weight,
+                                                   o.loadUnaligned(as: SIMD4<Float>.self))
+            o.storeBytes(of: FP16.round4(fused), as: SIMD4<Float>.self)
+            start += 4
+        }
+        #endif
+        for i in start..<count {
+            out[i] = FP16.round(LlamaCppOrderKernels.fusedMultiplyAdd(v[i], weight, out[i]))
+        }
     }
 }

@@ -110,14 +110,30 @@ public enum FP16 {
         let a = bits ^ sign
         let normal = (a &+ 0x0FFF &+ ((a &>> 13) & 1)) & 0xFFFF_E000
         let subnormal = unsafeBitCast(unsafeBitCast(a, to: SIMD4<Float>.self) + 0.5 - 0.5, to: SIMD4<UInt32>.self)
-        // All ones where a < limit (a and limit are below 2^31, so the difference's sign decides).
-        @inline(__always) func below(_ limit: UInt32) -> SIMD4<UInt32> {
-            unsafeBitCast(unsafeBitCast(a &- limit, to: SIMD4<Int32>.self) &>> 31, to: SIMD4<UInt32>.self)
-        }
-        let isSubnormal = below(0x3880_0000), isFinite = below(0x477F_F000), isNaN = ~below(0x7F80_0001)
-        var r = (subnormal & isSubnormal) | (normal & ~isSubnormal)
-        r = (r & isFinite) | (0x7F80_0000 & ~isFinite) | (isNaN & 0x0040_0000)
+        let isSubnormal = below(a, 0x3880_0000), isFinite = below(a, 0x477F_F000), isNaN = ~below(a, 0x7F80_0001)
+        var r = select(subnormal, normal, where: isSubnormal)
+        r = select(r, SIMD4(repeating: 0x7F80_0000), where: isFinite) | (isNaN & 0x0040_0000)
         return unsafeBitCast(r | sign, to: SIMD4<Float>.self)
+    }
+
+    /// All ones where a < limit, for a and limit below 2^31.
+    @inline(__always)
+    static func below(_ a: SIMD4<UInt32>, _ limit: UInt32) -> SIMD4<UInt32> {
+        #if arch(wasm32)
+        return tinylm_less_u32(a, SIMD4(repeating: limit))
+        #else
+        return unsafeBitCast(unsafeBitCast(a &- limit, to: SIMD4<Int32>.self) &>> 31, to: SIMD4<UInt32>.self)
+        #endif
+    }
+
+    /// a where mask is all ones, b where it is zero.
+    @inline(__always)
+    static func select(_ a: SIMD4<UInt32>, _ b: SIMD4<UInt32>, where mask: SIMD4<UInt32>) -> SIMD4<UInt32> {
+        #if arch(wasm32)
+        return tinylm_select_u32(a, b, mask)
+        #else
+        return (a & mask) | (b & ~mask)
+        #endif
     }
 
     #if TINYLM_HARDWARE_F16
