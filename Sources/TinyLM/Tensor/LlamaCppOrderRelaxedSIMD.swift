@@ -82,8 +82,6 @@ extension LlamaCppOrderKernels {
                                                 _ act: Q8Activations, _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             var minSums = SIMD4<Float>()   // Σ m·s, lanes 1 and 3
-            // Two blocks per iteration: the loop's own instructions are a noticeable share of
-            // a block's ~25.
             @inline(__always) func block(_ b: Int) {
                 let y = UnsafeRawPointer(q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
@@ -98,13 +96,7 @@ extension LlamaCppOrderKernels {
                 low1 = M.apply(lanes.0, splat: scale1, low1); high1 = M.apply(lanes.1, splat: scale1, high1)
                 minSums = M.apply(header, act.s[b], minSums)
             }
-            var b = 0
-            while b + 2 <= blocks {
-                block(b)
-                block(b + 1)
-                b += 2
-            }
-            if b < blocks { block(b) }
+            forEachBlock(blocks, block)
             out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
             out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
         }
@@ -233,7 +225,7 @@ extension LlamaCppOrderKernels {
                                              _ out: UnsafeMutablePointer<Float>) {
                 var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
                 var minSums = SIMD4<Float>()   // lanes 1 and 3
-                for b in 0..<blocks {
+                @inline(__always) func block(_ b: Int) {
                     let y = UnsafeRawPointer(q8 + b * 32)
                     let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                     let header = headers[b]
@@ -244,6 +236,7 @@ extension LlamaCppOrderKernels {
                     low1 = M.apply(lanes(y0, x[2]), splat: scale1, low1); high1 = M.apply(lanes(y1, x[3]), splat: scale1, high1)
                     minSums = M.apply(header, act.s[b], minSums)
                 }
+                forEachBlock(blocks, block)
                 out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
                 out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
             }
@@ -252,7 +245,7 @@ extension LlamaCppOrderKernels {
             func dotQ8_0<M: WasmMultiplyAdd>(_: M.Type, _ blocks: Int, _ act: Q8Activations, _ q8: UnsafePointer<Int8>,
                                              _ out: UnsafeMutablePointer<Float>) {
                 var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
-                for b in 0..<blocks {
+                @inline(__always) func block(_ b: Int) {
                     let y = UnsafeRawPointer(q8 + b * 32)
                     let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                     let scales = headers[b] * act.d[b]
@@ -263,6 +256,7 @@ extension LlamaCppOrderKernels {
                     low1 = M.apply(lanes((y0 ^ x[6]) &- x[6], x[4]), splat: scale1, low1)
                     high1 = M.apply(lanes((y1 ^ x[7]) &- x[7], x[5]), splat: scale1, high1)
                 }
+                forEachBlock(blocks, block)
                 out[0] = horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
                 out[1] = horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
             }
@@ -271,6 +265,19 @@ extension LlamaCppOrderKernels {
             func lanes(_ y: SIMD16<Int8>, _ x: SIMD16<Int8>) -> SIMD4<Float> {
                 tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y, x, SIMD4()))
             }
+        }
+
+        /// body(0), body(1), … body(blocks − 1), two per loop iteration: the loop's own
+        /// instructions are a noticeable share of a block's ~25 (decode: 6% faster).
+        @inline(__always)
+        static func forEachBlock(_ blocks: Int, _ body: (Int) -> Void) {
+            var b = 0
+            while b + 2 <= blocks {
+                body(b)
+                body(b + 1)
+                b += 2
+            }
+            if b < blocks { body(b) }
         }
 
         /// The four 16-bit halves of two 32-bit words, one per lane (low half first).
