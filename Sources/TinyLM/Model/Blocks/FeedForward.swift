@@ -18,13 +18,17 @@ struct FeedForward {
                                 output: gateBuffer, outputStride: hidden, scratch: scratch, executor: executor)
         MatrixMultiply.multiply(up, input: input, inputStride: up.columns, batch: batch,
                                 output: upBuffer, outputStride: hidden, scratch: scratch, executor: executor)
-        let count = batch * hidden
-        switch activation {
-        case .silu:
-            Self.swiglu(gateBuffer, upBuffer, count: count)
-        case .geluTanh(let table):
-            for i in 0..<count {
-                gateBuffer[i] = table(gateBuffer[i]) * upBuffer[i]
+        // Token by token, so a prompt's activations split across threads like the matmuls
+        // (each element's arithmetic is the same however they are split).
+        executor.parallelRanges(batch) { tokens in
+            let first = tokens.lowerBound * hidden, count = tokens.count * hidden
+            switch activation {
+            case .silu:
+                Self.swiglu(gateBuffer + first, upBuffer + first, count: count)
+            case .geluTanh(let table):
+                for i in first..<first + count {
+                    gateBuffer[i] = table(gateBuffer[i]) * upBuffer[i]
+                }
             }
         }
         MatrixMultiply.multiply(down, input: gateBuffer, inputStride: hidden, batch: batch,
