@@ -153,18 +153,8 @@ import TinyLM
         let rowBytes = columns / 256 * type.blockBytes
         for batch in [1, 3, 8, 11] {
             let x = MatrixMultiplyTests.activations(batch: batch, columns: columns, stride: columns, seed: UInt64(batch))
-            var output = [Float](repeating: .nan, count: batch * rows)
-            let scratch = MatmulScratch(maxColumns: columns, maxBatch: 6)   // 11 tokens take two passes
-            weights.withUnsafeBytes { w in
-                let matrix = WeightMatrix(name: "test", type: type, rows: rows, columns: columns, data: w.baseAddress!)
-                x.withUnsafeBufferPointer { xp in
-                    output.withUnsafeMutableBufferPointer { op in
-                        MatrixMultiply.multiply(matrix, input: xp.baseAddress!, inputStride: columns, batch: batch,
-                                                output: op.baseAddress!, outputStride: rows, scratch: scratch,
-                                                executor: ReverseOrderExecutor())
-                    }
-                }
-            }
+            let output = MatrixMultiplyTests.multiplied(type, weights: weights, rows: rows, columns: columns, x: x, batch: batch,
+                                                        maxBatch: 6)   // 11 tokens: two passes
             for t in 0..<batch {
                 let act = Self.quantize(Array(x[t * columns ..< (t + 1) * columns]))
                 // Which kernel llama.cpp runs for this token (see LlamaCppOrderKQuants.swift).

@@ -51,18 +51,8 @@ import TinyLM
         let rowBytes = columns / 32 * type.blockBytes
         for batch in [1, 3, 11] {
             let x = MatrixMultiplyTests.activations(batch: batch, columns: columns, stride: columns, seed: UInt64(batch))
-            var output = [Float](repeating: .nan, count: batch * rows)
-            let scratch = MatmulScratch(maxColumns: columns, maxBatch: 8)
-            weights.withUnsafeBytes { w in
-                let matrix = WeightMatrix(name: "test", type: type, rows: rows, columns: columns, data: w.baseAddress!)
-                x.withUnsafeBufferPointer { xp in
-                    output.withUnsafeMutableBufferPointer { op in
-                        MatrixMultiply.multiply(matrix, input: xp.baseAddress!, inputStride: columns, batch: batch,
-                                                output: op.baseAddress!, outputStride: rows, scratch: scratch,
-                                                executor: ReverseOrderExecutor())
-                    }
-                }
-            }
+            let output = MatrixMultiplyTests.multiplied(type, weights: weights, rows: rows, columns: columns, x: x, batch: batch,
+                                                        maxBatch: 8)
             for t in 0..<batch {
                 var q = [Int8](repeating: 0, count: columns)
                 var q16 = [Int16](repeating: 0, count: columns)

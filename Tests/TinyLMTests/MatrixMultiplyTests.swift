@@ -88,6 +88,25 @@ final class DispatchExecutor: ComputeExecutor {
         return Case(type: type, rows: rows, columns: columns, weights: bytes, dequantized: F.dequantize(type, bytes))
     }
 
+    /// `batch` tokens of `x` (rows of `columns`) times `weights` (`rows` rows of `type`), through
+    /// MatrixMultiply with chunks run in reverse order: batch × rows outputs.
+    static func multiplied(_ type: TensorType, weights: [UInt8], rows: Int, columns: Int, x: [Float], batch: Int,
+                           maxBatch: Int) -> [Float] {
+        var output = [Float](repeating: .nan, count: batch * rows)
+        let scratch = MatmulScratch(maxColumns: columns, maxBatch: maxBatch)
+        weights.withUnsafeBytes { w in
+            let matrix = WeightMatrix(name: "test", type: type, rows: rows, columns: columns, data: w.baseAddress!)
+            x.withUnsafeBufferPointer { xp in
+                output.withUnsafeMutableBufferPointer { op in
+                    MatrixMultiply.multiply(matrix, input: xp.baseAddress!, inputStride: columns, batch: batch,
+                                            output: op.baseAddress!, outputStride: rows, scratch: scratch,
+                                            executor: ReverseOrderExecutor())
+                }
+            }
+        }
+        return output
+    }
+
     static func activations(batch: Int, columns: Int, stride: Int, seed: UInt64) -> [Float] {
         var rng = F.RNG(seed: seed)
         var x = [Float](repeating: .nan, count: (batch - 1) * stride + columns)   // padding stays NaN

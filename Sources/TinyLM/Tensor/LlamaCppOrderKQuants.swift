@@ -430,6 +430,20 @@ extension LlamaCppOrderKernels.AVX2 {
                         let bsums = narrowSums(act, b)
                         let da = act.d[b]
                         let o = 8 * b
+                        /// The four rows' Int32 sums over the super-block's eight 32-byte groups,
+                        /// the lanes starting from `start` (Q6_K's −32 offset).
+                        @inline(__always) func superBlockSums(from start: (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>))
+                            -> SIMD4<Int32> {
+                            var (l0, l1, l2, l3) = start
+                            for j in 0..<8 {
+                                let y = a.loadUnaligned(fromByteOffset: 32 * j, as: SIMD32<Int8>.self)
+                                l0 &+= lanes(v0 + o + j, y)
+                                l1 &+= lanes(v1 + o + j, y)
+                                l2 &+= lanes(v2 + o + j, y)
+                                l3 &+= lanes(v3 + o + j, y)
+                            }
+                            return rowSums(l0, l1, l2, l3)
+                        }
                         if isQ4_K {
                             let pairSums = tinylm_madd_i16(bsums, SIMD16(repeating: 1))
                             let mins = UnsafeRawPointer(extraBytes + 128 * b)
@@ -449,15 +463,7 @@ extension LlamaCppOrderKernels.AVX2 {
                                     accMin = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(minPair(pair)), minScale, accMin)
                                 }
                             } else {
-                                var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
-                                for j in 0..<8 {
-                                    let y = a.loadUnaligned(fromByteOffset: 32 * j, as: SIMD32<Int8>.self)
-                                    l0 &+= lanes(v0 + o + j, y)
-                                    l1 &+= lanes(v1 + o + j, y)
-                                    l2 &+= lanes(v2 + o + j, y)
-                                    l3 &+= lanes(v3 + o + j, y)
-                                }
-                                let isum = rowSums(l0, l1, l2, l3)
+                                let isum = superBlockSums(from: (SIMD8(), SIMD8(), SIMD8(), SIMD8()))
                                 let msum = minPair(0) &+ minPair(1) &+ minPair(2) &+ minPair(3)
                                 if path == .gemv {
                                     acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum), scale, acc)
@@ -473,16 +479,8 @@ extension LlamaCppOrderKernels.AVX2 {
                                 let scales = UnsafeRawPointer(extraBytes).loadUnaligned(fromByteOffset: 32 * (i * blocks + b), as: SIMD16<Int16>.self)
                                 return tinylm_madd_i16(scales, bsums) &<< 5
                             }
-                            var l0 = SIMD8<Int32>() &- offset(0), l1 = SIMD8<Int32>() &- offset(1)
-                            var l2 = SIMD8<Int32>() &- offset(2), l3 = SIMD8<Int32>() &- offset(3)
-                            for j in 0..<8 {
-                                let y = a.loadUnaligned(fromByteOffset: 32 * j, as: SIMD32<Int8>.self)
-                                l0 &+= lanes(v0 + o + j, y)
-                                l1 &+= lanes(v1 + o + j, y)
-                                l2 &+= lanes(v2 + o + j, y)
-                                l3 &+= lanes(v3 + o + j, y)
-                            }
-                            let isum = rowSums(l0, l1, l2, l3)
+                            let zero = SIMD8<Int32>()
+                            let isum = superBlockSums(from: (zero &- offset(0), zero &- offset(1), zero &- offset(2), zero &- offset(3)))
                             acc = LlamaCppOrderKernels.fusedMultiplyAdd(tinylm_float4_i32(isum) * d[2 * b],
                                                                         SIMD4(repeating: da), acc)
                         }

@@ -212,7 +212,7 @@ extension LlamaCppOrderKernels {
                     for row in 0..<2 {
                         for half in 0..<2 {
                             let x = (w + row * rowBytes).loadUnaligned(fromByteOffset: 2 + 16 * half, as: SIMD16<Int8>.self)
-                            let sign = tinylm_negative_i8(x)
+                            let sign = x &>> 7   // −1 where x < 0, else 0
                             bytes[8 * b + 4 * row + half] = (x ^ sign) &- sign
                             bytes[8 * b + 4 * row + 2 + half] = sign
                         }
