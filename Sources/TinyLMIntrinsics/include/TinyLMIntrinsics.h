@@ -164,6 +164,21 @@ static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_relaxed_dot4_i8
     return (tinylm_i32x4)wasm_i32x4_relaxed_dot_i8x16_i7x16_add((v128_t)a, (v128_t)b, (v128_t)acc);
 }
 
+/// Lane 0 (lane 2) of v in every lane: one shuffle (Swift's SIMD4(repeating: v[0]) becomes an
+/// extract, a scalar op and a splat).
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_splat_lane0(tinylm_f32x4 v) {
+    return (tinylm_f32x4)wasm_i32x4_shuffle((v128_t)v, (v128_t)v, 0, 0, 0, 0);
+}
+
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_splat_lane2(tinylm_f32x4 v) {
+    return (tinylm_f32x4)wasm_i32x4_shuffle((v128_t)v, (v128_t)v, 2, 2, 2, 2);
+}
+
+/// i8x16.max_s.
+static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_max_i8(tinylm_i8x16 a, tinylm_i8x16 b) {
+    return (tinylm_i8x16)wasm_i8x16_max((v128_t)a, (v128_t)b);
+}
+
 /// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
     return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);
