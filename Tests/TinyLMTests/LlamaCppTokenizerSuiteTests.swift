@@ -111,6 +111,23 @@ struct LlamaCppTokenizerSuiteTests {
         #expect(withCases == known)
     }
 
+    @Test("a vocabulary-only file loads as a tokenizer but is refused as a model, with an error saying why")
+    func vocabularyOnlyFiles() throws {
+        let file = try MappedFile(path: try TestSupport.requireFile(LlamaCppTokenizerSuite.path("llama-bpe")))
+        let gguf = try GGUFFile(bytes: file.bytes)
+        #expect(gguf.tensors.isEmpty)
+        let tokenizer = try Tokenizer(gguf: gguf)
+        #expect(tokenizer.vocabularySize == 128256)
+        #expect(tokenizer.decode(tokenizer.encode("Hello world")) == "Hello world")
+        do {
+            _ = try Model(bytes: file.bytes)
+            Issue.record("a vocabulary-only file loaded as a model")
+        } catch {
+            #expect(error.kind == .unsupportedModel)
+            #expect(error.message.contains("vocabulary only"))
+        }
+    }
+
     @Test("vocabularies of types TinyLM lacks are refused with an error naming the type")
     func unsupportedTypesAreNamed() throws {
         for (name, model) in LlamaCppTokenizerSuite.notYetSupported {
