@@ -2,7 +2,8 @@
 /// `unicode_cpt_flags`, reduced): letter = \p{L}, number = \p{N}, whitespace = \s (the
 /// Unicode White_Space property, which takes precedence over the category), punctuation =
 /// \p{P}, mark = \p{M}, symbol = \p{S}. `present` marks a real code point, so a position past
-/// the end of a fragment has flags 0 (llama.cpp's `as_uint() == 0`).
+/// the end of a fragment has flags 0 (llama.cpp's `as_uint() == 0`). For every code point the
+/// classes equal llama.cpp's (its Unicode 15.1 data; checked once over all of them).
 struct ScalarClass {
     static let letter: UInt8 = 1
     static let number: UInt8 = 2
@@ -17,6 +18,8 @@ struct ScalarClass {
         if cp < 128 { return ascii(UInt8(cp)) }
         guard let scalar = Unicode.Scalar(cp) else { return present }
         let props = scalar.properties
+        // llama.cpp's tables are Unicode 15.1: what later versions assign is unassigned there.
+        guard let age = props.age, age.major < 15 || (age.major == 15 && age.minor <= 1) else { return present }
         if props.isWhitespace { return present | whitespace }
         switch props.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
