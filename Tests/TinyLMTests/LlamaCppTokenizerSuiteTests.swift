@@ -19,6 +19,39 @@ enum LlamaCppTokenizerSuite {
     /// Vocabularies with test cases whose tokenizer type TinyLM does not implement yet, with
     /// their `tokenizer.ggml.model`.
     static let notYetSupported = ["bert-bge": "bert"]
+    /// Vocabularies the suite ships without test cases, of types TinyLM implements (checked
+    /// against scripts/tokenizer-reference.py's cases only).
+    static let withoutCases = ["aquila", "baichuan", "gpt-neox"]
+
+    /// What llama.cpp gives for one text and vocabulary.
+    struct Reference: Sendable {
+        /// add_special = parse_special = false
+        let ids: [Int32]
+        /// add_special = parse_special = true
+        let specialIDs: [Int32]
+        /// llama_detokenize of `specialIDs`, special tokens rendered
+        let detokenized: String?
+    }
+
+    /// llama.cpp's tokenization of chat prompts and random texts for every vocabulary above
+    /// (scripts/tokenizer-reference.py): per text, per vocabulary.
+    static let referenceCases: [(text: String, byVocabulary: [String: Reference])] = {
+        let path = TestSupport.repoRoot.appendingPathComponent("Tests/reference/llama-cpp-tokenizer-cases.jsonl").path
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        // TinyLM's own JSON parser: Foundation's JSONSerialization drops a U+FEFF at the start
+        // of a string or after an escape, and these texts have some.
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            guard let object = try? JSONValue(parsing: Array(line)), let text = object["text"]?.stringValue,
+                  let byVocabulary = object["vocabularies"]?.objectValue else { return nil }
+            func ids(_ value: JSONValue?) -> [Int32] { (value?.arrayValue ?? []).compactMap { $0.intValue.flatMap { Int32(exactly: $0) } } }
+            var references: [String: Reference] = [:]
+            for (name, value) in byVocabulary.entries {
+                references[name] = Reference(ids: ids(value["ids"]), specialIDs: ids(value["special_ids"]),
+                                             detokenized: value["detokenized"]?.stringValue)
+            }
+            return (text, references)
+        }
+    }()
 
     struct Case {
         let text: String
@@ -97,6 +130,37 @@ struct LlamaCppTokenizerSuiteTests {
             if got == c.expected { passed += 1 }
         }
         print("llama.cpp tokenizer suite: \(name) \(passed)/\(cases.count)")
+    }
+
+    @Test("chat prompts and random texts tokenize, with and without special tokens, and detokenize as llama.cpp",
+          arguments: LlamaCppTokenizerSuite.supported + LlamaCppTokenizerSuite.withoutCases)
+    func referenceCases(name: String) throws {
+        let tokenizer = try LlamaCppTokenizerSuite.tokenizer(name)
+        let cases = LlamaCppTokenizerSuite.referenceCases
+        #expect(cases.count >= 60, "Tests/reference/llama-cpp-tokenizer-cases.jsonl is missing or short")
+        var passed = 0
+        for c in cases {
+            guard let expected = c.byVocabulary[name] else {
+                Issue.record("\(name): no reference for \(c.text.debugDescription)")
+                continue
+            }
+            let plain = tokenizer.encode(c.text, addSpecial: false, parseSpecial: false)
+            let special = tokenizer.encode(c.text, addSpecial: true, parseSpecial: true)
+            let decoded = tokenizer.decode(special)
+            #expect(plain == expected.ids, "\(name): \(c.text.debugDescription)")
+            #expect(special == expected.specialIDs, "\(name), special: \(c.text.debugDescription)")
+            #expect(decoded == expected.detokenized, "\(name), detokenized: \(c.text.debugDescription)")
+            if plain == expected.ids && special == expected.specialIDs && decoded == expected.detokenized { passed += 1 }
+        }
+        print("llama.cpp reference cases: \(name) \(passed)/\(cases.count)")
+    }
+
+    @Test("the reference cases cover exactly the vocabularies this test runs")
+    func referenceCasesCoverTheVocabularies() {
+        let expected = Set(LlamaCppTokenizerSuite.supported + LlamaCppTokenizerSuite.withoutCases)
+        for c in LlamaCppTokenizerSuite.referenceCases {
+            #expect(Set(c.byVocabulary.keys) == expected, "\(c.text.debugDescription)")
+        }
     }
 
     @Test("the suite's files are the ones this test knows: each vocabulary with cases is run or named as not yet supported")

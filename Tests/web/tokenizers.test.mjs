@@ -60,6 +60,26 @@ for (const name of vocabularies) {
   });
 }
 
+// llama.cpp's tokenization of chat prompts and random texts (scripts/tokenizer-reference.py),
+// with special tokens parsed and detokenized too: Phi-3 (special tokens that take the
+// whitespace after them) and Gemma 4.
+for (const name of ['phi-3', 'gemma-4']) {
+  test(`${name}: chat prompts and random texts tokenize and detokenize as llama.cpp`, async () => {
+    const tokenizer = engine.loadTokenizer(await vocabulary(name));
+    const file = requireFile(path.join(root, 'Tests/reference/llama-cpp-tokenizer-cases.jsonl'), 'the reference cases are committed');
+    const cases = (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    assert.ok(cases.length >= 60);
+    for (const c of cases) {
+      const expected = c.vocabularies[name];
+      assert.deepEqual(Array.from(tokenizer.tokenize(c.text, { addSpecial: false, parseSpecial: false })), expected.ids, JSON.stringify(c.text));
+      const ids = Array.from(tokenizer.tokenize(c.text, { addSpecial: true, parseSpecial: true }));
+      assert.deepEqual(ids, expected.special_ids, JSON.stringify(c.text));
+      assert.equal(tokenizer.detokenize(ids), expected.detokenized, JSON.stringify(c.text));
+    }
+    tokenizer.free();
+  });
+}
+
 test('a vocabulary-only file is refused as a model with a clear error, and tokenizes as one', async () => {
   const bytes = await vocabulary('qwen2');
   assert.throws(() => engine.loadModel(bytes), (error) => error.name === 'UnsupportedModelError' && /vocabulary only/.test(error.message));
