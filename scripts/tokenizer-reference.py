@@ -84,7 +84,7 @@ def random_texts(count: int, seed: int) -> list[str]:
 
 def build_libllama(args) -> Path:
     if args.llama_cpp_build:
-        build = Path(args.llama_cpp_build)
+        build = Path(args.llama_cpp_build).resolve()
         source = Path(next(l.split("=", 1)[1] for l in open(build / "CMakeCache.txt") if l.startswith("CMAKE_HOME_DIRECTORY")).strip())
     else:
         LLAMA_DIR.mkdir(parents=True, exist_ok=True)
