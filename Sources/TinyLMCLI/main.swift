@@ -5,8 +5,9 @@ usage: tinylm <command> [options]
 
 commands:
   info      --model PATH                       architecture, sizes and tensor types of a GGUF file
-  tokenize  --model PATH [--no-special] [--] TEXT
-                                               token ids of TEXT as a JSON array
+  tokenize  --model PATH [--no-special] [--add-bos] [--pieces] [--] TEXT
+                                               token ids of TEXT as a JSON array (the model may
+                                               be a vocabulary-only GGUF)
   generate  --model PATH (--prompt TEXT | --prompt-ids JSON) [--max-tokens N] [--temperature T]
             [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop STR]...
             [--ids] [--ignore-eos] [--threads N] [--context N] [--verbose]

@@ -5,7 +5,8 @@
 // Conventions
 // - Pointers and lengths are wasm32 byte offsets/counts (i32). Text is UTF-8, never
 //   NUL-terminated on input.
-// - Handles (models, sessions) are small positive integers; 0 means failure.
+// - Handles (models, tokenizers, sessions) are small positive integers; 0 means failure. Each
+//   kind has its own numbering.
 // - A function that can fail returns -1 (or 0 for handles) and records the error:
 //   tinylm_last_error_code() gives TinyLMError.Kind's number (1 malformed model, 2 unsupported
 //   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory) and
@@ -25,6 +26,17 @@
 //                                              special tokens; result: little-endian i32 ids
 //   tinylm_detokenize(model, ids, count) -> len           result: UTF-8 text
 //   tinylm_token_piece(model, id) -> len       result: the token's raw bytes
+//   tinylm_tokenizer_load(ptr, len) -> tokenizer          the tokenizer alone, from any GGUF
+//                                              file's vocabulary, including vocabulary-only files
+//                                              (no tensors; tinylm_model_load refuses those with
+//                                              error 2); it copies what it keeps, so the bytes
+//                                              may be freed as soon as it returns
+//   tinylm_tokenizer_free(tokenizer)
+//   tinylm_tokenizer_info(tokenizer) -> len    result: JSON {vocabularySize, bosTokenID,
+//                                              eosTokenID, addsBOS, addsEOS}
+//   tinylm_tokenizer_tokenize(tokenizer, text, len, flags) -> count
+//   tinylm_tokenizer_detokenize(tokenizer, ids, count) -> len
+//   tinylm_tokenizer_piece(tokenizer, id) -> len          as the three model functions above
 //   tinylm_chat_format(model, json, len) -> len          result: the prompt text for a chat
 //                                              request {messages, tools, addGenerationPrompt,
 //                                              template, now, context} (ChatRequest.swift)
@@ -80,6 +92,7 @@ import TinyLM
 
 /// Module-wide state: the engine runs on one thread per instance, so plain globals suffice.
 nonisolated(unsafe) private var models: [Model?] = []
+nonisolated(unsafe) private var tokenizers: [Tokenizer?] = []
 /// Per model (same index): its vocabulary trie for constrained generation, built on first use.
 nonisolated(unsafe) private var vocabularyTries: [VocabularyTrie?] = []
 nonisolated(unsafe) private var sessions: [SessionEntry?] = []
@@ -212,32 +225,105 @@ public func tinylm_model_info(_ handle: Int32) -> Int32 {
 
 // MARK: - Tokens
 
-@_cdecl("tinylm_tokenize")
-public func tinylm_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ flags: Int32) -> Int32 {
-    guard let m = model(handle), let input = text(pointer, length) else { return -1 }
-    let tokens = m.tokenizer.encode(input, addSpecial: flags & 1 != 0, parseSpecial: flags & 2 != 0)
+private func tokenize(_ tokenizer: Tokenizer, _ pointer: UnsafeRawPointer?, _ length: Int32, _ flags: Int32) -> Int32 {
+    guard let input = text(pointer, length) else { return -1 }
+    let tokens = tokenizer.encode(input, addSpecial: flags & 1 != 0, parseSpecial: flags & 2 != 0)
     setIDs(tokens)
     return Int32(tokens.count)
 }
 
-@_cdecl("tinylm_detokenize")
-public func tinylm_detokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
-    guard let m = model(handle), let list = ids(pointer, count) else { return -1 }
-    for id in list where id < 0 || Int(id) >= m.config.vocabularySize {
+private func detokenize(_ tokenizer: Tokenizer, _ pointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
+    guard let list = ids(pointer, count) else { return -1 }
+    for id in list where id < 0 || Int(id) >= tokenizer.vocabularySize {
         fail(.invalidArgument("token id \(id) is outside the vocabulary"))
         return -1
     }
-    return setResult(Array(m.tokenizer.decode(list).utf8))
+    return setResult(Array(tokenizer.decode(list).utf8))
+}
+
+private func piece(_ tokenizer: Tokenizer, _ id: Int32) -> Int32 {
+    guard id >= 0, Int(id) < tokenizer.vocabularySize else {
+        fail(.invalidArgument("token id \(id) is outside the vocabulary"))
+        return -1
+    }
+    return setResult(tokenizer.pieceBytes(id))
+}
+
+@_cdecl("tinylm_tokenize")
+public func tinylm_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ flags: Int32) -> Int32 {
+    guard let m = model(handle) else { return -1 }
+    return tokenize(m.tokenizer, pointer, length, flags)
+}
+
+@_cdecl("tinylm_detokenize")
+public func tinylm_detokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
+    guard let m = model(handle) else { return -1 }
+    return detokenize(m.tokenizer, pointer, count)
 }
 
 @_cdecl("tinylm_token_piece")
 public func tinylm_token_piece(_ handle: Int32, _ id: Int32) -> Int32 {
     guard let m = model(handle) else { return -1 }
-    guard id >= 0, Int(id) < m.config.vocabularySize else {
-        fail(.invalidArgument("token id \(id) is outside the vocabulary"))
-        return -1
+    return piece(m.tokenizer, id)
+}
+
+// MARK: - Tokenizers without a model
+
+private func tokenizer(_ handle: Int32) -> Tokenizer? {
+    let index = Int(handle) - 1
+    guard index >= 0, index < tokenizers.count, let t = tokenizers[index] else {
+        fail(.invalidArgument("no tokenizer with handle \(handle)"))
+        return nil
     }
-    return setResult(m.tokenizer.pieceBytes(id))
+    return t
+}
+
+@_cdecl("tinylm_tokenizer_load")
+public func tinylm_tokenizer_load(_ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let raw = bytes(pointer, length) else { return 0 }
+    do {
+        return store(try Tokenizer(gguf: try GGUFFile(bytes: raw)), in: &tokenizers)
+    } catch {
+        fail(error)
+        return 0
+    }
+}
+
+@_cdecl("tinylm_tokenizer_free")
+public func tinylm_tokenizer_free(_ handle: Int32) {
+    let index = Int(handle) - 1
+    guard index >= 0, index < tokenizers.count else { return }
+    tokenizers[index] = nil
+}
+
+@_cdecl("tinylm_tokenizer_info")
+public func tinylm_tokenizer_info(_ handle: Int32) -> Int32 {
+    guard let t = tokenizer(handle) else { return -1 }
+    var object = JSONObject()
+    object["vocabularySize"] = .integer(t.vocabularySize)
+    object["bosTokenID"] = t.bosTokenID.map { .integer(Int($0)) } ?? .null
+    object["eosTokenID"] = t.eosTokenID.map { .integer(Int($0)) } ?? .null
+    object["addsBOS"] = .bool(t.addsBOS)
+    object["addsEOS"] = .bool(t.addsEOS)
+    return setResult(Array(JSONValue.object(object).serialized(.compact).utf8))
+}
+
+@_cdecl("tinylm_tokenizer_tokenize")
+public func tinylm_tokenizer_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ flags: Int32) -> Int32 {
+    guard let t = tokenizer(handle) else { return -1 }
+    return tokenize(t, pointer, length, flags)
+}
+
+@_cdecl("tinylm_tokenizer_detokenize")
+public func tinylm_tokenizer_detokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
+    guard let t = tokenizer(handle) else { return -1 }
+    return detokenize(t, pointer, count)
+}
+
+@_cdecl("tinylm_tokenizer_piece")
+public func tinylm_tokenizer_piece(_ handle: Int32, _ id: Int32) -> Int32 {
+    guard let t = tokenizer(handle) else { return -1 }
+    return piece(t, id)
 }
 
 // MARK: - Chat

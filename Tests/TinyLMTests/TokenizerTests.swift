@@ -347,6 +347,30 @@ struct TokenizerTests {
         #expect(split("default", "a+b=1234 c") == ["a", "+", "b", "=", "123", "4", " c"])
         #expect(split("llama-bpe", "DON'T ?!\r\nÉté") == ["DON", "'T", " ?!\r\n", "Été"])
         #expect(split("gpt-2", "DON'T") == ["DON", "'", "T"])
+        // The std::regex rule sets (llama.cpp's unicode_regex_split gives the same pieces).
+        #expect(split("falcon", " `x a+b 1234") == [" ", "`", "x", " a", "+", "b", " ", "123", "4"])
+        #expect(split("default", " `x a+b 1234") == [" `", "x", " a", "+", "b", " ", "123", "4"])
+        #expect(split("deepseek-coder", "Hi, \u{4F60}\u{597D}123\n") == ["Hi", ",", " ", "\u{4F60}\u{597D}", "1", "2", "3", "\n"])
+        // Letters first, then the punctuation class (whose ':'…'~' covers ASCII letters) splits
+        // "Ωmega"; U+3000 is whitespace, so it is no member of the range U+3000…U+3002.
+        #expect(split("deepseek-llm", "\u{3A9}mega \u{FF01} test  \n  ok\u{3000}\u{3002} \u{AC00} \u{FF13} \u{1F7C}x")
+                == ["\u{3A9}", "mega", " \u{FF01}", " test", "  ", "\n", " ", " ok", "\u{3000}", "\u{3002}", " ", "\u{AC00}", " ",
+                    "\u{FF13}", " ", "\u{1F7C}", "x"])
+        // qwen35 keeps combining marks with their letters; qwen2 does not.
+        #expect(split("qwen35", "Vie\u{302}\u{301}t Nam") == ["Vie\u{302}\u{301}t", " Nam"])
+        #expect(split("qwen2", "Vie\u{302}\u{301}t Nam") == ["Vie", "\u{302}\u{301}", "t", " Nam"])
+        #expect(split("gemma4", "a b\n\nc") == ["a b", "\n\n", "c"])
+    }
+
+    @Test("character classes are llama.cpp's: Unicode 15.1, later assignments unassigned")
+    func scalarClassesFollowLlamaCppUnicodeVersion() {
+        #expect(ScalarClass.of(0x0301) == ScalarClass.present | ScalarClass.mark)     // combining acute (1.1)
+        #expect(ScalarClass.of(0x20C0) == ScalarClass.present | ScalarClass.symbol)   // som sign (14.0)
+        #expect(ScalarClass.of(0x1E4D0) == ScalarClass.present | ScalarClass.letter)  // Nag Mundari (15.0)
+        #expect(ScalarClass.of(0x0897) == ScalarClass.present)  // Arabic pepet, a mark since 16.0
+        #expect(ScalarClass.of(0x1C89) == ScalarClass.present)  // Cyrillic capital tje, a letter since 16.0
+        #expect(ScalarClass.of(0x3000) == ScalarClass.present | ScalarClass.whitespace)
+        #expect(ScalarClass.of(0x24) == ScalarClass.present | ScalarClass.symbol)
     }
 
     // MARK: Speed (printed; run in release for meaningful numbers)

@@ -24,6 +24,9 @@ public final class Model {
 
     public init(bytes: UnsafeRawBufferPointer) throws(TinyLMError) {
         gguf = try GGUFFile(bytes: bytes)
+        guard !gguf.tensors.isEmpty else {
+            throw .unsupported("this GGUF file holds a vocabulary only (no tensors): it can tokenize (Tokenizer(gguf:), tinylm tokenize, tinylm_tokenizer_load) but not run")
+        }
         config = try ModelConfig(gguf: gguf)
         tokenizer = try Tokenizer(gguf: gguf)
         guard tokenizer.vocabularySize == config.vocabularySize else {

@@ -10,9 +10,7 @@ struct SentencePieceTokenizer {
 
     init(vocabulary: Vocabulary) {
         for b in 0..<256 {
-            let hex: [UInt8] = [0x3C, 0x30, 0x78, ByteLevelEncoding.hexDigitUpper(UInt8(b) >> 4),
-                                ByteLevelEncoding.hexDigitUpper(UInt8(b) & 15), 0x3E]
-            if let id = vocabulary.texts.find(hex) {
+            if let id = vocabulary.texts.find(Vocabulary.byteTokenText(UInt8(b))) {
                 byteTokens[b] = Int32(id)
             } else if let id = vocabulary.texts.find([UInt8(b)]) {
                 byteTokens[b] = Int32(id)

@@ -2,7 +2,8 @@
 /// llama.cpp's `tokenizer_st_partition` does: every control, user-defined and unknown token is
 /// a candidate; candidates are tried longest first, and each one splits every remaining plain
 /// text fragment at all its (non-overlapping, leftmost-first) occurrences. Without special
-/// parsing, control and unknown tokens are skipped but user-defined ones still match.
+/// parsing, control and unknown tokens are skipped but user-defined ones still match. A token
+/// with the lstrip (rstrip) attribute also swallows the ASCII whitespace before (after) it.
 ///
 /// Rather than searching the text once per special token (Gemma has over 6 000), a byte trie
 /// of all of them finds, in one pass, which ones occur and where; llama.cpp's partitioning then
@@ -27,12 +28,17 @@ struct SpecialTokenMatcher {
     private var lengths: [Int32]
     /// Tokens that match only with special parsing on (control / unknown).
     private var parseOnly: [Bool]
+    /// Per token: whether it takes the whitespace before it / after it.
+    private var stripsBefore: [Bool]
+    private var stripsAfter: [Bool]
     private(set) var isEmpty = true
 
     init(vocabulary: Vocabulary) {
         let n = vocabulary.count
         lengths = [Int32](repeating: 0, count: n)
         parseOnly = [Bool](repeating: false, count: n)
+        stripsBefore = [Bool](repeating: false, count: n)
+        stripsAfter = [Bool](repeating: false, count: n)
         var any = false
         for id in 0..<n {
             let attrs = vocabulary.attributes[id]
@@ -42,6 +48,8 @@ struct SpecialTokenMatcher {
             any = true
             lengths[id] = Int32(length)
             parseOnly[id] = !attrs.isDisjoint(with: [.control, .unknown])
+            stripsBefore[id] = attrs.contains(.lstrip)
+            stripsAfter[id] = attrs.contains(.rstrip)
             vocabulary.texts.withBytes(id) { insert($0, token: Int32(id)) }
         }
         isEmpty = !any
@@ -111,6 +119,9 @@ struct SpecialTokenMatcher {
             var groupEnd = groupStart
             while groupEnd < occurrences.count && occurrences[groupEnd].token == token { groupEnd += 1 }
             let length = Int(lengths[Int(token)])
+            let stripBefore = stripsBefore[Int(token)], stripAfter = stripsAfter[Int(token)]
+            // C's isspace: what llama.cpp strips.
+            @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
             next.removeAll(keepingCapacity: true)
             for fragment in fragments {
@@ -127,9 +138,12 @@ struct SpecialTokenMatcher {
                     let p = Int(occurrences[k].position)
                     if p + length > fragment.end { break }
                     if p >= cursor {
-                        if p > cursor { next.append(Fragment(start: cursor, end: p, token: -1)) }
+                        var leftEnd = p
+                        if stripBefore { while leftEnd > cursor && isSpace(text[leftEnd - 1]) { leftEnd -= 1 } }
+                        if leftEnd > cursor { next.append(Fragment(start: cursor, end: leftEnd, token: -1)) }
                         next.append(Fragment(start: p, end: p + length, token: token))
                         cursor = p + length
+                        if stripAfter { while cursor < fragment.end && isSpace(text[cursor]) { cursor += 1 } }
                     }
                     k += 1
                 }

@@ -1,11 +1,16 @@
 /// Text ↔ token ids for a GGUF model, matching llama.cpp's tokenizer id for id.
 ///
-/// Supported: `tokenizer.ggml.model` "gpt2" (byte-level BPE; pre-tokenizers default, gpt-2,
-/// smollm/starcoder, llama-bpe/llama3, qwen2 and their aliases) and "llama" (SentencePiece
-/// BPE with scores and byte fallback, e.g. Gemma 3).
+/// Supported: `tokenizer.ggml.model` "gpt2" (byte-level BPE with the pre-tokenizers of
+/// `PreTokenizer.swift`: default, gpt-2, starcoder, falcon, llama-bpe, qwen2, qwen35,
+/// deepseek-llm, deepseek-coder and their aliases), "gemma4" (BPE over UTF-8 with ▁ for spaces)
+/// and "llama" (SentencePiece BPE with scores and byte fallback, e.g. Gemma 3).
+///
+/// Needs only the vocabulary metadata of a GGUF file, so it also loads from vocabulary-only
+/// files (no tensors, as llama.cpp's `vocab_only`), and it copies what it keeps: the file's
+/// bytes may go once it exists.
 public struct Tokenizer: Sendable {
     private enum Model {
-        case byteLevelBPE(ByteLevelBPE)
+        case bpe(BPETokenizer)
         case sentencePiece(SentencePieceTokenizer)
     }
 
@@ -20,27 +25,26 @@ public struct Tokenizer: Sendable {
             throw .malformed("missing required metadata 'tokenizer.ggml.model'")
         }
         switch modelName {
-        case "gpt2":
-            let preName = gguf.string("tokenizer.ggml.pre")
+        case "gpt2", "gemma4":
+            // llama.cpp gives "gemma4" vocabularies the gemma4 pre-tokenizer, whatever the file says.
+            let preName = modelName == "gemma4" ? "gemma4" : gguf.string("tokenizer.ggml.pre")
             guard let pre = PreTokenizer.named(preName) else {
-                throw .unsupported("unsupported pre-tokenizer '\(preName ?? "")' (tokenizer.ggml.pre); supported: default, gpt-2, smollm, starcoder, llama-bpe, llama3, qwen2 and aliases")
+                var supported = ""
+                for name in PreTokenizer.supportedNames { supported += (supported.isEmpty ? "" : ", ") + name }
+                throw .unsupported("unsupported pre-tokenizer '\(preName ?? "")' (tokenizer.ggml.pre); supported: \(supported)")
             }
-            let vocabulary = try Vocabulary(gguf: gguf, kind: .byteLevelBPE, addBOSDefault: pre.addBOSDefault)
+            let vocabulary = try Vocabulary(gguf: gguf, kind: modelName == "gemma4" ? .gemma4BPE : .byteLevelBPE,
+                                            addBOSDefault: pre.addBOSDefault, alwaysAddBOS: pre.alwaysAddsBOS)
             self.vocabulary = vocabulary
-            self.model = .byteLevelBPE(try ByteLevelBPE(vocabulary: vocabulary, gguf: gguf, preTokenizer: pre))
-            switch pre.name {
-            case "smollm", "command-r", "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "hunyuan", "solar-open", "trillion", "granite-docling":
-                cleanSpaces = false
-            default:
-                cleanSpaces = true
-            }
+            self.model = .bpe(try BPETokenizer(vocabulary: vocabulary, gguf: gguf, preTokenizer: pre))
+            cleanSpaces = pre.cleanSpaces
         case "llama":
             let vocabulary = try Vocabulary(gguf: gguf, kind: .sentencePiece, addBOSDefault: true)
             self.vocabulary = vocabulary
             self.model = .sentencePiece(SentencePieceTokenizer(vocabulary: vocabulary))
             cleanSpaces = false
         default:
-            throw .unsupported("unsupported tokenizer model '\(modelName)' (tokenizer.ggml.model); supported: gpt2, llama")
+            throw .unsupported("unsupported tokenizer model '\(modelName)' (tokenizer.ggml.model); supported: gpt2, gemma4, llama")
         }
         self.specials = SpecialTokenMatcher(vocabulary: vocabulary)
     }
@@ -81,7 +85,7 @@ public struct Tokenizer: Sendable {
             let bytes = UnsafeRawBufferPointer(utf8)
             let fragments = specials.partition(bytes, parseSpecial: parseSpecial)
             switch model {
-            case .byteLevelBPE(let bpe):
+            case .bpe(let bpe):
                 var scratch = BPEScratch()
                 for fragment in fragments {
                     if fragment.token >= 0 {
@@ -116,7 +120,7 @@ public struct Tokenizer: Sendable {
     /// The bytes token `id` adds to generated text (llama.cpp's `token_to_piece` with
     /// special = true): control, unknown and user-defined tokens render as their text, byte
     /// tokens as their byte, normal tokens decoded (byte-level map for gpt2, "▁" → space for
-    /// SentencePiece). Unknown ids and unused/undefined tokens give no bytes.
+    /// SentencePiece and Gemma 4). Unknown ids and unused/undefined tokens give no bytes.
     public func pieceBytes(_ id: Int32) -> [UInt8] {
         guard vocabulary.contains(id) else { return [] }
         let index = Int(id)
@@ -126,11 +130,15 @@ public struct Tokenizer: Sendable {
         }
         if attrs.contains(.normal) {
             var out: [UInt8] = []
+            let spacesEscaped: Bool
+            switch model {
+            case .bpe(let bpe): spacesEscaped = bpe.preTokenizer.escapesSpaces
+            case .sentencePiece: spacesEscaped = true
+            }
             vocabulary.texts.withBytes(index) { text in
-                switch model {
-                case .byteLevelBPE:
+                if !spacesEscaped {
                     ByteLevelEncoding.decode(text, into: &out)
-                case .sentencePiece:
+                } else {
                     out.reserveCapacity(text.count)
                     var i = 0
                     while i < text.count {

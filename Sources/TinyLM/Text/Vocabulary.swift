@@ -10,6 +10,10 @@ struct TokenAttributes: OptionSet, Sendable {
     static let control = TokenAttributes(rawValue: 1 << 3)
     static let userDefined = TokenAttributes(rawValue: 1 << 4)
     static let byte = TokenAttributes(rawValue: 1 << 5)
+    /// Matched in the text, the special token also takes the whitespace before it…
+    static let lstrip = TokenAttributes(rawValue: 1 << 7)
+    /// …or after it (llama.cpp sets these by model name; see `applyStripRules`).
+    static let rstrip = TokenAttributes(rawValue: 1 << 8)
 
     /// From a GGUF token type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
     init(tokenType: Int) {
@@ -31,6 +35,8 @@ enum VocabularyKind {
     case sentencePiece
     /// "gpt2": byte-level BPE with merge ranks and a regex pre-tokenizer.
     case byteLevelBPE
+    /// "gemma4": BPE with merge ranks over UTF-8 with ▁ for spaces and <0xNN> byte tokens.
+    case gemma4BPE
 }
 
 /// The token list of a model and everything llama.cpp derives from its metadata: token bytes,
@@ -69,8 +75,9 @@ struct Vocabulary {
     var count: Int { texts.count }
 
     /// Reads the token list and special-token metadata. `addBOSDefault` is the model/pre-tokenizer
-    /// dependent default llama.cpp uses when `tokenizer.ggml.add_bos_token` is absent.
-    init(gguf: GGUFFile, kind: VocabularyKind, addBOSDefault: Bool) throws(TinyLMError) {
+    /// dependent default llama.cpp uses when `tokenizer.ggml.add_bos_token` is absent;
+    /// `alwaysAddBOS` overrides a false there (llama.cpp's Gemma 4 workaround).
+    init(gguf: GGUFFile, kind: VocabularyKind, addBOSDefault: Bool, alwaysAddBOS: Bool = false) throws(TinyLMError) {
         self.kind = kind
         let tokens = try gguf.requireArray("tokenizer.ggml.tokens")
         guard tokens.elementType == .string else {
@@ -137,6 +144,9 @@ struct Vocabulary {
             bos = 11; eos = 11
             addSpacePrefix = false
             addEOS = false
+        case .gemma4BPE:
+            addSpacePrefix = false
+            addEOS = false
         }
         addBOS = addBOSDefault
         if let v = gguf.bool("tokenizer.ggml.add_space_prefix") { addSpacePrefix = v }
@@ -166,10 +176,12 @@ struct Vocabulary {
 
         if let v = gguf.bool("tokenizer.ggml.add_bos_token") { addBOS = v }
         if let v = gguf.bool("tokenizer.ggml.add_eos_token") { addEOS = v }
+        if alwaysAddBOS { addBOS = true }
         if addBOS && bos < 0 { throw .malformed("tokenizer.ggml.add_bos_token is true, but tokenizer.ggml.bos_token_id is not set") }
         if addEOS && eos < 0 { throw .malformed("tokenizer.ggml.add_eos_token is true, but tokenizer.ggml.eos_token_id is not set") }
 
         detectSpecialTokensByText()
+        applyStripRules(gguf: gguf)
     }
 
     /// The id of the token whose text is exactly `text`.
@@ -276,7 +288,52 @@ struct Vocabulary {
         endOfGeneration = eog
     }
 
+    // MARK: Whitespace stripping around special tokens (llama.cpp's per-model attributes)
+
+    /// llama.cpp's rules by model name, pre-tokenizer and architecture: a "<mask>" or "[MASK]"
+    /// that takes the whitespace before it (Jina v2, Nomic BERT MoE, Jina BERT v3, ModernBERT);
+    /// for Phi-3, every special token but <unk>, <s> and <|endoftext|> takes the whitespace
+    /// after it.
+    private mutating func applyStripRules(gguf: GGUFFile) {
+        let name = (gguf.string("general.name") ?? "").utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+        let pre = Array((gguf.string("tokenizer.ggml.pre") ?? "").utf8)
+        let architecture = Array((gguf.string("general.architecture") ?? "").utf8)
+        func mentions(_ text: [UInt8], _ parts: [String]) -> Bool {
+            for part in parts where Self.contains(text, Array(part.utf8)) { return true }
+            return false
+        }
+        func set(_ text: String, _ attribute: TokenAttributes, _ on: Bool) {
+            guard let id = id(of: text) else { return }
+            if on { attributes[Int(id)].insert(attribute) } else { attributes[Int(id)].remove(attribute) }
+        }
+        if mentions(pre, ["jina-v2-de", "jina-v2-es", "jina-v2-code"]) || mentions(architecture, ["nomic-bert-moe", "jina-bert-v3"]) {
+            set("<mask>", .lstrip, true)
+        } else if mentions(name, ["phi-3", "phi3"]) {
+            for id in 0..<count where !attributes[id].isDisjoint(with: [.control, .userDefined, .unknown]) {
+                attributes[id].insert(.rstrip)
+            }
+            set("</s>", .rstrip, true)
+            for text in ["<unk>", "<s>", "<|endoftext|>"] { set(text, .rstrip, false) }
+        } else if mentions(name, ["modern-bert"]) {
+            set("[MASK]", .lstrip, true)
+        }
+    }
+
+    private static func contains(_ text: [UInt8], _ part: [UInt8]) -> Bool {
+        if part.isEmpty { return true }
+        if part.count > text.count { return false }
+        for start in 0...(text.count - part.count) where text[start..<(start + part.count)].elementsEqual(part) {
+            return true
+        }
+        return false
+    }
+
     // MARK: Pieces
+
+    /// The text of the byte token for `b`: "<0xNN>", upper-case hex.
+    static func byteTokenText(_ b: UInt8) -> [UInt8] {
+        [0x3C, 0x30, 0x78, ByteLevelEncoding.hexDigitUpper(b >> 4), ByteLevelEncoding.hexDigitUpper(b & 15), 0x3E]
+    }
 
     /// For SPM/byte tokens: the byte value of a "<0xNN>" token.
     func byteValue(_ id: Int) -> UInt8? {

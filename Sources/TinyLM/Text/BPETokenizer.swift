@@ -1,21 +1,23 @@
-/// Byte-level BPE (`tokenizer.ggml.model` = "gpt2"): the text is split into words by the
-/// pre-tokenizer, each word's bytes start as one symbol per byte, and the adjacent pair with
-/// the lowest merge rank (ties: leftmost) is merged until no listed merge applies — llama.cpp's
-/// `llm_tokenizer_bpe_session`.
+/// BPE with merge ranks (`tokenizer.ggml.model` "gpt2", and "gemma4"): the text is split into
+/// words by the pre-tokenizer, each word starts as one symbol per character, and the adjacent
+/// pair with the lowest merge rank (ties: leftmost) is merged until no listed merge applies —
+/// llama.cpp's `llm_tokenizer_bpe_session`. Byte-level vocabularies (GPT-2 style) merge over
+/// the byte-level encoding of the word, one symbol per byte; the others (Gemma 4) over its raw
+/// UTF-8, one symbol per scalar, with spaces written "▁".
 ///
 /// Symbols are identified by number rather than text: the vocabulary's token ids, plus extra
 /// numbers for any merge operand or result whose text is not itself a token. The merge list
-/// then becomes a hash table (left id, right id) → (rank, result id), so encoding never hashes
+/// then becomes a hash table (left id, right id) → (rank, result id), so merging never hashes
 /// or compares strings.
-struct ByteLevelBPE {
+struct BPETokenizer {
     let preTokenizer: PreTokenizer
     private let vocabCount: Int
-    /// Symbol texts (byte-level encoded) that are not vocabulary tokens: symbol vocabCount + i.
+    /// Symbol texts (as the merges spell them) that are not vocabulary tokens: symbol vocabCount + i.
     private var extras = ByteStringTable(expectedCount: 16)
-    /// Raw byte → the symbol of its one-character text (-1: none).
+    /// Byte-level: raw byte → the symbol of its one-character text (-1: none).
     private var byteSymbol = [Int32](repeating: -1, count: 256)
-    /// Raw byte → token ids of the single-byte strings of its encoded text, for the fallback
-    /// llama.cpp applies to a final symbol that is not a token.
+    /// Raw byte → the tokens that spell it when a final symbol is not a token: byte-level, the
+    /// single-byte strings of its encoded text (llama.cpp's lookup); otherwise its "<0xNN>" token.
     private var byteFallback = [[Int32]](repeating: [], count: 256)
     private var merges: MergeTable
 
@@ -65,44 +67,81 @@ struct ByteLevelBPE {
         self.merges = table
 
         for b in 0..<256 {
-            let encoded = ByteLevelEncoding.encoded[b]
-            let id: Int32? = encoded.withUnsafeBytes { e in
-                if let id = vocabulary.texts.find(e) { return Int32(id) }
-                if let id = extras.find(e) { return Int32(vocabCount + id) }
-                return nil
+            if preTokenizer.byteLevel {
+                let encoded = ByteLevelEncoding.encoded[b]
+                let id: Int32? = encoded.withUnsafeBytes { e in
+                    if let id = vocabulary.texts.find(e) { return Int32(id) }
+                    if let id = extras.find(e) { return Int32(vocabCount + id) }
+                    return nil
+                }
+                byteSymbol[b] = id ?? -1
+                var fallback: [Int32] = []
+                for e in encoded {
+                    if let id = vocabulary.texts.find([e]) { fallback.append(Int32(id)) }
+                }
+                byteFallback[b] = fallback
+            } else if let id = vocabulary.texts.find(Vocabulary.byteTokenText(UInt8(b))) {
+                byteFallback[b] = [Int32(id)]
             }
-            byteSymbol[b] = id ?? -1
-            var fallback: [Int32] = []
-            for e in encoded {
-                if let id = vocabulary.texts.find([e]) { fallback.append(Int32(id)) }
-            }
-            byteFallback[b] = fallback
         }
         self.extras = extras
     }
 
     /// Appends the tokens of `text` (a fragment without special tokens; valid UTF-8).
     func encode(_ text: UnsafeRawBufferPointer, vocabulary: Vocabulary, into output: inout [Int32], scratch: inout BPEScratch) {
+        if preTokenizer.escapesSpaces {
+            var escaped: [UInt8] = []
+            swap(&escaped, &scratch.escaped)
+            escaped.removeAll(keepingCapacity: true)
+            for b in text {
+                if b == 0x20 { escaped.append(contentsOf: [0xE2, 0x96, 0x81]) } else { escaped.append(b) }
+            }
+            escaped.withUnsafeBytes { encodeWords($0, vocabulary: vocabulary, into: &output, scratch: &scratch) }
+            swap(&escaped, &scratch.escaped)
+        } else {
+            encodeWords(text, vocabulary: vocabulary, into: &output, scratch: &scratch)
+        }
+    }
+
+    private func encodeWords(_ text: UnsafeRawBufferPointer, vocabulary: Vocabulary, into output: inout [Int32], scratch: inout BPEScratch) {
         scratch.words.removeAll(keepingCapacity: true)
         preTokenizer.split(text, into: &scratch.words, scratch: &scratch.pre)
         for word in scratch.words {
             let bytes = UnsafeRawBufferPointer(rebasing: text[word])
             if preTokenizer.ignoreMerges {
-                scratch.encoded.removeAll(keepingCapacity: true)
-                for b in bytes { scratch.encoded.append(contentsOf: ByteLevelEncoding.encoded[Int(b)]) }
-                if let id = vocabulary.texts.find(scratch.encoded) {
+                let id: Int?
+                if preTokenizer.byteLevel {
+                    scratch.encoded.removeAll(keepingCapacity: true)
+                    for b in bytes { scratch.encoded.append(contentsOf: ByteLevelEncoding.encoded[Int(b)]) }
+                    id = vocabulary.texts.find(scratch.encoded)
+                } else {
+                    id = vocabulary.texts.find(bytes)
+                }
+                if let id {
                     output.append(Int32(id))
                     continue
                 }
             }
-            encodeWord(bytes, into: &output, scratch: &scratch)
+            if preTokenizer.newlineWordsWhole && !bytes.contains(where: { $0 != 0x0A }), let id = vocabulary.texts.find(bytes) {
+                output.append(Int32(id))
+                continue
+            }
+            encodeWord(bytes, vocabulary: vocabulary, into: &output, scratch: &scratch)
         }
     }
 
-    private func encodeWord(_ word: UnsafeRawBufferPointer, into output: inout [Int32], scratch: inout BPEScratch) {
+    /// The symbol of a text that is not one byte of a byte-level word: a token, a merge
+    /// operand, or -1 (it can take part in no merge).
+    private func symbol(_ bytes: UnsafeRawBufferPointer, vocabulary: Vocabulary) -> Int32 {
+        if let id = vocabulary.texts.find(bytes) { return Int32(id) }
+        if let id = extras.find(bytes) { return Int32(vocabCount + id) }
+        return -1
+    }
+
+    private func encodeWord(_ word: UnsafeRawBufferPointer, vocabulary: Vocabulary, into output: inout [Int32], scratch: inout BPEScratch) {
         let n = word.count
         if n == 0 { return }
-        if n == 1 {
+        if n == 1 && preTokenizer.byteLevel {
             emit(symbol: byteSymbol[Int(word[0])], bytes: word, into: &output)
             return
         }
@@ -112,10 +151,25 @@ struct ByteLevelBPE {
         swap(&heap, &scratch.heap)
         symbols.removeAll(keepingCapacity: true)
         heap.removeAll()
-        for i in 0..<n {
-            symbols.append(BPESymbol(id: byteSymbol[Int(word[i])], start: Int32(i), length: 1,
-                                     prev: Int32(i - 1), next: i + 1 < n ? Int32(i + 1) : -1))
+        if preTokenizer.byteLevel {
+            for i in 0..<n {
+                symbols.append(BPESymbol(id: byteSymbol[Int(word[i])], start: Int32(i), length: 1,
+                                         prev: Int32(i - 1), next: i + 1 < n ? Int32(i + 1) : -1))
+            }
+        } else {
+            // One symbol per UTF-8 character (length from the lead byte, clipped at the end).
+            var offset = 0
+            var index: Int32 = 0
+            while offset < n {
+                let length = min(UTF8Scanner.sequenceLength(lead: word[offset]), n - offset)
+                let id = symbol(UnsafeRawBufferPointer(rebasing: word[offset..<(offset + length)]), vocabulary: vocabulary)
+                offset += length
+                symbols.append(BPESymbol(id: id, start: Int32(offset - length), length: Int32(length),
+                                         prev: index - 1, next: offset == n ? -1 : index + 1))
+                index += 1
+            }
         }
+        let count = symbols.count
         merges.withLookup { lookup in
             symbols.withUnsafeMutableBufferPointer { symbols in
                 @inline(__always) func tryAdd(_ left: Int32, _ right: Int32) {
@@ -126,7 +180,7 @@ struct ByteLevelBPE {
                         heap.push(Bigram(rank: found.0, left: left, right: right, leftID: l, rightID: r))
                     }
                 }
-                for i in 1..<n { tryAdd(Int32(i - 1), Int32(i)) }
+                for i in 1..<max(count, 1) { tryAdd(Int32(i - 1), Int32(i)) }
                 while let top = heap.pop() {
                     let li = Int(top.left), ri = Int(top.right)
                     if symbols[li].length == 0 || symbols[ri].length == 0 { continue }
@@ -169,6 +223,7 @@ struct ByteLevelBPE {
 /// Buffers reused while encoding.
 struct BPEScratch {
     var pre = PreTokenizerScratch()
+    var escaped: [UInt8] = []
     var words: [Range<Int>] = []
     var encoded: [UInt8] = []
     var symbols: [BPESymbol] = []
