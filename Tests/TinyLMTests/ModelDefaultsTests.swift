@@ -17,7 +17,7 @@ import Testing
         #expect(smol.displayName == "SmolLM2 135M Instruct")
         let smolSampling = smol.recommendedSampling
         #expect(smolSampling.source == .table)
-        #expect(smolSampling.parameters.temperature == 0.2 && smolSampling.parameters.topP == 0.9)
+        #expect(smolSampling.parameters.temperature == 0.2 && smolSampling.parameters.topP == 0.9 && smolSampling.parameters.repeatPenalty == 1.1)
 
         let gemma = try TestSupport.gemma3()
         #expect(gemma.displayName == "Gemma 3 270M")
@@ -34,7 +34,7 @@ import Testing
         #expect(sampling["topK"]?.intValue == 40)
         #expect(sampling["topP"]?.doubleValue == 0.9)
         #expect(sampling["minP"]?.doubleValue == 0.05)
-        #expect(sampling["repeatPenalty"]?.doubleValue == 1.0)
+        #expect(sampling["repeatPenalty"]?.doubleValue == 1.1)
         #expect(sampling["source"]?.stringValue == "table")
     }
 
@@ -48,7 +48,7 @@ import Testing
         #expect(sampling.source == .gguf)
         #expect(sampling.parameters.temperature == 0.6 && sampling.parameters.topK == 20)
         #expect(sampling.parameters.repeatPenalty == 1.05 && sampling.parameters.repeatWindow == Int(Int32.max))
-        #expect(sampling.parameters.topP == 0.9)  // from the SmolLM2 card, which the keys do not override
+        #expect(sampling.parameters.topP == 0.9)  // from the SmolLM2 entry, which the keys do not override
 
         // Out-of-range values are ignored, not trusted.
         let bad = try withGGUF([("general.architecture", .string("llama")), ("general.sampling.top_p", .f32(1.5)),
