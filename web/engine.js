@@ -17,8 +17,9 @@ export const ERROR_NAMES = {
   7: 'OutOfMemoryError',
 };
 
-/** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete). */
-export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context', 5: 'grammar' };
+/** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
+ *  'constraint_budget': complete because maxTokens or the context steered it to a short completion). */
+export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context', 5: 'grammar', 6: 'constraint_budget' };
 
 /** Creates an Error whose `name` says what happened (the web API's convention). */
 export function namedError(name, message) {
@@ -440,14 +441,9 @@ export class Model {
     return JSON.parse(e.resultText());
   }
 
-  #chatCall(name, messages, { addGenerationPrompt = true, template = null, tools = null, now = new Date(), context = null } = {}) {
-    const request = { messages, addGenerationPrompt };
-    if (template) request.template = template;
-    if (tools) request.tools = tools;
-    if (context) request.context = context;
-    if (now) request.now = [now.getFullYear(), now.getMonth() + 1, now.getDate(), now.getHours(), now.getMinutes(), now.getSeconds()];
+  #chatCall(name, messages, options) {
     const e = this.engine;
-    return e.withBytes(encoder.encode(JSON.stringify(request)), (pointer, length) => e.abi[name](this.handle, pointer, length));
+    return e.withBytes(encoder.encode(JSON.stringify(chatRequest(messages, options))), (pointer, length) => e.abi[name](this.handle, pointer, length));
   }
 
   createSession({ contextLength = 2048, batchSize = 0 } = {}) {
@@ -466,6 +462,17 @@ export class Model {
   }
 }
 
+/** The JSON request of the chat calls (Sources/TinyLM/Chat/ChatRequest.swift). */
+function chatRequest(messages, { addGenerationPrompt = true, template = null, tools = null, now = new Date(), context = null, toolCalling = false } = {}) {
+  const request = { messages, addGenerationPrompt };
+  if (template) request.template = template;
+  if (tools) request.tools = tools;
+  if (context) request.context = context;
+  if (toolCalling) request.toolCalling = true;
+  if (now) request.now = [now.getFullYear(), now.getMonth() + 1, now.getDate(), now.getHours(), now.getMinutes(), now.getSeconds()];
+  return request;
+}
+
 export class Session {
   constructor(model, handle) {
     this.model = model;
@@ -478,6 +485,21 @@ export class Session {
 
   reset() { this.engine.abi.tinylm_session_reset(this.handle); }
   truncate(count) { this.engine.abi.tinylm_session_truncate(this.handle, count); }
+
+  /**
+   * The prompt ids for the next turn of this session's chat (options as Model.chatTokens, plus
+   * toolCalling: true to prepare `tools` as toolCallPrompt does). Earlier prompts and replies
+   * keep the tokens the model saw and generated, so generating from these ids evaluates only
+   * the new message and the template's glue — every turn reuses the KV cache. Pass each reply's
+   * text unchanged as the next assistant message; reset() starts a new conversation.
+   */
+  chatTokens(messages, options = {}) {
+    const e = this.engine;
+    const json = encoder.encode(JSON.stringify(chatRequest(messages, options)));
+    const count = e.withBytes(json, (pointer, length) => e.abi.tinylm_session_chat_tokens(this.handle, pointer, length));
+    e.check(count >= 0);
+    return new Int32Array(e.result().buffer, 0, count);
+  }
 
   /** Appends tokens to the context. */
   evaluate(ids) {
@@ -526,10 +548,10 @@ export class Session {
     return { done: false, token, text };
   }
 
-  /** Generates to the end: `{ text, tokens, reason }`. `onToken(text, token)` streams
-   *  (the held-back remainder arrives last, with token null). */
+  /** Generates to the end: `{ text, tokens, reason, reused }` (reused: prompt tokens taken from
+   *  the cache). `onToken(text, token)` streams (the held-back remainder arrives last, with token null). */
   generate(promptIDs, options = {}, onToken = null) {
-    this.startGeneration(promptIDs, options);
+    const reused = this.startGeneration(promptIDs, options);
     const tokens = [];
     let text = '';
     for (;;) {
@@ -537,7 +559,7 @@ export class Session {
       text += step.text;
       if (step.done) {
         if (onToken && step.text) onToken(step.text, null);
-        return { text, tokens, reason: step.reason };
+        return { text, tokens, reason: step.reason, reused };
       }
       tokens.push(step.token);
       if (onToken) onToken(step.text, step.token);

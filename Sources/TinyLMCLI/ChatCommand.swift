@@ -12,12 +12,9 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     var defaults = GenerationOptions()
-    // SmolLM2's authors suggest a low temperature; small models wander otherwise, and at low
-    // temperature a 135M model falls into loops ("la femme, la femme, …") without a mild
-    // repetition penalty.
-    defaults.sampling.temperature = 0.2
-    defaults.sampling.topP = 0.9
-    defaults.sampling.repeatPenalty = 1.1
+    // The model's recommended sampling (GGUF metadata or its card; RecommendedSampling.swift):
+    // small models wander at generic settings.
+    defaults.sampling = model.recommendedSampling.parameters
     defaults.maxTokens = 512
     var options = try SamplingFlags.options(from: a, defaults: defaults)
     let session = try SamplingFlags.makeSession(loaded, a)
@@ -48,6 +45,8 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     // One vocabulary trie for every turn (building it takes up to half a second).
     if options.constraint != nil { options.constraint?.vocabulary = VocabularyTrie(tokenizer: model.tokenizer) }
 
+    var transcript = ChatTranscript()
+
     func reply(to userText: String) throws {
         messages.append(.user(userText))
         var answer = ""
@@ -61,19 +60,36 @@ func runChat(_ arguments: [String]) throws -> Int32 {
             } else {
                 promptText = try formatter.prompt(for: messages, addGenerationPrompt: true)
             }
-            let prompt = formatter.tokens(forPrompt: promptText)
+            // The transcript keeps every earlier prompt and reply as the model saw them, so only
+            // the new message and the template's glue are evaluated (ChatTranscript.swift).
+            let prompt = transcript.extend(to: promptText, formatter: formatter)
             if a.has("--show-prompt") {
                 FileHandle.standardError.write("[prompt: \(promptText.debugDescription)]\n[ids: \(jsonIDList(prompt))]\n".data(using: .utf8)!)
             }
+            let start = Date()
             let generator = try TextGenerator(session: session, prompt: prompt, options: options)
+            defer { transcript.append(generated: generator.generated, tokenizer: model.tokenizer) }
+            var firstToken: Date? = nil
             loop: while true {
-                switch try generator.next() {
+                let step = try generator.next()
+                if firstToken == nil { firstToken = Date() }
+                switch step {
                 case .token(_, let text):
                     emit(text); answer += text
-                case .finished(_, let text):
+                case .finished(let reason, let text):
                     emit(text); answer += text
+                    if let note = finishNote(reason, maxTokens: options.maxTokens) {
+                        emit("\n"); FileHandle.standardError.write("[\(note)]".data(using: .utf8)!)
+                    }
                     break loop
                 }
+            }
+            if a.has("--verbose") {
+                let evaluated = prompt.count - generator.reusedPrefix
+                let ttft = (firstToken ?? Date()).timeIntervalSince(start) * 1000
+                FileHandle.standardError.write(String(format: "\n[prompt %d tokens: %d evaluated, %d reused from the cache; first token after %.0f ms; %d generated; stop: %@]",
+                                                      prompt.count, evaluated, generator.reusedPrefix, ttft, generator.generated.count,
+                                                      (generator.finishReason ?? .maxTokens).rawValue).data(using: .utf8)!)
             }
         } catch {
             messages.removeLast()
@@ -92,7 +108,7 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     }
     let interactive = isatty(0) != 0
     if interactive {
-        FileHandle.standardError.write("\(model.config.name) — type a message, /reset to start over, Ctrl-D to quit.\n".data(using: .utf8)!)
+        FileHandle.standardError.write("\(model.displayName) — type a message, /reset to start over, Ctrl-D to quit.\n".data(using: .utf8)!)
     }
     while true {
         if interactive { emit("> ") }
@@ -102,13 +118,14 @@ func runChat(_ arguments: [String]) throws -> Int32 {
         if text == "/reset" {
             messages.removeAll { $0.role != "system" }
             session.reset()
+            transcript.reset()
             continue
         }
         do {
             try reply(to: text)
         } catch {
             FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
-            if "\(error)".contains("context overflow") { messages.removeAll { $0.role != "system" }; session.reset() }
+            if "\(error)".contains("context overflow") { messages.removeAll { $0.role != "system" }; session.reset(); transcript.reset() }
         }
     }
     return 0

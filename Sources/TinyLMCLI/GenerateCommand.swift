@@ -70,6 +70,7 @@ func runGenerate(_ arguments: [String]) throws -> Int32 {
         throw CLIError(description: "generate needs --prompt TEXT or --prompt-ids JSON")
     }
     var defaults = GenerationOptions()
+    defaults.sampling = model.recommendedSampling.parameters
     defaults.maxTokens = 128
     var options = try SamplingFlags.options(from: a, defaults: defaults)
     options.stopAtEndOfGeneration = !a.has("--ignore-eos")
@@ -103,6 +104,9 @@ func runGenerate(_ arguments: [String]) throws -> Int32 {
     } else {
         emit("\n")
     }
+    if let note = finishNote(reason, maxTokens: options.maxTokens) {
+        FileHandle.standardError.write("[\(note)]\n".data(using: .utf8)!)
+    }
     if a.has("--verbose") {
         let n = generator.generated.count
         let decode = total - prefillSeconds
@@ -111,4 +115,15 @@ func runGenerate(_ arguments: [String]) throws -> Int32 {
                                               n, decode, Double(n) / max(decode, 1e-9), reason.rawValue).data(using: .utf8)!)
     }
     return 0
+}
+
+/// What a user should know about why a generation ended (nil when it simply finished).
+func finishNote(_ reason: FinishReason, maxTokens: Int) -> String? {
+    switch reason {
+    case .maxTokens: return "stopped at the --max-tokens limit (\(maxTokens)); the answer may be cut short"
+    case .contextFull: return "stopped: the context is full"
+    case .constraintBudget:
+        return "finish reason constraint_budget: the output was steered to its shortest valid completion to fit --max-tokens (\(maxTokens)) or the context"
+    default: return nil
+    }
 }

@@ -2,33 +2,25 @@ import Foundation
 import TinyLM
 import TinyLMHost
 
-/// `tinylm info`: what a GGUF file holds — architecture, sizes, tensor types, metadata.
+/// `tinylm info`: what a GGUF file holds — architecture, sizes, tensor types, the recommended
+/// sampling. Printed from the model info JSON (the wasm ABI's), so that the Node CLI prints
+/// the same lines; `--json` prints that JSON.
 func runInfo(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model"], flags: ["--metadata", "--tensors"])
+    let a = try Arguments(arguments, valued: ["--model"], flags: ["--metadata", "--tensors", "--json"])
     if let vocabularyOnly = try VocabularyOnlyFile(path: a.value("--model")) {
         return vocabularyOnly.printInfo(metadata: a.has("--metadata"))
     }
     let loaded = try LoadedModel(path: a.value("--model"))
     let m = loaded.model
-    let c = m.config
-    let g = m.gguf
-    var typeCounts: [String: (count: Int, bytes: Int)] = [:]
-    for t in g.tensors { typeCounts[t.type.name, default: (0, 0)].count += 1; typeCounts[t.type.name]!.bytes += t.byteCount }
-    print("file:          \(loaded.file.path) (\(formatBytes(loaded.file.bytes.count)), GGUF v\(g.version))")
-    print("name:          \(c.name)")
-    print("architecture:  \(c.architecture.rawValue)")
-    print("layers:        \(c.layerCount)")
-    print("embedding:     \(c.embeddingLength)")
-    print("heads:         \(c.headCount) query, \(c.kvHeadCount) key/value, head size \(c.keyLength)")
-    print("feed-forward:  \(c.feedForwardLength)")
-    print("vocabulary:    \(c.vocabularySize)")
-    print("context:       \(c.trainedContextLength) (trained)")
-    print("rope:          base \(c.ropeBase), \(c.ropeDimensionCount) dims" + (c.slidingWindow > 0 ? ", local base \(c.ropeLocalBase), sliding window \(c.slidingWindow)" : ""))
-    print("tensors:       \(g.tensors.count): " + typeCounts.sorted { $0.value.bytes > $1.value.bytes }
-        .map { "\($0.key) × \($0.value.count) (\(formatBytes($0.value.bytes)))" }.joined(separator: ", "))
-    print("weights/token: \(formatBytes(m.weightBytesPerToken)) read per decoded token")
-    print("chat template: \(m.chatTemplateSource == nil ? "none (built-in fallback)" : "yes")")
+    let infoText = ModelInfo.json(m)
+    if a.has("--json") {
+        print(infoText)
+        return 0
+    }
+    guard let info = try? JSONValue(parsing: infoText) else { throw CLIError(description: "model info is not JSON") }
+    for line in infoLines(info, path: loaded.file.path) { print(line) }
     print(String(format: "load time:     %.1f ms", loaded.loadSeconds * 1000))
+    let g = m.gguf
     if a.has("--metadata") {
         for key in g.metadataKeys { print("  \(key) = \(g[key]!.summary)") }
     }
@@ -69,6 +61,49 @@ struct VocabularyOnlyFile {
         return 0
     }
 }
+
+/// The lines of `tinylm info` (scripts/tinylm-node.mjs infoLines prints the same).
+func infoLines(_ info: JSONValue, path: String) -> [String] {
+    func int(_ key: String) -> Int { info[key]?.intValue ?? 0 }
+    func number(_ key: String) -> String { swiftFloatText(info[key]?.doubleValue ?? 0) }
+    let sampling = info["sampling"] ?? .null
+    func s(_ key: String) -> String { swiftFloatText(sampling[key]?.doubleValue ?? 0) }
+    let name = info["name"]?.stringValue ?? ""
+    var lines: [String] = []
+    lines.append("file:          \(path) (\(formatBytes(int("fileBytes"))), GGUF v\(int("ggufVersion")))")
+    var nameLine = "name:          \(name)"
+    if let gguf = info["ggufName"]?.stringValue, gguf != name { nameLine += " (GGUF general.name: \(gguf))" }
+    lines.append(nameLine)
+    lines.append("architecture:  \(info["architecture"]?.stringValue ?? "")")
+    lines.append("layers:        \(int("layerCount"))")
+    lines.append("embedding:     \(int("embeddingLength"))")
+    lines.append("heads:         \(int("headCount")) query, \(int("kvHeadCount")) key/value, head size \(int("keyLength"))")
+    lines.append("feed-forward:  \(int("feedForwardLength"))")
+    lines.append("vocabulary:    \(int("vocabularySize"))")
+    lines.append("context:       \(int("trainedContextLength")) (trained)")
+    var rope = "rope:          base \(number("ropeBase")), \(int("ropeDimensionCount")) dims"
+    if int("slidingWindow") > 0 { rope += ", local base \(number("ropeLocalBase")), sliding window \(int("slidingWindow"))" }
+    lines.append(rope)
+    let types = (info["tensorTypes"]?.arrayValue ?? []).map { t in
+        "\(t["type"]?.stringValue ?? "") × \(t["count"]?.intValue ?? 0) (\(formatBytes(t["bytes"]?.intValue ?? 0)))"
+    }
+    lines.append("tensors:       \(int("tensorCount")): " + types.joined(separator: ", "))
+    lines.append("weights/token: \(formatBytes(int("weightBytesPerToken"))) read per decoded token")
+    lines.append("chat template: \(info["chatTemplate"]?.stringValue == nil ? "none (built-in fallback)" : "yes")")
+    let source = sampling["source"]?.stringValue ?? "default"
+    let reference = sampling["reference"]?.stringValue
+    let origin: String
+    switch source {
+    case "gguf": origin = "from the GGUF's general.sampling keys" + (reference.map { ", over the model card table: \($0)" } ?? "")
+    case "table": origin = "model card table: " + (reference ?? "")
+    default: origin = "llama.cpp's defaults: no recommendation known for this model"
+    }
+    lines.append("sampling:      temperature \(s("temperature")), top-k \(sampling["topK"]?.intValue ?? 0), top-p \(s("topP")), min-p \(s("minP")), repeat penalty \(s("repeatPenalty")) over \(sampling["repeatWindow"]?.intValue ?? 0) (\(origin))")
+    return lines
+}
+
+/// A number as Swift prints a Float: "100000.0", "0.2", "1e+16".
+func swiftFloatText(_ value: Double) -> String { "\(Float(value))" }
 
 func formatBytes(_ n: Int) -> String {
     if n >= 1 << 30 { return String(format: "%.2f GiB", Double(n) / Double(1 << 30)) }

@@ -4,7 +4,9 @@ let usage = """
 usage: tinylm <command> [options]
 
 commands:
-  info      --model PATH                       architecture, sizes and tensor types of a GGUF file
+  info      --model PATH [--json] [--metadata] [--tensors]
+                                               architecture, sizes, tensor types and recommended
+                                               sampling of a GGUF file (--json: the model info JSON)
   tokenize  --model PATH [--no-special] [--add-bos] [--pieces] [--] TEXT
                                                token ids of TEXT as a JSON array (the model may
                                                be a vocabulary-only GGUF)
@@ -21,6 +23,9 @@ commands:
   template  --template FILE --context JSONFILE render a chat template with a JSON context
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
+Sampling defaults to the model's recommended settings (`tinylm info` shows them and where they
+come from); the flags override them. A constrained output that had to be steered to fit
+--max-tokens ends with finish reason constraint_budget (noted on stderr).
 """
 
 func run() -> Int32 {

@@ -21,7 +21,14 @@
 //   tinylm_model_load(ptr, len) -> model       the GGUF bytes stay where they are (zero copy):
 //                                              keep them allocated until tinylm_model_free
 //   tinylm_model_free(model)
-//   tinylm_model_info(model) -> len            result: JSON object
+//   tinylm_model_info(model) -> len            result: JSON object {name (readable, e.g.
+//                                              "SmolLM2 135M Instruct"), ggufName (general.name),
+//                                              architecture, vocabularySize, …, chatTemplate,
+//                                              sampling: {temperature, topK, topP, minP,
+//                                              repeatPenalty, repeatWindow, source: "gguf" |
+//                                              "table" | "default", reference}} (ModelInfo.swift;
+//                                              sampling: the model's recommended defaults,
+//                                              RecommendedSampling.swift)
 //   tinylm_tokenize(model, text, len, flags) -> count     flags: 1 add BOS/special, 2 parse
 //                                              special tokens; result: little-endian i32 ids
 //   tinylm_detokenize(model, ids, count) -> len           result: UTF-8 text
@@ -52,6 +59,18 @@
 //                                              result: JSON [{id, type: "function",
 //                                              function: {name, arguments: "<JSON text>"}}];
 //                                              error 6 (grammar) when the text holds no call
+//   tinylm_session_chat_tokens(session, json, len) -> count  the prompt for a chat request
+//                                              (as tinylm_chat_tokenize; with "toolCalling":
+//                                              true, tools prepared as tinylm_tool_prompt
+//                                              does) that continues this
+//                                              session's conversation: earlier prompts and
+//                                              replies keep the tokens the model saw and
+//                                              generated, so generating from them evaluates only
+//                                              the new message and the template's glue
+//                                              (ChatTranscript.swift). A generation started from
+//                                              these ids adds its reply (even when stopped early)
+//                                              once the next one starts; pass the reply text
+//                                              unchanged as the assistant message. result: i32 ids
 //   tinylm_session_create(model, context, batch) -> session
 //   tinylm_session_free(session)               tinylm_session_reset(session)
 //   tinylm_session_truncate(session, count)    tinylm_session_token_count(session) -> count
@@ -72,7 +91,10 @@
 //                                              tinylm_generate_finish_reason() says why
 //                                              (1 end-of-generation, 2 stop string, 3 max tokens,
 //                                              4 context full, 5 the output constraint is
-//                                              complete); -2: error
+//                                              complete, 6 the output constraint is complete
+//                                              because the token budget — maxTokens or the
+//                                              context — steered it to a short completion:
+//                                              valid, possibly cut short); -2: error
 //   tinylm_generate_finish_reason(session) -> reason
 //   tinylm_probe_fused_madd(a, c) -> 1/0       the relaxed-SIMD build: whether relaxed_madd is
 //                                              fused here (then the kernels use it); call once
@@ -103,7 +125,21 @@ nonisolated(unsafe) private var result: [UInt8] = []
 private final class SessionEntry {
     let session: Session
     var generator: TextGenerator? = nil
+    /// The conversation as the model saw it (tinylm_session_chat_tokens).
+    var transcript = ChatTranscript()
+    /// Whether `generator` started from the transcript's tokens (its reply belongs to it).
+    var generatorContinuesTranscript = false
     init(session: Session) { self.session = session }
+
+    /// Ends the generation in progress, recording its reply in the transcript when it was a
+    /// chat turn.
+    func endGeneration() {
+        if let generator, generatorContinuesTranscript {
+            transcript.append(generated: generator.generated, tokenizer: session.model.tokenizer)
+        }
+        generator = nil
+        generatorContinuesTranscript = false
+    }
 }
 
 private func fail(_ error: TinyLMError) {
@@ -426,15 +462,33 @@ public func tinylm_session_free(_ handle: Int32) {
 @_cdecl("tinylm_session_reset")
 public func tinylm_session_reset(_ handle: Int32) {
     guard let e = entry(handle) else { return }
-    e.generator = nil
+    e.endGeneration()
+    e.transcript.reset()
     e.session.reset()
 }
 
 @_cdecl("tinylm_session_truncate")
 public func tinylm_session_truncate(_ handle: Int32, _ count: Int32) {
     guard let e = entry(handle) else { return }
-    e.generator = nil
+    e.endGeneration()
     e.session.truncate(to: Int(count))
+}
+
+@_cdecl("tinylm_session_chat_tokens")
+public func tinylm_session_chat_tokens(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let e = entry(handle), let raw = bytes(pointer, length) else { return -1 }
+    do {
+        let request = try ChatRequest(json: Array(raw))
+        let formatter = try ChatFormatter(model: e.session.model, templateSource: request.templateSource)
+        let text = try request.promptText(formatter, model: e.session.model)
+        e.endGeneration()
+        let tokens = e.transcript.extend(to: text, formatter: formatter)
+        setIDs(tokens)
+        return Int32(tokens.count)
+    } catch {
+        fail(error)
+        return -1
+    }
 }
 
 @_cdecl("tinylm_session_token_count")
@@ -453,7 +507,7 @@ public func tinylm_session_memory(_ handle: Int32) -> Int32 {
 public func tinylm_evaluate(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
     guard let e = entry(handle), let list = ids(pointer, count) else { return -1 }
     do {
-        e.generator = nil
+        e.endGeneration()
         try e.session.evaluate(list)
         return 0
     } catch {
@@ -479,9 +533,10 @@ public func tinylm_generate_start(_ handle: Int32, _ idsPointer: UnsafeRawPointe
         if options.constraint != nil, options.constraint?.vocabulary == nil {
             options.constraint?.vocabulary = vocabularyTrie(for: e.session.model)
         }
-        e.generator = nil
+        e.endGeneration()
         let generator = try TextGenerator(session: e.session, prompt: prompt, options: options)
         e.generator = generator
+        e.generatorContinuesTranscript = !prompt.isEmpty && prompt == e.transcript.tokens
         return Int32(generator.reusedPrefix)
     } catch {
         fail(error)
@@ -520,6 +575,7 @@ public func tinylm_generate_finish_reason(_ handle: Int32) -> Int32 {
     case .maxTokens: return 3
     case .contextFull: return 4
     case .grammarComplete: return 5
+    case .constraintBudget: return 6
     }
 }
 

@@ -77,11 +77,9 @@ import Testing
         generator = try TextGenerator(session: session, prompt: try Self.chatPrompt(model, "Describe a cat as a JSON object."), options: options)
         (text, _) = try Self.run(generator)
         print("[structured] any JSON: \(text) (\(generator.finishReason!))")
-        if generator.finishReason == .grammarComplete {
-            #expect(try JSONValue(parsing: text).objectValue != nil)
-        } else {
-            #expect(generator.finishReason == .maxTokens)
-        }
+        // Complete either way: by itself, or steered to a short completion within 100 tokens.
+        #expect([.grammarComplete, .constraintBudget].contains(generator.finishReason!))
+        #expect(try JSONValue(parsing: text).objectValue != nil)
     }
 
     @Test func toolCallWithSmolLM2() throws {

@@ -187,7 +187,8 @@ def reference_cases():
 def expected_greedy_ids(prompt_ids, count=48):
     """The reference: the native CLI when built, else the same wasm under Node."""
     native = os.path.join(ROOT, '.build/release/tinylm')
-    flags = ['--prompt-ids', json.dumps(prompt_ids), '--temperature', '0', '--max-tokens', str(count), '--ignore-eos', '--ids']
+    # No repetition penalty: the CLIs default to the model's recommended one.
+    flags = ['--prompt-ids', json.dumps(prompt_ids), '--temperature', '0', '--repeat-penalty', '1', '--max-tokens', str(count), '--ignore-eos', '--ids']
     if os.path.exists(native):
         command = [native, 'generate', '--model', os.path.join(ROOT, MODEL_PATH), *flags]
     else:

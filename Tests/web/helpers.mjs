@@ -34,11 +34,12 @@ export async function modelBytes(file) {
   return readFile(requireFile(file, 'run scripts/fetch-models.sh all'));
 }
 
-/** Greedy ids from the native build (swift build -c release), for native-vs-wasm comparisons. */
+/** Greedy ids from the native build (swift build -c release), for native-vs-wasm comparisons
+ *  (no repetition penalty: the CLI's default is the model's recommended one). */
 export function nativeGreedy(modelFile, promptIDs, count) {
   requireFile(nativeTool, 'run swift build -c release');
   const out = execFileSync(nativeTool, ['generate', '--model', modelFile, '--prompt-ids', JSON.stringify(promptIDs),
-    '--temperature', '0', '--max-tokens', String(count), '--ignore-eos', '--ids', '--threads', '1'], { encoding: 'utf8' });
+    '--temperature', '0', '--repeat-penalty', '1', '--max-tokens', String(count), '--ignore-eos', '--ids', '--threads', '1'], { encoding: 'utf8' });
   return JSON.parse(out.trim());
 }
 

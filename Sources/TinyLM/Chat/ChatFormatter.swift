@@ -18,7 +18,7 @@ public struct ChatFormatter {
     public let style: Style
     private let bosText: String
     private let eosText: String
-    private let tokenizer: Tokenizer
+    public let tokenizer: Tokenizer
 
     /// `templateSource` overrides the model's own template.
     public init(model: Model, templateSource: String? = nil) throws(TinyLMError) {

@@ -6,6 +6,10 @@ public struct ChatRequest {
     public var context: JSONObject
     public var templateSource: String?
     public var now: TemplateDateTime?
+    /// `"toolCalling": true`: the prompt is for a constrained tool call, so `tools` are prepared
+    /// as `ToolCalling.prepare` does (described in the system message when the template
+    /// ignores them) rather than handed to the template as they are.
+    public var toolCalling = false
 
     public init(json bytes: [UInt8]) throws(TinyLMError) {
         let value: JSONValue
@@ -22,6 +26,7 @@ public struct ChatRequest {
         context["add_generation_prompt"] = .bool(object["addGenerationPrompt"]?.boolValue ?? true)
         self.context = context
         templateSource = object["template"]?.stringValue
+        toolCalling = object["toolCalling"]?.boolValue ?? false
         if let parts = object["now"]?.arrayValue {
             var numbers: [Int] = []
             for part in parts {
@@ -37,7 +42,15 @@ public struct ChatRequest {
     /// The prompt text and its tokens for `model`.
     public func render(for model: Model) throws(TinyLMError) -> (text: String, tokens: [Int32]) {
         let formatter = try ChatFormatter(model: model, templateSource: templateSource)
-        let text = try formatter.prompt(context: context, now: now)
+        let text = try promptText(formatter, model: model)
         return (text, formatter.tokens(forPrompt: text))
+    }
+
+    /// The prompt text `formatter` renders for this request (with `toolCalling`, after
+    /// preparing the tools for the model's call format).
+    public func promptText(_ formatter: ChatFormatter, model: Model) throws(TinyLMError) -> String {
+        guard toolCalling, context["tools"] != nil else { return try formatter.prompt(context: context, now: now) }
+        let format = ToolCallFormat(templateSource: templateSource ?? model.chatTemplateSource)
+        return try formatter.prompt(context: try ToolCalling.prepare(context, format: format), now: now)
     }
 }

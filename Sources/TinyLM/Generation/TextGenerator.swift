@@ -10,6 +10,10 @@ public enum FinishReason: String, Sendable {
     case contextFull = "context"
     /// The output constraint is complete and nothing more may follow it.
     case grammarComplete = "grammar"
+    /// The output constraint is complete, but only because the remaining budget (maxTokens or
+    /// the context) steered it to its shortest completion: near the limit, only tokens that
+    /// still let it finish in time were allowed (TokenMasker). Valid, possibly cut short.
+    case constraintBudget = "constraint_budget"
 }
 
 /// Options for one generation beyond sampling.
@@ -42,6 +46,9 @@ public final class TextGenerator {
     public let masker: TokenMasker?
     public private(set) var generated: [Int32] = []
     public private(set) var finishReason: FinishReason? = nil
+    /// Whether the token budget has steered a constrained output (then a complete output
+    /// finishes with `.constraintBudget`).
+    public private(set) var budgetSteered = false
     /// How many prompt tokens were already in the session's cache and not evaluated again.
     public let reusedPrefix: Int
 
@@ -72,8 +79,12 @@ public final class TextGenerator {
 
         let tokenizer = session.model.tokenizer
         let logits = session.logits
-        // The constraint masks the logits before any sampling step sees them.
-        try masker?.apply(to: logits.baseAddress!, count: logits.count)
+        // The constraint masks the logits before any sampling step sees them, keeping the output
+        // completable within the tokens left.
+        if let masker {
+            let budget = min(options.maxTokens - generated.count, session.contextLength - session.tokens.count)
+            if try masker.apply(to: logits.baseAddress!, count: logits.count, budget: budget) { budgetSteered = true }
+        }
         let token = sampler.sample(logits.baseAddress!, recent: session.tokens[...])
         try masker?.accept(token)
         generated.append(token)
@@ -93,7 +104,9 @@ public final class TextGenerator {
         }
     }
 
-    private func finish(_ reason: FinishReason) -> Step {
+    private func finish(_ given: FinishReason) -> Step {
+        var reason = given
+        if budgetSteered, let masker, masker.isComplete, reason != .stopString { reason = .constraintBudget }
         finishReason = reason
         switch stopMatcher.append(decoder.finish()) {
         case .text(let shown):

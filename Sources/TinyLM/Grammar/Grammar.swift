@@ -18,6 +18,13 @@ public struct Grammar: Sendable {
     /// Rule names (auxiliary rules are named after the rule they came from).
     public let ruleNames: [String]
     let root: Int32
+    /// Per position in `elements`: the fewest bytes that complete the alternative from there
+    /// (`unreachable` when it cannot be completed). The recognizer adds these up along a stack
+    /// to know how far the output is from a complete match (budget steering, TokenMasker).
+    let remainingBytes: [Int32]
+
+    /// "Cannot be completed" (sums saturate here).
+    static let unreachable: Int32 = 1 << 29
 
     static let end: Int32 = -1
     /// Compiled size limit (elements): guards against `x{1000000}` and similar.
@@ -42,7 +49,44 @@ public struct Grammar: Sendable {
         alternativeOffsets = flat.offsets
         ruleNames = builder.names
         self.root = Int32(rootIndex)
+        remainingBytes = Self.shortestCompletions(elements: flat.elements, alternatives: flat.alternatives,
+                                                  offsets: flat.offsets, ruleCount: builder.names.count)
         try checkWellFormed()
+    }
+
+    /// The shortest string each rule derives (a fixpoint, as for nullable rules), then for every
+    /// position the shortest completion of its alternative: each byte set costs one byte.
+    private static func shortestCompletions(elements: [Int32], alternatives: [Int32], offsets: [Int32], ruleCount: Int) -> [Int32] {
+        func add(_ a: Int32, _ b: Int32) -> Int32 { min(unreachable, a + b) }
+        var shortest = [Int32](repeating: unreachable, count: ruleCount)
+        var changed = true
+        while changed {
+            changed = false
+            for r in 0..<ruleCount {
+                for a in Int(offsets[r])..<Int(offsets[r + 1]) {
+                    var p = Int(alternatives[a])
+                    var length: Int32 = 0
+                    while elements[p] != end {
+                        let e = elements[p]
+                        length = add(length, e < 0 ? 1 : shortest[Int(e)])
+                        p += 1
+                    }
+                    if length < shortest[r] { shortest[r] = length; changed = true }
+                }
+            }
+        }
+        var remaining = [Int32](repeating: 0, count: elements.count)
+        var p = elements.count - 1
+        while p >= 0 {
+            let e = elements[p]
+            if e == end {
+                remaining[p] = 0
+            } else {
+                remaining[p] = add(e < 0 ? 1 : shortest[Int(e)], remaining[p + 1])
+            }
+            p -= 1
+        }
+        return remaining
     }
 
     public var ruleCount: Int { ruleNames.count }

@@ -13,12 +13,15 @@
 public final class GrammarAutomaton {
     public let grammar: Grammar
     private let elements: [Int32]
+    private let remainingAtPosition: [Int32]
 
     // Stack nodes. Node 0 is the empty stack.
     private var nodePosition: [Int32] = [-1]
     private var nodeParent: [Int32] = [-1]
     private var nodeTable: [Int32]
     private var nodeMark: [UInt32] = [0]
+    /// Per node: the fewest bytes that empty its stack (the shortest completion from there).
+    private var nodeRemaining: [Int32] = [0]
     private var epoch: UInt32 = 0
 
     // States: sorted node lists in a pool. State 0 is the dead state (no stacks).
@@ -31,6 +34,8 @@ public final class GrammarAutomaton {
     private(set) var transitions: [Int32] = []
     /// Per state: bit 0 — accepts (contains the empty stack); bit 1 — some byte may follow.
     private var stateFlags: [UInt8] = []
+    /// Per state: the fewest bytes that complete the output (0 when accepting).
+    private var stateRemaining: [Int32] = []
 
     // Scratch for computing a transition.
     private var scratch: [Int32] = []
@@ -47,6 +52,7 @@ public final class GrammarAutomaton {
     public init(grammar: Grammar) {
         self.grammar = grammar
         elements = grammar.elements
+        remainingAtPosition = grammar.remainingBytes
         nodeTable = [Int32](repeating: -1, count: 1024)
         stateTable = [Int32](repeating: -1, count: 1024)
         // The dead state.
@@ -71,6 +77,11 @@ public final class GrammarAutomaton {
     /// Whether any byte can follow in `state`.
     @inline(__always)
     public func canContinue(_ state: Int32) -> Bool { stateFlags[Int(state)] & 2 != 0 }
+
+    /// The fewest bytes that make the output a complete match from `state` (0: it is one;
+    /// `Grammar.unreachable` for the dead state).
+    @inline(__always)
+    public func remainingBytes(_ state: Int32) -> Int { Int(stateRemaining[Int(state)]) }
 
     /// The state after `byte` (dead: `GrammarAutomaton.dead`).
     @inline(__always)
@@ -227,6 +238,7 @@ public final class GrammarAutomaton {
         nodePosition.append(position)
         nodeParent.append(parent)
         nodeMark.append(0)
+        nodeRemaining.append(min(Grammar.unreachable, remainingAtPosition[Int(position)] + nodeRemaining[Int(parent)]))
         if nodePosition.count * 2 > nodeTable.count {
             nodeTable = [Int32](repeating: -1, count: nodeTable.count * 2)
             mask = nodeTable.count - 1
@@ -283,8 +295,13 @@ public final class GrammarAutomaton {
         stateHash.append(h)
         statePool.append(contentsOf: nodes)
         var flags: UInt8 = 0
-        for n in nodes { if n == 0 { flags |= 1 } else { flags |= 2 } }
+        var remaining = Grammar.unreachable
+        for n in nodes {
+            if n == 0 { flags |= 1 } else { flags |= 2 }
+            remaining = min(remaining, nodeRemaining[Int(n)])
+        }
         stateFlags.append(flags)
+        stateRemaining.append(remaining)
         // A dead state goes nowhere; its row is filled so lookups never compute.
         let fill: Int32 = id == 0 ? 0 : -1
         transitions.append(contentsOf: repeatElement(fill, count: 256))

@@ -11,6 +11,11 @@
 /// `true`/`{}` (any JSON value). Properties are produced in the schema's order. Output is
 /// compact: an optional single space after `:` and `,`, nowhere else.
 ///
+/// Strings without `maxLength` (and the keys and strings of "any JSON") hold at most
+/// `defaultMaxStringLength` characters: a small model can fall into repeating one character
+/// inside a string, and without a bound that runs to the token limit. Give `maxLength` for
+/// longer strings.
+///
 /// Keywords that constrain values in ways a grammar here does not enforce (`pattern`,
 /// `uniqueItems`, `multipleOf`, `not`, …) are errors naming the keyword and where it is, as
 /// are impossible schemas (`enum: []`, `minItems` > `maxItems`, `false`).
@@ -20,6 +25,9 @@ public struct JSONSchemaGrammar {
     private var refRules: [String: String] = [:]
     private var pending: [(pointer: String, name: String, document: JSONValue, prefix: String)] = []
     private var counter = 0
+
+    /// The longest string (in characters) a schema gets when it does not say (`maxLength`).
+    public static let defaultMaxStringLength = 512
 
     /// The grammar for `schema` (root rule "root").
     public static func grammar(for schema: JSONValue) throws(TinyLMError) -> Grammar {
@@ -331,7 +339,8 @@ public struct JSONSchemaGrammar {
             throw TinyLMError(.grammar, "minLength \(minLength) is greater than maxLength \(maxLength) at \(path)")
         }
         if minLength == 0 && maxLength == nil { return commonRule("json-string") }
-        return .sequence([.literal([0x22]), .repetition(commonRule("json-char"), min: minLength, max: maxLength), .literal([0x22])])
+        let bound = maxLength ?? max(minLength, Self.defaultMaxStringLength)
+        return .sequence([.literal([0x22]), .repetition(commonRule("json-char"), min: minLength, max: bound), .literal([0x22])])
     }
 
     private static let hexDigits: ByteSet = {
@@ -430,7 +439,7 @@ public struct JSONSchemaGrammar {
                 let item = GrammarExpression.reference("json-value")
                 e = .sequence([.string("["), .optional(.sequence([item, .zeroOrMore(.sequence([Self.comma, item]))])), .string("]")])
             case "json-string":
-                e = .sequence([.literal([0x22]), .zeroOrMore(commonRule("json-char")), .literal([0x22])])
+                e = .sequence([.literal([0x22]), .repetition(commonRule("json-char"), min: 0, max: Self.defaultMaxStringLength), .literal([0x22])])
             case "json-char":
                 var escapes = ByteSet()
                 for c in "\"\\/bfnrt".utf8 { escapes.insert(c) }

@@ -3,6 +3,13 @@
 /// (a rejected byte prunes the whole subtree below it) and caches the resulting mask per
 /// automaton state, since states repeat (every character inside a string leads back to the
 /// same state). Masks are bit sets over the vocabulary; all buffers are allocated up front.
+///
+/// Budget steering: given how many tokens may still be generated, `apply(to:count:budget:)`
+/// also removes every token after which the shortest completion (in bytes,
+/// `GrammarAutomaton.remainingBytes`) would no longer fit in the tokens left. Each byte of a
+/// shortest completion is a token of its own at worst (byte-level BPE and byte-fallback
+/// vocabularies have one for every byte), so an output steered this way is always complete
+/// when the budget runs out: near the end, only tokens on a shortest path to acceptance remain.
 public final class TokenMasker {
     public let trie: VocabularyTrie
     private var automaton: GrammarAutomaton
@@ -17,6 +24,10 @@ public final class TokenMasker {
     private var cacheSlot: [Int32] = []
     private var slotOwner: [Int32] = []
     private var cachePool: [UInt64] = []
+    /// Per cache slot: the largest `remainingBytes` after any token the mask allows (EOG aside).
+    private var slotFarthest: [Int32] = []
+    /// The same for `mask` (valid while `maskState == state`).
+    private var maskFarthest: Int32 = 0
     private let maxSlots: Int
     private var nextSlot = 0
     /// Statistics: masks computed by walking the trie, and served from the cache.
@@ -59,10 +70,24 @@ public final class TokenMasker {
         return n
     }
 
+    /// The fewest bytes that complete the output from here (0 once it is complete).
+    public var remainingBytes: Int { automaton.remainingBytes(state) }
+
     /// Sets the logits of every token that may not come next to -infinity. Throws when no token
     /// is allowed (the grammar needs bytes no token of the vocabulary can produce).
-    public func apply(to logits: UnsafeMutablePointer<Float>, count: Int) throws(TinyLMError) {
+    ///
+    /// `budget`: how many tokens may still be generated, this one included (nil: no limit).
+    /// Tokens after which the output could not be completed in the rest of the budget are
+    /// masked too; returns true when that removed any token the grammar allows (the output is
+    /// being steered to a short completion).
+    @discardableResult
+    public func apply(to logits: UnsafeMutablePointer<Float>, count: Int, budget: Int? = nil) throws(TinyLMError) -> Bool {
         computeMask()
+        var steered = false
+        if let budget, Int(maskFarthest) > budget - 1 {
+            steerWalk(limit: max(0, budget - 1))
+            steered = true
+        }
         let n = min(count, trie.vocabularySize)
         var any = false
         mask.withUnsafeBufferPointer { m in
@@ -82,6 +107,7 @@ public final class TokenMasker {
         if !any {
             throw TinyLMError(.grammar, "no token can continue the constrained output (the grammar needs bytes the vocabulary cannot produce)")
         }
+        return steered
     }
 
     /// Advances past token `id`. End-of-generation tokens are accepted only when the output is
@@ -124,19 +150,22 @@ public final class TokenMasker {
         if automaton.stateTotal > GrammarAutomaton.stateLimit { rebuildAutomaton() }
         let s = Int(state)
         if s < cacheSlot.count, cacheSlot[s] >= 0 {
-            let base = Int(cacheSlot[s]) * words
+            let slot = Int(cacheSlot[s])
+            let base = slot * words
             for w in 0..<words { mask[w] = cachePool[base + w] }
+            maskFarthest = slotFarthest[slot]
             cacheHits += 1
             maskState = state
             return
         }
-        walk()
+        maskFarthest = walk(limit: nil)
         walks += 1
         maskState = state
         // Remember it.
         while cacheSlot.count < automaton.stateTotal { cacheSlot.append(-1) }
         if slotOwner.count < maxSlots {
             slotOwner.append(-1)
+            slotFarthest.append(0)
             cachePool.append(contentsOf: repeatElement(0, count: words))
         }
         let slot = nextSlot
@@ -144,15 +173,37 @@ public final class TokenMasker {
         if slotOwner[slot] >= 0 { cacheSlot[Int(slotOwner[slot])] = -1 }
         slotOwner[slot] = state
         cacheSlot[s] = Int32(slot)
+        slotFarthest[slot] = maskFarthest
         let base = slot * words
         for w in 0..<words { cachePool[base + w] = mask[w] }
     }
 
+    /// Replaces the mask by the tokens after which at most `limit` bytes complete the output;
+    /// if there are none (the vocabulary lacks a token for some byte of every short path),
+    /// by the tokens that leave the least to complete.
+    private func steerWalk(limit: Int) {
+        let nearest = walk(limit: Int32(min(limit, Int(Grammar.unreachable))))
+        if nearest < 0 { _ = walk(limit: -nearest - 1) }
+        // The mask no longer belongs to the cached state.
+        maskState = -1
+    }
+
     /// The trie walk: preorder, a dead transition skips the node's subtree.
-    private func walk() {
+    ///
+    /// Without `limit`: every token that keeps the output a valid prefix; returns the largest
+    /// shortest-completion length after any of them. With `limit`: only tokens after which at
+    /// most `limit` bytes complete the output (and end-of-generation when the output is
+    /// complete); returns `limit`, or, when no token qualifies, -(1 + the smallest completion
+    /// length any token leaves).
+    @discardableResult
+    private func walk(limit: Int32?) -> Int32 {
         for w in 0..<words { mask[w] = 0 }
         let a = automaton
         let start = state
+        let bound = limit ?? Grammar.unreachable
+        var farthest: Int32 = 0
+        var nearest: Int32 = Grammar.unreachable
+        var allowed = false
         depthState[0] = start
         trie.nodeByte.withUnsafeBufferPointer { bytes in
         trie.nodeDepth.withUnsafeBufferPointer { depths in
@@ -173,17 +224,29 @@ public final class TokenMasker {
                 stack[d] = s
                 var k = Int(tokenStart[i])
                 let e = Int(tokenStart[i + 1])
-                while k < e {
-                    let id = ids[k]
-                    m[Int(id) >> 6] |= UInt64(1) << UInt64(id & 63)
-                    k += 1
+                if k < e {
+                    let remaining = Int32(a.remainingBytes(s))
+                    if remaining <= bound {
+                        if remaining > farthest { farthest = remaining }
+                        allowed = true
+                        while k < e {
+                            let id = ids[k]
+                            m[Int(id) >> 6] |= UInt64(1) << UInt64(id & 63)
+                            k += 1
+                        }
+                    } else if remaining < nearest {
+                        nearest = remaining
+                    }
                 }
                 i += 1
             }
         }}}}}}}
         if a.isAccepting(start) {
             for id in trie.endOfGenerationIDs { mask[Int(id) >> 6] |= UInt64(1) << UInt64(id & 63) }
+            allowed = true
         }
+        guard let limit else { return farthest }
+        return allowed || nearest >= Grammar.unreachable ? limit : -(1 + nearest)
     }
 
     /// Starts a fresh automaton holding only the current state (bounds memory in very long

@@ -290,6 +290,7 @@ extension ChatRequest {
         let format = ToolCallFormat(templateSource: templateSource ?? model.chatTemplateSource)
         var request = self
         request.context = try ToolCalling.prepare(context, format: format)
+        request.toolCalling = false
         let prompt = try request.render(for: model)
         return (prompt.text, prompt.tokens, format)
     }

@@ -213,6 +213,7 @@ extension TemplateInterpreter {
                 if let c = s.unicodeScalars.last { return .string(String(c)) }
                 return .undefined("No last item, sequence was empty.")
             }
+            if case .generator = value { throw fail(.type, "'generator' object is not reversible") }
             let items = try iterate(value)
             return items.last ?? .undefined("No last item, sequence was empty.")
         case .float:
@@ -301,6 +302,9 @@ extension TemplateInterpreter {
         case .upper:
             return try checkedString(pyUpper(try str(value)))
         case .map:
+            // jinja2 maps only a truthy value: None, undefined, 0 or '' give an empty generator
+            // (before the arguments are even looked at).
+            if !value.isTruthy { return .generator(TemplateGenerator(function: "sync_do_map", items: [])) }
             let items = try iterate(value)
             var out: [TemplateValue] = []
             out.reserveCapacity(items.count)
@@ -312,7 +316,7 @@ extension TemplateInterpreter {
                     if v.isUndefined, let fallback { v = fallback }
                     out.append(v)
                 }
-                return .list(out)
+                return .generator(TemplateGenerator(function: "sync_do_map", items: out))
             }
             guard let filterName = args.positional.first else { throw fail(.type, "map requires a filter name or attribute=") }
             let nameText = try str(filterName)
@@ -320,7 +324,7 @@ extension TemplateInterpreter {
             rest.positional.removeFirst()
             let filterKind = TemplateFilterKind.lookup(nameText)
             for item in items { out.append(try runFilter(nameText, filterKind, item, rest)) }
-            return .list(out)
+            return .generator(TemplateGenerator(function: "sync_do_map", items: out))
         case .max, .min:
             let caseSensitive = boolArgument(args, 0, "case_sensitive", false)
             let attribute = try stringArgument(args, 1, "attribute")
@@ -335,6 +339,9 @@ extension TemplateInterpreter {
             }
             return best
         case .select, .reject, .selectattr, .rejectattr:
+            // As jinja2's select_or_reject: a falsy value (None, undefined, 0, '') selects
+            // nothing, without checking the arguments.
+            if !value.isTruthy { return .generator(TemplateGenerator(function: "select_or_reject", items: [])) }
             let byAttribute = kind == .selectattr || kind == .rejectattr
             let wanted = kind == .select || kind == .selectattr
             var rest = args
@@ -357,7 +364,7 @@ extension TemplateInterpreter {
                 }
                 if passed == wanted { out.append(item) }
             }
-            return .list(out)
+            return .generator(TemplateGenerator(function: "select_or_reject", items: out))
         case .replace:
             let s = try str(value)
             guard let old = args.argument(0, "old"), let new = args.argument(1, "new") else {

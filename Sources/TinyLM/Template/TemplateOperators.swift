@@ -170,6 +170,7 @@ extension TemplateInterpreter {
     func iterate(_ value: TemplateValue) throws(TemplateError) -> [TemplateValue] {
         switch value {
         case let .list(items), let .tuple(items): return items
+        case let .generator(g): return g.consume()
         case let .dict(d): return d.keys
         case let .string(s):
             var out: [TemplateValue] = []
@@ -406,6 +407,9 @@ extension TemplateInterpreter {
             return utf8Contains(s, needle)
         case let .list(items), let .tuple(items):
             for x in items where try templateEquals(x, item, maxDepth: limits.maxValueDepth) { return true }
+            return false
+        case let .generator(g):
+            for x in g.consume() where try templateEquals(x, item, maxDepth: limits.maxValueDepth) { return true }
             return false
         case let .dict(d):
             try checkHashable(item)

@@ -90,7 +90,7 @@ extension TemplateInterpreter {
         case .iterable, .sequence:
             switch value {
             case .string, .list, .tuple, .dict, .undefined: return true
-            case .loop: return kind == .iterable
+            case .loop, .generator: return kind == .iterable
             default: return false
             }
         case .callable:

@@ -16,6 +16,8 @@ indirect enum TemplateValue {
     case namespace(TemplateNamespace)
     case loop(TemplateLoopContext)
     case callable(TemplateCallable)
+    /// What jinja2's select, reject, selectattr, rejectattr and map filters return.
+    case generator(TemplateGenerator)
 }
 
 /// An insertion-ordered dictionary with Python key equality.
@@ -98,6 +100,29 @@ final class TemplateLoopContext {
     var lastChanged: [TemplateValue]? = nil
 
     init(items: [TemplateValue]) { self.items = items }
+}
+
+/// A Python generator, as jinja2's select/reject/selectattr/rejectattr/map filters return
+/// one: always truthy, without len(), consumed by the first pass over it, not JSON, printed
+/// as its repr. Templates see those differences (`none|selectattr('x')|length` raises in
+/// jinja2, `{% if list|select %}` is always true), so the items, computed eagerly, are kept
+/// behind this single-pass wrapper rather than returned as a list.
+final class TemplateGenerator {
+    /// The Python function that made it, for its repr (jinja2: select_or_reject, sync_do_map).
+    let function: String
+    private var remaining: [TemplateValue]
+
+    init(function: String, items: [TemplateValue]) {
+        self.function = function
+        remaining = items
+    }
+
+    /// The items not yet consumed; a second pass gets nothing, as in Python.
+    func consume() -> [TemplateValue] {
+        let out = remaining
+        remaining = []
+        return out
+    }
 }
 
 /// A macro value: its definition plus the scope it was defined in.
@@ -184,7 +209,7 @@ extension TemplateValue {
         case let .string(s): return !s.isEmpty
         case let .list(a), let .tuple(a): return !a.isEmpty
         case let .dict(d): return d.count > 0
-        case .namespace, .loop, .callable: return true
+        case .namespace, .loop, .callable, .generator: return true
         }
     }
 
@@ -202,6 +227,7 @@ extension TemplateValue {
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .loop: return "LoopContext"
+        case .generator: return "generator"
         case let .callable(c):
             switch c {
             case .macro: return "Macro"
@@ -296,7 +322,7 @@ extension TemplateValue {
     func appendRepr(to out: inout String, depth: Int, maxDepth: Int) throws(TemplateError) {
         if depth > maxDepth { throw TemplateError(.limit, "value nesting exceeds the depth limit (" + String(maxDepth) + ")") }
         switch self {
-        case .undefined: out += ""
+        case .undefined: out += "Undefined"  // jinja2's Undefined.__repr__ (str() is empty: pyStr)
         case .none: out += "None"
         case let .bool(b): out += b ? "True" : "False"
         case let .int(i): out += String(i)
@@ -332,6 +358,9 @@ extension TemplateValue {
             out += ">"
         case let .loop(loop):
             out += "<LoopContext " + String(loop.index0 + 1) + "/" + String(loop.items.count) + ">"
+        case let .generator(g):
+            // Python adds the object's address, which no other renderer can reproduce.
+            out += "<generator object " + g.function + ">"
         case let .callable(c):
             switch c {
             case let .macro(m): out += "<Macro '" + m.definition.name + "'>"
@@ -374,6 +403,7 @@ func templateEquals(_ a: TemplateValue, _ b: TemplateValue, depth: Int = 0, maxD
         return true
     case let (.namespace(x), .namespace(y)): return x === y
     case let (.loop(x), .loop(y)): return x === y
+    case let (.generator(x), .generator(y)): return x === y
     case let (.callable(x), .callable(y)):
         switch (x, y) {
         case let (.macro(m), .macro(n)): return m === n
