@@ -12,7 +12,7 @@ func runInfo(_ arguments: [String]) throws -> Int32 {
     for t in g.tensors { typeCounts[t.type.name, default: (0, 0)].count += 1; typeCounts[t.type.name]!.bytes += t.byteCount }
     print("file:          \(loaded.file.path) (\(formatBytes(loaded.file.bytes.count)), GGUF v\(g.version))")
     print("name:          \(c.name)")
-    print("architecture:  \(c.architecture.rawValue)")
+    print("architecture:  \(c.architecture.name)")
     print("layers:        \(c.layerCount)")
     print("embedding:     \(c.embeddingLength)")
     print("heads:         \(c.headCount) query, \(c.kvHeadCount) key/value, head size \(c.keyLength)")

@@ -5,7 +5,7 @@ public enum ModelInfo {
         let t = model.tokenizer
         var object = JSONObject()
         object["name"] = .string(c.name)
-        object["architecture"] = .string(c.architecture.rawValue)
+        object["architecture"] = .string(c.architecture.name)
         object["vocabularySize"] = .integer(c.vocabularySize)
         object["trainedContextLength"] = .integer(c.trainedContextLength)
         object["embeddingLength"] = .integer(c.embeddingLength)
