@@ -36,7 +36,7 @@ public struct ModelConfig: Sendable {
     public var ropeOriginalContextLength: Int
     /// Sliding-window size for local-attention layers (0: every layer attends globally).
     public var slidingWindow: Int
-    /// Every `slidingWindowPattern`-th layer is global; the others use the window.
+    /// Every `slidingWindowPattern`-th layer is global; the others use the window (0: all do).
     public var slidingWindowPattern: Int
     /// Multiplier applied to q·k (1/sqrt(keyLength) unless the architecture says otherwise).
     public var attentionScale: Float
@@ -46,7 +46,7 @@ public struct ModelConfig: Sendable {
     public var valueDimension: Int { kvHeadCount * valueLength }
 
     public func usesSlidingWindow(layer: Int) -> Bool {
-        slidingWindow > 0 && slidingWindowPattern > 0 && (layer + 1) % slidingWindowPattern != 0
+        slidingWindow > 0 && (slidingWindowPattern == 0 || (layer + 1) % slidingWindowPattern != 0)
     }
 
     public init(gguf: GGUFFile) throws(TinyLMError) {
@@ -110,10 +110,14 @@ public struct ModelConfig: Sendable {
         slidingWindow = 0
         slidingWindowPattern = 0
         ropeLocalBase = ropeBase
-        if let local = recipe.localAttention {
-            slidingWindow = gguf.int("\(a).attention.sliding_window") ?? 0
-            slidingWindowPattern = local.pattern
-            ropeLocalBase = local.ropeBase
+        if let local = recipe.localAttention, let window = gguf.int("\(a).attention.sliding_window"), window > 0 {
+            slidingWindow = window
+            if let value = gguf["\(a).attention.sliding_window_pattern"], value.intValue == nil {
+                throw .unsupported("a per-layer attention.sliding_window_pattern is not supported (only a period)")
+            }
+            slidingWindowPattern = gguf.int("\(a).attention.sliding_window_pattern") ?? local.pattern
+            guard slidingWindowPattern >= 0 else { throw .malformed("invalid attention.sliding_window_pattern \(slidingWindowPattern)") }
+            ropeLocalBase = gguf.float("\(a).rope.freq_base_swa") ?? local.ropeBase
         }
     }
 }

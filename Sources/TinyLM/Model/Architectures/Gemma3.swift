@@ -8,7 +8,8 @@ extension Architecture {
     ///         x += post_ffn_norm( gelu_ffn(rmsnorm(x)) )
     ///     logits = embedding(rmsnorm(x))                           // tied output
     ///
-    /// Every sixth layer is global; the checkpoint's `rope.freq_base` applies to those.
+    /// Every sixth layer is global (`attention.sliding_window_pattern`); the checkpoint's
+    /// `rope.freq_base` applies to those, `rope.freq_base_swa` (10 000) to the others.
     public static let gemma3 = Architecture(name: "gemma3", recipe: DecoderRecipe(
         ropeStyle: .halves,
         activation: .geluTanh,
