@@ -7,7 +7,8 @@ in the format of ../shared/reference/smollm2/ (its README describes the files):
 
 For every model it writes Tests/models/reference/<model>/: greedy.jsonl (48 greedy tokens per
 prompt), greedy_steps_top5.jsonl, logits_top.jsonl, logits_full/NN_<case>.f32 (the full
-last-prompt-position logits, float32) and tokenize.jsonl; and Tests/models/reference/
+last-prompt-position logits, float32), tokenize.jsonl and vocabulary.json (the ids llama.cpp
+treats as end of generation); and Tests/models/reference/
 manifest.json with each model file's SHA-256 and the settings. The settings are the shared
 reference's: context 2048, the whole prompt in one batch, then one token per step; f16 KV
 cache; flash attention on; CPU. (phi3-longrope is run a second time with context 8192, past its
@@ -226,6 +227,13 @@ def reference_for(llama: LlamaCpp, model_path: Path, folder: Path, context: int,
             lines.append({"text": text, "parse_special": parse_special, "add_special": False, "ids": ids,
                           "pieces": [p.decode("utf-8", errors="replace") for p in pieces]})
     write_lines(folder / "tokenize.jsonl", lines)
+
+    # Which tokens end a generation (llama.cpp's list, from the vocabulary's texts and ids).
+    count = len(reader.fields["tokenizer.ggml.tokens"].data)
+    flags = []
+    for start in range(0, count, 4096):
+        flags += llama.end_of_generation(model_path, list(range(start, min(count, start + 4096))))
+    (folder / "vocabulary.json").write_text(json.dumps({"end_of_generation_ids": [i for i, f in enumerate(flags) if f]}) + "\n")
 
 
 def main() -> int:

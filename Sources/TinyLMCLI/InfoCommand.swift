@@ -19,7 +19,8 @@ func runInfo(_ arguments: [String]) throws -> Int32 {
     print("feed-forward:  \(c.feedForwardLength)")
     print("vocabulary:    \(c.vocabularySize)")
     print("context:       \(c.trainedContextLength) (trained)")
-    print("rope:          base \(c.ropeBase), \(c.ropeDimensionCount) dims" + (c.slidingWindow > 0 ? ", local base \(c.ropeLocalBase), sliding window \(c.slidingWindow)" : ""))
+    print("rope:          " + ropeDescription(c, g))
+    print("graph:         " + graphDescription(g))
     print("tensors:       \(g.tensors.count): " + typeCounts.sorted { $0.value.bytes > $1.value.bytes }
         .map { "\($0.key) × \($0.value.count) (\(formatBytes($0.value.bytes)))" }.joined(separator: ", "))
     print("weights/token: \(formatBytes(m.weightBytesPerToken)) read per decoded token")
@@ -32,6 +33,34 @@ func runInfo(_ arguments: [String]) throws -> Int32 {
         for t in g.tensors { print("  \(t.name) \(t.type.name) \(t.shape)") }
     }
     return 0
+}
+
+/// RoPE as the model runs it: base, rotated dimensions, pairing, scaling.
+func ropeDescription(_ c: ModelConfig, _ g: GGUFFile) -> String {
+    var parts = ["base \(c.ropeBase)", "\(c.ropeDimensionCount) of \(c.keyLength) dims",
+                 c.ropeStyle == .adjacentPairs ? "adjacent pairs" : "halves (NeoX)"]
+    if c.ropeScale != 1 { parts.append("linear scale \(c.ropeScale)") }
+    if g.tensorInfo(named: "rope_freqs.weight") != nil { parts.append("frequency factors (rope_freqs: llama3 scaling)") }
+    if g.tensorInfo(named: "rope_factors_long.weight") != nil {
+        parts.append("LongRoPE factors (long ones past \(c.ropeOriginalContextLength) tokens)")
+    }
+    if c.ropeAttentionFactor != 1 { parts.append("attention factor \(c.ropeAttentionFactor)") }
+    if c.slidingWindow > 0 {
+        parts.append("local layers: base \(c.ropeLocalBase), sliding window \(c.slidingWindow), one layer in \(c.slidingWindowPattern) global")
+    }
+    return parts.joined(separator: ", ")
+}
+
+/// The layer's parts as the file has them (the first layer's tensors).
+func graphDescription(_ g: GGUFFile) -> String {
+    func has(_ name: String) -> Bool { g.tensorInfo(named: name) != nil }
+    var parts = [has("blk.0.attn_qkv.weight") ? "fused q/k/v" : "q, k, v"]
+    if has("blk.0.attn_q.bias") || has("blk.0.attn_qkv.bias") { parts.append("q/k/v biases") }
+    if has("blk.0.attn_q_norm.weight") { parts.append("q/k norms") }
+    if has("blk.0.post_attention_norm.weight") { parts.append("post-norms") }
+    parts.append(has("blk.0.ffn_gate.weight") ? "gate, up" : "fused gate+up")
+    parts.append(has("output.weight") ? "output matrix" : "output tied to the embeddings")
+    return parts.joined(separator: ", ")
 }
 
 func formatBytes(_ n: Int) -> String {

@@ -140,6 +140,13 @@ import Testing
         }
     }
 
+    @Test(arguments: cases.filter { $0.context == 2048 }) func endOfGenerationTokensMatchLlamaCpp(_ c: Case) throws {
+        let model = try Self.model(c)
+        let url = TestSupport.testModelReferenceRoot.appendingPathComponent("\(c.folder)/vocabulary.json")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        #expect(model.tokenizer.endOfGenerationIDs == TestSupport.ids(object["end_of_generation_ids"]), "\(c.folder)")
+    }
+
     /// The chat prompts come from each model's own template (Gemma's: the built-in format);
     /// rendered by ChatFormatter they must be the reference's text and tokens.
     @Test(arguments: cases.filter { $0.context == 2048 }) func chatPromptsMatchReference(_ c: Case) throws {
