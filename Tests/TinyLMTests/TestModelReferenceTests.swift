@@ -6,26 +6,20 @@ import Testing
 /// format (scripts/make-test-models.py) — against llama.cpp's outputs on them
 /// (Tests/models/reference, scripts/llama-reference.py; same settings as ../shared/reference).
 ///
-/// A case is bit-exact when the model's weight matrices all use formats of `bitExactFormats`
-/// and its prompt is shorter than `tiledAttentionRows` (or `tiledAttentionFollowed`): then our
-/// logits must be llama.cpp's bit for bit — the whole vocabulary at the end of the prompt, and
-/// the reference top-5 at every teacher-forced decode step, so the greedy ids are llama.cpp's
-/// outright. Other cases are held to the reference README's rule (same top-1, |Δlogit| about
-/// 1 at most; greedy ids exact up to the first fragile step) with "fragile" scaled to these
-/// models: a step whose top-1/top-2 gap is under `fragileGap` (their near-flat random logits
-/// move by up to about 0.3 when only the float order differs, where the real models' move by
-/// a few hundredths).
+/// A model whose weight matrices all use formats of `bitExactFormats` must give llama.cpp's
+/// logits bit for bit: the whole vocabulary at the end of every prompt (short prompts go
+/// through llama.cpp's one-row flash attention, prompts of 64+ tokens through its tiled one),
+/// and the reference top-5 at every teacher-forced decode step, so its greedy ids are
+/// llama.cpp's outright. The other models are held to the reference README's rule (same
+/// top-1, |Δlogit| about 1 at most; greedy ids exact up to the first fragile step) with
+/// "fragile" scaled to these models: a step whose top-1/top-2 gap is under `fragileGap` (their
+/// near-flat random logits move by up to about 0.3 when only the float order differs, where
+/// the real models' move by a few hundredths).
 @Suite struct TestModelReferenceTests {
     /// Weight formats whose kernels add in the order of llama.cpp's (x86, AVX-512 build). Move a
     /// format here when its kernels follow that order: its model is then checked bit for bit.
     /// (F32 and F16 matrices: llama.cpp's vec_dot_f16/f32 and tinyBLAS orders are not followed.)
     static let bitExactFormats: Set<TensorType> = [.q8_0, .q4_1, .q5_0, .q4_K, .q6_K]
-
-    /// llama.cpp's CPU flash attention runs batches of this many query rows or more through its
-    /// tiled kernel (f32 queries and accumulators, GEMM order), fewer through the one-row kernel
-    /// Attention follows.
-    static let tiledAttentionRows = 64
-    static let tiledAttentionFollowed = false
 
     /// Where a step counts as fragile when the case is not bit-exact.
     static let fragileGap = 0.5
@@ -64,10 +58,9 @@ import Testing
         try ReferenceVectors(c.folder, root: TestSupport.testModelReferenceRoot)
     }
 
-    /// Whether our logits for `prompt` must be llama.cpp's bit for bit.
-    static func isBitExact(_ model: Model, prompt: [Int32]) -> Bool {
+    /// Whether every weight matrix of `model` uses a bit-exact format.
+    static func isBitExact(_ model: Model) -> Bool {
         model.gguf.tensors.allSatisfy { $0.shape.count < 2 || bitExactFormats.contains($0.type) }
-            && (prompt.count < tiledAttentionRows || tiledAttentionFollowed)
     }
 
     /// Room for the longest reference prompt in one batch, as llama.cpp evaluated it.
@@ -85,11 +78,9 @@ import Testing
         let folder = TestSupport.testModelReferenceRoot.appendingPathComponent("\(c.folder)/logits_full")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         #expect(files.count == reference.logits.count)
+        let exact = Self.isBitExact(model)
         var worst: Float = 0
-        var exactCases = 0
         for l in reference.logits {
-            let exact = Self.isBitExact(model, prompt: l.promptIDs)
-            if exact { exactCases += 1 }
             let file = try #require(files.first { $0.dropFirst(3) == "\(l.name).f32" }, "no full logits for \(l.name)")
             let data = try Data(contentsOf: folder.appendingPathComponent(file))
             let expected = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -111,13 +102,13 @@ import Testing
                 }
             }
         }
-        print("\(c.folder): prompt logits bit-exact in \(exactCases) of \(reference.logits.count) cases (the others by the README rule), max |Δ| over the vocabulary \(worst)")
+        print("\(c.folder): prompt logits \(exact ? "bit-exact" : "by the README rule"), max |Δ| over the vocabulary \(worst)")
     }
 
     @Test(arguments: cases) func greedyContinuations(_ c: Case) throws {
         let model = try Self.model(c)
+        let exact = Self.isBitExact(model)
         for g in try Self.reference(c).greedy {
-            let exact = Self.isBitExact(model, prompt: g.promptIDs)
             let summary = try ReferenceVectors.check(model, g, contextLength: c.context, batchSize: Self.batchSize,
                                                      fragileGap: exact ? ReferenceVectors.fragileGap : Self.fragileGap)
             print("\(c.folder) \(exact ? "[bit-exact]" : "[README rule]") \(summary.line)")

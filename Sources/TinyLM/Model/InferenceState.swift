@@ -71,7 +71,11 @@ final class InferenceState {
         ropeTables = make(2 * config.keyLength)
         logits = make(config.vocabularySize)
         attentionSlots = max(1, executor.concurrency)
-        attentionSlotFloats = 2 * config.headCount + config.keyLength + config.valueLength
+        attentionSlotFloats = max(2 * config.headCount + config.keyLength + config.valueLength,
+                                  maxBatch >= Attention.tiledRows
+                                      ? Attention.tiledSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
+                                                                  heads: config.headCount, maxBatch: maxBatch)
+                                      : 0)
         attentionScratch = make(attentionSlots * attentionSlotFloats)
         self.allocations = allocations
         self.byteCount = bytes + cache.byteCount

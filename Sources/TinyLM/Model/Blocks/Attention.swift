@@ -76,6 +76,16 @@ struct Attention {
             cache.store(layer: layer, position: position, keys: k, values: v)
         }
 
+        if batch >= Self.tiledRows {
+            // llama.cpp's tiled flash attention (TiledAttention.swift), heads split in chunks.
+            executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
+                attendTiled(heads: heads, queries: queries, qStride: qStride, batch: batch, startPosition: startPosition,
+                            cache: cache, state: state, scratch: state.attentionSlot(chunk))
+            }
+            MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
+                                    output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+            return
+        }
         let groupSize = headCount / kvHeadCount
         for t in 0..<batch {
             let position = startPosition + t
