@@ -5,7 +5,7 @@ real files, random weights, a few layers, a small but real vocabulary.
 
     python3 scripts/make-test-models.py [--llama-cpp DIR | --build-llama-cpp] [--out Tests/models]
                                         [--only NAME,...]
-    python3 scripts/make-test-models.py --speed-model [--out models] [--llama-cpp DIR]
+    python3 scripts/make-test-models.py --shape qwen2.5-0.5b|smollm2-360m|smollm2-1.7b [--out models]
 
 Each model is written with float32 weights (numpy, seeded: the same bytes every run), then
 quantized tensor by tensor with llama.cpp's own `llama-quantize` (--tensor-type overrides), so
@@ -17,9 +17,16 @@ from SmolLM2-135M-Instruct (its first tokens and the merges among them), Sentenc
 Gemma 3 (its first tokens: specials, byte fallbacks, the highest-scored pieces), with each
 family's special tokens and its published chat template.
 
---speed-model writes models/qwen2.5-0.5b-shape-random.Q4_K_M.gguf instead: random weights in
-the shape of Qwen2.5-0.5B-Instruct (hidden 896, 24 layers, 14 heads, 2 KV heads, FFN 4864,
-vocab 151936, tied output), quantized to Q4_K_M by llama-quantize — for speed figures only.
+--shape NAME writes models/<NAME>-random.Q4_K_M.gguf instead (not committed): random weights in
+the shape of a real model, quantized to Q4_K_M by llama-quantize (which, like for the real
+files, falls back to Q5_0/Q8_0 where a width is not a multiple of 256):
+  qwen2.5-0.5b   Qwen2.5-0.5B-Instruct (hidden 896, 24 layers, 14 heads, 2 KV heads, FFN 4864,
+                 vocab 151936, tied): the speed figure at the size people use
+  smollm2-360m   SmolLM2-360M-Instruct (hidden 960, 32 layers, 15 heads, 5 KV heads, FFN 2560)
+  smollm2-1.7b   SmolLM2-1.7B-Instruct's layer (hidden 2048, 32 heads and KV heads, FFN 8192),
+                 4 of its 24 layers (every layer is the same graph)
+`scripts/llama-reference.py --models models --only NAME-random.Q4_K_M` then writes llama.cpp's
+outputs, and TINYLM_TEST_MODELS=models runs TestModelReferenceTests on them.
 
 Needs numpy and gguf (pip) and a llama.cpp build (scripts/llama_cpp_build.py says where it
 looks; --build-llama-cpp builds it from the llama-cpp-python 0.3.36 sdist).
@@ -429,20 +436,35 @@ def check_types(model: TestModel, path: Path):
             sys.exit(f"{model.name}: {name} is {type_name}, expected f32")
 
 
-def speed_model(out: Path, bin_dir: Path):
-    """Qwen2.5-0.5B's shape with random weights, Q4_K_M. The vocabulary is SmolLM2's 49152
-    tokens padded with unused ones to 151936 (only its size matters here)."""
-    vocabulary = qwen_vocabulary(size=49152)
-    padding = 151936 - len(vocabulary.tokens)
+SHAPES = {
+    # name: (architecture, Shape, vocabulary, template, rope base, q/k/v biases)
+    "qwen2.5-0.5b": ("qwen2", Shape(embedding=896, layers=24, heads=14, kv_heads=2, head_size=64, feed_forward=4864,
+                                    vocabulary=151936, context=32768),
+                     lambda: padded(qwen_vocabulary(size=49152), 151936), "Qwen-Qwen2.5-7B-Instruct.jinja", 1000000.0, True),
+    "smollm2-360m": ("llama", Shape(embedding=960, layers=32, heads=15, kv_heads=5, head_size=64, feed_forward=2560,
+                                    vocabulary=49152, context=8192),
+                     lambda: smollm2_vocabulary(size=49152), "HuggingFaceTB-SmolLM2-135M-Instruct.jinja", 100000.0, False),
+    "smollm2-1.7b": ("llama", Shape(embedding=2048, layers=4, heads=32, kv_heads=32, head_size=64, feed_forward=8192,
+                                    vocabulary=49152, context=8192),
+                     lambda: smollm2_vocabulary(size=49152), "HuggingFaceTB-SmolLM2-135M-Instruct.jinja", 130000.0, False),
+}
+
+
+def padded(vocabulary: Vocabulary, size: int) -> Vocabulary:
+    """`vocabulary` with unused tokens up to `size` (only the size matters for these models)."""
+    padding = size - len(vocabulary.tokens)
     vocabulary.tokens += [f"[PAD{i}]" for i in range(padding)]
     vocabulary.types += [UNUSED] * padding
-    shape = Shape(embedding=896, layers=24, heads=14, kv_heads=2, head_size=64, feed_forward=4864,
-                  vocabulary=151936, context=32768)
-    model = TestModel("qwen2.5-0.5b-shape", "qwen2", shape, lambda: vocabulary, "Qwen-Qwen2.5-7B-Instruct.jinja",
-                      "q8_0", None, uniform("q8_0"), 42, "speed model", metadata={"rope.freq_base": 1000000.0},
-                      qkv_biases=True)
+    return vocabulary
+
+
+def shape_model(name: str, out: Path, bin_dir: Path):
+    """Random weights in a real model's shape, Q4_K_M (see the module comment)."""
+    architecture, shape, vocabulary, chat_template, rope_base, biases = SHAPES[name]
+    model = TestModel(f"{name}-random", architecture, shape, vocabulary, chat_template, "q8_0", None, uniform("q8_0"),
+                      42, f"{name} shape", metadata={"rope.freq_base": rope_base}, qkv_biases=biases)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / "qwen2.5-0.5b-shape-random.Q4_K_M.gguf"
+    target = out / f"{name}-random.Q4_K_M.gguf"
     with tempfile.TemporaryDirectory(dir=out) as work:
         source = Path(work) / "f32.gguf"
         write_float_model(model, source)
@@ -453,11 +475,11 @@ def speed_model(out: Path, bin_dir: Path):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", help="output folder (default Tests/models, or models with --speed-model)")
+    parser.add_argument("--out", help="output folder (default Tests/models, or models with --shape)")
     parser.add_argument("--only", help="comma-separated model names")
     parser.add_argument("--llama-cpp", help="a llama.cpp build directory (with bin/llama-quantize)")
     parser.add_argument("--build-llama-cpp", action="store_true", help="build llama.cpp into .build/llama.cpp if needed")
-    parser.add_argument("--speed-model", action="store_true")
+    parser.add_argument("--shape", choices=sorted(SHAPES), help="a real model's shape instead (not committed)")
     parser.add_argument("--list", action="store_true", help="print the models and their formats")
     args = parser.parse_args()
     if args.list:
@@ -468,8 +490,8 @@ def main() -> int:
         if not required.exists():
             sys.exit(f"missing {required}: run scripts/fetch-models.sh all (the vocabularies come from it)")
     bin_dir = llama_cpp_build.find(args.llama_cpp, build_if_missing=args.build_llama_cpp)
-    if args.speed_model:
-        speed_model(Path(args.out or ROOT / "models"), bin_dir)
+    if args.shape:
+        shape_model(args.shape, Path(args.out or ROOT / "models"), bin_dir)
         return 0
     out = Path(args.out or ROOT / "Tests" / "models")
     out.mkdir(parents=True, exist_ok=True)

@@ -25,37 +25,36 @@ import Testing
     static let fragileGap = 0.5
 
     struct Case: Sendable, CustomTestStringConvertible {
-        /// Folder of Tests/models/reference.
+        /// Folder of <models>/reference.
         let folder: String
-        /// Tests/models/<model>.gguf
+        /// <models>/<model>
         let model: String
         /// The context llama.cpp ran with (LongRoPE picks its factors by it).
         let context: Int
         var testDescription: String { folder }
-
-        init(_ model: String, context: Int = 2048) {
-            self.model = model
-            self.context = context
-            folder = context == 2048 ? model : "\(model)-ctx\(context)"
-        }
     }
 
-    static let cases: [Case] = [
-        // One per architecture (formats mixed; all bit-exact ones today).
-        Case("llama-smollm2"), Case("llama3"), Case("qwen2"), Case("qwen3"), Case("phi3"), Case("phi3-longrope"),
-        Case("phi3-longrope", context: 8192), Case("gemma3"),
-        // One per weight format (SmolLM2-style llama, every matrix in that format).
-        Case("llama-f32"), Case("llama-f16"), Case("llama-q8_0"), Case("llama-q4_0"), Case("llama-q4_1"),
-        Case("llama-q5_0"), Case("llama-q5_1"), Case("llama-q2_k"), Case("llama-q3_k"), Case("llama-q4_k"),
-        Case("llama-q5_k"), Case("llama-q6_k"),
-    ]
+    /// Tests/models, or $TINYLM_TEST_MODELS: any folder of GGUF files with a reference/ that
+    /// scripts/llama-reference.py wrote (e.g. `make-test-models.py --shape` models, or real ones).
+    static let root: URL = ProcessInfo.processInfo.environment["TINYLM_TEST_MODELS"].map { URL(fileURLWithPath: $0) }
+        ?? TestSupport.testModelsRoot
+    static let referenceRoot = root.appendingPathComponent("reference")
+
+    /// Every folder of the reference's manifest.json.
+    static let cases: [Case] = {
+        guard let data = FileManager.default.contents(atPath: referenceRoot.appendingPathComponent("manifest.json").path),
+              let manifest = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]] else { return [] }
+        return manifest.keys.sorted().map { folder in
+            Case(folder: folder, model: manifest[folder]!["model"] as! String, context: manifest[folder]!["context"] as! Int)
+        }
+    }()
 
     static func model(_ c: Case) throws -> Model {
-        try TestSupport.model(TestSupport.testModelsRoot.appendingPathComponent("\(c.model).gguf").path)
+        try TestSupport.model(root.appendingPathComponent(c.model).path)
     }
 
     static func reference(_ c: Case) throws -> ReferenceVectors {
-        try ReferenceVectors(c.folder, root: TestSupport.testModelReferenceRoot)
+        try ReferenceVectors(c.folder, root: referenceRoot)
     }
 
     /// Whether every weight matrix of `model` uses a bit-exact format.
@@ -66,16 +65,21 @@ import Testing
     /// Room for the longest reference prompt in one batch, as llama.cpp evaluated it.
     static let batchSize = 128
 
-    @Test func everyReferenceFolderIsTested() throws {
-        let manifest = TestSupport.testModelReferenceRoot.appendingPathComponent("manifest.json")
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: manifest)) as! [String: Any]
-        #expect(Set(object.keys) == Set(Self.cases.map(\.folder)))
+    /// The committed test models: one per architecture, one per weight format.
+    @Test func theTestModelsAreAllThere() throws {
+        let expected = ["llama-smollm2", "llama3", "qwen2", "qwen3", "phi3", "phi3-longrope", "phi3-longrope-ctx8192", "gemma3"]
+            + ["f32", "f16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"].map { "llama-" + $0 }
+        if Self.root == TestSupport.testModelsRoot {
+            #expect(Set(Self.cases.map(\.folder)) == Set(expected))
+        } else {
+            #expect(!Self.cases.isEmpty, "no reference/manifest.json under \(Self.root.path)")
+        }
     }
 
     @Test(arguments: cases) func promptLogits(_ c: Case) throws {
         let model = try Self.model(c)
         let reference = try Self.reference(c)
-        let folder = TestSupport.testModelReferenceRoot.appendingPathComponent("\(c.folder)/logits_full")
+        let folder = Self.referenceRoot.appendingPathComponent("\(c.folder)/logits_full")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         #expect(files.count == reference.logits.count)
         let exact = Self.isBitExact(model)
@@ -124,7 +128,7 @@ import Testing
 
     @Test(arguments: cases.filter { $0.context == 2048 }) func tokenizationMatchesLlamaCpp(_ c: Case) throws {
         let model = try Self.model(c)
-        for line in try TestSupport.jsonLines("\(c.folder)/tokenize.jsonl", root: TestSupport.testModelReferenceRoot) {
+        for line in try TestSupport.jsonLines("\(c.folder)/tokenize.jsonl", root: Self.referenceRoot) {
             let text = line["text"] as! String
             let ids = model.tokenizer.encode(text, addSpecial: line["add_special"] as! Bool, parseSpecial: line["parse_special"] as! Bool)
             #expect(ids == TestSupport.ids(line["ids"]), "\(c.folder): \(text.debugDescription)")
@@ -133,7 +137,7 @@ import Testing
 
     @Test(arguments: cases.filter { $0.context == 2048 }) func endOfGenerationTokensMatchLlamaCpp(_ c: Case) throws {
         let model = try Self.model(c)
-        let url = TestSupport.testModelReferenceRoot.appendingPathComponent("\(c.folder)/vocabulary.json")
+        let url = Self.referenceRoot.appendingPathComponent("\(c.folder)/vocabulary.json")
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         #expect(model.tokenizer.endOfGenerationIDs == TestSupport.ids(object["end_of_generation_ids"]), "\(c.folder)")
     }
@@ -144,7 +148,7 @@ import Testing
         let model = try Self.model(c)
         let formatter = try ChatFormatter(model: model)
         var checked = 0
-        for line in try TestSupport.jsonLines("\(c.folder)/greedy.jsonl", root: TestSupport.testModelReferenceRoot)
+        for line in try TestSupport.jsonLines("\(c.folder)/greedy.jsonl", root: Self.referenceRoot)
         where line["kind"] as? String == "chat" {
             let message = line["user_message"] as! String
             var context = JSONObject()

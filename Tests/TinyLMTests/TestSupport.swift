@@ -26,7 +26,6 @@ enum TestSupport {
     /// The small random-weight models (scripts/make-test-models.py) and llama.cpp's vectors
     /// for them (scripts/llama-reference.py), committed with the repository.
     static let testModelsRoot = repoRoot.appendingPathComponent("Tests/models")
-    static let testModelReferenceRoot = testModelsRoot.appendingPathComponent("reference")
 
     /// Each line of a JSONL reference file as a dictionary.
     static func jsonLines(_ relativePath: String, root: URL = referenceRoot) throws -> [[String: Any]] {
