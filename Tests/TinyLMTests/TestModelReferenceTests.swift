@@ -76,6 +76,26 @@ import Testing
         }
     }
 
+    /// What each architecture's recipe and metadata make of the committed models.
+    @Test func configurationsComeFromMetadata() throws {
+        func config(_ name: String) throws -> ModelConfig {
+            try TestSupport.model(TestSupport.testModelsRoot.appendingPathComponent("\(name).gguf").path).config
+        }
+        let llama3 = try config("llama3")
+        #expect(llama3.architecture == .llama && llama3.ropeStyle == .adjacentPairs && llama3.ropeBase == 500_000)
+        #expect(llama3.headCount == 8 && llama3.kvHeadCount == 2 && llama3.keyLength == 32)
+        let qwen3 = try config("qwen3")
+        #expect(qwen3.architecture == .qwen3 && qwen3.ropeStyle == .halves && qwen3.keyLength == 128 && qwen3.queryDimension == 512)
+        let phi3 = try config("phi3")
+        #expect(phi3.architecture == .phi3 && phi3.slidingWindow == 0)  // the file's window is ignored, as llama.cpp does
+        let longrope = try config("phi3-longrope")
+        #expect(longrope.ropeDimensionCount == 48 && longrope.keyLength == 64 && longrope.ropeOriginalContextLength == 4096)
+        #expect(abs(longrope.ropeAttentionFactor - 1.1902381) < 1e-6 && longrope.trainedContextLength == 131072)
+        let gemma3 = try config("gemma3")
+        #expect(gemma3.slidingWindow == 8 && gemma3.slidingWindowPattern == 2 && gemma3.ropeLocalBase == 10_000)
+        #expect(gemma3.usesSlidingWindow(layer: 0) && !gemma3.usesSlidingWindow(layer: 1))
+    }
+
     @Test(arguments: cases) func promptLogits(_ c: Case) throws {
         let model = try Self.model(c)
         let reference = try Self.reference(c)

@@ -46,11 +46,13 @@ extension Attention {
             }
         }
         let lastPosition = startPosition + batch - 1
+        // Tiles wholly before every row's window are skipped by every row.
+        let firstTile = window > 0 ? Swift.max(0, startPosition - window + 1) / tile * tile : 0
         var h = heads.lowerBound
         while h < heads.upperBound {
             let kvHead = h / groupSize
             let groupEnd = Swift.min(heads.upperBound, (kvHead + 1) * groupSize)
-            var first = 0
+            var first = firstTile
             while first <= lastPosition {
                 let cached = Swift.min(tile, lastPosition + 1 - first)
                 loadTiles(kvHead: kvHead, first: first, count: cached, cache: cache, keyTile: keyTile, valueTile: valueTile)
