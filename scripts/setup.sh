@@ -22,9 +22,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -c 'import gguf, numpy, selenium, pytest' 2>/dev/null || {
-  echo "installing Python packages: gguf numpy selenium pytest"
-  python3 -m pip install --quiet --disable-pip-version-check gguf numpy selenium pytest
+python3 -c 'import gguf, numpy, selenium, pytest, jinja2' 2>/dev/null || {
+  echo "installing Python packages: gguf numpy selenium pytest jinja2"
+  python3 -m pip install --quiet --disable-pip-version-check gguf numpy selenium pytest jinja2
 }
 command -v swift >/dev/null || { echo "swift is not on PATH: install the Swift 6.3.1 toolchain" >&2; exit 1; }
 echo "setup complete"

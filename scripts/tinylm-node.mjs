@@ -172,9 +172,8 @@ function infoLines(info, file) {
   lines.push(`feed-forward:  ${info.feedForwardLength}`);
   lines.push(`vocabulary:    ${info.vocabularySize}`);
   lines.push(`context:       ${info.trainedContextLength} (trained)`);
-  let rope = `rope:          base ${swiftFloat(info.ropeBase)}, ${info.ropeDimensionCount} dims`;
-  if (info.slidingWindow > 0) rope += `, local base ${swiftFloat(info.ropeLocalBase)}, sliding window ${info.slidingWindow}`;
-  lines.push(rope);
+  lines.push(`rope:          ${info.rope}`);
+  lines.push(`graph:         ${info.graph}`);
   lines.push(`tensors:       ${info.tensorCount}: ${info.tensorTypes.map((t) => `${t.type} × ${t.count} (${formatBytes(t.bytes)})`).join(', ')}`);
   lines.push(`weights/token: ${formatBytes(info.weightBytesPerToken)} read per decoded token`);
   lines.push(`chat template: ${info.chatTemplate === null ? 'none (built-in fallback)' : 'yes'}`);

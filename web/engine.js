@@ -407,7 +407,9 @@ export class Model {
    * [{type: 'function', function: {name, description, parameters}}]). Templates that render
    * tools get them; for others (e.g. SmolLM2) the tools are described in the system message and
    * earlier assistant `tool_calls` become text. Messages with role 'tool' pass through.
-   * Returns { text, tokens: Int32Array, format: {prefix, suffix, argumentsKey, templateHandlesTools} }:
+   * Returns { text, tokens: Int32Array, format: {prefix, suffix, argumentsKey, templateHandlesTools,
+   * callsInList, toolsInSystemMessage} } (Qwen: <tool_call> blocks; Llama 3.x: "parameters";
+   * Phi-4-mini: <|tool_call|>[…]; ToolCalling.swift and ToolCallOutput.swift say more):
    * generate from `tokens` with options { tools, toolChoice, toolCallFormat: format } and
    * read the result with `parseToolCalls(text, format)`.
    */

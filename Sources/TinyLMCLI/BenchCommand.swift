@@ -15,7 +15,7 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     let c = model.config
-    print("model: \(model.displayName) (\(c.architecture.rawValue)), \(formatBytes(loaded.file.bytes.count)), weights read per token \(formatBytes(model.weightBytesPerToken))")
+    print("model: \(model.displayName) (\(c.architecture.name)), \(formatBytes(loaded.file.bytes.count)), weights read per token \(formatBytes(model.weightBytesPerToken))")
     print(String(format: "load: %.1f ms (mmap + parse + tokenizer)", loaded.loadSeconds * 1000))
     print("| threads | test | t/s | ms/token |")
     print("|---|---|---|---|")

@@ -65,7 +65,6 @@ struct VocabularyOnlyFile {
 /// The lines of `tinylm info` (scripts/tinylm-node.mjs infoLines prints the same).
 func infoLines(_ info: JSONValue, path: String) -> [String] {
     func int(_ key: String) -> Int { info[key]?.intValue ?? 0 }
-    func number(_ key: String) -> String { swiftFloatText(info[key]?.doubleValue ?? 0) }
     let sampling = info["sampling"] ?? .null
     func s(_ key: String) -> String { swiftFloatText(sampling[key]?.doubleValue ?? 0) }
     let name = info["name"]?.stringValue ?? ""
@@ -81,9 +80,8 @@ func infoLines(_ info: JSONValue, path: String) -> [String] {
     lines.append("feed-forward:  \(int("feedForwardLength"))")
     lines.append("vocabulary:    \(int("vocabularySize"))")
     lines.append("context:       \(int("trainedContextLength")) (trained)")
-    var rope = "rope:          base \(number("ropeBase")), \(int("ropeDimensionCount")) dims"
-    if int("slidingWindow") > 0 { rope += ", local base \(number("ropeLocalBase")), sliding window \(int("slidingWindow"))" }
-    lines.append(rope)
+    lines.append("rope:          \(info["rope"]?.stringValue ?? "")")
+    lines.append("graph:         \(info["graph"]?.stringValue ?? "")")
     let types = (info["tensorTypes"]?.arrayValue ?? []).map { t in
         "\(t["type"]?.stringValue ?? "") × \(t["count"]?.intValue ?? 0) (\(formatBytes(t["bytes"]?.intValue ?? 0)))"
     }

@@ -121,6 +121,7 @@ import Testing
                 Issue.record("expected an error")
             } catch let error as TinyLMError {
                 #expect(error.kind == .unsupportedModel && error.message.contains("'mamba'"))
+                #expect(error.message.contains("llama, qwen2, qwen3, phi3, gemma3"))
             }
         }
     }

@@ -24,16 +24,19 @@ struct ReferenceVectors {
     }
 
     let folder: String
+    let root: URL
     let greedy: [GreedyCase]
     let logits: [LogitsCase]
 
     /// Below this top-1/top-2 margin a step is numerically fragile (README: "about 0.05").
     static let fragileGap = 0.05
 
-    init(_ folder: String) throws {
+    /// `folder` of `root`: ../shared/reference by default, or the test models' reference.
+    init(_ folder: String, root: URL = TestSupport.referenceRoot) throws {
         self.folder = folder
-        let steps = try TestSupport.jsonLines("\(folder)/greedy_steps_top5.jsonl")
-        greedy = try TestSupport.jsonLines("\(folder)/greedy.jsonl").map { line in
+        self.root = root
+        let steps = try TestSupport.jsonLines("\(folder)/greedy_steps_top5.jsonl", root: root)
+        greedy = try TestSupport.jsonLines("\(folder)/greedy.jsonl", root: root).map { line in
             let name = line["name"] as! String
             let stepLine = steps.first { $0["name"] as? String == name }!
             let stepList = stepLine["steps"] as! [[String: Any]]
@@ -46,7 +49,7 @@ struct ReferenceVectors {
                 stepTopIDs: stepList.map { TestSupport.ids($0["ids"]) },
                 stepTopLogits: stepList.map { ($0["logits"] as! [Any]).map { ($0 as! NSNumber).doubleValue } })
         }
-        logits = try TestSupport.jsonLines("\(folder)/logits_top.jsonl").map { line in
+        logits = try TestSupport.jsonLines("\(folder)/logits_top.jsonl", root: root).map { line in
             LogitsCase(name: line["name"] as! String,
                        promptIDs: TestSupport.ids(line["prompt_ids"]),
                        topIDs: TestSupport.ids(line["top_ids"]),
@@ -65,8 +68,10 @@ struct ReferenceVectors {
     /// Feeds the prompt, then the reference continuation one token at a time (the decode path),
     /// recording our prediction at every step. Our own greedy output equals the reference up
     /// to the first step where `top1` differs from `generatedIDs`.
-    static func teacherForce(_ model: Model, _ c: GreedyCase, executor: any ComputeExecutor = SerialExecutor()) throws -> TeacherForcedRun {
-        let session = try Session(model: model, contextLength: 256, executor: executor)
+    /// The prompt goes in as one batch when `batchSize` allows (llama.cpp's reference runs do).
+    static func teacherForce(_ model: Model, _ c: GreedyCase, executor: any ComputeExecutor = SerialExecutor(),
+                             contextLength: Int = 256, batchSize: Int = Session.defaultBatchSize) throws -> TeacherForcedRun {
+        let session = try Session(model: model, contextLength: contextLength, batchSize: batchSize, executor: executor)
         try session.evaluate(c.promptIDs)
         var run = TeacherForcedRun()
         for (step, token) in c.generatedIDs.enumerated() {
@@ -87,8 +92,9 @@ struct ReferenceVectors {
     /// Checks one greedy case by the README's rule — greedy ids exact up to the first fragile
     /// step, and teacher-forced top-1 equal at every clear step; returns a one-line summary.
     @discardableResult
-    static func check(_ model: Model, _ c: GreedyCase) throws -> Summary {
-        let run = try teacherForce(model, c)
+    static func check(_ model: Model, _ c: GreedyCase, contextLength: Int = 256,
+                      batchSize: Int = Session.defaultBatchSize, fragileGap: Double = fragileGap) throws -> Summary {
+        let run = try teacherForce(model, c, contextLength: contextLength, batchSize: batchSize)
         let firstFragile = c.gaps.firstIndex { $0 < fragileGap } ?? c.gaps.count
         let firstDifference = zip(run.top1, c.generatedIDs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? c.generatedIDs.count
         #expect(firstDifference >= firstFragile,

@@ -23,9 +23,13 @@ enum TestSupport {
         return path
     }
 
+    /// The small random-weight models (scripts/make-test-models.py) and llama.cpp's vectors
+    /// for them (scripts/llama-reference.py), committed with the repository.
+    static let testModelsRoot = repoRoot.appendingPathComponent("Tests/models")
+
     /// Each line of a JSONL reference file as a dictionary.
-    static func jsonLines(_ relativePath: String) throws -> [[String: Any]] {
-        let url = referenceRoot.appendingPathComponent(relativePath)
+    static func jsonLines(_ relativePath: String, root: URL = referenceRoot) throws -> [[String: Any]] {
+        let url = root.appendingPathComponent(relativePath)
         let text = try String(contentsOf: URL(fileURLWithPath: try requireFile(url.path)), encoding: .utf8)
         return try text.split(separator: "\n").map { line in
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {

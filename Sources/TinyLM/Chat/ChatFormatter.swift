@@ -32,10 +32,7 @@ public struct ChatFormatter {
                 throw TinyLMError(.template, "the chat template does not parse: \(error.description)")
             }
         } else {
-            switch model.config.architecture {
-            case .gemma3: style = .builtin(.gemma)
-            case .llama, .qwen2: style = .builtin(.chatML)
-            }
+            style = .builtin(model.config.architecture == .gemma3 ? .gemma : .chatML)
         }
     }
 

@@ -6,9 +6,11 @@
 ///    can show. Messages with role "tool" pass through to the template.
 /// 2. The output: `OutputConstraint.toolCalls(...)` constrains it to
 ///    `{"name": <a tool's name>, "arguments": <that tool's parameters>}`, inside the
-///    template's own wrapper when it has one (Qwen/Hermes: `<tool_call>\n…\n</tool_call>`).
-/// 3. The result: `ToolCalling.parse(_:format:)` returns OpenAI-shaped calls
-///    `[{id, type: "function", function: {name, arguments: "<JSON text>"}}]`.
+///    template's own wrapper when it has one (Qwen/Hermes: `<tool_call>\n…\n</tool_call>`;
+///    Phi-4-mini: `<|tool_call|>[…]<|/tool_call|>`; Llama 3.x: bare, with "parameters").
+/// 3. The result: `ToolCalling.parse(_:format:)` (ToolCallOutput.swift) returns OpenAI-shaped
+///    calls `[{id, type: "function", function: {name, arguments: "<JSON text>"}}]` from what
+///    these families write, unconstrained too.
 
 /// One function the model may call: OpenAI's `{type: "function", function: {name,
 /// description, parameters}}` (a bare `{name, description, parameters}` is accepted too).
@@ -86,12 +88,20 @@ public struct ToolCallFormat: Sendable, Equatable {
     public var argumentsKey: String
     /// Whether the template renders `tools` itself; if not, `ToolCalling.prepare` describes them.
     public var templateHandlesTools: Bool
+    /// The calls are a JSON array inside the wrapper (Phi-4-mini: `<|tool_call|>[{…}]<|/tool_call|>`).
+    public var callsInList: Bool
+    /// The template reads the tools as JSON text from the system message's `tools` field
+    /// (Phi-4-mini's) rather than from a `tools` variable, and does not render tool calls.
+    public var toolsInSystemMessage: Bool
 
-    public init(prefix: String = "", suffix: String = "", argumentsKey: String = "arguments", templateHandlesTools: Bool = false) {
+    public init(prefix: String = "", suffix: String = "", argumentsKey: String = "arguments", templateHandlesTools: Bool = false,
+                callsInList: Bool = false, toolsInSystemMessage: Bool = false) {
         self.prefix = prefix
         self.suffix = suffix
         self.argumentsKey = argumentsKey
         self.templateHandlesTools = templateHandlesTools
+        self.callsInList = callsInList
+        self.toolsInSystemMessage = toolsInSystemMessage
     }
 
     /// The format the template `source` asks for (nil: no template, plain JSON calls).
@@ -100,9 +110,18 @@ public struct ToolCallFormat: Sendable, Equatable {
         guard let source else { return }
         templateHandlesTools = Self.contains(source, "tools")
         if Self.contains(source, "<tool_call>") {
+            // Hermes, Qwen 2.5, Qwen 3.
             prefix = "<tool_call>\n"
             suffix = "\n</tool_call>"
+        } else if Self.contains(source, "<|tool|>") {
+            // Phi-4-mini: tools in the system message between <|tool|> and <|/tool|>; the model
+            // answers <|tool_call|>[{"name": …, "arguments": …}]<|/tool_call|>.
+            prefix = "<|tool_call|>"
+            suffix = "<|/tool_call|>"
+            callsInList = true
+            toolsInSystemMessage = true
         } else if Self.contains(source, "\"parameters\": dictionary") {
+            // Llama 3.1-3.3: {"name": …, "parameters": …}, after <|python_tag|> at times.
             argumentsKey = "parameters"
         }
     }
@@ -111,10 +130,12 @@ public struct ToolCallFormat: Sendable, Equatable {
 
     public var json: JSONValue {
         .object(JSONObject([("prefix", .string(prefix)), ("suffix", .string(suffix)), ("argumentsKey", .string(argumentsKey)),
-                            ("templateHandlesTools", .bool(templateHandlesTools))]))
+                            ("templateHandlesTools", .bool(templateHandlesTools)), ("callsInList", .bool(callsInList)),
+                            ("toolsInSystemMessage", .bool(toolsInSystemMessage))]))
     }
 
-    /// Reads `{prefix, suffix, argumentsKey}` (missing keys keep the plain-JSON defaults).
+    /// Reads `{prefix, suffix, argumentsKey, templateHandlesTools, callsInList,
+    /// toolsInSystemMessage}` (missing keys keep the plain-JSON defaults).
     public init(json: JSONValue) throws(TinyLMError) {
         self.init()
         guard let o = json.objectValue else { throw .invalidArgument("toolCallFormat must be an object {prefix, suffix, argumentsKey}") }
@@ -122,9 +143,11 @@ public struct ToolCallFormat: Sendable, Equatable {
         if let v = o["suffix"] { guard let s = v.stringValue else { throw .invalidArgument("toolCallFormat.suffix must be a string") }; suffix = s }
         if let v = o["argumentsKey"] { guard let s = v.stringValue, !s.isEmpty else { throw .invalidArgument("toolCallFormat.argumentsKey must be a string") }; argumentsKey = s }
         templateHandlesTools = o["templateHandlesTools"]?.boolValue ?? false
+        callsInList = o["callsInList"]?.boolValue ?? false
+        toolsInSystemMessage = o["toolsInSystemMessage"]?.boolValue ?? false
     }
 
-    private static func contains(_ text: String, _ needle: String) -> Bool {
+    static func contains(_ text: String, _ needle: String) -> Bool {
         let h = Array(text.utf8), n = Array(needle.utf8)
         guard n.count <= h.count else { return false }
         for start in 0...(h.count - n.count) where h[start] == n[0] {
@@ -161,7 +184,8 @@ struct ToolCallSpec: Sendable {
             if case .function(let name) = choice { throw .invalidArgument("toolChoice names '\(name)', which is not one of the tools") }
             throw .invalidArgument("no tools to call")
         }
-        return try compiler.grammar(root: .sequence([.string(format.prefix), .choice(calls), .string(format.suffix)]))
+        let open = format.callsInList ? "[" : "", close = format.callsInList ? "]" : ""
+        return try compiler.grammar(root: .sequence([.string(format.prefix + open), .choice(calls), .string(close + format.suffix)]))
     }
 }
 
@@ -179,15 +203,16 @@ extension OutputConstraint {
 
 public enum ToolCalling {
     /// The template context for a conversation with tools: `context` holds `messages` and
-    /// `tools` (OpenAI shapes). Templates that render tools get them as they are; for others
-    /// the tools are described in the system message and assistant `tool_calls` are written
-    /// out as the text of the calls.
+    /// `tools` (OpenAI shapes). Templates that render tools get them as they are; Phi-4-mini's
+    /// gets them as JSON text in the system message's `tools` field; for others the tools are
+    /// described in the system message. Where the template does not render assistant
+    /// `tool_calls`, they are written out as the text of the calls.
     public static func prepare(_ context: JSONObject, format: ToolCallFormat) throws(TinyLMError) -> JSONObject {
         guard let toolsJSON = context["tools"], !toolsJSON.isNull, toolsJSON.arrayValue?.isEmpty != true else { return context }
         let tools = try ToolDefinition.list(from: toolsJSON)
         var out = context
         out["tools"] = .array(tools.map { $0.json })
-        if format.templateHandlesTools { return out }
+        if format.templateHandlesTools && !format.toolsInSystemMessage { return out }
         guard let messages = context["messages"]?.arrayValue else {
             throw .invalidArgument("a chat needs 'messages': an array of {role, content} objects")
         }
@@ -209,7 +234,8 @@ public enum ToolCalling {
                     if let s = arguments.stringValue, let parsed = try? JSONValue(parsing: s) { arguments = parsed }
                     let body = JSONValue.object(JSONObject([("name", f["name"] ?? .string("")), (format.argumentsKey, arguments)]))
                     if !text.isEmpty { text += "\n" }
-                    text += format.prefix + body.serialized(.python) + format.suffix
+                    let call = format.callsInList ? "[" + body.serialized(.python) + "]" : body.serialized(.python)
+                    text += format.prefix + call + format.suffix
                 }
                 o["content"] = .string(text)
                 o["tool_calls"] = nil
@@ -217,7 +243,19 @@ public enum ToolCalling {
             if o["content"] == nil || o["content"]!.isNull { o["content"] = .string("") }
             rewritten.append(.object(o))
         }
-        if let first = rewritten.first?.objectValue, first["role"]?.stringValue == "system" {
+        if format.toolsInSystemMessage {
+            // Phi-4-mini's documented form: the function objects as a JSON array.
+            let list = JSONValue.array(tools.map { tool in
+                .object(JSONObject([("name", .string(tool.name)), ("description", .string(tool.description)), ("parameters", tool.parameters)]))
+            })
+            if var system = rewritten.first?.objectValue, system["role"]?.stringValue == "system" {
+                system["tools"] = .string(list.serialized(.python))
+                rewritten[0] = .object(system)
+            } else {
+                rewritten.insert(["role": "system", "content": "You are a helpful assistant with some tools.",
+                                  "tools": .string(list.serialized(.python))], at: 0)
+            }
+        } else if let first = rewritten.first?.objectValue, first["role"]?.stringValue == "system" {
             var system = first
             system["content"] = .string((first["content"]?.stringValue ?? "") + "\n\n" + description)
             rewritten[0] = .object(system)
@@ -226,61 +264,6 @@ public enum ToolCalling {
         }
         out["messages"] = .array(rewritten)
         return out
-    }
-
-    /// Parses generated text into OpenAI-shaped tool calls:
-    /// `[{id, type: "function", function: {name, arguments: "<compact JSON>"}}]`.
-    public static func parse(_ text: String, format: ToolCallFormat) throws(TinyLMError) -> JSONValue {
-        var bodies: [[UInt8]] = []
-        let bytes = Array(text.utf8)
-        let prefix = Array(format.prefix.utf8), suffix = Array(format.suffix.utf8)
-        if prefix.isEmpty {
-            bodies.append(bytes)
-        } else {
-            var i = 0
-            while let start = find(prefix, in: bytes, from: i) {
-                let bodyStart = start + prefix.count
-                let end = suffix.isEmpty ? nil : find(suffix, in: bytes, from: bodyStart)
-                bodies.append(Array(bytes[bodyStart..<(end ?? bytes.count)]))
-                i = (end ?? bytes.count) + suffix.count
-            }
-            if bodies.isEmpty { throw TinyLMError(.grammar, "the output holds no tool call (no '\(format.prefix)')") }
-        }
-        var calls: [JSONValue] = []
-        for body in bodies {
-            let value: JSONValue
-            do { value = try JSONValue(parsing: body) } catch {
-                throw TinyLMError(.grammar, "the tool call is not valid JSON: \(error.description)")
-            }
-            for call in value.arrayValue ?? [value] {
-                guard let name = call["name"]?.stringValue else { throw TinyLMError(.grammar, "the tool call has no \"name\"") }
-                let arguments = call[format.argumentsKey] ?? call["arguments"] ?? call["parameters"] ?? .object(JSONObject())
-                let argumentsText = arguments.stringValue ?? JSONSchemaGrammar.serialize(arguments)
-                var hash: UInt32 = 0x811C_9DC5
-                for b in body { hash = (hash ^ UInt32(b)) &* 0x0100_0193 }
-                hash = (hash ^ UInt32(truncatingIfNeeded: calls.count)) &* 0x0100_0193
-                calls.append(.object(JSONObject([
-                    ("id", .string("call_" + hex(hash))), ("type", "function"),
-                    ("function", .object(JSONObject([("name", .string(name)), ("arguments", .string(argumentsText))]))),
-                ])))
-            }
-        }
-        return .array(calls)
-    }
-
-    private static func hex(_ v: UInt32) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((v >> UInt32(shift)) & 15)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-        guard !needle.isEmpty, haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
-        for start in from...(haystack.count - needle.count) where haystack[start] == needle[0] {
-            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start }
-        }
-        return nil
     }
 }
 

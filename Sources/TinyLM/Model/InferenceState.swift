@@ -13,15 +13,14 @@ final class InferenceState {
     /// batch × max(embedding, query dim): normalized input of a block / block outputs.
     let normalized: UnsafeMutablePointer<Float>
     let blockOutput: UnsafeMutablePointer<Float>
-    /// batch × query/key/value dims.
+    /// batch × query/key/value dims (`queries` holds all three for a fused projection).
     let queries: UnsafeMutablePointer<Float>
     let keys: UnsafeMutablePointer<Float>
     let values: UnsafeMutablePointer<Float>
     /// batch × heads × valueLength: attention output before the output projection.
     let attended: UnsafeMutablePointer<Float>
-    /// batch × feedForwardLength, twice (gate and up).
-    let gate: UnsafeMutablePointer<Float>
-    let up: UnsafeMutablePointer<Float>
+    /// batch × 2 × feedForwardLength: each token's gate values, then its up values.
+    let feedForwardHidden: UnsafeMutablePointer<Float>
     /// Two RoPE (cos, sin) tables, for the two (rotation, position) pairs used last.
     let ropeTables: UnsafeMutablePointer<Float>
     private let ropeTableWidth: Int
@@ -63,17 +62,20 @@ final class InferenceState {
         residual = make(maxBatch * config.embeddingLength)
         normalized = make(maxBatch * widest)
         blockOutput = make(maxBatch * widest)
-        queries = make(maxBatch * config.queryDimension)
+        queries = make(maxBatch * (config.queryDimension + config.keyValueDimension + config.valueDimension))
         keys = make(maxBatch * config.keyValueDimension)
         values = make(maxBatch * config.valueDimension)
         attended = make(maxBatch * config.headCount * config.valueLength)
-        gate = make(maxBatch * config.feedForwardLength)
-        up = make(maxBatch * config.feedForwardLength)
+        feedForwardHidden = make(maxBatch * 2 * config.feedForwardLength)
         ropeTableWidth = config.keyLength
         ropeTables = make(2 * config.keyLength)
         logits = make(config.vocabularySize)
         attentionSlots = max(1, executor.concurrency)
-        attentionSlotFloats = 2 * config.headCount + config.keyLength + config.valueLength
+        attentionSlotFloats = max(2 * config.headCount + config.keyLength + config.valueLength,
+                                  maxBatch >= Attention.tiledRows
+                                      ? Attention.tiledSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
+                                                                  heads: config.headCount, maxBatch: maxBatch)
+                                      : 0)
         attentionScratch = make(attentionSlots * attentionSlotFloats)
         self.allocations = allocations
         self.byteCount = bytes + cache.byteCount
@@ -82,14 +84,14 @@ final class InferenceState {
     /// `rope`'s table for `position`. Layers with the same rotation share it, so a decode step
     /// computes one table per distinct RoPE (Gemma has two) instead of one per layer.
     func ropeTable(_ rope: RoPE, position: Int) -> UnsafePointer<Float> {
-        let key = rope.tableKey(position: position)
+        let key = rope.tableKey(position: position, contextLength: contextLength)
         if ropeKeys.0 == key { return UnsafePointer(ropeTables) }
         if ropeKeys.1 == key { return UnsafePointer(ropeTables + ropeTableWidth) }
         let slot = ropeNextSlot
         ropeNextSlot ^= 1
         if slot == 0 { ropeKeys.0 = key } else { ropeKeys.1 = key }
         let table = ropeTables + slot * ropeTableWidth
-        rope.fillTable(table, position: position)
+        rope.fillTable(table, position: position, contextLength: contextLength)
         return UnsafePointer(table)
     }
 

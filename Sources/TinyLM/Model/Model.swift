@@ -8,16 +8,15 @@ public final class Model {
     public let tokenizer: Tokenizer
     let network: Network
 
-    /// The architecture-specific graph. An enum rather than a protocol existential so that
-    /// calls are static (Embedded Swift has no existentials of value protocols).
+    /// The network. An enum rather than a protocol existential so that calls are static
+    /// (Embedded Swift has no existentials of value protocols); every architecture so far is a
+    /// `Decoder` built from its recipe.
     enum Network {
-        case llama(LlamaModel)
-        case gemma3(Gemma3Model)
+        case decoder(Decoder)
 
         func forward(_ tokens: UnsafeBufferPointer<Int32>, startPosition: Int, state: InferenceState) {
             switch self {
-            case .llama(let m): m.forward(tokens, startPosition: startPosition, state: state)
-            case .gemma3(let m): m.forward(tokens, startPosition: startPosition, state: state)
+            case .decoder(let d): d.forward(tokens, startPosition: startPosition, state: state)
             }
         }
     }
@@ -32,10 +31,7 @@ public final class Model {
         guard tokenizer.vocabularySize == config.vocabularySize else {
             throw .malformed("tokenizer has \(tokenizer.vocabularySize) tokens but the model expects \(config.vocabularySize)")
         }
-        switch config.architecture {
-        case .llama, .qwen2: network = .llama(try LlamaModel(gguf: gguf, config: config))
-        case .gemma3: network = .gemma3(try Gemma3Model(gguf: gguf, config: config))
-        }
+        network = .decoder(try Decoder(gguf: gguf, config: config))
     }
 
     /// The model's own chat template (`tokenizer.chat_template`), if it ships one.

@@ -1,13 +1,3 @@
-/// The architectures this runtime implements (GGUF `general.architecture`).
-public enum Architecture: String, Sendable {
-    /// Llama, SmolLM, TinyLlama, Mistral-style decoders.
-    case llama
-    /// Qwen 2 / 2.5: the llama graph with biases on q, k and v and NeoX-style RoPE.
-    case qwen2
-    /// Gemma 3: scaled embeddings, q/k norms, sandwich norms, GELU, local/global attention.
-    case gemma3
-}
-
 /// How RoPE pairs up the dimensions of a head: adjacent pairs (the original GPT-J/llama
 /// layout as GGUF stores llama weights) or the two halves of the head (GPT-NeoX layout).
 public enum RoPEStyle: Sendable {
@@ -36,31 +26,36 @@ public struct ModelConfig: Sendable {
     /// RoPE base of the sliding-window (local) layers, where the architecture has them.
     public var ropeLocalBase: Float
     public var ropeDimensionCount: Int
+    /// Linear position scaling (1 / `rope.scaling.factor`; 1 = none).
     public var ropeScale: Float
     public var ropeStyle: RoPEStyle
+    /// Multiplies every RoPE sine and cosine (`rope.scaling.attn_factor`, LongRoPE models).
+    public var ropeAttentionFactor: Float
+    /// The context the RoPE frequencies were trained for before long-context scaling
+    /// (`rope.scaling.original_context_length`): longer sessions use the long-context factors.
+    public var ropeOriginalContextLength: Int
     /// Sliding-window size for local-attention layers (0: every layer attends globally).
     public var slidingWindow: Int
-    /// Every `slidingWindowPattern`-th layer is global; the others use the window.
+    /// Every `slidingWindowPattern`-th layer is global; the others use the window (0: all do).
     public var slidingWindowPattern: Int
     /// Multiplier applied to q·k (1/sqrt(keyLength) unless the architecture says otherwise).
     public var attentionScale: Float
-    /// Soft-capping of final logits (0 = none).
-    public var finalLogitSoftcap: Float
 
     public var queryDimension: Int { headCount * keyLength }
     public var keyValueDimension: Int { kvHeadCount * keyLength }
     public var valueDimension: Int { kvHeadCount * valueLength }
 
     public func usesSlidingWindow(layer: Int) -> Bool {
-        slidingWindow > 0 && slidingWindowPattern > 0 && (layer + 1) % slidingWindowPattern != 0
+        slidingWindow > 0 && (slidingWindowPattern == 0 || (layer + 1) % slidingWindowPattern != 0)
     }
 
     public init(gguf: GGUFFile) throws(TinyLMError) {
         let archName = try gguf.requireString("general.architecture")
-        guard let architecture = Architecture(rawValue: archName) else {
-            throw .unsupported("unsupported model architecture '\(archName)' (supported: llama, qwen2, gemma3)")
+        guard let architecture = Architecture.named(archName) else {
+            throw .unsupported("unsupported model architecture '\(archName)' (supported: \(Architecture.supportedNames))")
         }
         self.architecture = architecture
+        let recipe = architecture.recipe
         let a = archName
         name = gguf.string("general.name") ?? archName
         embeddingLength = try gguf.requireInt("\(a).embedding_length")
@@ -70,9 +65,10 @@ public struct ModelConfig: Sendable {
         feedForwardLength = try gguf.requireInt("\(a).feed_forward_length")
         trainedContextLength = try gguf.requireInt("\(a).context_length")
         guard embeddingLength > 0, layerCount > 0, headCount > 0, kvHeadCount > 0, feedForwardLength > 0,
-              headCount % kvHeadCount == 0, embeddingLength <= 1 << 16, layerCount <= 1024, headCount <= 1024
+              headCount % kvHeadCount == 0, embeddingLength <= 1 << 16, layerCount <= 1024, headCount <= 1024,
+              feedForwardLength <= 1 << 18, trainedContextLength > 0
         else {
-            throw .malformed("inconsistent model dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount)/\(kvHeadCount)")
+            throw .malformed("inconsistent model dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount)/\(kvHeadCount), feed-forward \(feedForwardLength), context \(trainedContextLength)")
         }
         keyLength = gguf.int("\(a).attention.key_length") ?? embeddingLength / headCount
         valueLength = gguf.int("\(a).attention.value_length") ?? keyLength
@@ -85,38 +81,43 @@ public struct ModelConfig: Sendable {
             vocabularySize = try gguf.requireInt("\(a).vocab_size")
         }
         rmsNormEpsilon = gguf.float("\(a).attention.layer_norm_rms_epsilon") ?? 1e-5
+        ropeStyle = recipe.ropeStyle
         ropeBase = gguf.float("\(a).rope.freq_base") ?? 10_000
         ropeDimensionCount = gguf.int("\(a).rope.dimension_count") ?? keyLength
         guard ropeDimensionCount > 0, ropeDimensionCount <= keyLength, ropeDimensionCount % 2 == 0 else {
             throw .malformed("invalid rope.dimension_count \(ropeDimensionCount) for head size \(keyLength)")
         }
-        var scale: Float = 1
-        if let factor = gguf.float("\(a).rope.scaling.factor"), factor > 0,
-           (gguf.string("\(a).rope.scaling.type") ?? "linear") == "linear" {
-            scale = 1 / factor
+        // As llama.cpp: a scaling factor divides the positions unless the type is "none";
+        // "llama3" and LongRoPE scaling come as frequency-factor tensors (DecoderRecipe).
+        let scalingType = gguf.string("\(a).rope.scaling.type") ?? "linear"
+        guard scalingType == "linear" || scalingType == "none" || scalingType == "longrope" else {
+            throw .unsupported("RoPE scaling type '\(scalingType)' is not supported (supported: linear, longrope, none)")
         }
-        ropeScale = scale
+        ropeScale = 1
+        if scalingType != "none", let factor = gguf.float("\(a).rope.scaling.factor"), factor != 0 {
+            guard factor > 0, factor.isFinite else { throw .malformed("invalid rope.scaling.factor \(factor)") }
+            ropeScale = 1 / factor
+        }
+        ropeAttentionFactor = gguf.float("\(a).rope.scaling.attn_factor") ?? 1
+        guard ropeAttentionFactor > 0, ropeAttentionFactor.isFinite else {
+            throw .malformed("invalid rope.scaling.attn_factor \(ropeAttentionFactor)")
+        }
+        ropeOriginalContextLength = gguf.int("\(a).rope.scaling.original_context_length") ?? trainedContextLength
         attentionScale = 1 / Float(keyLength).squareRoot()
-        finalLogitSoftcap = gguf.float("\(a).final_logit_softcapping") ?? 0
+        if recipe.queryPreAttentionScalar, let scalar = gguf.float("\(a).attention.query_pre_attn_scalar"), scalar > 0 {
+            attentionScale = 1 / scalar.squareRoot()
+        }
         slidingWindow = 0
         slidingWindowPattern = 0
         ropeLocalBase = ropeBase
-
-        switch architecture {
-        case .llama:
-            ropeStyle = .adjacentPairs
-        case .qwen2:
-            ropeStyle = .halves
-        case .gemma3:
-            ropeStyle = .halves
-            // Gemma 3: every sixth layer is global; the others see a sliding window and use
-            // RoPE base 10 000 (the checkpoint's freq_base applies to the global layers).
-            slidingWindow = gguf.int("\(a).attention.sliding_window") ?? 0
-            slidingWindowPattern = 6
-            ropeLocalBase = 10_000
-            if let scale = gguf.float("\(a).attention.query_pre_attn_scalar"), scale > 0 {
-                attentionScale = 1 / scale.squareRoot()
+        if let local = recipe.localAttention, let window = gguf.int("\(a).attention.sliding_window"), window > 0 {
+            slidingWindow = window
+            if let value = gguf["\(a).attention.sliding_window_pattern"], value.intValue == nil {
+                throw .unsupported("a per-layer attention.sliding_window_pattern is not supported (only a period)")
             }
+            slidingWindowPattern = gguf.int("\(a).attention.sliding_window_pattern") ?? local.pattern
+            guard slidingWindowPattern >= 0 else { throw .malformed("invalid attention.sliding_window_pattern \(slidingWindowPattern)") }
+            ropeLocalBase = gguf.float("\(a).rope.freq_base_swa") ?? local.ropeBase
         }
     }
 }

@@ -6,7 +6,7 @@ public enum ModelInfo {
         var object = JSONObject()
         object["name"] = .string(model.displayName)
         object["ggufName"] = model.gguf.string("general.name").map { .string($0) } ?? .null
-        object["architecture"] = .string(c.architecture.rawValue)
+        object["architecture"] = .string(c.architecture.name)
         object["vocabularySize"] = .integer(c.vocabularySize)
         object["trainedContextLength"] = .integer(c.trainedContextLength)
         object["embeddingLength"] = .integer(c.embeddingLength)
@@ -31,7 +31,39 @@ public enum ModelInfo {
         object["addsBOS"] = .bool(t.addsBOS)
         object["chatTemplate"] = model.chatTemplateSource.map { .string($0) } ?? .null
         object["sampling"] = model.recommendedSampling.json
+        object["rope"] = .string(ropeDescription(model))
+        object["graph"] = .string(graphDescription(model.gguf))
         return JSONValue.object(object).serialized(.compact)
+    }
+
+    /// RoPE as the model runs it: base, rotated dimensions, pairing, scaling.
+    static func ropeDescription(_ model: Model) -> String {
+        let c = model.config
+        func number(_ value: Float) -> String { JSONValue.number(RecommendedSampling.shortestDouble(value)).serialized() }
+        var parts = ["base \(number(c.ropeBase))", "\(c.ropeDimensionCount) of \(c.keyLength) dims",
+                     c.ropeStyle == .adjacentPairs ? "adjacent pairs" : "halves (NeoX)"]
+        if c.ropeScale != 1 { parts.append("linear scale \(number(c.ropeScale))") }
+        if model.gguf.tensorInfo(named: "rope_freqs.weight") != nil { parts.append("frequency factors (rope_freqs: llama3 scaling)") }
+        if model.gguf.tensorInfo(named: "rope_factors_long.weight") != nil {
+            parts.append("LongRoPE factors (long ones past \(c.ropeOriginalContextLength) tokens)")
+        }
+        if c.ropeAttentionFactor != 1 { parts.append("attention factor \(number(c.ropeAttentionFactor))") }
+        if c.slidingWindow > 0 {
+            parts.append("local layers: base \(number(c.ropeLocalBase)), sliding window \(c.slidingWindow), one layer in \(c.slidingWindowPattern) global")
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The layer's parts as the file has them (the first layer's tensors).
+    static func graphDescription(_ g: GGUFFile) -> String {
+        func has(_ name: String) -> Bool { g.tensorInfo(named: name) != nil }
+        var parts = [has("blk.0.attn_qkv.weight") ? "fused q/k/v" : "q, k, v"]
+        if has("blk.0.attn_q.bias") || has("blk.0.attn_qkv.bias") { parts.append("q/k/v biases") }
+        if has("blk.0.attn_q_norm.weight") { parts.append("q/k norms") }
+        if has("blk.0.post_attention_norm.weight") { parts.append("post-norms") }
+        parts.append(has("blk.0.ffn_gate.weight") ? "gate, up" : "fused gate+up")
+        parts.append(has("output.weight") ? "output matrix" : "output tied to the embeddings")
+        return parts.joined(separator: ", ")
     }
 
     /// Tensor count and bytes per weight type, most bytes first (ties by name).
@@ -57,7 +89,7 @@ extension Model {
     public var displayName: String {
         ModelDisplayName(basename: gguf.string("general.basename"), sizeLabel: gguf.string("general.size_label"),
                          finetune: gguf.string("general.finetune"), name: gguf.string("general.name"),
-                         architecture: config.architecture.rawValue).text
+                         architecture: config.architecture.name).text
     }
 }
 

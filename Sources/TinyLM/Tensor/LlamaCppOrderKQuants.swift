@@ -23,7 +23,7 @@
 //   included, which leaves every product — and so every result — the same bits).
 // - The tied output matrix (token_embd, Q8_0) multiplies one row: llama.cpp computes logits only
 //   for the last token. And in the last layer it drops every other row right after attention,
-//   so that layer's feed-forward runs on one token, through GEMV/vec_dot (Gemma3Model).
+//   so that layer's feed-forward runs on one token, through GEMV/vec_dot (Decoder.forward).
 //
 // The orders. The integer sums are exact everywhere, so only the float steps matter. d_w, dmin_w
 // are a block's f16 scales, d_a the Q8_K scale, sc_j/m_j the 6-bit scale and min of sub-block j

@@ -4,9 +4,15 @@
 /// every query head attends over the cached positions it may see (causal, optionally within a
 /// sliding window) using the key/value head its group shares.
 struct Attention {
-    let query: WeightMatrix
-    let key: WeightMatrix
-    let value: WeightMatrix
+    /// The q, k and v projections: three matrices, or one whose rows are q's, k's, then v's
+    /// (`attn_qkv`), multiplied as one matrix as llama.cpp does (its kernel choice, and so its
+    /// float order, can depend on the row count).
+    enum Projection {
+        case separate(query: WeightMatrix, key: WeightMatrix, value: WeightMatrix)
+        case fused(WeightMatrix)
+    }
+
+    let projection: Projection
     let output: WeightMatrix
     let queryBias: UnsafePointer<Float>?
     let keyBias: UnsafePointer<Float>?
@@ -20,9 +26,9 @@ struct Attention {
     let keyLength: Int
     let valueLength: Int
     let scale: Float
-    /// Where `scale` applies. Gemma's graph multiplies the queries before attention, so the
-    /// scaled query is what gets rounded to f16 (small components land in f16's subnormal
-    /// range, which changes their rounding); llama's multiplies the scores.
+    /// Where `scale` applies. Gemma's and Phi-3's graphs multiply the queries before
+    /// attention, so the scaled query is what gets rounded to f16 (small components land in
+    /// f16's subnormal range, which changes their rounding); llama's multiplies the scores.
     let scalesQueries: Bool
     /// 0: attend to every earlier position; otherwise only the last `window` positions.
     let window: Int
@@ -32,18 +38,32 @@ struct Attention {
                         output result: UnsafeMutablePointer<Float>, state: InferenceState) {
         let executor = state.executor
         let qWidth = headCount * keyLength, kWidth = kvHeadCount * keyLength, vWidth = kvHeadCount * valueLength
-        MatrixMultiply.multiply(query, input: input, inputStride: query.columns, batch: batch,
-                                output: state.queries, outputStride: qWidth, scratch: state.scratch, executor: executor)
-        MatrixMultiply.multiply(key, input: input, inputStride: key.columns, batch: batch,
-                                output: state.keys, outputStride: kWidth, scratch: state.scratch, executor: executor)
-        MatrixMultiply.multiply(value, input: input, inputStride: value.columns, batch: batch,
-                                output: state.values, outputStride: vWidth, scratch: state.scratch, executor: executor)
+        // Token t's queries, keys and values start at queries + t·qStride, keys + t·kStride…
+        let queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
+        let qStride: Int, kStride: Int, vStride: Int
+        switch projection {
+        case .separate(let query, let key, let value):
+            (queries, keys, values) = (state.queries, state.keys, state.values)
+            (qStride, kStride, vStride) = (qWidth, kWidth, vWidth)
+            MatrixMultiply.multiply(query, input: input, inputStride: query.columns, batch: batch,
+                                    output: queries, outputStride: qWidth, scratch: state.scratch, executor: executor)
+            MatrixMultiply.multiply(key, input: input, inputStride: key.columns, batch: batch,
+                                    output: keys, outputStride: kWidth, scratch: state.scratch, executor: executor)
+            MatrixMultiply.multiply(value, input: input, inputStride: value.columns, batch: batch,
+                                    output: values, outputStride: vWidth, scratch: state.scratch, executor: executor)
+        case .fused(let qkv):
+            (queries, keys, values) = (state.queries, state.queries + qWidth, state.queries + qWidth + kWidth)
+            qStride = qkv.rows
+            (kStride, vStride) = (qStride, qStride)
+            MatrixMultiply.multiply(qkv, input: input, inputStride: qkv.columns, batch: batch,
+                                    output: queries, outputStride: qStride, scratch: state.scratch, executor: executor)
+        }
 
         let cache = state.cache
         for t in 0..<batch {
-            let q = state.queries + t * qWidth
-            let k = state.keys + t * kWidth
-            let v = state.values + t * vWidth
+            let q = queries + t * qStride
+            let k = keys + t * kStride
+            let v = values + t * vStride
             if let b = queryBias { for i in 0..<qWidth { q[i] += b[i] } }
             if let b = keyBias { for i in 0..<kWidth { k[i] += b[i] } }
             if let b = valueBias { for i in 0..<vWidth { v[i] += b[i] } }
@@ -56,11 +76,21 @@ struct Attention {
             cache.store(layer: layer, position: position, keys: k, values: v)
         }
 
+        if batch >= Self.tiledRows {
+            // llama.cpp's tiled flash attention (TiledAttention.swift), heads split in chunks.
+            executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
+                attendTiled(heads: heads, queries: queries, qStride: qStride, batch: batch, startPosition: startPosition,
+                            cache: cache, state: state, scratch: state.attentionSlot(chunk))
+            }
+            MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
+                                    output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+            return
+        }
         let groupSize = headCount / kvHeadCount
         for t in 0..<batch {
             let position = startPosition + t
             let first = window > 0 ? max(0, position - window + 1) : 0
-            let q = state.queries + t * qWidth
+            let q = queries + t * qStride
             let out = state.attended + t * headCount * valueLength
             // Heads in contiguous chunks; within a chunk, the heads of one key/value head run
             // together, so each cached row is converted from f16 once for all of them.

@@ -1,47 +1,62 @@
 /// The gated feed-forward block: down( act(gate(x)) ⊙ up(x) ), with SiLU (SwiGLU, llama) or
-/// tanh-approximated GELU (Gemma) as the activation.
+/// tanh-approximated GELU (Gemma) as the activation. The gate and up projections are two
+/// matrices, or one fused matrix whose first half of rows is the gate (Phi-3's `ffn_up`).
 struct FeedForward {
     enum Activation { case silu, geluTanh(GeluTable) }
+    enum GateAndUp {
+        case separate(gate: WeightMatrix, up: WeightMatrix)
+        case fused(WeightMatrix)
+    }
 
-    let gate: WeightMatrix
-    let up: WeightMatrix
+    let gateAndUp: GateAndUp
     let down: WeightMatrix
     let activation: Activation
 
-    /// `input`: batch × embedding; `output`: batch × embedding. `gateBuffer`/`upBuffer` hold
-    /// batch × feedForwardLength.
+    /// `input`: batch × embedding; `output`: batch × embedding. `hiddenBuffer` holds batch ×
+    /// 2 × hidden: each token's gate values, then its up values — the layout of the fused
+    /// matrix's output, so both forms run the same code from there on.
     func callAsFunction(_ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
-                        gateBuffer: UnsafeMutablePointer<Float>, upBuffer: UnsafeMutablePointer<Float>,
-                        scratch: MatmulScratch, executor: any ComputeExecutor) {
-        let hidden = gate.rows
-        MatrixMultiply.multiply(gate, input: input, inputStride: gate.columns, batch: batch,
-                                output: gateBuffer, outputStride: hidden, scratch: scratch, executor: executor)
-        MatrixMultiply.multiply(up, input: input, inputStride: up.columns, batch: batch,
-                                output: upBuffer, outputStride: hidden, scratch: scratch, executor: executor)
+                        hiddenBuffer: UnsafeMutablePointer<Float>, scratch: MatmulScratch, executor: any ComputeExecutor) {
+        let hidden = down.columns
+        let stride = 2 * hidden
+        switch gateAndUp {
+        case .separate(let gate, let up):
+            MatrixMultiply.multiply(gate, input: input, inputStride: gate.columns, batch: batch,
+                                    output: hiddenBuffer, outputStride: stride, scratch: scratch, executor: executor)
+            MatrixMultiply.multiply(up, input: input, inputStride: up.columns, batch: batch,
+                                    output: hiddenBuffer + hidden, outputStride: stride, scratch: scratch, executor: executor)
+        case .fused(let gateUp):
+            MatrixMultiply.multiply(gateUp, input: input, inputStride: gateUp.columns, batch: batch,
+                                    output: hiddenBuffer, outputStride: stride, scratch: scratch, executor: executor)
+        }
         // Token by token, so a prompt's activations split across threads like the matmuls
-        // (each element's arithmetic is the same however they are split).
+        // (each element's arithmetic is the same however they are split). The result
+        // overwrites each token's gate values.
         executor.parallelRanges(batch) { tokens in
-            let first = tokens.lowerBound * hidden, count = tokens.count * hidden
-            switch activation {
-            case .silu:
-                Self.swiglu(gateBuffer + first, upBuffer + first, count: count)
-            case .geluTanh(let table):
-                for i in first..<first + count {
-                    gateBuffer[i] = table(gateBuffer[i]) * upBuffer[i]
+            for t in tokens {
+                let gate = hiddenBuffer + t * stride, up = gate + hidden
+                switch activation {
+                case .silu:
+                    Self.swiglu(gate, up, count: hidden)
+                case .geluTanh(let table):
+                    for i in 0..<hidden { gate[i] = table(gate[i]) * up[i] }
                 }
             }
         }
-        MatrixMultiply.multiply(down, input: gateBuffer, inputStride: hidden, batch: batch,
+        MatrixMultiply.multiply(down, input: hiddenBuffer, inputStride: stride, batch: batch,
                                 output: output, outputStride: down.rows, scratch: scratch, executor: executor)
     }
 
-    /// gate[i] = silu(gate[i])·up[i] as llama.cpp's x86 AVX-512 ggml_vec_swiglu_f32 computes it:
-    /// x / (1 + ggml_v_expf(-x)) · up, ggml_v_expf being a polynomial (not a correctly rounded
-    /// exp), so that the activations quantized for the down projection match bit for bit.
+    /// gate[i] = silu(gate[i])·up[i] for one token's row, as llama.cpp's x86 AVX-512
+    /// ggml_vec_swiglu_f32 computes it: x / (1 + ggml_v_expf(-x)) · up in steps of 16,
+    /// ggml_v_expf being a polynomial (not a correctly rounded exp), and the last count mod 16
+    /// values with expf — so that the activations quantized for the down projection match bit
+    /// for bit.
     static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
         var i = 0
         let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
-        while i + 8 <= count {
+        let vectorized = count - count % 16
+        while i < vectorized {
             let x = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             let e = expApprox(SIMD8<Float>() - x)
             let y = (x / (1 + e)) * u.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)

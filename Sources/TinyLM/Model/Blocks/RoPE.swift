@@ -7,6 +7,15 @@ struct RoPE {
     let base: Float
     let positionScale: Float  // linear context scaling (1 = none)
     let style: RoPEStyle
+    /// Per-pair divisors of the angle (ggml's freq_factors: Llama 3's `rope_freqs`, LongRoPE's
+    /// short factors), `dimensions / 2` values; nil: none.
+    var frequencyFactors: UnsafePointer<Float>? = nil
+    /// LongRoPE's long-context factors, used instead of `frequencyFactors` by sessions whose
+    /// context exceeds `originalContextLength` (llama.cpp decides by the context size too).
+    var longContextFactors: UnsafePointer<Float>? = nil
+    var originalContextLength: Int = 0
+    /// Multiplies every sine and cosine (ggml's attn_factor; LongRoPE's attention scaling).
+    var magnitude: Float = 1
 
     /// Rotates `heads` consecutive heads of one token in place, with `table` from `fillTable`
     /// for the token's position.
@@ -25,28 +34,38 @@ struct RoPE {
         }
     }
 
+    /// The factors a session with `contextLength` positions uses.
+    func factors(contextLength: Int) -> UnsafePointer<Float>? {
+        if let long = longContextFactors, contextLength > originalContextLength { return long }
+        return frequencyFactors
+    }
+
     /// (cos, sin) for every pair at `position`; `table` holds `dimensions` floats. The sines
     /// and cosines are glibc's (Math.sinf/cosf), which llama.cpp's rotations come from.
-    func fillTable(_ table: UnsafeMutablePointer<Float>, position: Int) {
+    func fillTable(_ table: UnsafeMutablePointer<Float>, position: Int, contextLength: Int) {
         let thetaScale = Math.pow(base, -2 / Float(dimensions))
+        let factors = factors(contextLength: contextLength)
         var theta = Float(position)
         for k in 0..<(dimensions / 2) {
-            let angle = theta * positionScale
-            table[2 * k] = Math.cosf(angle)
-            table[2 * k + 1] = Math.sinf(angle)
+            let angle = positionScale * (factors.map { theta / $0[k] } ?? theta)
+            table[2 * k] = Math.cosf(angle) * magnitude
+            table[2 * k + 1] = Math.sinf(angle) * magnitude
             theta *= thetaScale
         }
     }
 
-    /// What a table depends on.
+    /// What a table depends on (within one session, whose context length is fixed).
     struct TableKey: Equatable {
         var base: UInt32
         var positionScale: UInt32
+        var magnitude: UInt32
+        var factors: UInt
         var dimensions: Int
         var position: Int
     }
 
-    func tableKey(position: Int) -> TableKey {
-        TableKey(base: base.bitPattern, positionScale: positionScale.bitPattern, dimensions: dimensions, position: position)
+    func tableKey(position: Int, contextLength: Int) -> TableKey {
+        TableKey(base: base.bitPattern, positionScale: positionScale.bitPattern, magnitude: magnitude.bitPattern,
+                 factors: UInt(bitPattern: factors(contextLength: contextLength)), dimensions: dimensions, position: position)
     }
 }
