@@ -1,7 +1,7 @@
 // SIMD instructions that Swift's SIMD types cannot spell, as one-line inline wrappers over
 // the compiler's intrinsics: AVX2's byte multiply-adds for the native x86-64 build, and
 // wasm's i32x4.dot_i16x8_s. No logic lives here; the kernels that use them are Swift
-// (Sources/TinyLM/Tensor/LlamaCppOrderKernels.swift). Natively the TinyLM target imports this
+// (Sources/TinyLM/Tensor/Kernels/). Natively the TinyLM target imports this
 // as a module; build-wasm.sh passes it with -import-objc-header.
 #ifndef TINYLM_INTRINSICS_H
 #define TINYLM_INTRINSICS_H
