@@ -5,7 +5,8 @@
 // float steps exactly, so all of them give the reference's bits (KernelTableTests checks each
 // against the reference, the model tests check the whole against llama.cpp). A kernel for
 // format F and instruction set I is `F.I` in Kernels/<I>/<F>+<I>.swift; what formats of a set
-// share is in Kernels/<I>/<I>Lanes.swift (and <I>Block32.swift for the 32-value formats).
+// share is in Kernels/<I>/<I>Lanes.swift, with the drivers of the 32-value formats in
+// <I>Block32.swift and of the K-quants in <I>SuperBlock.swift.
 //
 //          reference   SIMD128 (wasm;      AVX2 (x86-64        wasm relaxed SIMD
 //          (scalar)    portable native)    native build)
@@ -14,10 +15,10 @@
 //   Q5_0   Q5_0.swift  Q5_0+SIMD128        Q5_0+AVX2           SIMD128
 //   Q5_1   Q5_1.swift  Q5_1+SIMD128        Q5_1+AVX2           SIMD128
 //   Q8_0   Q8_0.swift  Q8_0+SIMD128        Q8_0+AVX2           Q8_0+WasmRelaxed
-//   Q2_K   Q2_K.swift  Q2_K+SIMD128        SIMD128             SIMD128
-//   Q3_K   Q3_K.swift  Q3_K+SIMD128        SIMD128             SIMD128
+//   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SIMD128
+//   Q3_K   Q3_K.swift  Q3_K+SIMD128        Q3_K+AVX2           SIMD128
 //   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SIMD128
-//   Q5_K   Q5_K.swift  Q5_K+SIMD128        SIMD128             SIMD128
+//   Q5_K   Q5_K.swift  Q5_K+SIMD128        Q5_K+AVX2           SIMD128
 //   Q6_K   Q6_K.swift  Q6_K+SIMD128        Q6_K+AVX2           SIMD128
 // A cell naming another set runs that set's kernel. Inside a kernel, the rows of a last group
 // smaller than the kernel's (AVX2: four rows; relaxed: two) and the orders it lacks go to the
@@ -128,11 +129,17 @@ enum KernelTable {
         case .q2_K:
             switch isa {
             case .reference: reference(job, rows, Q2_K.Reference.dot)
+            #if TINYLM_X86_AVX2
+            case .avx2: Q2_K.AVX2.multiply(job, rows: rows)
+            #endif
             default: Q2_K.SIMD128.multiply(job, rows: rows)
             }
         case .q3_K:
             switch isa {
             case .reference: reference(job, rows, Q3_K.Reference.dot)
+            #if TINYLM_X86_AVX2
+            case .avx2: Q3_K.AVX2.multiply(job, rows: rows)
+            #endif
             default: Q3_K.SIMD128.multiply(job, rows: rows)
             }
         case .q4_K:
@@ -146,6 +153,9 @@ enum KernelTable {
         case .q5_K:
             switch isa {
             case .reference: reference(job, rows, Q5_K.Reference.dot)
+            #if TINYLM_X86_AVX2
+            case .avx2: Q5_K.AVX2.multiply(job, rows: rows)
+            #endif
             default: Q5_K.SIMD128.multiply(job, rows: rows)
             }
         case .q6_K:

@@ -1,6 +1,5 @@
-// Q4_K's AVX2 kernels: the repacked GEMV (single tokens) with ggml's instructions, and the
-// batch kernel for the GEMM, GEMV and tiled orders (AVX2KQuantBatch.swift). vec_dot (row
-// counts not a multiple of 8, fewer than 8 tokens) takes the SIMD128 kernel.
+// Q4_K's AVX2 kernels with ggml's instructions: the repacked GEMV and vec_dot for single
+// tokens, and the batch kernel (AVX2SuperBlock.swift) for the GEMM, GEMV and tiled orders.
 
 #if TINYLM_X86_AVX2
 #if canImport(TinyLMIntrinsics)
@@ -8,61 +7,20 @@ import TinyLMIntrinsics
 #endif
 
 extension Q4_K {
-    enum AVX2 {
+    enum AVX2: AVX2SuperBlockFormat {
+        static var blockBytes: Int { Q4_K.blockBytes }
+        static var dOffset: Int { 0 }
+        static var dminOffset: Int { 2 }
+        static var hasMins: Bool { true }
+        static var gemmGroups: Int { 2 }
+        static var offsetShift: Int32 { 0 }
+        static var vecDotMins: AVX2SuperBlock.VecDotMins { .fourLanes }
+
         static func multiply(_ job: KernelJob, rows: Range<Int>) {
-            if job.batch >= 2 && job.order(ofToken: 0) != .vecDot {
-                AVX2KQuantBatch.multiply(job, rows: rows)
-                return
-            }
-            var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                for t in 0..<job.batch {
-                    if job.order(ofToken: t) == .gemv {
-                        let act = job.activations(t)
-                        dotGemv(job.row(r), job.rowBytes, job.blocks, act, act.q8, job.results(t, r))
-                    } else {
-                        Q4_K.SIMD128.multiply(job.tokens(t ..< t + 1), rows: r ..< r + 4)
-                    }
-                }
-                r += 4
-            }
-            if r < rows.upperBound { Q4_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
+            AVX2SuperBlock.multiply(Self.self, job, rows: rows) { Q4_K.SIMD128.multiply($0, rows: $1) }
         }
 
-
-        /// Four rows against one token in the GEMV order.
-        @inline(__always)
-        static func dotGemv(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
-                                _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
-            var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
-            for b in 0..<blocks {
-                let w = rows + b * Q4_K.blockBytes
-                AVX2Lanes.prefetchNextRows(rows, rowBytes, b, Q4_K.blockBytes)
-                let a = UnsafeRawPointer(q8 + b * 256)
-                let s0 = scales(w), s1 = scales(w + rowBytes), s2 = scales(w + 2 * rowBytes), s3 = scales(w + 3 * rowBytes)
-                var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
-                for pair in 0..<4 {
-                    let y0 = a.loadUnaligned(fromByteOffset: 64 * pair, as: SIMD32<Int8>.self)
-                    let y1 = a.loadUnaligned(fromByteOffset: 64 * pair + 32, as: SIMD32<Int8>.self)
-                    l0 &+= pairLanes(w, pair, s0.scales, y0, y1)
-                    l1 &+= pairLanes(w + rowBytes, pair, s1.scales, y0, y1)
-                    l2 &+= pairLanes(w + 2 * rowBytes, pair, s2.scales, y0, y1)
-                    l3 &+= pairLanes(w + 3 * rowBytes, pair, s3.scales, y0, y1)
-                }
-                let pairSums = tinylm_madd_i16(AVX2Lanes.narrowSums(act, b), SIMD16(repeating: 1))
-                let isum = AVX2Lanes.rowSums(l0, l1, l2, l3)
-                let msum = AVX2Lanes.rowSums(s0.mins &* pairSums, s1.mins &* pairSums, s2.mins &* pairSums, s3.mins &* pairSums)
-                let words = headerWords4(w, rowBytes)
-                let da = act.d[b]
-                acc = LaneMath.fusedMultiplyAdd(tinylm_float4_i32(isum), FP16.toFloat4(words & 0xFFFF) * da, acc)
-                accMin = LaneMath.fusedMultiplyAdd(tinylm_float4_i32(msum), FP16.toFloat4(words &>> 16) * da, accMin)
-            }
-            let result = acc - accMin
-            for i in 0..<4 { out[i] = result[i] }
-        }
-
-
-        /// A Q4_K block's eight scales as Int16 (in both 128-bit halves) and eight mins as Int32.
+        /// A block's eight scales as Int16 (in both 128-bit halves) and eight mins as Int32.
         @inline(__always)
         static func scales(_ block: UnsafeRawPointer) -> (scales: SIMD16<Int16>, mins: SIMD8<Int32>) {
             let sm = unpackScaleMin(block + 4)
@@ -70,15 +28,46 @@ extension Q4_K {
                     tinylm_widen_u8_i32(unsafeBitCast(SIMD2<UInt64>(sm.mins, 0), to: SIMD16<UInt8>.self)))
         }
 
-
-        /// Sub-blocks 2·pair (low nibbles) and 2·pair + 1 (high nibbles) of a Q4_K block against
-        /// their activations, scaled.
+        /// The 32 codes of groups 2·pair (low nibbles) and 2·pair + 1 (high nibbles).
         @inline(__always)
-        static func pairLanes(_ block: UnsafeRawPointer, _ pair: Int, _ scales: SIMD16<Int16>,
-                                  _ y0: SIMD32<Int8>, _ y1: SIMD32<Int8>) -> SIMD8<Int32> {
+        static func pairCodes(_ block: UnsafeRawPointer, _ pair: Int) -> (SIMD32<UInt8>, SIMD32<UInt8>) {
             let x = block.loadUnaligned(fromByteOffset: 16 + 32 * pair, as: SIMD4<UInt64>.self)
-            return tinylm_madd_i16(tinylm_maddubs_u8i8(AVX2Lanes.bytes(x & AVX2Lanes.repeatedByte(0x0F)), y0), AVX2Lanes.broadcastLanes(scales, 2 * pair, 2 * pair))
-                &+ tinylm_madd_i16(tinylm_maddubs_u8i8(AVX2Lanes.bytes((x &>> 4) & AVX2Lanes.repeatedByte(0x0F)), y1), AVX2Lanes.broadcastLanes(scales, 2 * pair + 1, 2 * pair + 1))
+            return (AVX2Lanes.bytes(x & AVX2Lanes.repeatedByte(0x0F)), AVX2Lanes.bytes((x &>> 4) & AVX2Lanes.repeatedByte(0x0F)))
+        }
+
+        @inline(__always)
+        static func lanes(_ block: UnsafeRawPointer, _ y: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+            let s = scales(block).scales
+            var lanes = SIMD8<Int32>()
+            for pair in 0..<4 {
+                let q = pairCodes(block, pair)
+                lanes &+= tinylm_madd_i16(tinylm_maddubs_u8i8(q.0, y.loadUnaligned(fromByteOffset: 64 * pair, as: SIMD32<Int8>.self)),
+                                          AVX2Lanes.broadcastLanes(s, 2 * pair, 2 * pair))
+                    &+ tinylm_madd_i16(tinylm_maddubs_u8i8(q.1, y.loadUnaligned(fromByteOffset: 64 * pair + 32, as: SIMD32<Int8>.self)),
+                                       AVX2Lanes.broadcastLanes(s, 2 * pair + 1, 2 * pair + 1))
+            }
+            return lanes
+        }
+
+        /// Lane j: m_j·S_j (S: the sums of 32 activations).
+        @inline(__always)
+        static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+            scales(block).mins &* tinylm_madd_i16(bsums, SIMD16(repeating: 1))
+        }
+
+        @inline(__always)
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
+                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
+            let s = self.scales(block)
+            for pair in 0..<4 {
+                let q = pairCodes(block, pair)
+                codes[2 * pair] = q.0
+                codes[2 * pair + 1] = q.1
+                scales[2 * pair] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair, 2 * pair)
+                scales[2 * pair + 1] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair + 1, 2 * pair + 1)
+            }
+            let m = SIMD8<Int16>(truncatingIfNeeded: s.mins)
+            return (SIMD16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]), SIMD16())
         }
     }
 }

@@ -1,5 +1,5 @@
-// Q6_K's AVX2 kernels: vec_dot (single tokens and batches under 8) with ggml's instructions,
-// and the batch kernel for the tiled order (AVX2KQuantBatch.swift).
+// Q6_K's AVX2 kernels with ggml's instructions: vec_dot for single tokens and batches under 8,
+// the batch kernel (AVX2SuperBlock.swift) for the tiled order.
 
 #if TINYLM_X86_AVX2
 #if canImport(TinyLMIntrinsics)
@@ -7,65 +7,50 @@ import TinyLMIntrinsics
 #endif
 
 extension Q6_K {
-    enum AVX2 {
+    enum AVX2: AVX2SuperBlockFormat {
+        static var blockBytes: Int { Q6_K.blockBytes }
+        static var dOffset: Int { 208 }
+        static var dminOffset: Int { 208 }
+        static var hasMins: Bool { false }
+        static var gemmGroups: Int { 8 }
+        static var offsetShift: Int32 { 5 }
+        static var vecDotMins: AVX2SuperBlock.VecDotMins { .none }
+
         static func multiply(_ job: KernelJob, rows: Range<Int>) {
-            if job.batch >= 2 && job.order(ofToken: 0) != .vecDot {
-                AVX2KQuantBatch.multiply(job, rows: rows)
-                return
-            }
-            var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                for t in 0..<job.batch {
-                    let act = job.activations(t)
-                    if job.order(ofToken: t) == .vecDot {
-                        dotVecDot(job.row(r), job.rowBytes, job.blocks, act, act.q8, job.results(t, r))
-                    } else {
-                        Q6_K.SIMD128.multiply(job.tokens(t ..< t + 1), rows: r ..< r + 4)
-                    }
-                }
-                r += 4
-            }
-            if r < rows.upperBound { Q6_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
+            AVX2SuperBlock.multiply(Self.self, job, rows: rows) { Q6_K.SIMD128.multiply($0, rows: $1) }
         }
 
-
-        /// Four Q6_K rows against one token in the vec_dot order: the eight lanes of vpmaddwd are
-        /// exactly vec_dot's lanes (values 4l…4l+3 of each 16 go to lane l mod 4 of that half).
+        /// vec_dot's lanes: the stored q (0…63) times the activations, the −32 offset through
+        /// the sums of 16 (lane l = 32·(scale[2l]·T_2l + scale[2l+1]·T_2l+1)).
         @inline(__always)
-        static func dotVecDot(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
-                                  _ q8: UnsafePointer<Int8>, _ out: UnsafeMutablePointer<Float>) {
-            var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
-            for b in 0..<blocks {
-                let w = rows + b * Q6_K.blockBytes
-                AVX2Lanes.prefetchNextRows(rows, rowBytes, b, Q6_K.blockBytes)
-                let a = UnsafeRawPointer(q8 + b * 256)
-                let bsums = AVX2Lanes.narrowSums(act, b)
-                var l0 = SIMD8<Int32>() &- offsetLanes(w, bsums)
-                var l1 = SIMD8<Int32>() &- offsetLanes(w + rowBytes, bsums)
-                var l2 = SIMD8<Int32>() &- offsetLanes(w + 2 * rowBytes, bsums)
-                var l3 = SIMD8<Int32>() &- offsetLanes(w + 3 * rowBytes, bsums)
-                for half in 0..<2 {
-                    let y0 = a.loadUnaligned(fromByteOffset: 128 * half, as: SIMD32<Int8>.self)
-                    let y1 = a.loadUnaligned(fromByteOffset: 128 * half + 32, as: SIMD32<Int8>.self)
-                    let y2 = a.loadUnaligned(fromByteOffset: 128 * half + 64, as: SIMD32<Int8>.self)
-                    let y3 = a.loadUnaligned(fromByteOffset: 128 * half + 96, as: SIMD32<Int8>.self)
-                    l0 &+= halfLanes(w, half, y0, y1, y2, y3)
-                    l1 &+= halfLanes(w + rowBytes, half, y0, y1, y2, y3)
-                    l2 &+= halfLanes(w + 2 * rowBytes, half, y0, y1, y2, y3)
-                    l3 &+= halfLanes(w + 3 * rowBytes, half, y0, y1, y2, y3)
-                }
-                let d = FP16.toFloat4(headerHalves4(w + 208, rowBytes)) * act.d[b]
-                acc0 = acc0.addingProduct(tinylm_float_i32(l0), SIMD8(repeating: d[0]))
-                acc1 = acc1.addingProduct(tinylm_float_i32(l1), SIMD8(repeating: d[1]))
-                acc2 = acc2.addingProduct(tinylm_float_i32(l2), SIMD8(repeating: d[2]))
-                acc3 = acc3.addingProduct(tinylm_float_i32(l3), SIMD8(repeating: d[3]))
+        static func lanes(_ block: UnsafeRawPointer, _ y: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+            var lanes = SIMD8<Int32>() &- offsetLanes(block, bsums)
+            for half in 0..<2 {
+                lanes &+= halfLanes(block, half, y.loadUnaligned(fromByteOffset: 128 * half, as: SIMD32<Int8>.self),
+                                    y.loadUnaligned(fromByteOffset: 128 * half + 32, as: SIMD32<Int8>.self),
+                                    y.loadUnaligned(fromByteOffset: 128 * half + 64, as: SIMD32<Int8>.self),
+                                    y.loadUnaligned(fromByteOffset: 128 * half + 96, as: SIMD32<Int8>.self))
             }
-            out[0] = LaneMath.horizontalSum(acc0)
-            out[1] = LaneMath.horizontalSum(acc1)
-            out[2] = LaneMath.horizontalSum(acc2)
-            out[3] = LaneMath.horizontalSum(acc3)
+            return lanes
         }
 
+        @inline(__always)
+        static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> { SIMD8() }
+
+        @inline(__always)
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
+                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
+            for half in 0..<2 {
+                let sv = halfScales(block, half)
+                let q = quants(block, half)
+                codes[4 * half] = q.0
+                codes[4 * half + 1] = q.1
+                codes[4 * half + 2] = q.2
+                codes[4 * half + 3] = q.3
+                for k in 0..<4 { scales[4 * half + k] = AVX2Lanes.broadcastLanes(sv, 2 * k, 2 * k + 1) }
+            }
+            return (SIMD16(), wideScales(block))
+        }
 
         /// The stored 6-bit quants (0…63) of half `half` of a Q6_K block: four vectors of 32
         /// values in element order (values 128·half + 32k …).
