@@ -217,9 +217,7 @@ enum AVX2SuperBlock {
                                     l2 &+= lanes(2, k)
                                     l3 &+= lanes(3, k)
                                 }
-                                // Min lane l covers values 32l…32l+31: this span's are lanes g..<g+span.
-                                let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-                                let mask = SIMD8<Int32>().replacing(with: -1, where: (lane .>= Int32(g)) .& (lane .< Int32(g + span)))
+                                let mask = spanMask(g, span)
                                 let isum = AVX2Lanes.rowSums(l0, l1, l2, l3)
                                 let msum = AVX2Lanes.rowSums(mins(0) & mask, mins(1) & mask, mins(2) & mask, mins(3) & mask)
                                 acc = LaneMath.fusedMultiplyAdd(tinylm_float4_i32(isum), d[2 * b] * da, acc)
@@ -266,6 +264,16 @@ enum AVX2SuperBlock {
         }
         }
         }
+    }
+
+    /// All ones in the lanes g..<g + span, zero elsewhere: min lane l covers values
+    /// 32l…32l+31, so this selects a GEMM span's. (Arithmetic only: Swift's vector compares
+    /// and lane inserts become per-lane loops through the stack, which stall the loads after
+    /// them.) x = lane − g is in the span when x and span − 1 − x are both non-negative.
+    @inline(__always)
+    static func spanMask(_ g: Int, _ span: Int) -> SIMD8<Int32> {
+        let x = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &- Int32(truncatingIfNeeded: g)
+        return ~((x | (SIMD8(repeating: Int32(truncatingIfNeeded: span - 1)) &- x)) &>> 31)
     }
 
     /// The eight 16-value scales of `half` of a block's sixteen (as Int16), in both 128-bit

@@ -66,8 +66,15 @@ extension Q4_K {
                 scales[2 * pair] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair, 2 * pair)
                 scales[2 * pair + 1] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair + 1, 2 * pair + 1)
             }
-            let m = SIMD8<Int16>(truncatingIfNeeded: s.mins)
-            return (SIMD16(m[0], m[0], m[1], m[1], m[2], m[2], m[3], m[3], m[4], m[4], m[5], m[5], m[6], m[6], m[7], m[7]), SIMD16())
+            // Each 32-value min twice, once per 16 values: bytes spread apart, then doubled.
+            @inline(__always) func doubled(_ x: UInt64) -> UInt64 {
+                var v = (x | x &<< 16) & 0x0000_FFFF_0000_FFFF
+                v = (v | v &<< 8) & 0x00FF_00FF_00FF_00FF
+                return v | v &<< 8
+            }
+            let mins = unpackScaleMin(block + 4).mins
+            let bytes = SIMD2<UInt64>(doubled(mins & 0xFFFF_FFFF), doubled(mins &>> 32))
+            return (tinylm_widen_u8_i16(unsafeBitCast(bytes, to: SIMD16<UInt8>.self)), SIMD16())
         }
     }
 }
