@@ -15,6 +15,11 @@ public final class MatmulScratch {
     let s: UnsafeMutablePointer<Float>
     let bsums: UnsafeMutablePointer<Int32>
     let f: UnsafeMutablePointer<Float>
+    #if TINYLM_X86_AVX2
+    /// The Q8_0/Q8_1 quants plus 128, as unsigned bytes: the AVX-512 kernels' vpdpbusd takes
+    /// them as its unsigned operand (Kernels/AVX512/AVX512Kernels.swift).
+    let q8Biased: UnsafeMutablePointer<UInt8>
+    #endif
     /// One slot per concurrent chunk (`ComputeExecutor.parallelChunks`) for kernels that
     /// unpack weights once per batch: threads must not allocate (wasm helper threads may not
     /// call malloc, and a temporary allocation this large is not on the stack).
@@ -36,6 +41,9 @@ public final class MatmulScratch {
         s = .allocate(capacity: batch * columns / 16)
         bsums = .allocate(capacity: batch * columns / 16)
         f = .allocate(capacity: batch * columns)
+        #if TINYLM_X86_AVX2
+        q8Biased = .allocate(capacity: batch * columns)
+        #endif
         unpackSlots = Swift.max(workers, 1)
         unpackSlotBytes = 160 * (columns / 32)   // 32-value blocks × (eight 16-byte vectors + a header vector)
         unpacked = .allocate(byteCount: unpackSlots * unpackSlotBytes, alignment: 16)
@@ -53,6 +61,9 @@ public final class MatmulScratch {
         s.deallocate()
         bsums.deallocate()
         f.deallocate()
+        #if TINYLM_X86_AVX2
+        q8Biased.deallocate()
+        #endif
         unpacked.deallocate()
     }
 

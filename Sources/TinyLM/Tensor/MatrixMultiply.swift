@@ -3,6 +3,10 @@
 // the rows in parallel. The float formats (F32, F16, BF16) are multiplied here directly.
 
 public enum MatrixMultiply {
+    /// Whether prompt batches may use the AVX-512/VNNI kernels where the CPU has them (x86-64
+    /// native builds; the same results). Off only to compare (`tinylm bench --no-avx512`).
+    nonisolated(unsafe) public static var allowsAVX512 = true
+
     public static func isSupported(_ type: TensorType) -> Bool {
         switch type {
         case .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
@@ -85,7 +89,8 @@ public enum MatrixMultiply {
             quantizeActivations(activationFormat(weight.type), weight.columns, input, inputStride, batch, scratch, executor)
             let job = KernelJob(weight: weight, batch: batch, totalTokens: tokens.total, firstToken: tokens.first, scratch: scratch,
                                 scratchToken: 0, output: output, outputStride: outputStride)
-            executor.parallelChunks(weight.rows, granularity: 4) { chunk, rows in
+            // Chunks start at multiples of the widest row group a kernel takes (eight rows).
+            executor.parallelChunks(weight.rows, granularity: 8) { chunk, rows in
                 KernelTable.multiply(job, rows: rows, chunk: chunk)
             }
         default: preconditionFailure("MatrixMultiply: unsupported weight type")
@@ -118,6 +123,15 @@ public enum MatrixMultiply {
             case .q8_K: Q8_K.quantizeActivations(x, count: columns, q8: q8, q: q, d: d,
                                                  bsums: scratch.bsums + t * scratch.blockStride)
             }
+            #if TINYLM_X86_AVX2
+            if format != .q8_K {
+                let biased = UnsafeMutableRawPointer(scratch.q8Biased + t * scratch.columnStride)
+                for offset in stride(from: 0, to: columns, by: 32) {
+                    let v = UnsafeRawPointer(q8).loadUnaligned(fromByteOffset: offset, as: SIMD4<UInt64>.self)
+                    biased.storeBytes(of: v ^ SIMD4(repeating: 0x8080_8080_8080_8080), toByteOffset: offset, as: SIMD4<UInt64>.self)
+                }
+            }
+            #endif
         }
     }
 

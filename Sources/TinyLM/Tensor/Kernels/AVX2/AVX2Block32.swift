@@ -19,6 +19,17 @@ protocol AVX2Block32Format {
     static func codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8>
     static var codeOffset: UInt8 { get }
     static var signedCodes: Bool { get }
+    /// The 32 integer values a block's scale multiplies (q − offset; Q4_1, Q5_1: q), as
+    /// signed bytes in value order, for the AVX-512 kernel.
+    static func values(_ block: UnsafeRawPointer) -> SIMD32<Int8>
+}
+
+extension AVX2Block32Format {
+    @inline(__always)
+    static func values(_ block: UnsafeRawPointer) -> SIMD32<Int8> {
+        if signedCodes { return unsafeBitCast(codes(block), to: SIMD32<Int8>.self) }
+        return tinylm_sub_i8(unsafeBitCast(codes(block), to: SIMD32<Int8>.self), SIMD32(repeating: Int8(bitPattern: codeOffset)))
+    }
 }
 
 enum AVX2Block32 {
@@ -80,6 +91,7 @@ enum AVX2Block32 {
                 var r = rows.lowerBound
                 while r + 4 <= rows.upperBound {
                     unpack(F.self, job.row(r), rowBytes, blocks, bytes.baseAddress!, scales.baseAddress!)
+                    if r + 8 <= rows.upperBound { AVX2Lanes.prefetch(job.row(r + 4), bytes: 4 * rowBytes) }
                     for t in 0..<job.batch {
                         if job.order(ofToken: t) == .vecDot {
                             tokenVecDot(F.self, bytes.baseAddress!, scales.baseAddress!, blocks, job.activations(t), job.results(t, r))
@@ -95,15 +107,19 @@ enum AVX2Block32 {
     }
 
     /// Block b of the four rows goes to bytes[8b ..< 8b + 4] (codes; signed formats: |x|, with
-    /// x itself in bytes[8b + 4 ..< 8b + 8]) and scales[2b] (d; affine: m in scales[2b + 1]).
+    /// x itself in bytes[8b + 4 ..< 8b + 8], or with `unsignedCodes` x + 128) and scales[2b]
+    /// (d; affine: m in scales[2b + 1]).
     @inline(__always)
     static func unpack<F: AVX2Block32Format>(_: F.Type, _ group: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                       _ bytes: UnsafeMutablePointer<SIMD32<UInt8>>, _ scales: UnsafeMutablePointer<SIMD4<Float>>) {
+                                             _ bytes: UnsafeMutablePointer<SIMD32<UInt8>>, _ scales: UnsafeMutablePointer<SIMD4<Float>>,
+                                             unsignedCodes: Bool = false) {
         for b in 0..<blocks {
             let w = group + b * F.blockBytes
             for i in 0..<4 {
                 let codes = F.codes(w + i * rowBytes)
-                if F.signedCodes {
+                if F.signedCodes && unsignedCodes {
+                    bytes[8 * b + i] = AVX2Lanes.bytes(AVX2Lanes.words(codes) ^ AVX2Lanes.repeatedByte(0x80))
+                } else if F.signedCodes {
                     let x = unsafeBitCast(codes, to: SIMD32<Int8>.self)
                     bytes[8 * b + i] = unsafeBitCast(tinylm_sign_i8(x, x), to: SIMD32<UInt8>.self)
                     bytes[8 * b + 4 + i] = codes

@@ -63,6 +63,19 @@ enum AVX2Lanes {
         return tinylm_narrow_i32_i16(p.loadUnaligned(as: SIMD8<Int32>.self), p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Int32>.self))
     }
 
+    /// Asks for `bytes` bytes at `start` (a group of rows the batch kernels unpack next) while
+    /// the tokens run over the current group: each weight is read once per prompt, so without
+    /// this the unpacking waits on memory (perf: the hottest instructions were right after its
+    /// weight loads).
+    @inline(__always)
+    static func prefetch(_ start: UnsafeRawPointer, bytes: Int) {
+        var offset = 0
+        while offset < bytes {
+            tinylm_prefetch(start + offset)
+            offset += 64
+        }
+    }
+
     /// The next four rows are the next 4·rowBytes bytes: while block b of these rows is used,
     /// fetch the same share of those (4·blockBytes bytes). The hardware prefetcher alone
     /// leaves the decode loop waiting on memory (perf: the hottest instructions were the ones

@@ -33,11 +33,14 @@ protocol AVX2SuperBlockFormat {
     /// The mins (one per 16 values; per-32 mins repeated) times the activation sums, paired:
     /// lane l = m_2l·T_2l + m_2l+1·T_2l+1 (zero for formats without mins).
     static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32>
-    /// For the batch kernel: the eight groups' codes as bytes (unsigned) and their vpmaddwd
-    /// scale vectors; returns the per-16 mins (formats with mins) and the per-16 scales the
-    /// code offset multiplies (offset formats).
-    static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                       _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>)
+    /// For the batch kernel: the eight 32-value groups' codes as bytes in value order
+    /// (unsigned: value = code − 2^offsetShift), and the block's scales and mins, one per 16
+    /// values (per-32 ones repeated; zero mins for formats without).
+    static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>)
+    /// How many 4-value chunks of a group the batch kernel adds in Int16 before widening: the
+    /// sums must stay below 2^15 (a vpmaddubsw lane is at most 2·127·(largest code)), and a
+    /// scale must cover them (4 for per-16 scales).
+    static var int16Chunks: Int { get }
 }
 
 enum AVX2SuperBlock {
@@ -165,105 +168,175 @@ enum AVX2SuperBlock {
         if r < rows.upperBound { fallback(job, r..<rows.upperBound) }
     }
 
-    /// A batch in the GEMM, GEMV or tiled order: each group of four rows is unpacked once into
-    /// codes ready for vpmaddubsw (one vector per 32 values) and the matching scale vectors
-    /// for vpmaddwd; every token then runs over the unpacked copy, which stays in L1.
+    /// A batch in the GEMM, GEMV or tiled order, eight rows at a time with one row per 32-bit
+    /// lane, so that every sum an order needs comes out as one vector of the eight rows' sums
+    /// and the float steps run on eight rows at once (no horizontal reductions). Each group of
+    /// eight rows is unpacked once: per 32-value group and 4-value chunk k, one vector holds
+    /// the eight rows' codes of values 4k…4k+3 (a transpose of the rows' code vectors); the
+    /// scales, mins and offset scales likewise hold each row's pair of Int16 in its lane. Then
+    /// for every token, per chunk: vpmaddubsw of those codes with the token's four activations
+    /// broadcast to every lane, a few chunks added in Int16, vpmaddwd by the scales. The
+    /// unpacked rows stay in L1 while the tokens pass over them.
     static func multiplyBatch<F: AVX2SuperBlockFormat>(_: F.Type, _ job: KernelJob, rows: Range<Int>,
                                                        fallback: (KernelJob, Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
-        withUnsafeTemporaryAllocation(of: SIMD32<UInt8>.self, capacity: 32 * blocks) { codes in
-        withUnsafeTemporaryAllocation(of: SIMD16<Int16>.self, capacity: 40 * blocks) { scales in
-        withUnsafeTemporaryAllocation(of: SIMD4<Float>.self, capacity: 2 * blocks) { d in
-            let codes = codes.baseAddress!, scales = scales.baseAddress!, d = d.baseAddress!
-            // Per row i and block b: codes and scales at 8(4b + i), the per-16 mins and offset
-            // scales at 32·blocks + 2(4b + i).
-            let extra = scales + 32 * blocks
+        // Per block: 64 code vectors (group g, chunk k at 8g + k), 16 scale vectors (per 16
+        // values), 8 min-pair and 8 scale-pair vectors (pair q: values 32q…32q+31).
+        withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 96 * blocks) { unpacked in
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * blocks) { d in
+        withUnsafeTemporaryAllocation(of: SIMD32<UInt8>.self, capacity: 64) { rowCodes in
+            let unpacked = unpacked.baseAddress!, d = d.baseAddress!, rowCodes = rowCodes.baseAddress!
             var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                let group = job.row(r)
-                for b in 0..<blocks {
-                    let w = group + b * F.blockBytes
-                    for i in 0..<4 {
-                        let v = 8 * (4 * b + i)
-                        let e = F.unpack(w + i * rowBytes, codes + v, scales + v)
-                        extra[2 * (4 * b + i)] = e.mins
-                        extra[2 * (4 * b + i) + 1] = e.offsetScales
-                    }
-                    d[2 * b] = halves4(w, rowBytes, F.dOffset)
-                    if F.hasMins { d[2 * b + 1] = halves4(w, rowBytes, F.dminOffset) }
-                }
+            while r + 8 <= rows.upperBound {
+                unpack8(F.self, job.row(r), rowBytes, blocks, unpacked, d, rowCodes)
+                if r + 16 <= rows.upperBound { AVX2Lanes.prefetch(job.row(r + 8), bytes: 8 * rowBytes) }
                 for t in 0..<job.batch {
                     let order = job.order(ofToken: t)
                     let act = job.activations(t)
-                    var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
+                    var acc = SIMD8<Float>(), accMin = SIMD8<Float>()
                     for b in 0..<blocks {
+                        let u = unpacked + 96 * b
                         let y = UnsafeRawPointer(act.q8 + 256 * b)
-                        let bsums = AVX2Lanes.narrowSums(act, b)
                         let da = act.d[b]
-                        @inline(__always) func lanes(_ i: Int, _ g: Int) -> SIMD8<Int32> {
-                            let v = 8 * (4 * b + i) + g
-                            return tinylm_madd_i16(tinylm_maddubs_u8i8(codes[v], y.loadUnaligned(fromByteOffset: 32 * g, as: SIMD32<Int8>.self)),
-                                                   scales[v])
+                        let sums = act.bsums + 16 * b
+                        /// The activation sums of values 32q…32q+31 as a pair of Int16 in every lane.
+                        @inline(__always) func sumPair(_ q: Int) -> SIMD8<Int32> {
+                            SIMD8(repeating: (sums[2 * q] & 0xFFFF) | (sums[2 * q + 1] &<< 16))
                         }
-                        @inline(__always) func mins(_ i: Int) -> SIMD8<Int32> { tinylm_madd_i16(extra[2 * (4 * b + i)], bsums) }
+                        /// Σ scale·code·a over group g, for the eight rows.
+                        @inline(__always) func groupSum(_ g: Int) -> SIMD8<Int32> {
+                            var total = SIMD8<Int32>()
+                            var k = 0
+                            while k < 8 {
+                                var short = SIMD16<Int16>()
+                                for c in k ..< k + F.int16Chunks {
+                                    let a = SIMD8<Int32>(repeating: y.loadUnaligned(fromByteOffset: 32 * g + 4 * c, as: Int32.self))
+                                    short &+= tinylm_maddubs_u8i8(unsafeBitCast(u[8 * g + c], to: SIMD32<UInt8>.self),
+                                                                  unsafeBitCast(a, to: SIMD32<Int8>.self))
+                                }
+                                total &+= tinylm_madd_i16(short, unsafeBitCast(u[64 + 2 * g + k / 4], to: SIMD16<Int16>.self))
+                                k += F.int16Chunks
+                            }
+                            return total
+                        }
+                        /// Σ over the value pairs q in `pairs` of the pair's Int16s times the sums.
+                        @inline(__always) func pairSums(_ base: Int, _ pairs: Range<Int>) -> SIMD8<Int32> {
+                            var total = SIMD8<Int32>()
+                            for q in pairs {
+                                total &+= tinylm_madd_i16(unsafeBitCast(u[base + q], to: SIMD16<Int16>.self),
+                                                          unsafeBitCast(sumPair(q), to: SIMD16<Int16>.self))
+                            }
+                            return total
+                        }
                         if order == .gemm {
-                            let span = F.gemmGroups
                             var g = 0
                             while g < 8 {
-                                var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
-                                for k in g ..< g + span {
-                                    l0 &+= lanes(0, k)
-                                    l1 &+= lanes(1, k)
-                                    l2 &+= lanes(2, k)
-                                    l3 &+= lanes(3, k)
-                                }
-                                let mask = spanMask(g, span)
-                                let isum = AVX2Lanes.rowSums(l0, l1, l2, l3)
-                                let msum = AVX2Lanes.rowSums(mins(0) & mask, mins(1) & mask, mins(2) & mask, mins(3) & mask)
-                                acc = LaneMath.fusedMultiplyAdd(tinylm_float4_i32(isum), d[2 * b] * da, acc)
-                                accMin = LaneMath.fusedMultiplyAdd(tinylm_float4_i32(msum), d[2 * b + 1] * da, accMin)
-                                g += span
+                                var isum = SIMD8<Int32>()
+                                for k in g ..< g + F.gemmGroups { isum &+= groupSum(k) }
+                                let msum = pairSums(80, g ..< g + F.gemmGroups)
+                                acc = acc.addingProduct(tinylm_float_i32(isum), d[2 * b] * da)
+                                accMin = accMin.addingProduct(tinylm_float_i32(msum), d[2 * b + 1] * da)
+                                g += F.gemmGroups
                             }
                             continue
                         }
-                        var l0 = SIMD8<Int32>(), l1 = SIMD8<Int32>(), l2 = SIMD8<Int32>(), l3 = SIMD8<Int32>()
+                        var isum = SIMD8<Int32>()
+                        for g in 0..<8 { isum &+= groupSum(g) }
                         if F.offsetShift != 0 {
                             // value = code − 2^shift: the offset goes through the activation sums.
-                            l0 = SIMD8() &- (tinylm_madd_i16(extra[2 * (4 * b) + 1], bsums) &<< F.offsetShift)
-                            l1 = SIMD8() &- (tinylm_madd_i16(extra[2 * (4 * b + 1) + 1], bsums) &<< F.offsetShift)
-                            l2 = SIMD8() &- (tinylm_madd_i16(extra[2 * (4 * b + 2) + 1], bsums) &<< F.offsetShift)
-                            l3 = SIMD8() &- (tinylm_madd_i16(extra[2 * (4 * b + 3) + 1], bsums) &<< F.offsetShift)
+                            isum &-= pairSums(88, 0..<8) &<< F.offsetShift
                         }
-                        for g in 0..<8 {
-                            l0 &+= lanes(0, g)
-                            l1 &+= lanes(1, g)
-                            l2 &+= lanes(2, g)
-                            l3 &+= lanes(3, g)
-                        }
-                        let isum = tinylm_float4_i32(AVX2Lanes.rowSums(l0, l1, l2, l3))
+                        let isumF = tinylm_float_i32(isum)
                         if F.hasMins {
-                            let msum = tinylm_float4_i32(AVX2Lanes.rowSums(mins(0), mins(1), mins(2), mins(3)))
+                            let msum = tinylm_float_i32(pairSums(80, 0..<8))
                             if order == .gemv {
-                                acc = LaneMath.fusedMultiplyAdd(isum, d[2 * b] * da, acc)
-                                accMin = LaneMath.fusedMultiplyAdd(msum, d[2 * b + 1] * da, accMin)
+                                acc = acc.addingProduct(isumF, d[2 * b] * da)
+                                accMin = accMin.addingProduct(msum, d[2 * b + 1] * da)
                             } else {
-                                let block = LaneMath.fusedMultiplyAdd(-d[2 * b + 1], msum, isum * d[2 * b])
-                                acc = LaneMath.fusedMultiplyAdd(block, SIMD4(repeating: da), acc)
+                                let block = (isumF * d[2 * b]).addingProduct(-d[2 * b + 1], msum)
+                                acc = acc.addingProduct(block, SIMD8(repeating: da))
                             }
                         } else {
-                            acc = LaneMath.fusedMultiplyAdd(isum * d[2 * b], SIMD4(repeating: da), acc)
+                            acc = acc.addingProduct(isumF * d[2 * b], SIMD8(repeating: da))
                         }
                     }
                     let result = acc - accMin
                     let out = job.results(t, r)
-                    for i in 0..<4 { out[i] = result[i] }
+                    for i in 0..<8 { out[i] = result[i] }
                 }
-                r += 4
+                r += 8
             }
             if r < rows.upperBound { fallback(job, r..<rows.upperBound) }
         }
         }
         }
+    }
+
+    /// Eight rows' blocks into the batch kernel's layout (see `multiplyBatch`): per block b at
+    /// 96b, the code vectors of group g, chunk k at 8g + k (lane i: row i's codes of values
+    /// 32g + 4k … + 3), at 64 + c the scale of values 16c…16c+15 (lane i: row i's, twice), at
+    /// 80 + q the min pair and at 88 + q the scale pair of values 32q…32q+31; d and dmin of the
+    /// eight rows at d[2b], d[2b + 1].
+    /// With `int32Scales` (the AVX-512 kernel's vpmulld) the scales at 64 + c are each row's
+    /// scale as Int32 instead.
+    @inline(__always)
+    static func unpack8<F: AVX2SuperBlockFormat>(_: F.Type, _ group: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                                 _ unpacked: UnsafeMutablePointer<SIMD8<Int32>>, _ d: UnsafeMutablePointer<SIMD8<Float>>,
+                                                 _ rowCodes: UnsafeMutablePointer<SIMD32<UInt8>>, int32Scales: Bool = false) {
+        for b in 0..<blocks {
+            let w = group + b * F.blockBytes
+            let u = unpacked + 96 * b
+            var scales = (SIMD16<Int16>(), SIMD16<Int16>(), SIMD16<Int16>(), SIMD16<Int16>(),
+                          SIMD16<Int16>(), SIMD16<Int16>(), SIMD16<Int16>(), SIMD16<Int16>())
+            var mins = scales
+            withUnsafeMutablePointer(to: &scales) { scalesPointer in
+            withUnsafeMutablePointer(to: &mins) { minsPointer in
+                let rowScales = UnsafeMutableRawPointer(scalesPointer).assumingMemoryBound(to: SIMD16<Int16>.self)
+                let rowMins = UnsafeMutableRawPointer(minsPointer).assumingMemoryBound(to: SIMD16<Int16>.self)
+                for i in 0..<8 {
+                    let e = F.unpack(w + i * rowBytes, rowCodes + 8 * i)
+                    rowScales[i] = e.scales
+                    rowMins[i] = e.mins
+                }
+                for g in 0..<8 {
+                    transpose(rowCodes + g, stride: 8, into: u + 8 * g)
+                }
+                transpose(rowMins, stride: 1, into: u + 80)
+                transpose(rowScales, stride: 1, into: u + 88)
+                // Each 16-value scale twice in its row's lane, from the scale pairs.
+                for q in 0..<8 {
+                    let pair = u[88 + q]
+                    if int32Scales {
+                        u[64 + 2 * q] = (pair &<< 16) &>> 16
+                        u[64 + 2 * q + 1] = pair &>> 16
+                    } else {
+                        let first = pair & 0xFFFF, second = (pair &>> 16) & 0xFFFF
+                        u[64 + 2 * q] = first | (first &<< 16)
+                        u[64 + 2 * q + 1] = second | (second &<< 16)
+                    }
+                }
+            }
+            }
+            d[2 * b] = SIMD8(lowHalf: halves4(w, rowBytes, F.dOffset), highHalf: halves4(w + 4 * rowBytes, rowBytes, F.dOffset))
+            d[2 * b + 1] = F.hasMins ? SIMD8(lowHalf: halves4(w, rowBytes, F.dminOffset), highHalf: halves4(w + 4 * rowBytes, rowBytes, F.dminOffset))
+                : SIMD8()
+        }
+    }
+
+    /// out[k] lane i = rows[i·stride] lane k, for eight 32-byte rows viewed as eight 32-bit lanes.
+    @inline(__always)
+    static func transpose<T>(_ rows: UnsafeMutablePointer<T>, stride: Int, into out: UnsafeMutablePointer<SIMD8<Int32>>) {
+        @inline(__always) func row(_ i: Int) -> SIMD8<Int32> { UnsafeRawPointer(rows + i * stride).loadUnaligned(as: SIMD8<Int32>.self) }
+        let t0 = tinylm_unpacklo_i32(row(0), row(1)), t1 = tinylm_unpackhi_i32(row(0), row(1))
+        let t2 = tinylm_unpacklo_i32(row(2), row(3)), t3 = tinylm_unpackhi_i32(row(2), row(3))
+        let t4 = tinylm_unpacklo_i32(row(4), row(5)), t5 = tinylm_unpackhi_i32(row(4), row(5))
+        let t6 = tinylm_unpacklo_i32(row(6), row(7)), t7 = tinylm_unpackhi_i32(row(6), row(7))
+        let u0 = tinylm_unpacklo_i64(t0, t2), u1 = tinylm_unpackhi_i64(t0, t2), u2 = tinylm_unpacklo_i64(t1, t3), u3 = tinylm_unpackhi_i64(t1, t3)
+        let u4 = tinylm_unpacklo_i64(t4, t6), u5 = tinylm_unpackhi_i64(t4, t6), u6 = tinylm_unpacklo_i64(t5, t7), u7 = tinylm_unpackhi_i64(t5, t7)
+        out[0] = tinylm_low_halves(u0, u4); out[4] = tinylm_high_halves(u0, u4)
+        out[1] = tinylm_low_halves(u1, u5); out[5] = tinylm_high_halves(u1, u5)
+        out[2] = tinylm_low_halves(u2, u6); out[6] = tinylm_high_halves(u2, u6)
+        out[3] = tinylm_low_halves(u3, u7); out[7] = tinylm_high_halves(u3, u7)
     }
 
     /// All ones in the lanes g..<g + span, zero elsewhere: min lane l covers values

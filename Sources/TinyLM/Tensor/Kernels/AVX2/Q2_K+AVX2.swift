@@ -56,19 +56,16 @@ extension Q2_K {
         }
 
         @inline(__always)
-        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
-            let sm = scalesAndMins(block)
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
             for half in 0..<2 {
                 let bits = block.loadUnaligned(fromByteOffset: 16 + 32 * half, as: SIMD4<UInt64>.self)
-                let s = AVX2SuperBlock.halfScales(sm.scales, half)
-                for k in 0..<4 {
-                    codes[4 * half + k] = self.codes(bits, k)
-                    scales[4 * half + k] = AVX2Lanes.broadcastLanes(s, 2 * k, 2 * k + 1)
-                }
+                for k in 0..<4 { codes[4 * half + k] = self.codes(bits, k) }
             }
-            return (sm.mins, SIMD16())
+            return scalesAndMins(block)
         }
+
+        /// Per-16 scales: four chunks (at most 4·2·127·3).
+        static var int16Chunks: Int { 4 }
     }
 }
 #endif

@@ -54,23 +54,22 @@ extension Q3_K {
 
         /// Codes q2 | high bit << 2 (0…7): value = code − 4, the 4 taken off through the sums.
         @inline(__always)
-        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
-            let signed = signedScales(block)
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
             let hbits = block.loadUnaligned(as: SIMD4<UInt64>.self)
             for half in 0..<2 {
                 let bits = block.loadUnaligned(fromByteOffset: 32 + 32 * half, as: SIMD4<UInt64>.self)
-                let s = AVX2SuperBlock.halfScales(signed, half)
                 for k in 0..<4 {
                     let g = UInt64(4 * half + k)
                     let low = (bits &>> UInt64(2 * k)) & AVX2Lanes.repeatedByte(0x03)
                     let high = ((hbits &>> g) & AVX2Lanes.repeatedByte(0x01)) &<< 2
                     codes[4 * half + k] = AVX2Lanes.bytes(low | high)
-                    scales[4 * half + k] = AVX2Lanes.broadcastLanes(s, 2 * k, 2 * k + 1)
                 }
             }
-            return (SIMD16(), signed)
+            return (signedScales(block), SIMD16())
         }
+
+        /// Per-16 scales: four chunks (at most 4·2·127·7).
+        static var int16Chunks: Int { 4 }
     }
 }
 #endif

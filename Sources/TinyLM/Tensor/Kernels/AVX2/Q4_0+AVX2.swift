@@ -3,6 +3,10 @@
 // place, batches unpack each group of four rows.
 
 #if TINYLM_X86_AVX2
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 extension Q4_0 {
     enum AVX2: AVX2Block32Format {
         static var blockBytes: Int { Q4_0.blockBytes }
@@ -17,7 +21,7 @@ extension Q4_0 {
         /// nibble − 8 as signed bytes, against y.
         @inline(__always)
         static func lanes(_ block: UnsafeRawPointer, _ y: SIMD32<Int8>) -> SIMD8<Int32> {
-            AVX2Lanes.signedLanes(unsafeBitCast(codes(block), to: SIMD32<Int8>.self) &- 8, y)
+            AVX2Lanes.signedLanes(values(block), y)
         }
 
         /// The 16 bytes of nibbles (at offset 2) spread to 32 bytes in value order.

@@ -55,27 +55,31 @@ extension Q4_K {
             scales(block).mins &* tinylm_madd_i16(bsums, SIMD16(repeating: 1))
         }
 
+        /// Each 32-value scale or min twice, once per 16 values.
         @inline(__always)
-        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
-            let s = self.scales(block)
-            for pair in 0..<4 {
-                let q = pairCodes(block, pair)
-                codes[2 * pair] = q.0
-                codes[2 * pair + 1] = q.1
-                scales[2 * pair] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair, 2 * pair)
-                scales[2 * pair + 1] = AVX2Lanes.broadcastLanes(s.scales, 2 * pair + 1, 2 * pair + 1)
-            }
-            // Each 32-value min twice, once per 16 values: bytes spread apart, then doubled.
-            @inline(__always) func doubled(_ x: UInt64) -> UInt64 {
+        static func doubled(_ word: UInt64) -> SIMD16<Int16> {
+            // Bytes spread apart, then doubled.
+            @inline(__always) func spread(_ x: UInt64) -> UInt64 {
                 var v = (x | x &<< 16) & 0x0000_FFFF_0000_FFFF
                 v = (v | v &<< 8) & 0x00FF_00FF_00FF_00FF
                 return v | v &<< 8
             }
-            let mins = unpackScaleMin(block + 4).mins
-            let bytes = SIMD2<UInt64>(doubled(mins & 0xFFFF_FFFF), doubled(mins &>> 32))
-            return (tinylm_widen_u8_i16(unsafeBitCast(bytes, to: SIMD16<UInt8>.self)), SIMD16())
+            return tinylm_widen_u8_i16(unsafeBitCast(SIMD2<UInt64>(spread(word & 0xFFFF_FFFF), spread(word &>> 32)), to: SIMD16<UInt8>.self))
         }
+
+        @inline(__always)
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
+            for pair in 0..<4 {
+                let q = pairCodes(block, pair)
+                codes[2 * pair] = q.0
+                codes[2 * pair + 1] = q.1
+            }
+            let sm = unpackScaleMin(block + 4)
+            return (doubled(sm.scales), doubled(sm.mins))
+        }
+
+        /// Codes ≤ 15: eight chunks add up to at most 8·2·127·15 < 2^15.
+        static var int16Chunks: Int { 8 }
     }
 }
 #endif

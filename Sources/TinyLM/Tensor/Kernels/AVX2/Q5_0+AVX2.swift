@@ -20,6 +20,9 @@ extension Q5_0 {
         @inline(__always)
         static func lanes(_ block: UnsafeRawPointer, _ y: SIMD32<Int8>) -> SIMD8<Int32> { AVX2Lanes.signedLanes(signedQuants(block), y) }
 
+        @inline(__always)
+        static func values(_ block: UnsafeRawPointer) -> SIMD32<Int8> { signedQuants(block) }
+
         /// q (0…31), unsigned: the batch kernel takes the −16 off per block.
         @inline(__always)
         static func codes(_ block: UnsafeRawPointer) -> SIMD32<UInt8> {

@@ -49,16 +49,18 @@ extension Q5_K {
         static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> { Q4_K.AVX2.minLanes(block, bsums) }
 
         @inline(__always)
-        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
-            let unpacked = Q4_K.AVX2.unpack(block, codes, scales)   // scales and mins as Q4_K's
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
             for pair in 0..<4 {
                 let q = pairCodes(block, pair)
                 codes[2 * pair] = q.0
                 codes[2 * pair + 1] = q.1
             }
-            return unpacked
+            let sm = unpackScaleMin(block + 4)
+            return (Q4_K.AVX2.doubled(sm.scales), Q4_K.AVX2.doubled(sm.mins))
         }
+
+        /// Codes ≤ 31: four chunks add up to at most 4·2·127·31 < 2^15.
+        static var int16Chunks: Int { 4 }
     }
 }
 #endif

@@ -38,19 +38,19 @@ extension Q6_K {
         static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> { SIMD8() }
 
         @inline(__always)
-        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>,
-                           _ scales: UnsafeMutablePointer<SIMD16<Int16>>) -> (mins: SIMD16<Int16>, offsetScales: SIMD16<Int16>) {
+        static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
             for half in 0..<2 {
-                let sv = halfScales(block, half)
                 let q = quants(block, half)
                 codes[4 * half] = q.0
                 codes[4 * half + 1] = q.1
                 codes[4 * half + 2] = q.2
                 codes[4 * half + 3] = q.3
-                for k in 0..<4 { scales[4 * half + k] = AVX2Lanes.broadcastLanes(sv, 2 * k, 2 * k + 1) }
             }
-            return (SIMD16(), wideScales(block))
+            return (wideScales(block), SIMD16())
         }
+
+        /// Codes ≤ 63: two chunks add up to at most 2·2·127·63 < 2^15.
+        static var int16Chunks: Int { 2 }
 
         /// The stored 6-bit quants (0…63) of half `half` of a Q6_K block: four vectors of 32
         /// values in element order (values 128·half + 32k …).
