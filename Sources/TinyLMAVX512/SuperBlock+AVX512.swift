@@ -73,20 +73,33 @@ public enum AVX512SuperBlock {
             let u = unpacked + 96 * b
             let a = y + 256 * b
             let scale = da[b]
-            let sums = bsums + 16 * b
+            // The sixteen activation sums as Int16 pairs, one pair (values 32q…32q+31) per
+            // 32-bit word, to broadcast.
+            let sums = UnsafeRawPointer(bsums + 16 * b)
+            var pairs = unsafeBitCast(tinylm_narrow_512(sums.loadUnaligned(as: SIMD8<Int32>.self),
+                                                        sums.loadUnaligned(fromByteOffset: 32, as: SIMD8<Int32>.self)), to: SIMD8<Int32>.self)
             /// The activation sums of values 32q…32q+31 as a pair of Int16 in every lane.
             @inline(__always) func sumPair(_ q: Int) -> SIMD8<Int32> {
-                SIMD8(repeating: (sums[2 * q] & 0xFFFF) | (sums[2 * q + 1] &<< 16))
+                withUnsafeBytes(of: &pairs) { SIMD8(repeating: $0.load(fromByteOffset: 4 * q, as: Int32.self)) }
             }
-            /// Σ code·a over chunks `chunks` of group g, for the eight rows.
+            /// Σ code·a over chunks `chunks` of group g, for the eight rows, in two or four
+            /// independent sums (vpdpbusd's latency would chain otherwise).
+            @inline(__always) func dot(_ g: Int, _ k: Int, _ acc: SIMD8<Int32>) -> SIMD8<Int32> {
+                let activations = SIMD8<Int32>(repeating: a.loadUnaligned(fromByteOffset: 32 * g + 4 * k, as: Int32.self))
+                return tinylm_dpbusd(acc, unsafeBitCast(u[8 * g + k], to: SIMD32<UInt8>.self), unsafeBitCast(activations, to: SIMD32<Int8>.self))
+            }
             @inline(__always) func raw(_ g: Int, _ chunks: Range<Int>) -> SIMD8<Int32> {
-                var total = SIMD8<Int32>()
-                for k in chunks {
-                    let activations = SIMD8<Int32>(repeating: a.loadUnaligned(fromByteOffset: 32 * g + 4 * k, as: Int32.self))
-                    total = tinylm_dpbusd(total, unsafeBitCast(u[8 * g + k], to: SIMD32<UInt8>.self),
-                                          unsafeBitCast(activations, to: SIMD32<Int8>.self))
+                let k = chunks.lowerBound
+                var s0 = dot(g, k, SIMD8()), s1 = dot(g, k + 1, SIMD8())
+                s0 = dot(g, k + 2, s0)
+                s1 = dot(g, k + 3, s1)
+                if chunks.count == 8 {
+                    var s2 = dot(g, k + 4, SIMD8()), s3 = dot(g, k + 5, SIMD8())
+                    s2 = dot(g, k + 6, s2)
+                    s3 = dot(g, k + 7, s3)
+                    return (s0 &+ s1) &+ (s2 &+ s3)
                 }
-                return total
+                return s0 &+ s1
             }
             /// Σ scale·code·a over group g.
             @inline(__always) func groupSum(_ g: Int) -> SIMD8<Int32> {

@@ -146,6 +146,11 @@ TINYLM_AVX512 tinylm_f32x8 tinylm_float_512(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
 }
 
+/// vpackssdw then vpermq: a's and b's Int32 lanes as sixteen Int16 in order (saturating).
+TINYLM_AVX512 tinylm_i16x16 tinylm_narrow_512(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i16x16)_mm256_permute4x64_epi64(_mm256_packs_epi32((__m256i)a, (__m256i)b), 0xD8);
+}
+
 #include <cpuid.h>
 
 /// Whether this CPU and OS run AVX-512 F/BW/DQ/CD/VL with VNNI (what the TinyLMAVX512 module

@@ -23,8 +23,14 @@ extension Q3_K {
         /// The sixteen scales s − 32 as Int16.
         @inline(__always)
         static func signedScales(_ block: UnsafeRawPointer) -> SIMD16<Int16> {
+            // s − 32 byte by byte (s ≤ 63): flip bit 5, then copy it into bits 6 and 7 (the sign).
+            // On words: Swift's arithmetic on byte vectors becomes per-byte loops.
             let s = Q3_K.unpackScales(block + 96)
-            return tinylm_widen_i8_i16(unsafeBitCast(SIMD2<UInt64>(s.low, s.high), to: SIMD16<Int8>.self) &- 32)
+            @inline(__always) func centered(_ x: UInt64) -> UInt64 {
+                let y = x ^ 0x2020_2020_2020_2020
+                return y | ((y & 0x2020_2020_2020_2020) &* 6)
+            }
+            return tinylm_widen_i8_i16(unsafeBitCast(SIMD2<UInt64>(centered(s.low), centered(s.high)), to: SIMD16<Int8>.self))
         }
 
         /// vec_dot's lanes: the low two bits and the high bit are multiplied apart, and a clear
