@@ -19,6 +19,17 @@ let hostVectorSettings: [SwiftSetting] = {
     #endif
 }()
 
+// x86-64 native builds also compile the AVX-512/VNNI kernels, in a module of their own built
+// for such a CPU (Swift has no per-function target attribute); the core calls them only after
+// a runtime CPU check. Not in portable builds.
+let avx512Kernels: Bool = {
+    #if arch(x86_64)
+    return ProcessInfo.processInfo.environment["TINYLM_PORTABLE"] == nil
+    #else
+    return false
+    #endif
+}()
+
 // The core (TinyLM) must stay Embedded-Swift compatible: no Foundation, typed throws only,
 // no existentials of non-class protocols. build-wasm.sh compiles the same sources for wasm32.
 let package = Package(
@@ -33,9 +44,19 @@ let package = Package(
         .target(name: "TinyLMIntrinsics"),
         .target(
             name: "TinyLM",
-            dependencies: ["TinyLMIntrinsics"],
+            dependencies: ["TinyLMIntrinsics"] + (avx512Kernels ? ["TinyLMAVX512"] : []),
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
         ),
+        // The AVX-512/VNNI kernels: compiled for a Cascade Lake-class CPU (AVX-512 F/BW/DQ/CD/VL,
+        // VNNI), run only where tinylm_cpu_has_avx512_vnni() says so (Kernels/AVX512/).
+        // Plain loops over rows the core has unpacked; no dependency on the core.
+    ] + (avx512Kernels ? [
+        .target(
+            name: "TinyLMAVX512",
+            dependencies: ["TinyLMIntrinsics"],
+            swiftSettings: [.unsafeFlags(["-target-cpu", "cascadelake", "-enforce-exclusivity=unchecked"])]
+        ),
+    ] : []) + [
         // Native-only services the core asks for through protocols: memory-mapped files and a
         // thread pool. Used by the CLI and the tests; the browser has its own (web/).
         .target(

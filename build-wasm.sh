@@ -8,8 +8,8 @@
 #                               shared, imported memory that helper workers instantiate the
 #                               module on (web/threads.js; used when the page is cross-origin
 #                               isolated)
-#   web/tinylm-relaxed.wasm     the two above with relaxed SIMD as well (the Q4_1/Q8_0 kernels
-#   web/tinylm-mt-relaxed.wasm  of Sources/TinyLM/Tensor/LlamaCppOrderRelaxedSIMD.swift), used
+#   web/tinylm-relaxed.wasm     the two above with relaxed SIMD as well (the kernels of
+#   web/tinylm-mt-relaxed.wasm  Sources/TinyLM/Tensor/Kernels/WasmRelaxed/), used
 #                               where the engine validates relaxed SIMD; same results
 #
 #   ./build-wasm.sh                  release build of all four

@@ -6,7 +6,9 @@ import TinyLMHost
 /// llama-bench: pp evaluates a P-token prompt from an empty cache; tg evaluates N tokens one
 /// at a time. Each test repeats; the table shows mean ± standard deviation.
 func runBench(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"], flags: [])
+    let a = try Arguments(arguments, valued: ["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"], flags: ["--no-avx512"])
+    // The AVX-512/VNNI prompt kernels are used where the CPU has them; this compares without.
+    if a.has("--no-avx512") { MatrixMultiply.allowsAVX512 = false }
     let promptLength = try a.int("-p", default: 128)
     let generateLength = try a.int("-n", default: 128)
     let repetitions = max(1, try a.int("-r", default: try a.int("--repetitions", default: 3)))

@@ -105,6 +105,12 @@
 //                                              build only, once its helper workers run; Threads.swift)
 //   tinylm_run_task(index)                     runs one task of the parallel section in
 //                                              progress (called by web/threads.js on any thread)
+//   tinylm_matmul(type, rows, columns, weights, input, batch, output) -> 0
+//                                              one matrix product through the weight format's
+//                                              kernel, as the model runs it: output[b·rows + r] =
+//                                              Σ_c W[r, c]·input[b·columns + c]; type: the ggml
+//                                              type number (the tests compare the kernels with
+//                                              llama.cpp's results)
 
 #if !TINYLM_WASM_SINGLE_MODULE
 import TinyLM
@@ -586,4 +592,26 @@ public func tinylm_probe_fused_madd(_ a: Float, _ c: Float) -> Int32 {
     #else
     return 0
     #endif
+}
+
+@_cdecl("tinylm_matmul")
+public func tinylm_matmul(_ type: Int32, _ rows: Int32, _ columns: Int32, _ weights: UnsafeRawPointer?,
+                          _ input: UnsafePointer<Float>?, _ batch: Int32, _ output: UnsafeMutablePointer<Float>?) -> Int32 {
+    guard let tensorType = TensorType(rawValue: UInt32(bitPattern: type)), MatrixMultiply.isSupported(tensorType) else {
+        fail(.unsupported("tinylm_matmul: weight type \(type) has no kernel"))
+        return -1
+    }
+    guard rows > 0, columns > 0, batch > 0, Int(columns) % tensorType.blockElements == 0 else {
+        fail(.invalidArgument("tinylm_matmul: \(rows) rows, \(columns) columns, batch \(batch)"))
+        return -1
+    }
+    guard let weights, let input, let output else {
+        fail(.invalidArgument("tinylm_matmul: null pointer"))
+        return -1
+    }
+    let weight = WeightMatrix(name: "matmul", type: tensorType, rows: Int(rows), columns: Int(columns), data: weights)
+    let scratch = MatmulScratch(maxColumns: Int(columns), maxBatch: Int(batch))
+    MatrixMultiply.multiply(weight, input: input, inputStride: Int(columns), batch: Int(batch), output: output,
+                            outputStride: Int(rows), scratch: scratch, executor: SerialExecutor())
+    return 0
 }

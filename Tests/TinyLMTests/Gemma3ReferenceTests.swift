@@ -6,7 +6,7 @@ import Testing
 /// llama.cpp's reference vectors.
 ///
 /// Every kernel adds in the order of the reference build's (x86, AVX-512) kernels — including
-/// the batch-dependent ones llama.cpp picks for K-quants (LlamaCppOrderKQuants.swift) — and
+/// the batch-dependent ones llama.cpp picks for K-quants (Kernels/SummationOrder.swift) — and
 /// expf, sinf and cosf give glibc's results, so our logits are llama.cpp's to the bit: the full
 /// prompt logits, and the reference top-5 of every teacher-forced decode step.
 @Suite(.serialized) struct Gemma3ReferenceTests {

@@ -2,11 +2,11 @@ import Foundation
 import Testing
 import TinyLM
 
-/// The Q4_K and Q6_K kernels add in llama.cpp's x86 order (LlamaCppOrderKQuants.swift). This
+/// The K-quant kernels add in llama.cpp's x86 orders (Kernels/SummationOrder.swift). This
 /// restates each of llama.cpp's orders as plain scalar loops over the decoded integers and
 /// checks MatrixMultiply against them bit for bit, for the batch sizes that select each kernel:
 /// a single token, fewer than eight, a batch with a tail of n mod 4 tokens, and rows that are or
-/// are not a multiple of 8 (Q4_K is repacked only then).
+/// are not a multiple of 8 (Q4_K and Q2_K are repacked only then).
 @Suite struct LlamaCppOrderKQuantTests {
     typealias F = KernelFixtures
 
@@ -69,6 +69,45 @@ import TinyLM
             q[i] = low | high << 4
         }
         return (f16(b, 208), (0..<16).map { Int32(Int8(bitPattern: b[o + 192 + $0])) }, q)
+    }
+
+    /// A Q5_K block: Q4_K's scales and mins, 256 quants (0…31).
+    static func decodeQ5_K(_ b: ArraySlice<UInt8>) -> (d: Float, dmin: Float, sc: [Int32], m: [Int32], q: [Int32]) {
+        let q4 = decodeQ4_K(b)   // scales and mins share the layout; the quants differ
+        var q = [Int32](repeating: 0, count: 256)
+        for j in 0..<8 {
+            for l in 0..<32 {
+                let byte = Int32(b[b.startIndex + 48 + (j / 2) * 32 + l])
+                let high = Int32(b[b.startIndex + 16 + l]) >> Int32(j) & 1
+                q[32 * j + l] = (j % 2 == 0 ? byte & 15 : byte >> 4) | high << 4
+            }
+        }
+        return (q4.d, q4.dmin, q4.sc, q4.m, q)
+    }
+
+    /// A Q2_K block: d, dmin, sixteen 4-bit scales and mins, 256 quants (0…3).
+    static func decodeQ2_K(_ b: ArraySlice<UInt8>) -> (d: Float, dmin: Float, sc: [Int32], m: [Int32], q: [Int32]) {
+        let o = b.startIndex
+        let q = (0..<256).map { i -> Int32 in Int32(b[o + 16 + 32 * (i / 128) + i % 32]) >> Int32(2 * ((i / 32) % 4)) & 3 }
+        return (f16(b, 80), f16(b, 82), (0..<16).map { Int32(b[o + $0] & 15) }, (0..<16).map { Int32(b[o + $0] >> 4) }, q)
+    }
+
+    /// A Q3_K block: d, sixteen scales (s − 32), 256 values q2 − (high bit ? 0 : 4).
+    static func decodeQ3_K(_ b: ArraySlice<UInt8>) -> (d: Float, sc: [Int32], q: [Int32]) {
+        let o = b.startIndex
+        let raw = (0..<12).map { Int32(b[o + 96 + $0]) }
+        let sc = (0..<16).map { j -> Int32 in
+            let low = j < 8 ? raw[j] & 15 : raw[j - 8] >> 4
+            let high = raw[8 + j % 4] >> Int32(2 * (j / 4)) & 3
+            return (low | high << 4) - 32
+        }
+        let q = (0..<256).map { i -> Int32 in
+            let n = i / 128, j = (i / 32) % 4, l = i % 32
+            let low = Int32(b[o + 32 + 32 * n + l]) >> Int32(2 * j) & 3
+            let high = Int32(b[o + l]) >> Int32(4 * n + j) & 1
+            return low - (high == 1 ? 0 : 4)
+        }
+        return (f16(b, 108), sc, q)
     }
 
     /// fma, as the x86 instruction.
@@ -145,7 +184,99 @@ import TinyLM
         return path == .tiled ? acc : hsum8(lanes)
     }
 
-    @Test(arguments: [TensorType.q4_K, .q6_K], [48, 45])
+    /// The orders every K-quant shares, from per-group integer sums: `dots[c]` = Σ q·a over value
+    /// group c (of `group` values), `sums[c]` = Σ a over it.
+    static func repackedOrTiled(_ path: Path, d: Float, dmin: Float, sc: [Int32], m: [Int32], dots: [Int32], sums: [Int32],
+                                da: Float, gemmGroups: Int, acc: inout Float, accMin: inout Float) {
+        func sum(_ range: Range<Int>) -> (Int32, Int32) {
+            (range.reduce(0) { $0 + sc[$1] * dots[$1] }, range.reduce(0) { $0 + m[$1] * sums[$1] })
+        }
+        switch path {
+        case .gemm:
+            for start in stride(from: 0, to: sc.count, by: gemmGroups) {
+                let (isum, msum) = sum(start ..< start + gemmGroups)
+                acc = fma(Float(isum), d * da, acc)
+                accMin = fma(Float(msum), dmin * da, accMin)
+            }
+        case .gemv:
+            let (isum, msum) = sum(0 ..< sc.count)
+            acc = fma(Float(isum), d * da, acc)
+            accMin = fma(Float(msum), dmin * da, accMin)
+        default:
+            let (isum, msum) = sum(0 ..< sc.count)
+            acc = fma(fma(-dmin, Float(msum), Float(isum) * d), da, acc)
+        }
+    }
+
+    /// vec_dot's eight lanes: lane l holds, for every 32-value group g, scale × the products of
+    /// values 32g + 16(l/4) + 4(l mod 4) … + 3.
+    static func vecDotLanes(_ q: [Int32], _ a: [Int32], scale: (Int) -> Int32) -> [Int32] {
+        (0..<8).map { l in
+            (0..<8).reduce(Int32(0)) { lane, g in
+                let first = 32 * g + 16 * (l / 4) + 4 * (l % 4)
+                return lane + scale(first) * (first ..< first + 4).reduce(Int32(0)) { $0 + q[$1] * a[$1] }
+            }
+        }
+    }
+
+    static func q2_K(_ row: ArraySlice<UInt8>, _ act: [Activation], _ path: Path) -> Float {
+        var acc: Float = 0, accMin: Float = 0
+        var lanes = [Float](repeating: 0, count: 8)
+        for (bi, a) in act.enumerated() {
+            let w = decodeQ2_K(row[row.startIndex + bi * 84 ..< row.startIndex + bi * 84 + 84])
+            if path == .vecDot {
+                // vec_dot_q2_K_q8_K: the mins into the lanes first, then the scaled products.
+                for l in 0..<8 { lanes[l] = fma(-a.d * w.dmin, Float(w.m[2 * l] * a.sums16[2 * l] + w.m[2 * l + 1] * a.sums16[2 * l + 1]), lanes[l]) }
+                let l8 = vecDotLanes(w.q, a.q) { w.sc[$0 / 16] }
+                for l in 0..<8 { lanes[l] = fma(a.d * w.d, Float(l8[l]), lanes[l]) }
+                continue
+            }
+            let dots = (0..<16).map { c in (16 * c ..< 16 * c + 16).reduce(Int32(0)) { $0 + w.q[$1] * a.q[$1] } }
+            repackedOrTiled(path, d: w.d, dmin: w.dmin, sc: w.sc, m: w.m, dots: dots, sums: a.sums16, da: a.d, gemmGroups: 8,
+                            acc: &acc, accMin: &accMin)
+        }
+        return path == .vecDot ? hsum8(lanes) : acc - accMin
+    }
+
+    static func q3_K(_ row: ArraySlice<UInt8>, _ act: [Activation], _ path: Path) -> Float {
+        var acc: Float = 0, accMin: Float = 0
+        var lanes = [Float](repeating: 0, count: 8)
+        for (bi, a) in act.enumerated() {
+            let w = decodeQ3_K(row[row.startIndex + bi * 110 ..< row.startIndex + bi * 110 + 110])
+            if path == .vecDot {
+                // vec_dot_q3_K_q8_K: each value's −4 stays in its own lane.
+                let l8 = vecDotLanes(w.q, a.q) { w.sc[$0 / 16] }
+                for l in 0..<8 { lanes[l] = fma(a.d * w.d, Float(l8[l]), lanes[l]) }
+                continue
+            }
+            let dots = (0..<16).map { c in (16 * c ..< 16 * c + 16).reduce(Int32(0)) { $0 + w.q[$1] * a.q[$1] } }
+            repackedOrTiled(.tiled, d: w.d, dmin: 0, sc: w.sc, m: [Int32](repeating: 0, count: 16), dots: dots, sums: a.sums16, da: a.d,
+                            gemmGroups: 16, acc: &acc, accMin: &accMin)
+        }
+        return path == .vecDot ? hsum8(lanes) : acc - accMin
+    }
+
+    static func q5_K(_ row: ArraySlice<UInt8>, _ act: [Activation], _ path: Path) -> Float {
+        var acc: Float = 0, accMin: Float = 0, summs: Float = 0
+        var lanes = [Float](repeating: 0, count: 8)
+        for (bi, a) in act.enumerated() {
+            let w = decodeQ5_K(row[row.startIndex + bi * 176 ..< row.startIndex + bi * 176 + 176])
+            let sums = (0..<8).map { j in a.sums16[2 * j] + a.sums16[2 * j + 1] }
+            if path == .vecDot {
+                // vec_dot_q5_K_q8_K: the mins as one scalar per super-block.
+                summs = fma(-a.d * w.dmin, Float((0..<8).reduce(Int32(0)) { $0 + w.m[$1] * sums[$1] }), summs)
+                let l8 = vecDotLanes(w.q, a.q) { w.sc[$0 / 32] }
+                for l in 0..<8 { lanes[l] = fma(a.d * w.d, Float(l8[l]), lanes[l]) }
+                continue
+            }
+            let dots = (0..<8).map { j in (32 * j ..< 32 * j + 32).reduce(Int32(0)) { $0 + w.q[$1] * a.q[$1] } }
+            repackedOrTiled(.tiled, d: w.d, dmin: w.dmin, sc: w.sc, m: w.m, dots: dots, sums: sums, da: a.d, gemmGroups: 8,
+                            acc: &acc, accMin: &accMin)
+        }
+        return path == .vecDot ? hsum8(lanes) + summs : acc - accMin
+    }
+
+    @Test(arguments: [TensorType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K], [48, 45])
     func kernelsAddInLlamaCppOrder(type: TensorType, rows: Int) {
         let columns = 768
         var rng = F.RNG(seed: 7 &+ UInt64(rows))
@@ -157,16 +288,23 @@ import TinyLM
                                                         maxBatch: 6)   // 11 tokens: two passes
             for t in 0..<batch {
                 let act = Self.quantize(Array(x[t * columns ..< (t + 1) * columns]))
-                // Which kernel llama.cpp runs for this token (see LlamaCppOrderKQuants.swift).
+                // Which kernel llama.cpp runs for this token (see Kernels/SummationOrder.swift).
                 let path: Path
-                if type == .q4_K && rows % 8 == 0 {
+                if (type == .q4_K || type == .q2_K) && rows % 8 == 0 {
                     path = t < batch - batch % 4 ? .gemm : .gemv
                 } else {
                     path = batch >= 8 ? .tiled : .vecDot
                 }
                 for r in 0..<rows {
                     let row = weights[r * rowBytes ..< (r + 1) * rowBytes]
-                    let expected = type == .q4_K ? Self.q4_K(row, act, path) : Self.q6_K(row, act, path)
+                    let expected: Float
+                    switch type {
+                    case .q2_K: expected = Self.q2_K(row, act, path)
+                    case .q3_K: expected = Self.q3_K(row, act, path)
+                    case .q4_K: expected = Self.q4_K(row, act, path)
+                    case .q5_K: expected = Self.q5_K(row, act, path)
+                    default: expected = Self.q6_K(row, act, path)
+                    }
                     #expect(output[t * rows + r].bitPattern == expected.bitPattern,
                             "\(type.name) \(rows) rows, batch \(batch), token \(t) (\(path)), row \(r): \(output[t * rows + r]) vs \(expected)")
                 }

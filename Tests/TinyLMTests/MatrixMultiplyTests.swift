@@ -193,10 +193,11 @@ final class DispatchExecutor: ComputeExecutor {
     }
 
     /// Batched (prefill) results are bit-identical to one-token (decode) results, with any
-    /// executor, strides and batch size. Not for Q4_K and Q6_K: llama.cpp multiplies a batch
-    /// with other kernels than a single token, adding in another order, and so do we
-    /// (LlamaCppOrderKQuantTests checks each order).
-    @Test(arguments: allFormats.filter { $0 != .q4_K && $0 != .q6_K })
+    /// executor, strides and batch size. Not for the K-quants: llama.cpp multiplies a batch of
+    /// 8+ with other kernels than a single token, adding in another order, and so do we
+    /// (LlamaCppOrderKQuantTests checks each order). The 45 rows here are not a multiple of 8,
+    /// so Q4_0 is not repacked and keeps vec_dot's order for any batch.
+    @Test(arguments: allFormats.filter { ![.q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains($0) })
     func batchedEqualsSingleToken(type: TensorType) {
         let columns = type.blockElements == 256 ? 768 : 160
         let c = Self.makeCase(type, rows: 45, columns: columns, seed: 42 &+ UInt64(type.rawValue))

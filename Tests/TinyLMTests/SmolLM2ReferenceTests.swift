@@ -26,7 +26,7 @@ import TinyLMHost
     }
 
     /// Q4_1 and Q8_0 kernels, attention, RoPE and SwiGLU add in llama.cpp's order (see
-    /// LlamaCppOrderKernels.swift), so the last-position logits are the reference's to the
+    /// Kernels/SummationOrder.swift), so the last-position logits are the reference's to the
     /// bit, over the whole vocabulary.
     @Test func fullLogitsAreBitIdenticalToLlamaCpp() throws {
         let model = try TestSupport.smolLM2()

@@ -19,7 +19,7 @@ import Testing
     /// Weight formats whose kernels add in the order of llama.cpp's (x86, AVX-512 build). Move a
     /// format here when its kernels follow that order: its model is then checked bit for bit.
     /// (F32 and F16 matrices: llama.cpp's vec_dot_f16/f32 and tinyBLAS orders are not followed.)
-    static let bitExactFormats: Set<TensorType> = [.q8_0, .q4_1, .q5_0, .q4_K, .q6_K]
+    static let bitExactFormats: Set<TensorType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Where a step counts as fragile when the case is not bit-exact.
     static let fragileGap = 0.5

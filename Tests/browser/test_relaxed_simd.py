@@ -107,3 +107,60 @@ def test_modules_given_as_bytes_run_as_given(warm):
         return (await Engine.create(bytes)).simd;
     """)
     assert simd == 'simd128'
+
+
+def test_relaxed_kernels_give_llama_cpp_bits_for_every_format(warm):
+    """Tests/vectors/llama-kernels (llama.cpp's own results, scripts/kernel-vectors/make.py)
+    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q8_0) and every other
+    format's SIMD128 kernel, at every batch size."""
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    directory = os.path.join(ROOT, 'Tests', 'vectors', 'llama-kernels')
+    with open(os.path.join(directory, 'manifest.json')) as f:
+        manifest = json.load(f)
+
+    def encoded(name):
+        with open(os.path.join(directory, name), 'rb') as f:
+            return base64.b64encode(f.read()).decode()
+
+    types = {'q4_0': 2, 'q4_1': 3, 'q5_0': 6, 'q5_1': 7, 'q8_0': 8, 'q2_K': 10, 'q3_K': 11, 'q4_K': 12, 'q5_K': 13, 'q6_K': 14}
+    matrices = [{'type': types[m['type']], 'name': f"{m['type']}-r{m['rows']}", 'rows': m['rows'],
+                 'weights': encoded(f"{m['type']}-r{m['rows']}.weights"), 'out': encoded(f"{m['type']}-r{m['rows']}.out")}
+                for m in manifest['matrices']]
+    result = browser.run("""
+        const [matrices, activations, columns, batches] = args;
+        const { Engine } = await import('/engine.js');
+        const decode = (text) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+        const out = {};
+        for (const relaxedSimd of [true, false]) {
+          const engine = await Engine.create(undefined, { relaxedSimd });
+          const copyIn = (bytes) => {
+            const pointer = engine.abi.tinylm_alloc(bytes.byteLength);
+            new Uint8Array(engine.memory.buffer, pointer, bytes.byteLength).set(bytes);
+            return pointer;
+          };
+          const input = copyIn(decode(activations));
+          const differing = [];
+          for (const m of matrices) {
+            const weights = copyIn(decode(m.weights));
+            const expected = new Uint32Array(decode(m.out).buffer);
+            let offset = 0;
+            for (const batch of batches) {
+              const count = batch * m.rows;
+              const output = engine.abi.tinylm_alloc(count * 4);
+              let wrong = engine.abi.tinylm_matmul(m.type, m.rows, columns, weights, input, batch, output) === 0 ? 0 : -1;
+              const got = new Uint32Array(engine.memory.buffer, output, count);
+              for (let i = 0; wrong >= 0 && i < count; i++) if (got[i] !== expected[offset + i]) wrong++;
+              if (wrong !== 0) differing.push([m.name, batch, wrong]);
+              engine.abi.tinylm_free(output);
+              offset += count;
+            }
+            engine.abi.tinylm_free(weights);
+          }
+          out[engine.simd] = differing;
+        }
+        return out;
+    """, matrices, encoded('activations.f32'), manifest['columns'], manifest['batches'])
+    assert set(result) == {'relaxed-simd', 'simd128'}
+    for simd, differing in result.items():
+        assert differing == [], f'{simd}: results differ from llama.cpp (matrix, batch, count): {differing}'

@@ -1,7 +1,7 @@
 // SIMD instructions that Swift's SIMD types cannot spell, as one-line inline wrappers over
 // the compiler's intrinsics: AVX2's byte multiply-adds for the native x86-64 build, and
 // wasm's i32x4.dot_i16x8_s. No logic lives here; the kernels that use them are Swift
-// (Sources/TinyLM/Tensor/LlamaCppOrderKernels.swift). Natively the TinyLM target imports this
+// (Sources/TinyLM/Tensor/Kernels/). Natively the TinyLM target imports this
 // as a module; build-wasm.sh passes it with -import-objc-header.
 #ifndef TINYLM_INTRINSICS_H
 #define TINYLM_INTRINSICS_H
@@ -87,9 +87,83 @@ TINYLM_AVX2 tinylm_f32x8 tinylm_float_i32(tinylm_i32x8 a) {
     return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
 }
 
+/// vpsubb: a − b byte by byte, wrapping (Swift's operators on 32-byte vectors become per-byte
+/// loops).
+TINYLM_AVX2 tinylm_i8x32 tinylm_sub_i8(tinylm_i8x32 a, tinylm_i8x32 b) {
+    return (tinylm_i8x32)_mm256_sub_epi8((__m256i)a, (__m256i)b);
+}
+
+/// vpunpckldq / vpunpckhdq: the low (high) two 32-bit lanes of each 128-bit half of a and b,
+/// interleaved: [a0, b0, a1, b1 | a4, b4, a5, b5] ([a2, b2, a3, b3 | a6, b6, a7, b7]).
+TINYLM_AVX2 tinylm_i32x8 tinylm_unpacklo_i32(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_unpacklo_epi32((__m256i)a, (__m256i)b);
+}
+TINYLM_AVX2 tinylm_i32x8 tinylm_unpackhi_i32(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_unpackhi_epi32((__m256i)a, (__m256i)b);
+}
+
+/// vpunpcklqdq / vpunpckhqdq: the same with 64-bit lanes.
+TINYLM_AVX2 tinylm_i32x8 tinylm_unpacklo_i64(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_unpacklo_epi64((__m256i)a, (__m256i)b);
+}
+TINYLM_AVX2 tinylm_i32x8 tinylm_unpackhi_i64(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_unpackhi_epi64((__m256i)a, (__m256i)b);
+}
+
+/// vperm2i128: the low 128 bits of a and of b ([a.low | b.low]), or the high ones.
+TINYLM_AVX2 tinylm_i32x8 tinylm_low_halves(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_permute2x128_si256((__m256i)a, (__m256i)b, 0x20);
+}
+TINYLM_AVX2 tinylm_i32x8 tinylm_high_halves(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i32x8)_mm256_permute2x128_si256((__m256i)a, (__m256i)b, 0x31);
+}
+
 /// vcvtdq2ps on four lanes.
 TINYLM_AVX2 tinylm_f32x4 tinylm_float4_i32(tinylm_i32x4 a) {
     return (tinylm_f32x4)_mm_cvtepi32_ps((__m128i)a);
+}
+
+// AVX-512 with VNNI: only for the TinyLMAVX512 module, which is compiled for such a CPU
+// (Package.swift) and runs only after tinylm_cpu_has_avx512_vnni() said yes; the rest of the
+// native build targets AVX2 and never calls these.
+#define TINYLM_AVX512 static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+
+/// vpdpbusd: lane i = acc[i] + Σ a[j]·b[j] for j in 4i..<4i+4, a unsigned, b signed (exact in
+/// Int32, no saturation).
+TINYLM_AVX512 tinylm_i32x8 tinylm_dpbusd(tinylm_i32x8 acc, tinylm_u8x32 a, tinylm_i8x32 b) {
+    return (tinylm_i32x8)_mm256_dpbusd_epi32((__m256i)acc, (__m256i)a, (__m256i)b);
+}
+
+/// vpmaddubsw, vpmaddwd and vcvtdq2ps for the AVX-512 module (the AVX2 wrappers above carry
+/// another target attribute).
+TINYLM_AVX512 tinylm_i16x16 tinylm_maddubs_512(tinylm_u8x32 a, tinylm_i8x32 b) {
+    return (tinylm_i16x16)_mm256_maddubs_epi16((__m256i)a, (__m256i)b);
+}
+TINYLM_AVX512 tinylm_i32x8 tinylm_madd_512(tinylm_i16x16 a, tinylm_i16x16 b) {
+    return (tinylm_i32x8)_mm256_madd_epi16((__m256i)a, (__m256i)b);
+}
+TINYLM_AVX512 tinylm_f32x8 tinylm_float_512(tinylm_i32x8 a) {
+    return (tinylm_f32x8)_mm256_cvtepi32_ps((__m256i)a);
+}
+
+/// vpackssdw then vpermq: a's and b's Int32 lanes as sixteen Int16 in order (saturating).
+TINYLM_AVX512 tinylm_i16x16 tinylm_narrow_512(tinylm_i32x8 a, tinylm_i32x8 b) {
+    return (tinylm_i16x16)_mm256_permute4x64_epi64(_mm256_packs_epi32((__m256i)a, (__m256i)b), 0xD8);
+}
+
+#include <cpuid.h>
+
+/// Whether this CPU and OS run AVX-512 F/BW/DQ/CD/VL with VNNI (what the TinyLMAVX512 module
+/// is compiled for): the CPUID feature bits, and XCR0 showing the OS saves the AVX-512 state.
+static inline int tinylm_cpu_has_avx512_vnni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;            // OSXSAVE
+    unsigned low, high;
+    __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+    if ((low & 0xE6) != 0xE6) return 0;                  // SSE, AVX, opmask, ZMM state enabled
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    const unsigned needed = (1u << 3) | (1u << 5) | (1u << 8) | (1u << 16) | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31);
+    return (b & needed) == needed && (c & (1u << 11));   // BMI1, AVX2, BMI2, F, DQ, CD, BW, VL; VNNI
 }
 #endif
 

@@ -205,7 +205,7 @@ struct Attention {
                 }
                 Self.accumulate(valueRow, weight: weight, into: out, count: valueLength)
                 // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
-                sums[h] = LlamaCppOrderKernels.fusedMultiplyAdd(sums[h], rescale, weight)
+                sums[h] = LaneMath.fusedMultiplyAdd(sums[h], rescale, weight)
             }
         }
         for h in 0..<heads {
@@ -238,7 +238,7 @@ struct Attention {
         }
         #endif
         for i in start..<count {
-            out[i] = FP16.round(LlamaCppOrderKernels.fusedMultiplyAdd(v[i], weight, out[i]))
+            out[i] = FP16.round(LaneMath.fusedMultiplyAdd(v[i], weight, out[i]))
         }
     }
 }

@@ -112,7 +112,7 @@ extension Attention {
         while group < tile {
             var acc = SIMD8<Float>()
             for d in 0..<keyLength {
-                acc = LlamaCppOrderKernels.fusedMultiplyAdd(query[d],
+                acc = LaneMath.fusedMultiplyAdd(query[d],
                                                             UnsafeRawPointer(keyTile + d * tile + group).loadUnaligned(as: SIMD8<Float>.self), acc)
             }
             UnsafeMutableRawPointer(weights + group).storeBytes(of: acc * scoreScale, as: SIMD8<Float>.self)
@@ -153,7 +153,7 @@ extension Attention {
             let o = UnsafeMutableRawPointer(output + d)
             var acc = o.loadUnaligned(as: SIMD8<Float>.self)
             for k in 0..<tile {
-                acc = LlamaCppOrderKernels.fusedMultiplyAdd(weights[k],
+                acc = LaneMath.fusedMultiplyAdd(weights[k],
                                                             UnsafeRawPointer(valueTile + k * valueLength + d).loadUnaligned(as: SIMD8<Float>.self), acc)
             }
             o.storeBytes(of: acc, as: SIMD8<Float>.self)
@@ -161,7 +161,7 @@ extension Attention {
         }
         while d < valueLength {
             var acc = output[d]
-            for k in 0..<tile { acc = LlamaCppOrderKernels.fusedMultiplyAdd(valueTile[k * valueLength + d], weights[k], acc) }
+            for k in 0..<tile { acc = LaneMath.fusedMultiplyAdd(valueTile[k * valueLength + d], weights[k], acc) }
             output[d] = acc
             d += 1
         }

@@ -7,11 +7,15 @@
 //   q of value[128n + 32j + l] = (qs[32n + l] >> 2j) & 3
 //   value[i] = d · (scales[i/16] & 15) · q − dmin · (scales[i/16] >> 4)
 // Dot against Q8_K: d_w·d_a·Σ_c sc[c]·Σ q·a − dmin_w·d_a·Σ_c m[c]·bsums[c].
+// llama.cpp's orders: vec_dot, tiled (batches of 8+), or, for matrices whose row count is a
+// multiple of 8, the repacked GEMM (per 128 values) and GEMV (Kernels/SummationOrder.swift).
 
-public enum Q2_K: QuantizedDotFormat {
+public enum Q2_K: SuperBlockFormat {
     public static var blockElements: Int { 256 }
     public static var blockBytes: Int { 84 }
-    public static var activation: ActivationFormat { .q8_K }
+    static var scaleGroup: Int { 16 }
+    static var hasMins: Bool { true }
+    static var gemmSpan: Int { 128 }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 256 {
@@ -27,49 +31,51 @@ public enum Q2_K: QuantizedDotFormat {
         }
     }
 
-    public struct Header {
-        var d: Float
-        var dmin: Float
-        var scalesLow: UInt64
-        var scalesHigh: UInt64
-    }
-    public typealias Sub = Sub32
+    @inline(__always) static func d(_ block: UnsafeRawPointer) -> Float { loadF16(block, 80) }
+    @inline(__always) static func dmin(_ block: UnsafeRawPointer) -> Float { loadF16(block, 82) }
 
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Header {
-        let bits = block.loadUnaligned(fromByteOffset: 80, as: UInt32.self)
-        return Header(d: FP16.toFloat(UInt16(truncatingIfNeeded: bits)), dmin: FP16.toFloat(UInt16(truncatingIfNeeded: bits >> 16)),
-                      scalesLow: block.loadUnaligned(as: UInt64.self),
-                      scalesHigh: block.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let n = i >> 7, j = (i >> 5) & 3, l = i & 31
+        return Int32(block.load(fromByteOffset: 16 + 32 * n + l, as: UInt8.self) >> UInt8(2 * j)) & 3
     }
 
     @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
-        let offset = 16 + (index >> 2) * 32
-        let shift = UInt16((index & 3) * 2)
-        let v0 = block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self) &>> shift
-        let v1 = block.loadUnaligned(fromByteOffset: offset + 16, as: SIMD8<UInt16>.self) &>> shift
-        return Sub32(e0: unsafeBitCast(v0 & 0x0003, to: SIMD8<Int16>.self), o0: unsafeBitCast((v0 &>> 8) & 0x0003, to: SIMD8<Int16>.self),
-                     e1: unsafeBitCast(v1 & 0x0003, to: SIMD8<Int16>.self), o1: unsafeBitCast((v1 &>> 8) & 0x0003, to: SIMD8<Int16>.self))
-    }
+    static func scale(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { Int32(block.load(fromByteOffset: group, as: UInt8.self) & 15) }
 
     @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Header, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        let word = index < 4 ? header.scalesLow : header.scalesHigh
-        let s0 = byteOf(word, (index & 3) * 2) & 0xF
-        let s1 = byteOf(word, (index & 3) * 2 + 1) & 0xF
-        return widenPairs(chunkProducts(sub.e0, sub.o0, a, 0)) &* s0 &+ widenPairs(chunkProducts(sub.e1, sub.o1, a, 16)) &* s1
-    }
+    static func minimum(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { Int32(block.load(fromByteOffset: group, as: UInt8.self) >> 4) }
 
-    @inline(__always)
-    public static func finish(_ h: Header, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        let ad = act.d[blockIndex]
-        let bsums = act.bsums + blockIndex * 16
-        var mins: Int32 = 0
-        for c in 0..<16 {
-            let word = c < 8 ? h.scalesLow : h.scalesHigh
-            mins &+= (byteOf(word, c & 7) &>> 4) &* bsums[c]
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            switch order {
+            case .gemv: return ReferenceOrders.gemv(Q2_K.self, row, blocks: blocks, a)
+            case .gemm: return ReferenceOrders.gemm(Q2_K.self, row, blocks: blocks, a)
+            case .tiled: return ReferenceOrders.tiled(Q2_K.self, row, blocks: blocks, a)
+            case .vecDot: return vecDot(row, blocks: blocks, a)
+            }
         }
-        return (h.d * ad) * floatValue(isum) - (h.dmin * ad) * floatValue(mins)
+
+        /// vec_dot_q2_K_q8_K: per super-block, first the mins into the eight lanes,
+        /// acc[l] = fma(−d_a·dmin_w, m_2l·T_2l + m_2l+1·T_2l+1, acc[l]) (T: the sums of 16
+        /// activations), then the scaled products, acc[l] = fma(d_a·d_w, lane l, acc[l]);
+        /// the result is hsum8(acc).
+        static func vecDot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations) -> Float {
+            var acc = SIMD8<Float>()
+            for b in 0..<blocks {
+                let block = row + b * Q2_K.blockBytes
+                let minScale = -a.d[b] * Q2_K.dmin(block)
+                for l in 0..<8 {
+                    let mins = Q2_K.minimum(block, 2 * l) * a.bsums[16 * b + 2 * l]
+                        + Q2_K.minimum(block, 2 * l + 1) * a.bsums[16 * b + 2 * l + 1]
+                    acc[l] = LaneMath.fusedMultiplyAdd(minScale, LaneMath.roundedFloat(mins), acc[l])
+                }
+                let lanes = ReferenceOrders.vecDotLanes(Q2_K.self, block, a, blockIndex: b)
+                let scale = a.d[b] * Q2_K.d(block)
+                for l in 0..<8 { acc[l] = LaneMath.fusedMultiplyAdd(scale, LaneMath.roundedFloat(lanes[l]), acc[l]) }
+            }
+            return LaneMath.horizontalSum(acc)
+        }
     }
 }

@@ -10,11 +10,14 @@
 //   offset 108: d       f16
 //   value[i] = d · (s[i/16] − 32) · (q2 − (highBit ? 0 : 4))
 // Dot against Q8_K: d_w·d_a·Σ_c (s[c]−32)·Σ q·a.
+// llama.cpp's orders: vec_dot, or tiled for batches of 8+ (Kernels/SummationOrder.swift).
 
-public enum Q3_K: QuantizedDotFormat {
+public enum Q3_K: SuperBlockFormat {
     public static var blockElements: Int { 256 }
     public static var blockBytes: Int { 110 }
-    public static var activation: ActivationFormat { .q8_K }
+    static var scaleGroup: Int { 16 }
+    static var hasMins: Bool { false }
+    static var gemmSpan: Int { 256 }
 
     @inline(__always)
     static func unpackScales(_ p: UnsafeRawPointer) -> (low: UInt64, high: UInt64) {
@@ -46,47 +49,44 @@ public enum Q3_K: QuantizedDotFormat {
         }
     }
 
-    public struct Header {
-        var d: Float
-        var scalesLow: UInt64
-        var scalesHigh: UInt64
-    }
-    public typealias Sub = Sub32
+    @inline(__always) static func d(_ block: UnsafeRawPointer) -> Float { loadF16(block, 108) }
+    @inline(__always) static func dmin(_ block: UnsafeRawPointer) -> Float { 0 }
 
+    /// q2 − (high bit ? 0 : 4), i.e. code − 4 with code = q2 | high << 2 (0…7).
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Header {
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let n = i >> 7, j = (i >> 5) & 3, l = i & 31
+        let low = Int32(block.load(fromByteOffset: 32 + 32 * n + l, as: UInt8.self) >> UInt8(2 * j)) & 3
+        let high = Int32(block.load(fromByteOffset: l, as: UInt8.self) >> UInt8(4 * n + j)) & 1
+        return (low | high << 2) - 4
+    }
+
+    /// s − 32.
+    @inline(__always)
+    static func scale(_ block: UnsafeRawPointer, _ group: Int) -> Int32 {
         let s = unpackScales(block + 96)
-        return Header(d: loadF16(block, 108), scalesLow: s.low, scalesHigh: s.high)
+        return Int32(byteOf(group < 8 ? s.low : s.high, group & 7)) - 32
     }
 
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
-        let offset = 32 + (index >> 2) * 32
-        let shift = UInt16((index & 3) * 2)
-        let v0 = block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self) &>> shift
-        let v1 = block.loadUnaligned(fromByteOffset: offset + 16, as: SIMD8<UInt16>.self) &>> shift
-        let bit = UInt16(index)
-        let h0 = block.loadUnaligned(as: SIMD8<UInt16>.self) &>> bit
-        let h1 = block.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self) &>> bit
-        // q2 | high << 2, minus 4: (q2 − 4) when the high bit is clear, q2 when it is set.
-        let e0 = (v0 & 0x0003) | ((h0 & 0x0001) &<< 2)
-        let o0 = ((v0 &>> 8) & 0x0003) | ((h0 & 0x0100) &>> 6)
-        let e1 = (v1 & 0x0003) | ((h1 & 0x0001) &<< 2)
-        let o1 = ((v1 &>> 8) & 0x0003) | ((h1 & 0x0100) &>> 6)
-        return Sub32(e0: unsafeBitCast(e0, to: SIMD8<Int16>.self) &- 4, o0: unsafeBitCast(o0, to: SIMD8<Int16>.self) &- 4,
-                     e1: unsafeBitCast(e1, to: SIMD8<Int16>.self) &- 4, o1: unsafeBitCast(o1, to: SIMD8<Int16>.self) &- 4)
-    }
+    @inline(__always) static func minimum(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { 0 }
 
-    @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Header, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        let word = index < 4 ? header.scalesLow : header.scalesHigh
-        let s0 = (byteOf(word, (index & 3) * 2) & 0x3F) &- 32
-        let s1 = (byteOf(word, (index & 3) * 2 + 1) & 0x3F) &- 32
-        return widenPairs(chunkProducts(sub.e0, sub.o0, a, 0)) &* s0 &+ widenPairs(chunkProducts(sub.e1, sub.o1, a, 16)) &* s1
-    }
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            order == .tiled ? ReferenceOrders.tiled(Q3_K.self, row, blocks: blocks, a) : vecDot(row, blocks: blocks, a)
+        }
 
-    @inline(__always)
-    public static func finish(_ h: Header, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        (h.d * act.d[blockIndex]) * floatValue(isum)
+        /// vec_dot_q3_K_q8_K: the eight lanes with each value's −4 offset inside its own lane,
+        /// acc[l] = fma(d_a·d_w, lane l, acc[l]) per super-block; the result is hsum8(acc).
+        static func vecDot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations) -> Float {
+            var acc = SIMD8<Float>()
+            for b in 0..<blocks {
+                let block = row + b * Q3_K.blockBytes
+                let lanes = ReferenceOrders.vecDotLanes(Q3_K.self, block, a, blockIndex: b)
+                let scale = a.d[b] * Q3_K.d(block)
+                for l in 0..<8 { acc[l] = LaneMath.fusedMultiplyAdd(scale, LaneMath.roundedFloat(lanes[l]), acc[l]) }
+            }
+            return LaneMath.horizontalSum(acc)
+        }
     }
 }

@@ -3,11 +3,13 @@
 //   offset 2: qs  16 bytes; byte j holds element j in its low nibble and element j+16 in its
 //                 high nibble. value = d · (nibble − 8)
 // Dot product against Q8_0 activations: d_w · d_a · Σ (q−8)·a.
+// llama.cpp's orders: vec_dot (and tinyBLAS for batches), or, for matrices whose row count is
+// a multiple of 8, the repacked GEMM/GEMV (Kernels/SummationOrder.swift).
 
-public enum Q4_0: QuantizedDotFormat {
+public enum Q4_0: Block32Format {
     public static var blockElements: Int { 32 }
     public static var blockBytes: Int { 18 }
-    public static var activation: ActivationFormat { .q8_0 }
+    static var isAffine: Bool { false }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 32 {
@@ -21,47 +23,18 @@ public enum Q4_0: QuantizedDotFormat {
         }
     }
 
-    public typealias Header = Float
-    public typealias Sub = Sub32
-
+    /// q − 8 of value `i` of a block.
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Float { loadF16(block, 0) }
-
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Float, _ index: Int) -> Sub32 {
-        let n = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<UInt16>.self)
-        return Sub32(e0: lowNibblesE(n) &- 8, o0: lowNibblesO(n) &- 8, e1: highNibblesE(n) &- 8, o1: highNibblesO(n) &- 8)
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let byte = Int32(block.load(fromByteOffset: 2 + (i & 15), as: UInt8.self))
+        return (i < 16 ? byte & 15 : byte >> 4) - 8
     }
 
-    @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Float, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        subDotNarrow(sub, a)
-    }
-
-    @inline(__always)
-    public static func finish(_ d: Float, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        floatValue(isum) * (d * act.d[blockIndex])
-    }
-
-    @inline(__always)
-    public static func scales4(_ block: UnsafeRawPointer) -> SIMD4<Float> { loadF16x4(block, stride: blockBytes, offset: 0) }
-
-    @inline(__always)
-    public static func finish4(_ d: SIMD4<Float>, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
-        floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
-    }
-
-    // Lanes ≤ |q−8| ≤ 8: 4·8·127 ≤ 8191.
-    @inline(__always) public static var hasNarrowBlockDot: Bool { true }
-
-    @inline(__always)
-    public static func blockDot16(_ block: UnsafeRawPointer, _ a: UnsafePointer<Int16>) -> SIMD8<Int16> {
-        subDotNarrow16(sub(block, header(block), 0), a)
-    }
-
-    @inline(__always)
-    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
-                                  _ blockIndex: Int) -> SIMD4<Float> {
-        floatValues(isums) * (loadF16x4(block, stride: stride, offset: 0) * SIMD4(repeating: act.d[blockIndex]))
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            order == .vecDot ? ReferenceOrders.vecDot32(Q4_0.self, row, blocks: blocks, a)
+                             : ReferenceOrders.blockwise32(Q4_0.self, row, blocks: blocks, a)
+        }
     }
 }

@@ -9,11 +9,15 @@
 //                       is byte l of its group).
 //   value in sub-block j = d·sc[j] · q − dmin·m[j]
 // Dot against Q8_K: d_w·d_a·Σ_j sc[j]·Σ q·a − dmin_w·d_a·Σ_j m[j]·(bsum[2j] + bsum[2j+1]).
+// llama.cpp's orders: vec_dot, tiled (batches of 8+), or, for matrices whose row count is a
+// multiple of 8, the repacked GEMM (per 64 values) and GEMV (Kernels/SummationOrder.swift).
 
-public enum Q4_K: QuantizedDotFormat {
+public enum Q4_K: SuperBlockFormat {
     public static var blockElements: Int { 256 }
     public static var blockBytes: Int { 144 }
-    public static var activation: ActivationFormat { .q8_K }
+    static var scaleGroup: Int { 32 }
+    static var hasMins: Bool { true }
+    static var gemmSpan: Int { 64 }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 256 {
@@ -33,42 +37,53 @@ public enum Q4_K: QuantizedDotFormat {
         }
     }
 
-    public struct Header {
-        var d: Float
-        var dmin: Float
-        var scales: UInt64
-        var mins: UInt64
-    }
-    public typealias Sub = Sub32
+    @inline(__always) static func d(_ block: UnsafeRawPointer) -> Float { loadF16(block, 0) }
+    @inline(__always) static func dmin(_ block: UnsafeRawPointer) -> Float { loadF16(block, 2) }
 
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Header {
-        let bits = block.loadUnaligned(as: UInt32.self)
-        let sm = unpackScaleMin(block + 4)
-        return Header(d: FP16.toFloat(UInt16(truncatingIfNeeded: bits)), dmin: FP16.toFloat(UInt16(truncatingIfNeeded: bits >> 16)),
-                      scales: sm.scales, mins: sm.mins)
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let j = i >> 5, l = i & 31
+        return Int32(block.load(fromByteOffset: 16 + (j >> 1) * 32 + l, as: UInt8.self) >> UInt8((j & 1) * 4)) & 15
     }
 
     @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
-        let offset = 16 + (index >> 1) * 32
-        let shift = UInt16((index & 1) * 4)
-        let n0 = block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self) &>> shift
-        let n1 = block.loadUnaligned(fromByteOffset: offset + 16, as: SIMD8<UInt16>.self) &>> shift
-        return Sub32(e0: lowNibblesE(n0), o0: lowNibblesO(n0), e1: lowNibblesE(n1), o1: lowNibblesO(n1))
-    }
+    static func scale(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { byteOf(unpackScaleMin(block + 4).scales, group) }
 
     @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Header, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        let scale = byteOf(header.scales, index)
-        return subDotNarrow(sub, a) &* scale
-    }
+    static func minimum(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { byteOf(unpackScaleMin(block + 4).mins, group) }
 
-    @inline(__always)
-    public static func finish(_ h: Header, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        let ad = act.d[blockIndex]
-        let mins = minSum(h.mins, act.bsums + blockIndex * 16)
-        return (h.d * ad) * floatValue(isum) - (h.dmin * ad) * floatValue(mins)
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            switch order {
+            case .gemv: return ReferenceOrders.gemv(Q4_K.self, row, blocks: blocks, a)
+            case .gemm: return ReferenceOrders.gemm(Q4_K.self, row, blocks: blocks, a)
+            case .tiled: return ReferenceOrders.tiled(Q4_K.self, row, blocks: blocks, a)
+            case .vecDot: return vecDot(row, blocks: blocks, a)
+            }
+        }
+
+        /// vec_dot_q4_K_q8_K (not repacked: row counts not a multiple of 8): the eight lanes,
+        /// acc[l] = fma(d_a·d_w, lane l, acc[l]); the mins in four lanes, lane i =
+        /// m_2i·S_2i + m_2i+1·S_2i+1 (S: the sums of 32 activations), accMin[i] =
+        /// fma(−d_a·dmin_w, lane i, accMin[i]); the result is hsum8(acc) +
+        /// ((accMin0 + accMin2) + (accMin1 + accMin3)).
+        static func vecDot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations) -> Float {
+            var acc = SIMD8<Float>(), accMin = SIMD4<Float>()
+            for b in 0..<blocks {
+                let block = row + b * Q4_K.blockBytes
+                let minScale = -a.d[b] * Q4_K.dmin(block)
+                for i in 0..<4 {
+                    let mins = Q4_K.minimum(block, 2 * i) * ReferenceOrders.activationSum(a, blockIndex: b, group: 2 * i, size: 32)
+                        + Q4_K.minimum(block, 2 * i + 1) * ReferenceOrders.activationSum(a, blockIndex: b, group: 2 * i + 1, size: 32)
+                    accMin[i] = LaneMath.fusedMultiplyAdd(minScale, LaneMath.roundedFloat(mins), accMin[i])
+                }
+                let lanes = ReferenceOrders.vecDotLanes(Q4_K.self, block, a, blockIndex: b)
+                let scale = a.d[b] * Q4_K.d(block)
+                for l in 0..<8 { acc[l] = LaneMath.fusedMultiplyAdd(scale, LaneMath.roundedFloat(lanes[l]), acc[l]) }
+            }
+            return LaneMath.horizontalSum(acc) + ((accMin[0] + accMin[2]) + (accMin[1] + accMin[3]))
+        }
     }
 }
 
@@ -85,15 +100,4 @@ func unpackScaleMin(_ p: UnsafeRawPointer) -> (scales: UInt64, mins: UInt64) {
     let m0 = u1 & low6                                          // m[0..<4]
     let m1 = ((u2 >> 4) & low4) | (((u1 >> 6) & low2) << 4)     // m[4..<8]
     return (UInt64(sc0) | UInt64(sc1) << 32, UInt64(m0) | UInt64(m1) << 32)
-}
-
-/// Σ_j m[j] · (bsums[2j] + bsums[2j+1]) for eight per-32 mins packed in a UInt64.
-@inline(__always)
-func minSum(_ mins: UInt64, _ bsums: UnsafePointer<Int32>) -> Int32 {
-    var total: Int32 = 0
-    for j in 0..<8 {
-        let m = byteOf(mins, j)
-        total &+= m &* (bsums[2 * j] &+ bsums[2 * j + 1])
-    }
-    return total
 }

@@ -5,11 +5,12 @@
 //   offset 8: qs  16 bytes; byte j: low nibble = element j, high nibble = element j+16
 //                 value = d · q + m, q = nibble | (bit << 4) in 0...31
 // Dot product against Q8_1 activations: d_w · d_a · Σ q·a + m_w · s_a.
+// llama.cpp's order: vec_dot, for every batch (Q4_1's order).
 
-public enum Q5_1: QuantizedDotFormat {
+public enum Q5_1: Block32Format {
     public static var blockElements: Int { 32 }
     public static var blockBytes: Int { 24 }
-    public static var activation: ActivationFormat { .q8_1 }
+    static var isAffine: Bool { true }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 32 {
@@ -27,46 +28,18 @@ public enum Q5_1: QuantizedDotFormat {
         }
     }
 
-    public typealias Header = SIMD2<Float>
-    public typealias Sub = Sub32
-
+    /// q (0…31) of value `i` of a block.
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> SIMD2<Float> {
-        let bits = block.loadUnaligned(as: UInt32.self)
-        return SIMD2(FP16.toFloat(UInt16(truncatingIfNeeded: bits)), FP16.toFloat(UInt16(truncatingIfNeeded: bits >> 16)))
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let byte = Int32(block.load(fromByteOffset: 8 + (i & 15), as: UInt8.self))
+        let high = Int32(bitPattern: (block.loadUnaligned(fromByteOffset: 4, as: UInt32.self) >> UInt32(i)) & 1)
+        return (i < 16 ? byte & 15 : byte >> 4) | high << 4
     }
 
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: SIMD2<Float>, _ index: Int) -> Sub32 {
-        unpack5(block.loadUnaligned(fromByteOffset: 8, as: SIMD8<UInt16>.self),
-                block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-    }
-
-    @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: SIMD2<Float>, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        subDotNarrow(sub, a)
-    }
-
-    @inline(__always)
-    public static func finish(_ h: SIMD2<Float>, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        (h[0] * act.d[blockIndex]) * floatValue(isum) + h[1] * act.s[blockIndex]
-    }
-
-    @inline(__always)
-    public static func scales4(_ block: UnsafeRawPointer) -> PairScales4 {
-        let h = loadF16Pairs4(block, stride: blockBytes)
-        return PairScales4(d: h.d, m: h.m)
-    }
-
-    @inline(__always)
-    public static func finish4(_ h: PairScales4, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
-        (h.d * loadFloats4(act.d + blockIndex)) * floatValues(isums) + h.m * loadFloats4(act.s + blockIndex)
-    }
-
-    @inline(__always)
-    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
-                                  _ blockIndex: Int) -> SIMD4<Float> {
-        let h = loadF16Pairs4(block, stride: stride)
-        return (h.d * SIMD4(repeating: act.d[blockIndex])) * floatValues(isums) + h.m * SIMD4(repeating: act.s[blockIndex])
+    /// The scalar reference: llama.cpp's order as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            ReferenceOrders.vecDot32(Q5_1.self, row, blocks: blocks, a)
+        }
     }
 }

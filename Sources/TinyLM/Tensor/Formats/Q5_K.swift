@@ -6,11 +6,14 @@
 //   offset 48: qs      128 bytes, low 4 bits, laid out as Q4_K's qs
 //   value in sub-block j = d·sc[j] · (nibble | bit << 4) − dmin·m[j]
 // Dot against Q8_K as Q4_K.
+// llama.cpp's orders: vec_dot, or tiled for batches of 8+ (Kernels/SummationOrder.swift).
 
-public enum Q5_K: QuantizedDotFormat {
+public enum Q5_K: SuperBlockFormat {
     public static var blockElements: Int { 256 }
     public static var blockBytes: Int { 176 }
-    public static var activation: ActivationFormat { .q8_K }
+    static var scaleGroup: Int { 32 }
+    static var hasMins: Bool { true }
+    static var gemmSpan: Int { 256 }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 256 {
@@ -32,36 +35,45 @@ public enum Q5_K: QuantizedDotFormat {
         }
     }
 
-    public typealias Header = Q4_K.Header
-    public typealias Sub = Sub32
+    @inline(__always) static func d(_ block: UnsafeRawPointer) -> Float { loadF16(block, 0) }
+    @inline(__always) static func dmin(_ block: UnsafeRawPointer) -> Float { loadF16(block, 2) }
 
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Header { Q4_K.header(block) }
-
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
-        let offset = 48 + (index >> 1) * 32
-        let shift = UInt16((index & 1) * 4)
-        let n0 = block.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt16>.self) &>> shift
-        let n1 = block.loadUnaligned(fromByteOffset: offset + 16, as: SIMD8<UInt16>.self) &>> shift
-        let bit = UInt16(index)
-        let h0 = block.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self) &>> bit
-        let h1 = block.loadUnaligned(fromByteOffset: 32, as: SIMD8<UInt16>.self) &>> bit
-        // Bit 0 of each byte -> bit 4 of its lane.
-        let he0 = unsafeBitCast((h0 & 0x0001) &<< 4, to: SIMD8<Int16>.self)
-        let ho0 = unsafeBitCast((h0 & 0x0100) &>> 4, to: SIMD8<Int16>.self)
-        let he1 = unsafeBitCast((h1 & 0x0001) &<< 4, to: SIMD8<Int16>.self)
-        let ho1 = unsafeBitCast((h1 & 0x0100) &>> 4, to: SIMD8<Int16>.self)
-        return Sub32(e0: lowNibblesE(n0) | he0, o0: lowNibblesO(n0) | ho0, e1: lowNibblesE(n1) | he1, o1: lowNibblesO(n1) | ho1)
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let j = i >> 5, l = i & 31
+        let low = Int32(block.load(fromByteOffset: 48 + (j >> 1) * 32 + l, as: UInt8.self) >> UInt8((j & 1) * 4)) & 15
+        let high = Int32(block.load(fromByteOffset: 16 + l, as: UInt8.self) >> UInt8(j)) & 1
+        return low | high << 4
     }
 
     @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Header, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        Q4_K.subDot(sub, header, index, a)
-    }
+    static func scale(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { byteOf(unpackScaleMin(block + 4).scales, group) }
 
     @inline(__always)
-    public static func finish(_ h: Header, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        Q4_K.finish(h, isum, act, blockIndex)
+    static func minimum(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { byteOf(unpackScaleMin(block + 4).mins, group) }
+
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            order == .tiled ? ReferenceOrders.tiled(Q5_K.self, row, blocks: blocks, a) : vecDot(row, blocks: blocks, a)
+        }
+
+        /// vec_dot_q5_K_q8_K: the eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]); the mins
+        /// as one scalar per super-block, summs = fma(−d_a·dmin_w, Σ_j m_j·S_j, summs) (S: the
+        /// sums of 32 activations); the result is hsum8(acc) + summs.
+        static func vecDot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations) -> Float {
+            var acc = SIMD8<Float>()
+            var minSum: Float = 0
+            for b in 0..<blocks {
+                let block = row + b * Q5_K.blockBytes
+                var mins: Int32 = 0
+                for j in 0..<8 { mins += Q5_K.minimum(block, j) * ReferenceOrders.activationSum(a, blockIndex: b, group: j, size: 32) }
+                minSum = LaneMath.fusedMultiplyAdd(-a.d[b] * Q5_K.dmin(block), LaneMath.roundedFloat(mins), minSum)
+                let lanes = ReferenceOrders.vecDotLanes(Q5_K.self, block, a, blockIndex: b)
+                let scale = a.d[b] * Q5_K.d(block)
+                for l in 0..<8 { acc[l] = LaneMath.fusedMultiplyAdd(scale, LaneMath.roundedFloat(lanes[l]), acc[l]) }
+            }
+            return LaneMath.horizontalSum(acc) + minSum
+        }
     }
 }

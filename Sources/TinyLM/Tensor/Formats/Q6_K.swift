@@ -10,11 +10,14 @@
 //   value[128n + 96 + l] from ql[l+32] high nibble, qh[l] bits 6-7
 //   value[i] = d · scales[i / 16] · (q − 32), q = nibble | bits << 4
 // Dot against Q8_K: d_w·d_a·Σ_chunks scales[c]·Σ (q−32)·a.
+// llama.cpp's orders: vec_dot, or tiled for batches of 8+ (Kernels/SummationOrder.swift).
 
-public enum Q6_K: QuantizedDotFormat {
+public enum Q6_K: SuperBlockFormat {
     public static var blockElements: Int { 256 }
     public static var blockBytes: Int { 210 }
-    public static var activation: ActivationFormat { .q8_K }
+    static var scaleGroup: Int { 16 }
+    static var hasMins: Bool { false }
+    static var gemmSpan: Int { 256 }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 256 {
@@ -31,55 +34,54 @@ public enum Q6_K: QuantizedDotFormat {
         }
     }
 
-    public struct Header {
-        var d: Float
-        /// The 16 int8 scales, 8 per word.
-        var scalesLow: UInt64
-        var scalesHigh: UInt64
-    }
-    public typealias Sub = Sub32
+    @inline(__always) static func d(_ block: UnsafeRawPointer) -> Float { loadF16(block, 208) }
+    @inline(__always) static func dmin(_ block: UnsafeRawPointer) -> Float { 0 }
 
+    /// The stored 6-bit q (0…63) of value `i`.
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Header {
-        Header(d: loadF16(block, 208), scalesLow: block.loadUnaligned(fromByteOffset: 192, as: UInt64.self),
-               scalesHigh: block.loadUnaligned(fromByteOffset: 200, as: UInt64.self))
+    static func storedQuant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 {
+        let n = i >> 7, k = (i >> 5) & 3, l = i & 31
+        let low = Int32(block.load(fromByteOffset: n * 64 + (k & 1) * 32 + l, as: UInt8.self) >> UInt8((k >> 1) * 4)) & 15
+        let high = Int32(block.load(fromByteOffset: 128 + n * 32 + l, as: UInt8.self) >> UInt8(2 * k)) & 3
+        return low | high << 4
     }
 
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Header, _ index: Int) -> Sub32 {
-        let u = unsignedSub(block, index)
-        return Sub32(e0: u.e0 &- 32, o0: u.o0 &- 32, e1: u.e1 &- 32, o1: u.o1 &- 32)
-    }
-
-    /// Sub-block `index` (32 values) as the stored 6-bit q (0…63), before the −32 offset.
-    @inline(__always)
-    static func unsignedSub(_ block: UnsafeRawPointer, _ index: Int) -> Sub32 {
-        let n = index >> 2, k = index & 3
-        let qlOffset = n * 64 + (k & 1) * 32
-        let nibbleShift = UInt16((k >> 1) * 4)
-        let l0 = block.loadUnaligned(fromByteOffset: qlOffset, as: SIMD8<UInt16>.self) &>> nibbleShift
-        let l1 = block.loadUnaligned(fromByteOffset: qlOffset + 16, as: SIMD8<UInt16>.self) &>> nibbleShift
-        let highShift = UInt16(2 * k)
-        let h0 = block.loadUnaligned(fromByteOffset: 128 + n * 32, as: SIMD8<UInt16>.self) &>> highShift
-        let h1 = block.loadUnaligned(fromByteOffset: 128 + n * 32 + 16, as: SIMD8<UInt16>.self) &>> highShift
-        // Bits 0-1 of each byte -> bits 4-5 of its lane.
-        return Sub32(e0: lowNibblesE(l0) | unsafeBitCast((h0 & 0x0003) &<< 4, to: SIMD8<Int16>.self),
-                     o0: lowNibblesO(l0) | unsafeBitCast((h0 & 0x0300) &>> 4, to: SIMD8<Int16>.self),
-                     e1: lowNibblesE(l1) | unsafeBitCast((h1 & 0x0003) &<< 4, to: SIMD8<Int16>.self),
-                     o1: lowNibblesO(l1) | unsafeBitCast((h1 & 0x0300) &>> 4, to: SIMD8<Int16>.self))
-    }
+    /// q − 32.
+    @inline(__always) static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 { storedQuant(block, i) - 32 }
 
     @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Header, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        // |q−32|·|a| ≤ 32·127: two products per lane fit Int16; widen per 16-chunk, then scale.
-        let word = index < 4 ? header.scalesLow : header.scalesHigh
-        let s0 = signedByteOf(word, (index & 3) * 2)
-        let s1 = signedByteOf(word, (index & 3) * 2 + 1)
-        return widenPairs(chunkProducts(sub.e0, sub.o0, a, 0)) &* s0 &+ widenPairs(chunkProducts(sub.e1, sub.o1, a, 16)) &* s1
-    }
+    static func scale(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { Int32(block.load(fromByteOffset: 192 + group, as: Int8.self)) }
 
-    @inline(__always)
-    public static func finish(_ h: Header, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        (h.d * act.d[blockIndex]) * floatValue(isum)
+    @inline(__always) static func minimum(_ block: UnsafeRawPointer, _ group: Int) -> Int32 { 0 }
+
+    /// The scalar reference: llama.cpp's orders as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            order == .tiled ? ReferenceOrders.tiled(Q6_K.self, row, blocks: blocks, a) : vecDot(row, blocks: blocks, a)
+        }
+
+        /// vec_dot_q6_K_q8_K: the eight lanes over the stored q (0…63), lane l =
+        /// Σ_g scale[2g + l/4]·Σ_{k<4} q[32g + 16(l/4) + 4(l mod 4) + k]·a[…], minus
+        /// 32·(scale[2l]·T_2l + scale[2l+1]·T_2l+1) (T: the sums of 16 activations: the −32
+        /// offset lands in other lanes than its products); acc[l] = fma(d_a·d_w, lane l, acc[l]);
+        /// the result is hsum8(acc).
+        static func vecDot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations) -> Float {
+            var acc = SIMD8<Float>()
+            for b in 0..<blocks {
+                let block = row + b * Q6_K.blockBytes
+                for l in 0..<8 {
+                    var lane: Int32 = 0
+                    for g in 0..<8 {
+                        let first = 32 * g + 16 * (l / 4) + 4 * (l % 4)
+                        var dot: Int32 = 0
+                        for i in first ..< first + 4 { dot += Q6_K.storedQuant(block, i) * Int32(a.q8[256 * b + i]) }
+                        lane += Q6_K.scale(block, first / 16) * dot
+                    }
+                    lane -= 32 * (Q6_K.scale(block, 2 * l) * a.bsums[16 * b + 2 * l] + Q6_K.scale(block, 2 * l + 1) * a.bsums[16 * b + 2 * l + 1])
+                    acc[l] = LaneMath.fusedMultiplyAdd(a.d[b] * Q6_K.d(block), LaneMath.roundedFloat(lane), acc[l])
+                }
+            }
+            return LaneMath.horizontalSum(acc)
+        }
     }
 }

@@ -10,11 +10,12 @@
 // (_mm256_round_ps), and the block stores f16(d) (the kernels use that rounded d). The _ref
 // rounding (1/d and roundf, ties away from zero) gives other quants on exact .5 ties, which
 // happen in real activations and move the logits.
+// llama.cpp's order as a weight: vec_dot (and tinyBLAS for batches, in the same order).
 
-public enum Q8_0: QuantizedDotFormat {
+public enum Q8_0: Block32Format {
     public static var blockElements: Int { 32 }
     public static var blockBytes: Int { 34 }
-    public static var activation: ActivationFormat { .q8_0 }
+    static var isAffine: Bool { false }
 
     public static func dequantizeRow(_ src: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
         for b in 0..<count / 32 {
@@ -26,43 +27,15 @@ public enum Q8_0: QuantizedDotFormat {
         }
     }
 
-    // MARK: Weight kernel (× Q8_0 activations)
-
-    public typealias Header = Float
-    public typealias Sub = Sub32
-
+    /// q of value `i` of a block.
     @inline(__always)
-    public static func header(_ block: UnsafeRawPointer) -> Float { loadF16(block, 0) }
+    static func quant(_ block: UnsafeRawPointer, _ i: Int) -> Int32 { Int32(block.load(fromByteOffset: 2 + i, as: Int8.self)) }
 
-    @inline(__always)
-    public static func sub(_ block: UnsafeRawPointer, _ header: Float, _ index: Int) -> Sub32 {
-        let v0 = block.loadUnaligned(fromByteOffset: 2, as: SIMD8<Int16>.self)
-        let v1 = block.loadUnaligned(fromByteOffset: 18, as: SIMD8<Int16>.self)
-        return Sub32(e0: signedBytesE(v0), o0: signedBytesO(v0), e1: signedBytesE(v1), o1: signedBytesO(v1))
-    }
-
-    @inline(__always)
-    public static func subDot(_ sub: Sub32, _ header: Float, _ index: Int, _ a: UnsafePointer<Int16>) -> SIMD4<Int32> {
-        subDotWide(sub, a)
-    }
-
-    @inline(__always)
-    public static func finish(_ d: Float, _ isum: Int32, _ act: Q8Activations, _ blockIndex: Int) -> Float {
-        floatValue(isum) * (d * act.d[blockIndex])
-    }
-
-    @inline(__always)
-    public static func scales4(_ block: UnsafeRawPointer) -> SIMD4<Float> { loadF16x4(block, stride: blockBytes, offset: 0) }
-
-    @inline(__always)
-    public static func finish4(_ d: SIMD4<Float>, _ isums: SIMD4<Int32>, _ act: Q8Activations, _ blockIndex: Int) -> SIMD4<Float> {
-        floatValues(isums) * (d * loadFloats4(act.d + blockIndex))
-    }
-
-    @inline(__always)
-    public static func finishRows(_ block: UnsafeRawPointer, stride: Int, _ isums: SIMD4<Int32>, _ act: Q8Activations,
-                                  _ blockIndex: Int) -> SIMD4<Float> {
-        floatValues(isums) * (loadF16x4(block, stride: stride, offset: 0) * SIMD4(repeating: act.d[blockIndex]))
+    /// The scalar reference: llama.cpp's order as plain loops (Formats/ReferenceOrders.swift).
+    enum Reference {
+        static func dot(_ row: UnsafeRawPointer, blocks: Int, _ a: Q8Activations, _ order: SummationOrder) -> Float {
+            ReferenceOrders.vecDot32(Q8_0.self, row, blocks: blocks, a)
+        }
     }
 
     // MARK: Activation quantization
@@ -108,7 +81,7 @@ public enum Q8_0: QuantizedDotFormat {
             d[b] = scale
             if let s {
                 // ggml: y.d = fp16(d); y.s = fp16(sum * d) with the unrounded d.
-                s[b] = FP16.round(floatValue(r.sum) * r.scale)
+                s[b] = FP16.round(LaneMath.roundedFloat(r.sum) * r.scale)
             }
         }
         writePlanes(q8, count: count, into: q)

@@ -16,7 +16,7 @@ public enum Q8_1 {
             let block = out + b * blockBytes
             let r = Q8_0.quantizeBlock(x + b * 32, (block + 4).assumingMemoryBound(to: Int8.self))
             block.storeBytes(of: r.d, toByteOffset: 0, as: UInt16.self)
-            block.storeBytes(of: FP16.fromFloat(floatValue(r.sum) * r.scale), toByteOffset: 2, as: UInt16.self)
+            block.storeBytes(of: FP16.fromFloat(LaneMath.roundedFloat(r.sum) * r.scale), toByteOffset: 2, as: UInt16.self)
         }
     }
 
@@ -30,7 +30,7 @@ public enum Q8_1 {
         }
     }
 
-    /// Activation planes (see QuantKernel.swift) with the per-block sums.
+    /// Activation planes (Kernels/SIMD128/SIMD128Lanes.swift) with the per-block sums.
     public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, q8: UnsafeMutablePointer<Int8>,
                                            q: UnsafeMutablePointer<Int16>, d: UnsafeMutablePointer<Float>,
                                            s: UnsafeMutablePointer<Float>) {

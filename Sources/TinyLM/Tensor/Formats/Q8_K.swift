@@ -61,7 +61,7 @@ public enum Q8_K {
         }
     }
 
-    /// Activation planes (see QuantKernel.swift): d per 256 values, bsums per 16 (Int32).
+    /// Activation planes (Kernels/SIMD128/SIMD128Lanes.swift): d per 256 values, bsums per 16 (Int32).
     public static func quantizeActivations(_ x: UnsafePointer<Float>, count: Int, q8: UnsafeMutablePointer<Int8>,
                                            q: UnsafeMutablePointer<Int16>, d: UnsafeMutablePointer<Float>,
                                            bsums: UnsafeMutablePointer<Int32>) {

@@ -1,0 +1,125 @@
+// The SIMD128 drivers of the 32-value formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): each format
+// supplies its block's weights as value pairs (<Format>+SIMD128.swift); these loops add them
+// in llama.cpp's orders (vec_dot's eight lanes; Q4_0's repacked one sum per block).
+
+/// A 32-value format's weights as the SIMD128 kernels take them.
+protocol SIMD128PairedBlocks {
+    static var blockBytes: Int { get }
+    /// A block's 32 integer values (q − offset for the symmetric formats) as value pairs.
+    static func pairs(_ block: UnsafeRawPointer) -> WeightPairs
+}
+
+enum SIMD128Block32 {
+    /// Every row of `rows` times every token of the pass, four rows at a time (missing rows at
+    /// the end go as a smaller group): `body(row, count, token)`. The group's bytes stay in L1
+    /// while the tokens pass over them; four rows share each activation load.
+    @inline(__always)
+    static func forEachGroup(_ job: KernelJob, rows: Range<Int>, _ body: (_ row: Int, _ count: Int, _ token: Int) -> Void) {
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let count = Swift.min(4, rows.upperBound - r)
+            for t in 0..<job.batch { body(r, count, t) }
+            r += count
+        }
+    }
+
+    /// vec_dot of up to four rows of a format with one f16 scale per block (Q4_0, Q5_0, Q8_0).
+    @inline(__always)
+    static func symmetric<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
+                                                  _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        if count < 4 {
+            for i in 0..<count {
+                var acc = SIMD8<Float>()
+                let row = rows + i * rowBytes
+                for b in 0..<blocks {
+                    let w = row + b * F.blockBytes
+                    acc = LaneMath.fusedMultiplyAdd(loadF16(w, 0) * act.d[b], blockLanes(F.pairs(w), ActivationPairs(act.planes + b * 32)), acc)
+                }
+                out[i] = LaneMath.horizontalSum(acc)
+            }
+            return
+        }
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let w = rows + b * F.blockBytes
+            // The f16 scale opens every block of these formats: the four rows' scales convert together.
+            let scales = FP16.toFloat4(headerHalves4(w, rowBytes)) * act.d[b]
+            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
+            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+            acc2 = LaneMath.fusedMultiplyAdd(scales[2], blockLanes(F.pairs(w + 2 * rowBytes), a), acc2)
+            acc3 = LaneMath.fusedMultiplyAdd(scales[3], blockLanes(F.pairs(w + 3 * rowBytes), a), acc3)
+        }
+        out[0] = LaneMath.horizontalSum(acc0)
+        out[1] = LaneMath.horizontalSum(acc1)
+        out[2] = LaneMath.horizontalSum(acc2)
+        out[3] = LaneMath.horizontalSum(acc3)
+    }
+
+    /// vec_dot of up to four rows of an affine format (Q4_1, Q5_1: f16 d and m per block)
+    /// against Q8_1 activations.
+    @inline(__always)
+    static func affine<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
+                                               _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        if count < 4 {
+            for i in 0..<count {
+                let row = rows + i * rowBytes
+                var acc = SIMD8<Float>()
+                var minSum: Float = 0
+                for b in 0..<blocks {
+                    let w = row + b * F.blockBytes
+                    acc = LaneMath.fusedMultiplyAdd(loadF16(w, 0) * act.d[b], blockLanes(F.pairs(w), ActivationPairs(act.planes + b * 32)), acc)
+                    minSum = LaneMath.fusedMultiplyAdd(loadF16(w, 2), act.s[b], minSum)
+                }
+                out[i] = LaneMath.horizontalSum(acc) + minSum
+            }
+            return
+        }
+        // Four rows unrolled, so the accumulators stay in registers; the four rows' f16 scales
+        // are converted together.
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
+        var minSums = MinSums()
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let w = rows + b * F.blockBytes
+            let words = headerWords4(w, rowBytes)
+            let scales = FP16.toFloat4(words & 0xFFFF) * act.d[b]   // d_w·d_a, rounded to Float
+            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
+            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+            acc2 = LaneMath.fusedMultiplyAdd(scales[2], blockLanes(F.pairs(w + 2 * rowBytes), a), acc2)
+            acc3 = LaneMath.fusedMultiplyAdd(scales[3], blockLanes(F.pairs(w + 3 * rowBytes), a), acc3)
+            minSums.add(FP16.toFloat4(words &>> 16), act.s[b])
+        }
+        let m = minSums.value
+        out[0] = LaneMath.horizontalSum(acc0) + m[0]
+        out[1] = LaneMath.horizontalSum(acc1) + m[1]
+        out[2] = LaneMath.horizontalSum(acc2) + m[2]
+        out[3] = LaneMath.horizontalSum(acc3) + m[3]
+    }
+
+    /// The repacked order of Q4_0 (GEMM and GEMV alike): per block the whole block's sum,
+    /// acc = fma(sum, d_w·d_a, acc), for up to four rows advancing together (missing rows
+    /// repeat the first and are dropped).
+    @inline(__always)
+    static func blockwise<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ count: Int, _ blocks: Int,
+                                                  _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        let stride = count == 4 ? rowBytes : 0
+        let p1 = count > 1 ? rows + rowBytes : rows
+        let p2 = count > 2 ? rows + 2 * rowBytes : rows
+        let p3 = count > 3 ? rows + 3 * rowBytes : rows
+        var acc = SIMD4<Float>()
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let o = b * F.blockBytes
+            let l0 = blockLaneSums(F.pairs(rows + o), a), l1 = blockLaneSums(F.pairs(p1 + o), a)
+            let l2 = blockLaneSums(F.pairs(p2 + o), a), l3 = blockLaneSums(F.pairs(p3 + o), a)
+            let sums = transposedSum(l0.lowHalf &+ l0.highHalf, l1.lowHalf &+ l1.highHalf,
+                                     l2.lowHalf &+ l2.highHalf, l3.lowHalf &+ l3.highHalf)
+            let halves = stride != 0 ? headerHalves4(rows + o, rowBytes)
+                : SIMD4(UInt32((rows + o).loadUnaligned(as: UInt16.self)), UInt32((p1 + o).loadUnaligned(as: UInt16.self)),
+                        UInt32((p2 + o).loadUnaligned(as: UInt16.self)), UInt32((p3 + o).loadUnaligned(as: UInt16.self)))
+            acc = LaneMath.fusedMultiplyAdd(LaneMath.exactFloats(sums), FP16.toFloat4(halves) * act.d[b], acc)
+        }
+        for i in 0..<count { out[i] = acc[i] }
+    }
+}

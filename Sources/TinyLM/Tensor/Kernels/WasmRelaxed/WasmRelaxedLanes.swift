@@ -1,0 +1,140 @@
+// What the relaxed-SIMD kernels share (build flag TINYLM_RELAXED_SIMD, the
+// tinylm-relaxed*.wasm modules). Two relaxed instructions carry the work, each used only where
+// its result is not left to the engine:
+// - i32x4.relaxed_dot_i8x16_i7x16_add_s sums four adjacent byte products per Int32 lane —
+//   exactly ggml's lane. It is deterministic when the second operand is in 0…127: Q4_1's
+//   nibbles are, and for Q8_0 the activations are split into positive and negative parts
+//   (a token's decode) or x's sign is moved onto them (prompts, with |x| unpacked once;
+//   ggml's quantizer keeps every |value| ≤ 127). On x86 engines lower it to ggml's own
+//   vpmaddubsw + vpmaddwd.
+// - f32x4.relaxed_madd is fused on FMA hardware and unfused elsewhere. WasmFusedMultiplyAdd
+//   probes it once at startup; the kernels are generic over the multiply-add and run the
+//   relaxed one only when the probe found it fused, otherwise the exact f64 form.
+// Formats without a relaxed kernel here take their SIMD128 kernels in these modules too.
+
+#if TINYLM_RELAXED_SIMD
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
+/// acc + s·x per lane with one rounding to Float.
+protocol WasmMultiplyAdd {
+    static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float>
+    /// The same with the scale already in every lane of `s`.
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float>
+}
+
+/// f32x4.relaxed_madd, on machines where the startup probe found it fused.
+enum RelaxedFusedMultiplyAdd: WasmMultiplyAdd {
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_relaxed_madd(x, SIMD4(repeating: s), acc)
+    }
+
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_relaxed_madd(x, s, acc)
+    }
+}
+
+/// The product and sum formed in f64 and rounded once (machines without FMA hardware).
+enum DoubleFusedMultiplyAdd: WasmMultiplyAdd {
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, _ s: Float, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_fma_via_f64(x, s, acc)
+    }
+
+    @inline(__always)
+    static func apply(_ x: SIMD4<Float>, splat s: SIMD4<Float>, _ acc: SIMD4<Float>) -> SIMD4<Float> {
+        tinylm_fma_via_f64(x, s[0], acc)
+    }
+}
+
+/// A 32-value format's relaxed-SIMD kernels, as the driver below runs them.
+protocol WasmRelaxedBlock32Format {
+    /// Two rows (`rowBytes` apart) against one token's activations.
+    static func dot2<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>)
+    /// Two rows unpacked for a batch into `unpacked`.
+    static func unpack(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, into unpacked: WasmUnpackedPair)
+    /// An unpacked pair of rows against one token's activations.
+    static func unpackedDot<M: WasmMultiplyAdd>(_: M.Type, _ unpacked: WasmUnpackedPair, _ blocks: Int, _ act: Q8Activations,
+                                                _ out: UnsafeMutablePointer<Float>)
+}
+
+/// Two rows unpacked for a batch: per block, eight byte vectors (the format says which) and
+/// the block's converted f16 header(s), one SIMD4 per block.
+struct WasmUnpackedPair {
+    let bytes: UnsafeMutablePointer<SIMD16<Int8>>
+    let headers: UnsafeMutablePointer<SIMD4<Float>>
+
+    @inline(__always)
+    static func lanes(_ y: SIMD16<Int8>, _ x: SIMD16<Int8>) -> SIMD4<Float> {
+        tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y, x, SIMD4()))
+    }
+}
+
+enum WasmRelaxedBlock32 {
+    /// Every row of `rows` against every token of the pass. A batch unpacks each pair of rows
+    /// once — bytes ready for the dot instruction, f16 scales as Floats — into this chunk's
+    /// scratch slot (160 bytes per block) and runs every token over the copy, which stays in
+    /// L1; a single token takes four rows as two passes of two: four rows' eight accumulators
+    /// each, plus the activations and constants, are more v128 values than x86 has registers,
+    /// and V8 then spills in the inner loop (perf: a third of the kernel's time went to stack
+    /// moves). `leftover` takes rows that do not fill a group.
+    static func multiply<F: WasmRelaxedBlock32Format>(_: F.Type, _ job: KernelJob, rows: Range<Int>, chunk: Int,
+                                                leftover: (Range<Int>) -> Void) {
+        let blocks = job.blocks, rowBytes = job.rowBytes
+        let fused = WasmFusedMultiplyAdd.relaxedIsFused
+        if job.batch >= 2, let slot = job.scratch.unpackSlot(chunk) {
+            let unpacked = WasmUnpackedPair(bytes: slot.assumingMemoryBound(to: SIMD16<Int8>.self),
+                                            headers: (slot + 128 * blocks).assumingMemoryBound(to: SIMD4<Float>.self))
+            var r = rows.lowerBound
+            while r + 2 <= rows.upperBound {
+                F.unpack(job.row(r), rowBytes, blocks, into: unpacked)
+                for t in 0..<job.batch {
+                    if fused { F.unpackedDot(RelaxedFusedMultiplyAdd.self, unpacked, blocks, job.activations(t), job.results(t, r)) }
+                    else { F.unpackedDot(DoubleFusedMultiplyAdd.self, unpacked, blocks, job.activations(t), job.results(t, r)) }
+                }
+                r += 2
+            }
+            if r < rows.upperBound { leftover(r..<rows.upperBound) }
+            return
+        }
+        var r = rows.lowerBound
+        while r + 4 <= rows.upperBound {
+            for t in 0..<job.batch {
+                for pass in 0..<2 {
+                    let first = job.row(r + 2 * pass), results = job.results(t, r + 2 * pass)
+                    if fused { F.dot2(RelaxedFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
+                    else { F.dot2(DoubleFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
+                }
+            }
+            r += 4
+        }
+        if r < rows.upperBound { leftover(r..<rows.upperBound) }
+    }
+
+    /// body(0), body(1), … body(blocks − 1), two per loop iteration: the loop's own
+    /// instructions are a noticeable share of a block's ~25 (decode: 6% faster).
+    @inline(__always)
+    static func forEachBlock(_ blocks: Int, _ body: (Int) -> Void) {
+        var b = 0
+        while b + 2 <= blocks {
+            body(b)
+            body(b + 1)
+            b += 2
+        }
+        if b < blocks { body(b) }
+    }
+
+    /// The four 16-bit halves of two 32-bit words, one per lane (low half first).
+    @inline(__always)
+    static func halves(_ first: UInt32, _ second: UInt32) -> SIMD4<UInt32> {
+        var words = SIMD4<UInt32>()
+        words[0] = first
+        words[1] = second
+        return tinylm_widen_low_u16(unsafeBitCast(words, to: SIMD8<UInt16>.self))
+    }
+}
+#endif
