@@ -4,9 +4,13 @@ import TinyLMHost
 
 /// `tinylm bench`: prompt processing (pp) and generation (tg) speed in tokens/s, like
 /// llama-bench: pp evaluates a P-token prompt from an empty cache; tg evaluates N tokens one
-/// at a time. Each test repeats; the table shows mean ± standard deviation.
+/// at a time. Each test repeats; the table shows mean ± standard deviation. With LoRA adapters
+/// (--lora, --lora-scaled) every test also runs with them, alternating with the plain run
+/// repetition by repetition (so both see the same machine load), and a last column gives the
+/// ratio.
 func runBench(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"], flags: ["--no-avx512"])
+    let a = try Arguments(arguments, valued: Set(["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"]).union(AdapterFlags.valued),
+                          flags: ["--no-avx512"])
     // The AVX-512/VNNI prompt kernels are used where the CPU has them; this compares without.
     if a.has("--no-avx512") { MatrixMultiply.allowsAVX512 = false }
     let promptLength = try a.int("-p", default: 128)
@@ -19,32 +23,48 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     let c = model.config
     print("model: \(model.displayName) (\(c.architecture.name)), \(formatBytes(loaded.file.bytes.count)), weights read per token \(formatBytes(model.weightBytesPerToken))")
     print(String(format: "load: %.1f ms (mmap + parse + tokenizer)", loaded.loadSeconds * 1000))
-    print("| threads | test | t/s | ms/token |")
-    print("|---|---|---|---|")
+    let adapters = try AdapterFlags.load(a, for: loaded)
+    for use in adapters {
+        print("adapter: \(use.adapter.adaptedMatrixCount) matrices, rank \(use.adapter.maxRank), alpha \(use.adapter.alpha), "
+              + "\(formatBytes(use.adapter.weightBytes)), scale \(use.scale)")
+    }
+    if adapters.isEmpty {
+        print("| threads | test | t/s | ms/token |")
+        print("|---|---|---|---|")
+    } else {
+        print("| threads | test | t/s | ms/token | with / without |")
+        print("|---|---|---|---|---|")
+    }
     // Deterministic pseudo-random prompt tokens (avoiding special ids at the start of the vocab).
     var random = SeededRandom(seed: 42)
     let prompt = (0..<promptLength).map { _ in Int32(1000 + Int(random.next() % UInt64(c.vocabularySize - 1000))) }
     for threads in threadList {
         let executor = makeExecutor(threads: threads)
-        let session: Session
-        do { session = try Session(model: model, contextLength: max(promptLength, generateLength) + 8, executor: executor) }
-        catch { throw CLIError(description: error.message) }
+        // The plain session, and one with the adapters when there are any.
+        var sessions: [Session] = []
+        do {
+            for list in adapters.isEmpty ? [[]] : [[], adapters] {
+                let session = try Session(model: model, contextLength: max(promptLength, generateLength) + 8, executor: executor)
+                try session.setAdapters(list)
+                sessions.append(session)
+            }
+        } catch { throw CLIError(description: error.message) }
         if promptLength > 0 {
-            let rates = try measure(repetitions) {
+            let rates = try measure(repetitions, sessions) { session in
                 session.reset()
                 try session.evaluate(prompt)
-            }.map { Double(promptLength) / $0 }
+            }.map { $0.map { Double(promptLength) / $0 } }
             report(threads, "pp\(promptLength)", rates)
         }
         if generateLength > 0 {
-            let rates = try measure(repetitions) {
+            let rates = try measure(repetitions, sessions) { session in
                 session.reset()
                 var token: Int32 = prompt.first ?? 1000
                 for _ in 0..<generateLength {
                     try session.evaluate([token])
                     token = Sampler.argmax(session.logits.baseAddress!, count: c.vocabularySize)
                 }
-            }.map { Double(generateLength) / $0 }
+            }.map { $0.map { Double(generateLength) / $0 } }
             report(threads, "tg\(generateLength)", rates)
         }
         if let pool = executor as? ThreadPool { pool.shutdown() }
@@ -55,14 +75,17 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     return 0
 }
 
-private func measure(_ repetitions: Int, _ body: () throws -> Void) throws -> [Double] {
+/// Seconds of each repetition of `body` on each session (sessions alternate within a repetition).
+private func measure(_ repetitions: Int, _ sessions: [Session], _ body: (Session) throws -> Void) throws -> [[Double]] {
     do {
-        try body()  // warm-up: page in the weights, settle the threads
-        var seconds: [Double] = []
+        for session in sessions { try body(session) }  // warm-up: page in the weights, settle the threads
+        var seconds = [[Double]](repeating: [], count: sessions.count)
         for _ in 0..<repetitions {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            for (index, session) in sessions.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body(session)
+                seconds[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
         }
         return seconds
     } catch let error as TinyLMError {
@@ -70,8 +93,17 @@ private func measure(_ repetitions: Int, _ body: () throws -> Void) throws -> [D
     }
 }
 
-private func report(_ threads: Int, _ test: String, _ rates: [Double]) {
-    let mean = rates.reduce(0, +) / Double(rates.count)
-    let variance = rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rates.count - 1))
-    print(String(format: "| %d | %@ | %.1f ± %.1f | %.2f |", threads, test, mean, variance.squareRoot(), 1000 / mean))
+/// One row per session: the plain one, then (with adapters) the adapted one and its speed as a
+/// fraction of the plain one's.
+private func report(_ threads: Int, _ test: String, _ rates: [[Double]]) {
+    func mean(_ r: [Double]) -> Double { r.reduce(0, +) / Double(r.count) }
+    for (index, r) in rates.enumerated() {
+        let m = mean(r)
+        let deviation = (r.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(max(1, r.count - 1))).squareRoot()
+        if index == 0 {
+            print(String(format: "| %d | %@ | %.1f ± %.1f | %.2f |%@", threads, test, m, deviation, 1000 / m, rates.count > 1 ? " |" : ""))
+        } else {
+            print(String(format: "| %d | %@+lora | %.1f ± %.1f | %.2f | %.3f |", threads, test, m, deviation, 1000 / m, m / mean(rates[0])))
+        }
+    }
 }

@@ -3,9 +3,9 @@ import TinyLM
 
 /// Options shared by `generate` and `chat` for sampling and the session.
 struct SamplingFlags {
-    static let valued: Set<String> = ["--temperature", "--top-k", "--top-p", "--min-p", "--seed",
+    static let valued: Set<String> = Set(["--temperature", "--top-k", "--top-p", "--min-p", "--seed",
                                       "--repeat-penalty", "--repeat-last-n", "--max-tokens", "--stop",
-                                      "--threads", "--context", "--json-schema", "--grammar"]
+                                      "--threads", "--context", "--json-schema", "--grammar"]).union(AdapterFlags.valued)
 
     static func options(from a: Arguments, defaults: GenerationOptions) throws -> GenerationOptions {
         var o = defaults
@@ -47,11 +47,14 @@ struct SamplingFlags {
     static func makeSession(_ loaded: LoadedModel, _ a: Arguments) throws -> Session {
         let threads = try a.int("--threads", default: defaultThreadCount())
         let context = try a.int("--context", default: min(Session.defaultContextLength, loaded.model.config.trainedContextLength))
+        let session: Session
         do {
-            return try Session(model: loaded.model, contextLength: context, executor: makeExecutor(threads: threads))
+            session = try Session(model: loaded.model, contextLength: context, executor: makeExecutor(threads: threads))
         } catch {
             throw CLIError(description: error.message)
         }
+        try AdapterFlags.apply(a, for: loaded, to: session)
+        return session
     }
 }
 

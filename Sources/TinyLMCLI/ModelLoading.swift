@@ -27,6 +27,8 @@ final class LoadedModel {
     let file: MappedFile
     let model: Model
     let loadSeconds: Double
+    /// LoRA adapters mapped for this model (AdapterFlags), kept as long as the model.
+    var adapters: [(path: String, file: MappedFile, adapter: LoRAAdapter)] = []
 
     init(path: String?) throws {
         let path = path ?? defaultModelPath()

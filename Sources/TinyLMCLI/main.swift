@@ -13,19 +13,23 @@ commands:
   generate  --model PATH (--prompt TEXT | --prompt-ids JSON) [--max-tokens N] [--temperature T]
             [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop STR]...
             [--ids] [--ignore-eos] [--threads N] [--context N] [--verbose]
-            [--json-schema FILE | --grammar FILE | --json]
+            [--json-schema FILE | --grammar FILE | --json] [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                raw completion (no chat template), streamed
   chat      --model PATH [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
             [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
+            [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                chat with the model's chat format, streamed
-  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [--no-avx512]
-                                               prompt-processing and generation tokens/s
+  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [--no-avx512] [--lora FILE]... [--lora-scaled FILE:SCALE]...
+                                               prompt-processing and generation tokens/s (with
+                                               adapters: each test without and with them, alternately)
   template  --template FILE --context JSONFILE render a chat template with a JSON context
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
 Sampling defaults to the model's recommended settings (`tinylm info` shows them and where they
 come from); the flags override them. A constrained output that had to be steered to fit
 --max-tokens ends with finish reason constraint_budget (noted on stderr).
+--lora FILE applies a LoRA adapter in llama.cpp's GGUF form (scripts/convert-lora.py makes one from
+a PEFT adapter) at scale 1, --lora-scaled FILE:SCALE at another scale; both may repeat.
 """
 
 func run() -> Int32 {

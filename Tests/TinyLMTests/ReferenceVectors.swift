@@ -70,8 +70,10 @@ struct ReferenceVectors {
     /// to the first step where `top1` differs from `generatedIDs`.
     /// The prompt goes in as one batch when `batchSize` allows (llama.cpp's reference runs do).
     static func teacherForce(_ model: Model, _ c: GreedyCase, executor: any ComputeExecutor = SerialExecutor(),
-                             contextLength: Int = 256, batchSize: Int = Session.defaultBatchSize) throws -> TeacherForcedRun {
+                             contextLength: Int = 256, batchSize: Int = Session.defaultBatchSize,
+                             adapters: [ScaledAdapter] = []) throws -> TeacherForcedRun {
         let session = try Session(model: model, contextLength: contextLength, batchSize: batchSize, executor: executor)
+        try session.setAdapters(adapters)
         try session.evaluate(c.promptIDs)
         var run = TeacherForcedRun()
         for (step, token) in c.generatedIDs.enumerated() {
@@ -93,8 +95,9 @@ struct ReferenceVectors {
     /// step, and teacher-forced top-1 equal at every clear step; returns a one-line summary.
     @discardableResult
     static func check(_ model: Model, _ c: GreedyCase, contextLength: Int = 256,
-                      batchSize: Int = Session.defaultBatchSize, fragileGap: Double = fragileGap) throws -> Summary {
-        let run = try teacherForce(model, c, contextLength: contextLength, batchSize: batchSize)
+                      batchSize: Int = Session.defaultBatchSize, fragileGap: Double = fragileGap,
+                      adapters: [ScaledAdapter] = []) throws -> Summary {
+        let run = try teacherForce(model, c, contextLength: contextLength, batchSize: batchSize, adapters: adapters)
         let firstFragile = c.gaps.firstIndex { $0 < fragileGap } ?? c.gaps.count
         let firstDifference = zip(run.top1, c.generatedIDs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? c.generatedIDs.count
         #expect(firstDifference >= firstFragile,
@@ -119,7 +122,7 @@ struct ReferenceVectors {
 
     /// The last-position logits of every reference prompt in `<folder>/logits_full` equal
     /// llama.cpp's over the whole vocabulary, bit for bit.
-    static func checkFullLogitsBitIdentical(_ model: Model, _ folderName: String) throws {
+    static func checkFullLogitsBitIdentical(_ model: Model, _ folderName: String, adapters: [ScaledAdapter] = []) throws {
         let folder = TestSupport.referenceRoot.appendingPathComponent("\(folderName)/logits_full")
         let files = try FileManager.default.contentsOfDirectory(atPath: try TestSupport.requireFile(folder.path)).sorted()
         let cases = try ReferenceVectors(folderName).logits
@@ -130,6 +133,7 @@ struct ReferenceVectors {
             let data = try Data(contentsOf: folder.appendingPathComponent(file))
             let reference = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             let session = try Session(model: model, contextLength: 64)
+            try session.setAdapters(adapters)
             try session.evaluate(c.promptIDs)
             #expect(reference.count == session.logits.count)
             var differing = 0

@@ -27,7 +27,33 @@ public final class Session {
     }
 
     /// Bytes of working memory this session holds (KV cache plus activations).
-    public var memoryBytes: Int { state.byteCount }
+    public var memoryBytes: Int { state.byteCount + (state.adapters?.byteCount ?? 0) }
+
+    /// The LoRA adapters applied from the next evaluation on, in order, with their scales
+    /// (empty: the base model alone).
+    public var adapters: [ScaledAdapter] { state.adapters?.adapters ?? [] }
+
+    /// Chooses the LoRA adapters (and scales) the following requests run with. The model is
+    /// not touched: the adapters' terms are added in this session's forward pass. Adapters at
+    /// scale 0 change nothing and are left out. If the set differs from the current one
+    /// (other adapters, scales or order), the cached keys and values were computed with other
+    /// weights from position 0 on, so the cache is emptied; the same set keeps it. Returns
+    /// whether the cache was emptied.
+    @discardableResult
+    public func setAdapters(_ list: [ScaledAdapter]) throws(TinyLMError) -> Bool {
+        for use in list {
+            guard use.adapter.model === model else {
+                throw .invalidArgument("the adapter was loaded for another model than this session's")
+            }
+            guard use.scale.isFinite else { throw .invalidArgument("adapter scale \(use.scale) is not a finite number") }
+        }
+        let active = list.filter { $0.scale != 0 }
+        let current = adapters
+        if active.count == current.count && zip(active, current).allSatisfy({ $0.isSame(as: $1) }) { return false }
+        state.adapters = active.isEmpty ? nil : AdapterBinding(adapters: active, model: model, maxBatch: state.maxBatch)
+        reset()
+        return true
+    }
 
     /// Logits of the next token after `tokens` (valid after a successful `evaluate`).
     public var logits: UnsafeMutableBufferPointer<Float> {

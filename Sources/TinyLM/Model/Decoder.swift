@@ -8,6 +8,9 @@
 ///
 /// with one rule of llama.cpp's graph for every architecture: only the last token's logits are
 /// computed, so past the last layer's attention only the last token's row is carried on.
+///
+/// Every matrix is a `Linear` (the embedding table too, at slot `embeddingSlot`): the session's
+/// LoRA adapters, if any, add their low-rank terms there (Adapters/).
 struct Decoder {
     let config: ModelConfig
     let tokenEmbedding: WeightMatrix
@@ -15,7 +18,10 @@ struct Decoder {
     let embeddingScale: Float?
     let layers: [DecoderLayer]
     let outputNorm: RMSNorm
-    let output: WeightMatrix
+    let output: Linear
+    /// The matrices adapters may change, by slot (`Linear.slot`).
+    let adaptable: [AdaptableMatrix]
+    let embeddingSlot: Int
 
     /// Runs `tokens` (at positions startPosition…) through the network, filling the KV cache,
     /// and leaves the logits of the last token in `state.logits`.
@@ -24,9 +30,12 @@ struct Decoder {
         let embd = config.embeddingLength
         let x = state.residual
         for (t, token) in tokens.enumerated() {
-            let row = x + t * embd
-            MatrixMultiply.dequantizeRow(tokenEmbedding, row: Int(token), into: row)
-            if let scale = embeddingScale { for i in 0..<embd { row[i] *= scale } }
+            MatrixMultiply.dequantizeRow(tokenEmbedding, row: Int(token), into: x + t * embd)
+        }
+        // llama.cpp adds an embedding adapter's rows before Gemma's √embedding scale.
+        state.adapters?.addToEmbeddings(slot: embeddingSlot, tokens: tokens, rows: x, state: state)
+        if let scale = embeddingScale {
+            for i in 0..<batch * embd { x[i] *= scale }
         }
         for (index, layer) in layers.enumerated() {
             // llama.cpp drops every row but the last right after the last layer's attention, so
@@ -37,9 +46,7 @@ struct Decoder {
         }
         let last = x + (batch - 1) * embd
         outputNorm(last, into: state.normalized)
-        MatrixMultiply.multiply(output, input: state.normalized, inputStride: embd, batch: 1,
-                                output: state.logits, outputStride: config.vocabularySize,
-                                scratch: state.scratch, executor: state.executor)
+        output(state.normalized, inputStride: embd, batch: 1, output: state.logits, outputStride: config.vocabularySize, state: state)
     }
 }
 
@@ -66,8 +73,7 @@ struct DecoderLayer {
         postAttentionNorm?(attended, into: attended, rows: rows)
         VectorMath.add(attended, to: kept, count: rows * embd)
         feedForwardNorm(kept, into: state.normalized, rows: rows)
-        feedForward(state.normalized, batch: rows, output: state.blockOutput, hiddenBuffer: state.feedForwardHidden,
-                    scratch: state.scratch, executor: state.executor)
+        feedForward(state.normalized, batch: rows, output: state.blockOutput, hiddenBuffer: state.feedForwardHidden, state: state)
         postFeedForwardNorm?(state.blockOutput, into: state.blockOutput, rows: rows)
         VectorMath.add(state.blockOutput, to: kept, count: rows * embd)
     }

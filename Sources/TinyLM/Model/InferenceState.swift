@@ -7,6 +7,8 @@ final class InferenceState {
     let cache: KVCache
     let scratch: MatmulScratch
     let executor: any ComputeExecutor
+    /// The LoRA adapters this session applies (nil: the base model alone).
+    var adapters: AdapterBinding? = nil
 
     /// batch × embedding: the residual stream.
     let residual: UnsafeMutablePointer<Float>

@@ -19,7 +19,25 @@ public final class Model {
             case .decoder(let d): d.forward(tokens, startPosition: startPosition, state: state)
             }
         }
+
+        /// The matrices LoRA adapters may change, by slot.
+        var adaptable: [AdaptableMatrix] {
+            switch self {
+            case .decoder(let d): return d.adaptable
+            }
+        }
+
+        /// The slot of the output projection, which only ever multiplies one token (nil when
+        /// it is the tied embedding table).
+        var outputSlot: Int? {
+            switch self {
+            case .decoder(let d): return d.output.slot
+            }
+        }
     }
+
+    /// The matrices LoRA adapters may change (`LoRAAdapter`), by slot.
+    var adaptableMatrices: [AdaptableMatrix] { network.adaptable }
 
     public init(bytes: UnsafeRawBufferPointer) throws(TinyLMError) {
         gguf = try GGUFFile(bytes: bytes)

@@ -18,6 +18,18 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
         case grammar = 6
         /// Memory for the session could not be reserved.
         case outOfMemory = 7
+        // LoRA adapters (Model/Adapters/LoRAAdapter.swift): one kind per way a file can fail to
+        // fit a model, so callers can tell the user which.
+        /// A GGUF file that is not a LoRA adapter (`general.type` or `adapter.type`).
+        case notAnAdapter = 16
+        /// An adapter made for another architecture than the model's.
+        case adapterArchitecture = 17
+        /// An adapter tensor that names no matrix of the model, or lacks its A/B partner.
+        case adapterTensor = 18
+        /// An adapter pair whose shape does not fit the matrix it changes.
+        case adapterShape = 19
+        /// An adapter pair whose A and B disagree on the rank.
+        case adapterRank = 20
     }
 
     public let kind: Kind

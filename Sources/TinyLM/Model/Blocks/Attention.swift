@@ -8,12 +8,12 @@ struct Attention {
     /// (`attn_qkv`), multiplied as one matrix as llama.cpp does (its kernel choice, and so its
     /// float order, can depend on the row count).
     enum Projection {
-        case separate(query: WeightMatrix, key: WeightMatrix, value: WeightMatrix)
-        case fused(WeightMatrix)
+        case separate(query: Linear, key: Linear, value: Linear)
+        case fused(Linear)
     }
 
     let projection: Projection
-    let output: WeightMatrix
+    let output: Linear
     let queryBias: UnsafePointer<Float>?
     let keyBias: UnsafePointer<Float>?
     let valueBias: UnsafePointer<Float>?
@@ -45,18 +45,14 @@ struct Attention {
         case .separate(let query, let key, let value):
             (queries, keys, values) = (state.queries, state.keys, state.values)
             (qStride, kStride, vStride) = (qWidth, kWidth, vWidth)
-            MatrixMultiply.multiply(query, input: input, inputStride: query.columns, batch: batch,
-                                    output: queries, outputStride: qWidth, scratch: state.scratch, executor: executor)
-            MatrixMultiply.multiply(key, input: input, inputStride: key.columns, batch: batch,
-                                    output: keys, outputStride: kWidth, scratch: state.scratch, executor: executor)
-            MatrixMultiply.multiply(value, input: input, inputStride: value.columns, batch: batch,
-                                    output: values, outputStride: vWidth, scratch: state.scratch, executor: executor)
+            query(input, inputStride: query.columns, batch: batch, output: queries, outputStride: qWidth, state: state)
+            key(input, inputStride: key.columns, batch: batch, output: keys, outputStride: kWidth, state: state)
+            value(input, inputStride: value.columns, batch: batch, output: values, outputStride: vWidth, state: state)
         case .fused(let qkv):
             (queries, keys, values) = (state.queries, state.queries + qWidth, state.queries + qWidth + kWidth)
             qStride = qkv.rows
             (kStride, vStride) = (qStride, qStride)
-            MatrixMultiply.multiply(qkv, input: input, inputStride: qkv.columns, batch: batch,
-                                    output: queries, outputStride: qStride, scratch: state.scratch, executor: executor)
+            qkv(input, inputStride: qkv.columns, batch: batch, output: queries, outputStride: qStride, state: state)
         }
 
         let cache = state.cache
@@ -82,8 +78,7 @@ struct Attention {
                 attendTiled(heads: heads, queries: queries, qStride: qStride, batch: batch, startPosition: startPosition,
                             cache: cache, state: state, scratch: state.attentionSlot(chunk))
             }
-            MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
-                                    output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+            output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
             return
         }
         let groupSize = headCount / kvHeadCount
@@ -104,8 +99,7 @@ struct Attention {
                 }
             }
         }
-        MatrixMultiply.multiply(output, input: state.attended, inputStride: headCount * valueLength, batch: batch,
-                                output: result, outputStride: output.rows, scratch: state.scratch, executor: executor)
+        output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
     }
 
     /// Σ k[i]·q[i] for a key row already converted from f16 and q already f16-rounded (so

@@ -4,30 +4,28 @@
 struct FeedForward {
     enum Activation { case silu, geluTanh(GeluTable) }
     enum GateAndUp {
-        case separate(gate: WeightMatrix, up: WeightMatrix)
-        case fused(WeightMatrix)
+        case separate(gate: Linear, up: Linear)
+        case fused(Linear)
     }
 
     let gateAndUp: GateAndUp
-    let down: WeightMatrix
+    let down: Linear
     let activation: Activation
 
     /// `input`: batch × embedding; `output`: batch × embedding. `hiddenBuffer` holds batch ×
     /// 2 × hidden: each token's gate values, then its up values — the layout of the fused
     /// matrix's output, so both forms run the same code from there on.
     func callAsFunction(_ input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
-                        hiddenBuffer: UnsafeMutablePointer<Float>, scratch: MatmulScratch, executor: any ComputeExecutor) {
+                        hiddenBuffer: UnsafeMutablePointer<Float>, state: InferenceState) {
         let hidden = down.columns
         let stride = 2 * hidden
+        let executor = state.executor
         switch gateAndUp {
         case .separate(let gate, let up):
-            MatrixMultiply.multiply(gate, input: input, inputStride: gate.columns, batch: batch,
-                                    output: hiddenBuffer, outputStride: stride, scratch: scratch, executor: executor)
-            MatrixMultiply.multiply(up, input: input, inputStride: up.columns, batch: batch,
-                                    output: hiddenBuffer + hidden, outputStride: stride, scratch: scratch, executor: executor)
+            gate(input, inputStride: gate.columns, batch: batch, output: hiddenBuffer, outputStride: stride, state: state)
+            up(input, inputStride: up.columns, batch: batch, output: hiddenBuffer + hidden, outputStride: stride, state: state)
         case .fused(let gateUp):
-            MatrixMultiply.multiply(gateUp, input: input, inputStride: gateUp.columns, batch: batch,
-                                    output: hiddenBuffer, outputStride: stride, scratch: scratch, executor: executor)
+            gateUp(input, inputStride: gateUp.columns, batch: batch, output: hiddenBuffer, outputStride: stride, state: state)
         }
         // Token by token, so a prompt's activations split across threads like the matmuls
         // (each element's arithmetic is the same however they are split). The result
@@ -43,8 +41,7 @@ struct FeedForward {
                 }
             }
         }
-        MatrixMultiply.multiply(down, input: hiddenBuffer, inputStride: stride, batch: batch,
-                                output: output, outputStride: down.rows, scratch: scratch, executor: executor)
+        down(hiddenBuffer, inputStride: stride, batch: batch, output: output, outputStride: down.rows, state: state)
     }
 
     /// gate[i] = silu(gate[i])·up[i] for one token's row, as llama.cpp's x86 AVX-512

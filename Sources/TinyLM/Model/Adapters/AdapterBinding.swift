@@ -1,0 +1,166 @@
+/// The LoRA adapters one session applies, resolved for its forward pass: for every adaptable
+/// matrix, the low-rank terms to add there, and the scratch memory they need — allocated here,
+/// once per choice of adapters, so that the forward pass allocates nothing.
+///
+/// Each term follows llama.cpp's graph (llm_build_lora_mm), one ggml operation per step:
+///
+///     t = A·x            mul_mat: x converted to A's type, rank outputs per token
+///     d = B·t            mul_mat: t converted to B's type
+///     y = y + d·factor   ggml_scale, then ggml_add (two roundings, never fused)
+///
+/// with factor = scale·alpha/rank. Several adapters on one matrix add in the order they were
+/// given: y = ((W·x + d₁) + d₂)…. The embedding table's terms add B·(A's row of the token).
+final class AdapterBinding {
+    struct Term {
+        let a: WeightMatrix
+        let b: WeightMatrix
+        let rank: Int
+        let factor: Float
+    }
+
+    let adapters: [ScaledAdapter]
+    private let terms: [Term]
+    /// Slot s's terms are terms[firstTerm[s]..<firstTerm[s + 1]].
+    private let firstTerm: [Int]
+    private let maxBatch: Int
+    /// batch × widest A input: the activations converted to A's type.
+    private let converted: UnsafeMutablePointer<Float>
+    private let convertedStride: Int
+    /// batch × largest rank: t = A·x, converted to B's type.
+    private let lowRank: UnsafeMutablePointer<Float>
+    private let lowRankStride: Int
+    /// B·t of a quantized B, before it is scaled and added (MatrixMultiply writes whole rows).
+    private let product: UnsafeMutablePointer<Float>
+    private let productCapacity: Int
+
+    /// `adapters` must belong to `model` (Session.setAdapters checks).
+    init(adapters: [ScaledAdapter], model: Model, maxBatch: Int) {
+        self.adapters = adapters
+        self.maxBatch = maxBatch
+        let slots = model.adaptableMatrices.count
+        let outputSlot = model.network.outputSlot
+        var bySlot = [[Term]](repeating: [], count: slots)
+        var widest = 1, largestRank = 1, productCapacity = 0
+        for use in adapters {
+            for pair in use.adapter.pairs {
+                bySlot[pair.slot].append(Term(a: pair.a, b: pair.b, rank: pair.rank,
+                                              factor: pair.factor(alpha: use.adapter.alpha, scale: use.scale)))
+                widest = max(widest, pair.a.columns)
+                largestRank = max(largestRank, pair.rank)
+                if !LoRAProduct.isFloat(pair.b.type) {
+                    // The output projection multiplies only the last token.
+                    productCapacity = max(productCapacity, pair.b.rows * (pair.slot == outputSlot ? 1 : maxBatch))
+                }
+            }
+        }
+        var terms: [Term] = [], firstTerm: [Int] = []
+        for list in bySlot {
+            firstTerm.append(terms.count)
+            terms += list
+        }
+        firstTerm.append(terms.count)
+        self.terms = terms
+        self.firstTerm = firstTerm
+        convertedStride = widest
+        lowRankStride = largestRank
+        converted = .allocate(capacity: maxBatch * widest)
+        lowRank = .allocate(capacity: maxBatch * largestRank)
+        self.productCapacity = productCapacity
+        product = .allocate(capacity: max(1, productCapacity))
+    }
+
+    deinit {
+        converted.deallocate()
+        lowRank.deallocate()
+        product.deallocate()
+    }
+
+    /// Bytes of scratch memory it holds.
+    var byteCount: Int { (maxBatch * (convertedStride + lowRankStride) + max(1, productCapacity)) * MemoryLayout<Float>.size }
+
+    /// Adds the terms of matrix `slot` to `output` (W·input, already there).
+    func add(slot: Int, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+             output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
+        var index = firstTerm[slot]
+        while index < firstTerm[slot + 1] {
+            let term = terms[index]
+            multiplyA(term, input: input, inputStride: inputStride, batch: batch, state: state)
+            addB(term, batch: batch, output: output, outputStride: outputStride, state: state)
+            index += 1
+        }
+    }
+
+    /// Adds the terms of the embedding table (`slot`) to the looked-up rows of `tokens`.
+    func addToEmbeddings(slot: Int, tokens: UnsafeBufferPointer<Int32>, rows: UnsafeMutablePointer<Float>, state: InferenceState) {
+        var index = firstTerm[slot]
+        while index < firstTerm[slot + 1] {
+            let term = terms[index]
+            for (t, token) in tokens.enumerated() {
+                // ggml_get_rows of A gives F32 rows, which B's mul_mat converts to B's type.
+                let row = lowRank + t * lowRankStride
+                MatrixMultiply.dequantizeRow(term.a, row: Int(token), into: row)
+                LoRAProduct.round(row, count: term.rank, for: term.b.type, into: row)
+            }
+            addB(term, batch: tokens.count, output: rows, outputStride: term.b.rows, state: state)
+            index += 1
+        }
+    }
+
+    /// lowRank[t] = A·x_t, converted to B's type. A decode step (one token) runs on the calling
+    /// thread: rank rows are too few to be worth a parallel section.
+    private func multiplyA(_ term: Term, input: UnsafePointer<Float>, inputStride: Int, batch: Int, state: InferenceState) {
+        let a = term.a, rank = term.rank, bType = term.b.type
+        guard LoRAProduct.isFloat(a.type) else {
+            MatrixMultiply.multiply(a, input: input, inputStride: inputStride, batch: batch, output: lowRank,
+                                    outputStride: lowRankStride, scratch: state.scratch, executor: state.executor)
+            for t in 0..<batch { LoRAProduct.round(lowRank + t * lowRankStride, count: rank, for: bType, into: lowRank + t * lowRankStride) }
+            return
+        }
+        let order = LoRAProduct.order(rows: rank, columns: a.columns, batch: batch)
+        func run(_ tokens: Range<Int>) {
+            for t in tokens {
+                let x = converted + t * convertedStride
+                LoRAProduct.round(input + t * inputStride, count: a.columns, for: a.type, into: x)
+                let out = lowRank + t * lowRankStride
+                for r in 0..<rank { out[r] = LoRAProduct.dot(a.type, a.row(r), x, count: a.columns, order: order) }
+                LoRAProduct.round(out, count: rank, for: bType, into: out)
+            }
+        }
+        if batch >= 2 {
+            state.executor.parallelRanges(batch) { run($0) }
+        } else {
+            run(0..<batch)
+        }
+    }
+
+    /// output[t] += factor·(B·lowRank[t]).
+    private func addB(_ term: Term, batch: Int, output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
+        let b = term.b, rank = term.rank, factor = term.factor
+        guard LoRAProduct.isFloat(b.type) else {
+            precondition(batch * b.rows <= productCapacity, "AdapterBinding: batch larger than the product scratch")
+            MatrixMultiply.multiply(b, input: lowRank, inputStride: lowRankStride, batch: batch, output: product,
+                                    outputStride: b.rows, scratch: state.scratch, executor: state.executor)
+            for t in 0..<batch {
+                let y = output + t * outputStride, d = product + t * b.rows
+                for o in 0..<b.rows { y[o] = y[o] + d[o] * factor }
+            }
+            return
+        }
+        let order = LoRAProduct.order(rows: b.rows, columns: rank, batch: batch)
+        let low = lowRank, lowStride = lowRankStride
+        func run(_ rows: Range<Int>) {
+            for t in 0..<batch {
+                let x = low + t * lowStride, y = output + t * outputStride
+                for o in rows {
+                    let d = LoRAProduct.dot(b.type, b.row(o), x, count: rank, order: order)
+                    y[o] = y[o] + d * factor
+                }
+            }
+        }
+        if batch >= 2 {
+            state.executor.parallelRanges(b.rows, granularity: 16) { run($0) }
+        } else {
+            run(0..<b.rows)
+        }
+    }
+}

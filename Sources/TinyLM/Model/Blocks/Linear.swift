@@ -1,0 +1,33 @@
+/// A weight matrix of the forward pass, y = W·x, and the one place where the session's LoRA
+/// adapters add their low-rank product to it (Adapters/AdapterBinding.swift): every block
+/// multiplies through this type, so no block knows about adapters.
+struct Linear {
+    let weight: WeightMatrix
+    /// This matrix's index among the decoder's adaptable matrices (`Decoder.adaptable`); nil
+    /// for one adapters cannot change (the output projection when it is the tied embedding).
+    let slot: Int?
+
+    var rows: Int { weight.rows }
+    var columns: Int { weight.columns }
+
+    /// output[b·outputStride + r] = Σ_c W[r,c]·input[b·inputStride + c] (+ the adapters' terms).
+    func callAsFunction(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+                        output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
+        MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
+                                output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)
+        if let slot, let adapters = state.adapters {
+            adapters.add(slot: slot, input: input, inputStride: inputStride, batch: batch,
+                         output: output, outputStride: outputStride, state: state)
+        }
+    }
+}
+
+/// A matrix of the model an adapter may name (`<name>.lora_a` / `.lora_b`): its GGUF name and
+/// shape. The embedding table is looked up rather than multiplied, so its adapter pairs are
+/// laid out the other way round (llama.cpp's rule).
+struct AdaptableMatrix {
+    let name: String
+    let rows: Int
+    let columns: Int
+    let isEmbedding: Bool
+}
