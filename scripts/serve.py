@@ -149,6 +149,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     settings = None
     quiet = False
     isolation = True
+    models = MODELS  # the folder served at /models/
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=WEB, **kwargs)
@@ -179,8 +180,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if clean.startswith('/models/'):
             name = clean[len('/models/'):]
             if name and '/' not in name and not name.startswith('.'):
-                return os.path.join(MODELS, name)
-            return os.path.join(MODELS, '.missing')
+                return os.path.join(self.models, name)
+            return os.path.join(self.models, '.missing')
         return super().translate_path(path)
 
     def do_GET(self):
@@ -341,6 +342,7 @@ def main():
     parser.add_argument('--models', default='smollm2', choices=['smollm2', 'gemma3', 'all'])
     parser.add_argument('--no-build', action='store_true', help='do not build the wasm module')
     parser.add_argument('--no-fetch', action='store_true', help='do not fetch models')
+    parser.add_argument('--models-dir', default=MODELS, help='the folder served at /models/ (default: models/ of the repository)')
     parser.add_argument('--quiet', action='store_true', help='no request log')
     parser.add_argument('--cut-after', type=int, default=None)
     parser.add_argument('--cut-count', type=int, default=None)
@@ -362,6 +364,7 @@ def main():
     Handler.settings = Settings(args)
     Handler.quiet = args.quiet
     Handler.isolation = not args.no_isolation
+    Handler.models = os.path.abspath(args.models_dir)
     server = Server((args.host, args.port), Handler)
     host, port = server.server_address[:2]
     print(f'TinyLM: serving web/ at http://{host}:{port}/  (assistant: http://{host}:{port}/app/)', flush=True)
