@@ -4,11 +4,13 @@ Chromium: types the questions one after the other, as a user would, and prints f
 how long the first text took to appear and how many prompt tokens the KV cache already held.
 With the cache reused turn after turn, the time stays flat as the conversation grows.
 
-    python3 Tests/browser/bench_chat_turns.py [--turns 10] [--max-tokens 256] [--root DIR]
+    python3 Tests/browser/bench_chat_turns.py [--turns 10] [--max-tokens 256] [--temperature 0.2]
+                                             [--top-p 0.9] [--root DIR]
 
 --root serves another checkout's web/ with its scripts/serve.py (e.g. an older commit, to
-compare); its web/ needs the wasm modules. Sampling is fixed (temperature 0.2, top-p 0.9,
-seed 1) so that runs compare. A benchmark, not a test: it asserts nothing.
+compare); its web/ needs the wasm modules. Sampling is fixed (top-k 40, min-p 0.05, repeat
+penalty 1.1, seed 1, and the options) so that runs compare. A benchmark, not a test: it
+asserts nothing.
 """
 
 import argparse
@@ -45,8 +47,7 @@ for (;;) {
   if (first === null && item && item.textContent.trim()) first = performance.now() - started;
   if (item && document.body.dataset.state === 'ready') break;
 }
-const last = window.tinylmApp.lastAnswer ?? null;
-return { firstMs: first, total: performance.now() - started, usage: last && last.usage,
+return { firstMs: first, total: performance.now() - started, usage: window.lastUsage ?? null,
          meta: document.querySelectorAll('.message.assistant .meta')[before]?.textContent ?? '' };
 """
 
@@ -55,6 +56,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--turns', type=int, default=10)
     parser.add_argument('--max-tokens', type=int, default=256)
+    parser.add_argument('--temperature', type=float, default=0.2)
+    parser.add_argument('--top-p', type=float, default=0.9)
     parser.add_argument('--root', default=ROOT, help='the checkout whose web/ to serve')
     args = parser.parse_args()
 
@@ -72,17 +75,26 @@ def main():
             browser.driver.find_element('id', 'download').click()
         browser.wait_for("document.body.dataset.state === 'ready'", timeout=300)
         browser.driver.execute_script(
-            'Object.assign(tinylmApp.settings, {temperature: 0.2, topK: 40, topP: 0.9, minP: 0.05, repeatPenalty: 1.1, seed: 1, maxTokens: arguments[0]});',
-            args.max_tokens)
+            'Object.assign(tinylmApp.settings, {temperature: arguments[1], topK: 40, topP: arguments[2], minP: 0.05, repeatPenalty: 1.1, '
+            'seed: 1, maxTokens: arguments[0]});', args.max_tokens, args.temperature, args.top_p)
         threads = browser.run('return (await tinylmApp.lm.status()).threads;')
+        # Every chat result's usage (prompt tokens, how many the cache held), whatever the app version.
+        browser.driver.execute_script('''
+            const lm = tinylmApp.lm, chat = lm.chat.bind(lm);
+            lm.chat = async (...request) => {
+              const result = await chat(...request);
+              window.lastUsage = { ...result.usage, prefillMs: result.timings.prefillMs };
+              return result;
+            };''')
         load = os.getloadavg()[0]
-        print(f'# {args.root}: SmolLM2 Q4_1, {threads} thread(s), max {args.max_tokens} tokens per answer, load {load:.1f}')
-        print('turn  first text (ms)  prompt tokens  reused  answer')
+        print(f'# {args.root}: SmolLM2 Q4_1, {threads} thread(s), temperature {args.temperature}, top-p {args.top_p}, '
+              f'max {args.max_tokens} tokens per answer, load {load:.1f}')
+        print('turn  first text (ms)  prefill+1st step (ms)  prompt tokens  reused  answer')
         for turn, question in enumerate(QUESTIONS[:args.turns], start=1):
             result = browser.run(ASK, question)
             usage = result['usage'] or {}
-            print(f"{turn:4}  {result['firstMs']:15.0f}  {usage.get('promptTokens', '?'):>13}  {usage.get('reusedTokens', '?'):>6}  {result['meta']}",
-                  flush=True)
+            print(f"{turn:4}  {result['firstMs']:15.0f}  {usage.get('prefillMs', float('nan')):21.0f}  {usage.get('promptTokens', '?'):>13}"
+                  f"  {usage.get('reusedTokens', '?'):>6}  {result['meta']}", flush=True)
         print(f'# load at the end: {os.getloadavg()[0]:.1f}')
     finally:
         browser.quit()

@@ -147,6 +147,21 @@ def test_app_turns_reuse_the_cache_and_settings_show_the_sampling(warm):
     for previous, turn in zip(usages, usages[1:]):
         assert turn['reusedTokens'] == previous['promptTokens'] + previous['completionTokens'], usages
 
+    # An answer cut by the length limit says so and offers Continue, which extends the same answer.
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 4;')
+    ask(browser, 'Describe a bakery in detail.')
+    cut = browser.driver.execute_script('return { text: tinylmApp.conversation.messages.at(-1).content, usage: tinylmApp.lastAnswer.usage }')
+    meta = browser.driver.execute_script("return [...document.querySelectorAll('.message.assistant .meta')].pop().textContent")
+    assert 'reached the length limit' in meta and 'Continue' in meta, meta
+    count = browser.driver.execute_script("return document.querySelectorAll('.message.assistant').length")
+    browser.driver.execute_script("[...document.querySelectorAll('.message.assistant button.continue')].pop().click()")
+    browser.wait_for(f"tinylmApp.conversation.messages.at(-1).content.length > {len(cut['text'])} && document.body.dataset.state === 'ready'", timeout=120)
+    assert browser.driver.execute_script("return document.querySelectorAll('.message.assistant').length") == count
+    continued = browser.driver.execute_script('return { text: tinylmApp.conversation.messages.at(-1).content, usage: tinylmApp.lastAnswer.usage }')
+    assert continued['text'].startswith(cut['text']), (cut, continued)
+    held = cut['usage']['promptTokens'] + cut['usage']['completionTokens']
+    assert continued['usage']['promptTokens'] == held and continued['usage']['reusedTokens'] == held - 1, (cut, continued)
+
     browser.driver.find_element('id', 'settings-open').click()
     line = browser.driver.find_element('id', 'sampling-in-use').text
     recommended = browser.driver.execute_script('return tinylmApp.lm.loaded.sampling')
