@@ -165,9 +165,9 @@ compile() { # variant build-dir extra-flags...
   mkdir -p "$build"
   echo compiling > "$build.phase"
   progress "  $(module_file "$variant"): compiling"
-  # The checkout's path must not reach the module: sources are named relative to the root,
-  # and -file-prefix-map rewrites whatever absolute path the compiler still sees (#file in
-  # messages, the header's path), so two clones at different paths build the same bytes.
+  # The checkout's path must not reach the module: sources and the object are named relative
+  # to the root, and -file-prefix-map rewrites whatever absolute path the compiler still sees
+  # (#file in messages, the header's path), so two clones at different paths build the same bytes.
   "$swiftc" -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded \
     -enable-experimental-feature Extern -wmo \
     -parse-as-library -module-name TinyLM -D TINYLM_WASM_SINGLE_MODULE \
@@ -216,7 +216,11 @@ wasm_opt_knows_relaxed_simd() {
 }
 
 relaxed_flags=(-Xcc -mrelaxed-simd -D TINYLM_RELAXED_SIMD)
-build_root=.build/wasm-$action
+# The object files' path is part of the build's input: swiftc writes a hash of the module into
+# each object (.swift_modhash, for incremental builds), and that hash covers the -o path. So
+# every build, --check included, compiles to the same relative paths; the checkout's absolute
+# path never reaches the output.
+build_root=.build/wasm
 
 build_single() { # [relaxed]
   local suffix="" flags=() mattr=+simd128
