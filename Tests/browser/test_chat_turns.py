@@ -6,13 +6,24 @@ generation at once."""
 
 import pytest
 
-from conftest import MODEL_URL_PATH
+from conftest import LOAD_MODEL, MODEL_URL_PATH
+
+@pytest.fixture
+def page(warm):
+    """The warm browser on a page with the default model loaded as window.lm (other tests may
+    have navigated elsewhere)."""
+    server, browser = warm
+    if not browser.driver.execute_script('return Boolean(window.lm && window.lm.loaded)'):
+        browser.get(f'{server.url}/')
+        browser.run(LOAD_MODEL)
+    return browser
+
 
 QUESTIONS = ['What is the capital of France?', 'And of Italy?', 'Name a river there.', 'How long is it?']
 
 
-def test_each_turn_reuses_everything_the_session_holds(warm):
-    _, browser = warm
+def test_each_turn_reuses_everything_the_session_holds(page):
+    browser = page
     turns = browser.run("""
         const [questions] = args;
         const messages = [{ role: 'system', content: 'You are a helpful assistant. Answer briefly.' }];
@@ -33,8 +44,8 @@ def test_each_turn_reuses_everything_the_session_holds(warm):
         assert turn['usage']['promptTokens'] > held
 
 
-def test_continue_goes_on_with_the_same_answer(warm):
-    _, browser = warm
+def test_continue_goes_on_with_the_same_answer(page):
+    browser = page
     outcome = browser.run("""
         const messages = [{ role: 'user', content: 'Write a short poem about bread.' }];
         const cut = await window.lm.chat(messages, { maxTokens: 6, seed: 3 });
@@ -55,8 +66,8 @@ def test_continue_goes_on_with_the_same_answer(warm):
     assert outcome['greedy'] == outcome['whole']
 
 
-def test_sampling_defaults_come_from_the_model_and_seeds_vary(warm):
-    _, browser = warm
+def test_sampling_defaults_come_from_the_model_and_seeds_vary(page):
+    browser = page
     outcome = browser.run("""
         const a = await window.lm.generate('Bread is', { maxTokens: 2 });
         const b = await window.lm.generate('Bread is', { maxTokens: 2 });
@@ -88,8 +99,8 @@ LONG_GENERATION = f"""
 """
 
 
-def test_unload_stops_a_generation_at_once(warm):
-    _, browser = warm
+def test_unload_stops_a_generation_at_once(page):
+    browser = page
     outcome = browser.run(LONG_GENERATION + """
         atStop = count;
         await lm.unload();
@@ -106,8 +117,8 @@ def test_unload_stops_a_generation_at_once(warm):
     assert outcome['next'] == 'InvalidStateError'
 
 
-def test_terminate_stops_a_generation_at_once(warm):
-    _, browser = warm
+def test_terminate_stops_a_generation_at_once(page):
+    browser = page
     outcome = browser.run(LONG_GENERATION + """
         atStop = count;
         lm.terminate();
