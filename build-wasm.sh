@@ -177,10 +177,75 @@ compile() { # variant build-dir extra-flags...
     "$@" -c $sources -o "$build/tinylm.o"
 }
 
+# swiftc writes a hash of the module's LLVM bitcode into each object (the .swift_modhash data
+# segment, for its incremental builds), and that bitcode is not reproducible: two compiles of
+# the same sources gave the same code but a different hash now and then (the -o path goes into
+# it too). The module never reads it, so it is zeroed before linking: then the bytes of the
+# module depend on the sources and the toolchain only.
+clear_module_hash() { # object file
+  python3 - "$1" <<'PY'
+import sys
+
+path = sys.argv[1]
+data = bytearray(open(path, 'rb').read())
+
+def leb(at):
+    value = shift = 0
+    while True:
+        byte = data[at]; at += 1
+        value |= (byte & 0x7f) << shift; shift += 7
+        if byte < 0x80: return value, at
+
+sections, at = {}, 8
+while at < len(data):
+    kind, at = data[at], at + 1
+    size, at = leb(at)
+    if kind == 0:
+        length, name_at = leb(at)
+        sections[data[name_at:name_at + length].decode()] = (name_at + length, at + size)
+    else:
+        sections[kind] = (at, at + size)
+    at += size
+
+# The linking section's segment names give the index of .swift_modhash.
+at, end = sections['linking']
+at = leb(at)[1]  # version
+index = None
+while at < end:
+    kind, at = data[at], at + 1
+    size, at = leb(at)
+    if kind == 5:  # WASM_SEGMENT_INFO
+        count, p = leb(at)
+        for i in range(count):
+            length, p = leb(p)
+            if data[p:p + length] == b'.swift_modhash': index = i
+            p = leb(leb(p + length)[1])[1]  # alignment, flags
+    at += size
+if index is None: sys.exit(f'{path}: no .swift_modhash segment')
+
+at, _ = sections[11]  # the data section
+count, at = leb(at)
+for i in range(count):
+    flags, at = leb(at)
+    if flags == 2: at = leb(at)[1]  # memory index
+    if flags != 1:  # an active segment: skip its offset expression up to `end`
+        while data[at] != 0x0b: at += 1
+        at += 1
+    size, at = leb(at)
+    if i == index:
+        if size != 16: sys.exit(f'{path}: .swift_modhash has {size} bytes, not 16')
+        data[at:at + size] = bytes(size)
+        break
+    at += size
+open(path, 'wb').write(data)
+PY
+}
+
 link_and_optimize() { # variant build-dir output wasm-opt-flags -- wasm-ld-flags...
   local variant=$1 build=$2 out=$3 opt_flags=$4; shift 4
   echo linking > "$build.phase"
   progress "  $(module_file "$variant"): compiled in $(elapsed), linking"
+  clear_module_hash "$build/tinylm.o"
   "$wasm_ld" --no-entry $exports --export=_initialize \
     "$@" \
     "$wasi_lib/crt1-reactor.o" "$build/tinylm.o" \
@@ -216,10 +281,7 @@ wasm_opt_knows_relaxed_simd() {
 }
 
 relaxed_flags=(-Xcc -mrelaxed-simd -D TINYLM_RELAXED_SIMD)
-# The object files' path is part of the build's input: swiftc writes a hash of the module into
-# each object (.swift_modhash, for incremental builds), and that hash covers the -o path. So
-# every build, --check included, compiles to the same relative paths; the checkout's absolute
-# path never reaches the output.
+# Every build, --check included, compiles to the same relative paths (see clear_module_hash).
 build_root=.build/wasm
 
 build_single() { # [relaxed]
