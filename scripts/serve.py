@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Serves TinyLM's web/ directory on 127.0.0.1 — the README's main command.
+"""Serves TinyLM's web/ directory on 127.0.0.1 (scripts/start.sh, the README's main command,
+installs what it needs and runs this).
 
     scripts/serve.py [--port 8080] [--models smollm2|gemma3|all] [--no-build] [--no-fetch]
 
-Before serving it builds web/tinylm.wasm when missing or older than the Swift sources
-(./build-wasm.sh), fetches the default model (scripts/fetch-models.sh) and links models/
-into the served tree as web/models (git-ignored). It serves with the right MIME types
+Before serving it checks that the committed wasm modules (web/*.wasm) match the Swift sources
+(./build-wasm.sh --status, which reads web/wasm-build.json) and rebuilds them when not and the
+Swift toolchain is there, and fetches the default model (scripts/fetch-models.sh). It serves
+web/ at / and the repository's models/ folder at /models/ (from outside web/, so that web/
+stays a clean copy for static hosts). It serves with the right MIME types
 (application/wasm, text/javascript, application/manifest+json), HTTP Range requests (206),
 ETag/Last-Modified validators, and the COOP/COEP headers that make the page cross-origin
 isolated, so that the engine can run the threaded module (web/tinylm-mt.wasm, SharedArrayBuffer).
@@ -28,6 +31,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +41,7 @@ import urllib.parse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 WEB = os.path.join(ROOT, 'web')
+MODELS = os.path.join(ROOT, 'models')
 DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf'
 
 MIME = {
@@ -55,28 +60,30 @@ def log(message):
 
 # --- preparing the tree -----------------------------------------------------------------------
 
-def newest_source_mtime():
-    newest = os.path.getmtime(os.path.join(ROOT, 'build-wasm.sh'))
-    for folder in ('Sources/TinyLM', 'Sources/TinyLMWasm'):
-        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
-            for name in files:
-                if name.endswith('.swift'):
-                    newest = max(newest, os.path.getmtime(os.path.join(dirpath, name)))
-    return newest
+MODULES = ('tinylm.wasm', 'tinylm-mt.wasm', 'tinylm-relaxed.wasm', 'tinylm-mt-relaxed.wasm')
 
 
 def ensure_wasm():
-    modules = [os.path.join(WEB, name) for name in ('tinylm.wasm', 'tinylm-mt.wasm', 'tinylm-relaxed.wasm', 'tinylm-mt-relaxed.wasm')]
-    newest = newest_source_mtime()
-    if all(os.path.exists(m) and os.path.getmtime(m) >= newest for m in modules):
+    """The committed modules when web/wasm-build.json says they match the sources; else a rebuild."""
+    status = subprocess.run([os.path.join(ROOT, 'build-wasm.sh'), '--status'], cwd=ROOT, capture_output=True, text=True)
+    reason = (status.stdout + status.stderr).strip()
+    if status.returncode == 0:
+        log(reason)
         return
-    log('a module in web/ (tinylm*.wasm) is missing or older than the sources: running ./build-wasm.sh (a few minutes)')
+    have_modules = all(os.path.exists(os.path.join(WEB, name)) for name in MODULES)
+    if not shutil.which('swiftc'):
+        if have_modules:
+            log(f'WARNING: {reason}; there is no Swift toolchain to rebuild them, so the modules in web/ are served as they are')
+            return
+        sys.exit(f'serve: {reason}, and there is no Swift toolchain (swiftc) to build them: install Swift 6.3.1, '
+                 'or use a checkout with the committed web/*.wasm')
+    log(f'{reason}: rebuilding the four modules (./build-wasm.sh; it prints its progress)')
     result = subprocess.run([os.path.join(ROOT, 'build-wasm.sh')], cwd=ROOT)
     if result.returncode != 0:
-        if os.path.exists(modules[0]):
+        if have_modules:
             log('WARNING: the wasm build failed; serving the older modules')
         else:
-            sys.exit('serve: the wasm build failed and there is no web/tinylm.wasm to serve')
+            sys.exit('serve: the wasm build failed and there are no modules in web/ to serve')
 
 
 def ensure_models(which):
@@ -87,13 +94,18 @@ def ensure_models(which):
         sys.exit('serve: fetching the models failed (scripts/fetch-models.sh)')
 
 
-def link_models():
-    """web/models → ../models, so pages load models/… from the same origin."""
+def remove_legacy_models_link():
+    """Earlier versions linked web/models → ../models; `cp -r web` would copy that link."""
     link = os.path.join(WEB, 'models')
+    if os.path.islink(link) and os.readlink(link) == '../models':
+        os.remove(link)
+        log('removed the web/models link an earlier serve.py made (models are served from models/ directly now)')
+
+
+def link_models():
+    """Kept for callers of the earlier version: models need no link now."""
     os.makedirs(os.path.join(ROOT, 'models'), exist_ok=True)
-    if os.path.islink(link) or os.path.exists(link):
-        return
-    os.symlink('../models', link)
+    remove_legacy_models_link()
 
 
 # --- serving ----------------------------------------------------------------------------------
@@ -137,6 +149,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     settings = None
     quiet = False
     isolation = True
+    models = MODELS  # the folder served at /models/
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=WEB, **kwargs)
@@ -160,6 +173,16 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.settings.update(json.loads(self.rfile.read(length) or b'{}'))
             return self.send_json({'ok': True})
         self.send_error(405)
+
+    def translate_path(self, path):
+        # /models/… comes from the repository's models/ folder, not from inside web/.
+        clean = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+        if clean.startswith('/models/'):
+            name = clean[len('/models/'):]
+            if name and '/' not in name and not name.startswith('.'):
+                return os.path.join(self.models, name)
+            return os.path.join(self.models, '.missing')
+        return super().translate_path(path)
 
     def do_GET(self):
         self.serve(body=True)
@@ -319,6 +342,7 @@ def main():
     parser.add_argument('--models', default='smollm2', choices=['smollm2', 'gemma3', 'all'])
     parser.add_argument('--no-build', action='store_true', help='do not build the wasm module')
     parser.add_argument('--no-fetch', action='store_true', help='do not fetch models')
+    parser.add_argument('--models-dir', default=MODELS, help='the folder served at /models/ (default: models/ of the repository)')
     parser.add_argument('--quiet', action='store_true', help='no request log')
     parser.add_argument('--cut-after', type=int, default=None)
     parser.add_argument('--cut-count', type=int, default=None)
@@ -334,11 +358,13 @@ def main():
         ensure_wasm()
     if not args.no_fetch:
         ensure_models(args.models)
-    link_models()
+    os.makedirs(MODELS, exist_ok=True)
+    remove_legacy_models_link()
 
     Handler.settings = Settings(args)
     Handler.quiet = args.quiet
     Handler.isolation = not args.no_isolation
+    Handler.models = os.path.abspath(args.models_dir)
     server = Server((args.host, args.port), Handler)
     host, port = server.server_address[:2]
     print(f'TinyLM: serving web/ at http://{host}:{port}/  (assistant: http://{host}:{port}/app/)', flush=True)

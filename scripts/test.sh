@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the README's test command, and what CI calls.
+# Runs every test of the project: the README's test command, and exactly what CI runs.
 #   scripts/test.sh
-# Needs the models (scripts/fetch-models.sh all) and the tools scripts/setup.sh installs.
+# On a fresh machine it first installs what building and testing need (scripts/setup.sh) and
+# fetches both real models (scripts/fetch-models.sh all); both do nothing when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+failed=()
 # One set of flags for every Swift build, so the CLI and the tests share one release build.
 swift_flags=(-c release -Xswiftc -enable-testing)
+
+step "Set-up: tools (scripts/setup.sh) and models (scripts/fetch-models.sh all)"
+scripts/setup.sh
+scripts/fetch-models.sh all
 
 step "Embedded Swift check: the core type-checks for wasm32 with the Embedded stdlib"
 scripts/check-embedded.sh
@@ -19,8 +25,10 @@ swift build "${swift_flags[@]}" --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]
 step "Swift tests (the model tests run real inference against llama.cpp's reference vectors)"
 swift test "${swift_flags[@]}" --skip-build
 
-step "wasm build"
-./build-wasm.sh
+step "wasm: rebuild the four modules and compare them with the committed web/*.wasm"
+# On a mismatch --update puts the rebuilt modules into web/, so the tests below run what the
+# sources build; the run still fails at the end until they are committed.
+if ! ./build-wasm.sh --check --update; then failed+=("the committed wasm modules (./build-wasm.sh --check)"); fi
 
 step "Node tests of the wasm module (node --test)"
 node --test Tests/web/
@@ -29,3 +37,10 @@ if [ -x scripts/test-browser.sh ]; then
   step "Browser tests (headless Chromium)"
   scripts/test-browser.sh
 fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\nFAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo
+echo "all tests passed"

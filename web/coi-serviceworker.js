@@ -4,12 +4,17 @@
 // (SharedArrayBuffer). That normally takes two response headers on the page:
 //   Cross-Origin-Opener-Policy: same-origin
 //   Cross-Origin-Embedder-Policy: require-corp
-// Where you cannot set them, put this file next to your page and load it first:
-//   <script src="coi-serviceworker.js"></script>
+// Where you cannot set them, copy this file into the folder of your pages (the site root
+// covers the whole site) and load it from there as the page's first script:
+//   <script src="/coi-serviceworker.js"></script>
 // On the first visit it registers itself as a service worker for its folder and reloads the
 // page once; from then on the service worker adds the headers to every same-origin response
-// in that folder, so the page (and its workers) are isolated. Without service workers (e.g.
-// a private window that blocks them) nothing happens and TinyLM runs on one thread.
+// in that folder and below, so the page (and its workers) are isolated. A service worker
+// only controls pages inside its own folder (browsers allow more only when the server sends
+// a Service-Worker-Allowed header, which plain static hosts cannot), so loading this file
+// from /tinylm/ on a page at / does nothing: it says so in the console, and TinyLM's
+// loaded.threadsError says what to do. Without service workers (e.g. a private window that
+// blocks them) nothing happens and TinyLM runs on one thread.
 //
 // Consequence of isolation: cross-origin resources the page embeds (images, scripts, a model on
 // another host) must be served with CORS or Cross-Origin-Resource-Policy, as with the headers.
@@ -49,6 +54,13 @@
   if (!window.isSecureContext || !('serviceWorker' in navigator)) return;
   const script = document.currentScript?.src;
   if (!script) return;
+  const scope = new URL('./', script);
+  if (scope.origin !== window.location.origin || !window.location.pathname.startsWith(scope.pathname)) {
+    console.warn(`coi-serviceworker: loaded from ${scope.pathname}, it can only isolate pages under ${scope.pathname}, ` +
+      `not ${window.location.pathname}: copy coi-serviceworker.js to this page's folder or the site root and load it from there. ` +
+      'TinyLM runs on one thread meanwhile.');
+    return;
+  }
   navigator.serviceWorker.register(script).then((registration) => {
     const reloadOnce = () => {
       // Once per session: if isolation still fails after a reload (say, the browser ignores

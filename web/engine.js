@@ -102,6 +102,26 @@ function probeFusedMultiplyAdd(abi) {
   abi.tinylm_probe_fused_madd(1 + 2 ** -12, -(1 + 2 ** -11));
 }
 
+/**
+ * Why this context cannot run the shared-memory module (threadsSupported() is false): the three
+ * cases need different fixes, so the message names the one that applies.
+ */
+export function threadsUnavailableReason(isolationAdvice = null) {
+  const isolated = globalThis.crossOriginIsolated === true;
+  if (typeof SharedArrayBuffer !== 'function' && isolated) {
+    return 'SharedArrayBuffer is missing although the page is cross-origin isolated (this browser does not expose it, e.g. WebKitGTK)';
+  }
+  const browser = typeof self !== 'undefined' || typeof window !== 'undefined';
+  if (!isolated && browser) {
+    return `the page is not cross-origin isolated, so the browser withholds SharedArrayBuffer (${isolationAdvice ||
+      'serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, ' +
+      'or load coi-serviceworker.js from the page\'s folder or above; see web/README.md'})`;
+  }
+  if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is missing in this JavaScript engine';
+  if (typeof Atomics !== 'object') return 'Atomics is missing in this JavaScript engine';
+  return 'this context cannot start the helper workers (no Worker)';
+}
+
 export class Engine {
   /**
    * Loads the module. `source`: URL (default ./tinylm.wasm beside this file), bytes, Response or
@@ -121,14 +141,17 @@ export class Engine {
    *   adaptiveThreads true (default): decode steps run serially instead while that is faster
    *                   (other programs keep the CPUs busy; threads.js); false: always parallel
    *   log             receives the module's stdout/stderr lines
+   *   isolationAdvice how to make this page cross-origin isolated (tinylm.js looks at the page),
+   *                   added to threadsError when it is not
    */
-  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true, relaxedSimd = true } = {}) {
+  static async create(source, { log, threads = 1, threadedSource, kernelWorkerURL, adaptiveThreads = true, relaxedSimd = true,
+    isolationAdvice = null } = {}) {
     const wanted = Math.max(1, Math.min(64, Math.floor(Number(threads)) || 1));
     const relaxed = relaxedSimd && relaxedSimdSupported();
     let threadsError = null;
     if (wanted > 1) {
       const threaded = threadedSource ?? sibling(source, '-mt');
-      if (!threadsSupported()) threadsError = 'shared memory is unavailable (the page is not cross-origin isolated)';
+      if (!threadsSupported()) threadsError = threadsUnavailableReason(isolationAdvice);
       else if (!threaded) threadsError = 'no threaded module: pass threadedSource';
       else {
         const start = async (url, simd) => {

@@ -4,14 +4,21 @@
 //   <tinylm-chat model="/models/SmolLM2-135M-Instruct.Q4_1.gguf"></tinylm-chat>
 //
 // Attributes: model (URL of a GGUF file, required), sha256 (expected hash, enforced),
-// system (system prompt), placeholder, max-tokens (default 256), temperature (default 0.7),
-// autoload (download without asking first; a model already stored always loads at once).
+// system (system prompt), placeholder, max-tokens (default 512; an answer cut there says so and
+// offers Continue), autoload (download without asking first; a model already stored always
+// loads at once). Sampling: the model's recommended settings (shown under the status line),
+// each overridable with temperature, top-k, top-p, min-p, repeat-penalty; seed (default: a
+// random one per answer, so visitors get varied answers; set it for repeatable ones).
 // Style it with CSS custom properties: --tinylm-accent, --tinylm-background, --tinylm-text,
 // --tinylm-border, --tinylm-height; or ::part(box|status|log|input|send).
-// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text}}), tinylm-error.
+// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text, reason, sampling}}),
+// tinylm-error.
 // Everything shown is text (textContent): the model's output can not inject markup.
 
 import { TinyLM, modelStore, formatBytes } from './tinylm.js';
+
+/** Used only with engines that report no recommended sampling for the model (lm.loaded.sampling null). */
+const FALLBACK_SAMPLING = { temperature: 0.7, repeatPenalty: 1.1 };
 
 const STYLE = `
   :host { display: block; font: inherit; color: var(--tinylm-text, inherit);
@@ -21,12 +28,15 @@ const STYLE = `
   .status { padding: 0.5rem 0.8rem; font-size: 0.88em; border-bottom: 1px solid var(--border); display: flex;
     align-items: center; gap: 0.6rem; flex-wrap: wrap; opacity: 0.9; }
   .status span { flex: 1; min-width: 10rem; }
+  .status small { flex-basis: 100%; opacity: 0.75; font-size: 0.85em; }
   progress { width: 100%; height: 0.45rem; accent-color: var(--accent); }
   .log { flex: 1; overflow-y: auto; list-style: none; margin: 0; padding: 0.8rem; display: flex; flex-direction: column; gap: 0.6rem; }
   .log li { max-width: 88%; padding: 0.45rem 0.75rem; border-radius: 10px; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.45; }
   .log li.user { align-self: flex-end; background: color-mix(in srgb, var(--accent) 16%, transparent); }
   .log li.assistant { align-self: flex-start; border: 1px solid var(--border); }
   .log li.error { border-color: #b3412f; color: #b3412f; }
+  .log li.notice { align-self: flex-start; font-size: 0.88em; opacity: 0.85; padding: 0 0.2rem; display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; }
+  .log li.notice button { padding: 0.15rem 0.6rem; }
   form { display: flex; gap: 0.4rem; padding: 0.55rem; border-top: 1px solid var(--border); }
   textarea { flex: 1; resize: none; font: inherit; padding: 0.45rem 0.6rem; border: 1px solid var(--border); border-radius: 8px;
     background: transparent; color: inherit; }
@@ -49,6 +59,7 @@ export class TinyLMChat extends HTMLElement {
           <span class="text">…</span>
           <button class="load" type="button" hidden>Load model</button>
           <progress max="1" value="0" hidden></progress>
+          <small class="sampling" part="sampling" hidden></small>
         </div>
         <ol class="log" part="log" aria-live="polite"></ol>
         <form>
@@ -58,8 +69,9 @@ export class TinyLMChat extends HTMLElement {
         </form>
       </div>`;
     const $ = (selector) => this.shadowRoot.querySelector(selector);
-    this.ui = { text: $('.text'), load: $('.load'), progress: $('progress'), log: $('.log'), form: $('form'), input: $('textarea'), send: $('.send'), stop: $('.stop') };
-    /** The conversation so far: [{role, content}]. */
+    this.ui = { text: $('.text'), load: $('.load'), progress: $('progress'), sampling: $('.sampling'), log: $('.log'), form: $('form'),
+      input: $('textarea'), send: $('.send'), stop: $('.stop') };
+    /** The conversation so far: [{role, content}] (answers as generated, so the next turn reuses the model's cache). */
     this.messages = [];
     this.lm = null;
     this.loading = null;
@@ -117,6 +129,7 @@ export class TinyLMChat extends HTMLElement {
           },
         });
         this.#status('Ready — the model runs on your device; nothing you type leaves it.');
+        this.#showSampling();
         this.dispatchEvent(new CustomEvent('tinylm-ready', { detail: result }));
         return result;
       } catch (error) {
@@ -138,29 +151,63 @@ export class TinyLMChat extends HTMLElement {
     if (!text.trim() || this.generating) return null;
     this.#add('user', text);
     this.messages.push({ role: 'user', content: text });
-    const item = this.#add('assistant', '…');
+    return this.#answer(this.#add('assistant', '…'), '');
+  }
+
+  /** Goes on with the last answer after the length limit cut it; resolves with the whole answer. */
+  async continue() {
+    const last = this.messages.at(-1);
+    const item = [...this.ui.log.querySelectorAll('li.assistant')].at(-1);
+    if (this.generating || last?.role !== 'assistant' || !item) return null;
+    this.messages.pop();
+    this.ui.log.querySelector('li.notice')?.remove();
+    return this.#answer(item, last.content);
+  }
+
+  /** The sampling options of a request: the attributes that are set (the model's recommendation
+   *  fills the rest; for engines that report none, the box's former defaults). */
+  samplingOptions() {
+    const options = this.lm?.loaded && !this.lm.loaded.sampling ? { ...FALLBACK_SAMPLING } : {};
+    const attributes = { temperature: 'temperature', topK: 'top-k', topP: 'top-p', minP: 'min-p', repeatPenalty: 'repeat-penalty', seed: 'seed' };
+    for (const [key, name] of Object.entries(attributes)) {
+      const value = this.getAttribute(name);
+      if (value !== null && value.trim() !== '' && Number.isFinite(Number(value))) options[key] = Number(value);
+    }
+    return options;
+  }
+
+  get maxTokens() { return Math.max(1, Math.round(Number(this.getAttribute('max-tokens'))) || 512); }
+
+  async #answer(item, before) {
     try {
       await this.load();
     } catch {
-      item.remove();
-      this.messages.pop();
+      if (before) {
+        this.messages.push({ role: 'assistant', content: before });
+      } else {
+        item.remove();
+        this.messages.pop();
+      }
       return null;
     }
     const controller = new AbortController();
     this.generating = controller;
     this.ui.send.hidden = true;
     this.ui.stop.hidden = false;
-    let answer = '';
+    let answer = before;
+    let result = null;
     try {
       const system = this.getAttribute('system');
-      const result = await this.lm.chat(system ? [{ role: 'system', content: system }, ...this.messages] : this.messages, {
-        maxTokens: Number(this.getAttribute('max-tokens')) || 256,
-        temperature: this.hasAttribute('temperature') ? Number(this.getAttribute('temperature')) : 0.7,
-        repeatPenalty: 1.1,
+      const conversation = system ? [{ role: 'system', content: system }, ...this.messages] : [...this.messages];
+      if (before) conversation.push({ role: 'assistant', content: before });
+      result = await this.lm.chat(conversation, {
+        ...this.samplingOptions(),
+        maxTokens: this.maxTokens,
+        continue: Boolean(before),
         signal: controller.signal,
-        onToken: (piece) => { answer += piece; item.textContent = answer; this.ui.log.scrollTop = this.ui.log.scrollHeight; },
+        onToken: (piece) => { answer += piece; item.textContent = answer.trim() || '…'; this.ui.log.scrollTop = this.ui.log.scrollHeight; },
       });
-      answer = result.text.trim();
+      answer = before + result.text;
     } catch (error) {
       if (error.name !== 'AbortError') {
         item.classList.add('error');
@@ -172,13 +219,51 @@ export class TinyLMChat extends HTMLElement {
       this.ui.stop.hidden = true;
     }
     item.textContent = answer.trim() || '(no answer)';
-    if (!item.classList.contains('error')) {
-      this.messages.push({ role: 'assistant', content: answer.trim() });
-      this.dispatchEvent(new CustomEvent('tinylm-answer', { detail: { text: answer.trim() } }));
-    } else {
-      this.messages.pop();
+    if (item.classList.contains('error')) {
+      if (before) this.messages.push({ role: 'assistant', content: before }); // the answer so far stays
+      else this.messages.pop();
+      return answer;
     }
+    this.messages.push({ role: 'assistant', content: answer });
+    if (result?.reason === 'length') this.#lengthNotice(result);
+    if (result?.sampling) this.#showSampling(result.sampling);
+    this.dispatchEvent(new CustomEvent('tinylm-answer', { detail: { text: answer.trim(), reason: result?.reason ?? 'stopped', sampling: result?.sampling ?? null } }));
     return answer.trim();
+  }
+
+  /** The length limit ended the answer: say so, and offer to go on with it. */
+  #lengthNotice(result) {
+    const notice = document.createElement('li');
+    notice.className = 'notice';
+    notice.setAttribute('part', 'notice');
+    const text = document.createElement('span');
+    text.textContent = `The answer stopped at the length limit (${result.tokens.length} tokens).`;
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.className = 'continue secondary';
+    more.textContent = 'Continue';
+    more.addEventListener('click', () => this.continue());
+    notice.append(text, more);
+    this.ui.log.append(notice);
+    this.ui.log.scrollTop = this.ui.log.scrollHeight;
+  }
+
+  /**
+   * Shows the sampling settings: those of the last answer (`used`: result.sampling, seed
+   * included), or before any answer the model's recommendation with the attributes' overrides.
+   */
+  #showSampling(used = null) {
+    const recommended = this.lm?.loaded?.sampling ?? null;
+    const settings = used ?? { ...(recommended ?? {}), ...this.samplingOptions() };
+    const names = { temperature: 'temperature', topK: 'top-k', topP: 'top-p', minP: 'min-p', repeatPenalty: 'repeat penalty' };
+    const parts = Object.entries(names).filter(([key]) => settings[key] !== undefined).map(([key, name]) => `${name} ${settings[key]}`);
+    parts.push(settings.seed !== undefined ? `seed ${settings.seed}${used && !this.hasAttribute('seed') ? ' (random)' : ''}` : 'random seed');
+    parts.push(`up to ${this.maxTokens} tokens`);
+    const source = { gguf: "the model file's recommendation", table: "TinyLM's table for this model", default: 'default settings' }[recommended?.source]
+      ?? (recommended ? 'the model' : "the box's defaults");
+    this.ui.sampling.textContent = `${used ? 'Last answer' : 'Sampling'}: ${parts.join(', ')} · from ${source} unless set on the element`;
+    this.ui.sampling.hidden = false;
+    this.ui.text.title = this.ui.sampling.textContent;
   }
 
   async #prepare() {

@@ -10,7 +10,8 @@
 // The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
-// ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, TemplateError.
+// ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,
+// TemplateError, GrammarError, WorkerError.
 
 import { ModelStore, formatBytes } from './model-store.js';
 
@@ -52,10 +53,11 @@ export class TinyLM {
   /**
    * Starts the worker. Options: workerURL (default: worker.js beside this file), wasmURL
    * (default: tinylm.wasm beside engine.js), threadedWasmURL (default: tinylm-mt.wasm beside
-   * the wasm), threads: how many threads run the model (default: min(4, CPU cores) when the page
-   * is cross-origin isolated, else 1). More than one thread needs cross-origin isolation (COOP/COEP
-   * headers, or coi-serviceworker.js); without it, or if the threaded module fails to start, the
-   * single-thread module runs. `loaded.threads` tells how many threads run. adaptiveThreads
+   * the wasm), threads: how many threads run the model (default: min(4, CPU cores)). More than
+   * one thread needs cross-origin isolation (COOP/COEP headers, or coi-serviceworker.js); without
+   * it, or if the threaded module fails to start, the single-thread module runs.
+   * `loaded.threads` tells how many threads run, `loaded.threadsError` why not more (null only
+   * when you asked for one). adaptiveThreads
    * (default true): decode steps run on one thread while that is faster (when other programs
    * keep the CPUs busy); false always splits the work. relaxedSimd (default true): where the
    * browser runs relaxed SIMD, the relaxed build of the module (tinylm-relaxed.wasm,
@@ -92,8 +94,10 @@ export class TinyLM {
    *   signal        AbortSignal
    *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
    *   contextLength tokens of context (default min(2048, the model's trained length))
-   * Resolves {id, size, sha256, downloaded, info, contextLength, threads, threadsError, simd}
-   * (simd: 'relaxed-simd' or 'simd128', the build of the module that runs).
+   * Resolves {id, size, sha256, downloaded, info, sampling, contextLength, threads, threadsError, simd}
+   * (simd: 'relaxed-simd' or 'simd128', the build of the module that runs; sampling: the model's
+   * recommended {temperature, topK, topP, minP, repeatPenalty, source}, which generate() and chat()
+   * use for the settings a call leaves out, or null when the engine does not know one).
    */
   async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true } = {}) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
@@ -104,16 +108,20 @@ export class TinyLM {
     this.loaded = await this.#request('load', {
       source: resolved,
       options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
-        adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd },
+        adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd, isolationAdvice: isolationAdvice() },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return this.loaded;
   }
 
   /**
    * Generates a continuation of `prompt` (a string, or an array of token ids used as is).
-   * Options: temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens,
-   * stop (strings), ignoreEOS, signal (AbortSignal), onToken(text, tokenID).
-   * Resolves {text, tokens, reason: 'eog'|'stop'|'length'|'context', usage, timings}.
+   * Options: temperature, topK, topP, minP, repeatPenalty (left out: the model's recommended
+   * value, `loaded.sampling`), repeatWindow, seed (left out: a random one, so answers vary; the
+   * result says which), maxTokens (default: the rest of the context), stop (strings), ignoreEOS,
+   * responseFormat ({type: 'json_schema', schema} | {type: 'json_object'}) or grammar (GBNF),
+   * signal (AbortSignal), onToken(text, tokenID).
+   * Resolves {text, tokens, reason: 'eog'|'stop'|'length'|'context'|'grammar', sampling, usage, timings}
+   * (sampling: the settings used, seed included; usage.reusedTokens: prompt tokens the KV cache already held).
    */
   generate(prompt, options = {}) {
     return this.#generate({ prompt: Array.isArray(prompt) || ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt }, options);
@@ -122,7 +130,11 @@ export class TinyLM {
   /**
    * Answers a conversation `messages` ([{role: 'system'|'user'|'assistant', content}]),
    * formatted with the model's own chat template. Same options as generate(), plus
-   * template (custom Jinja source) and tools (function list for templates that use them).
+   * template (custom Jinja source), tools (function list: the answer is a call, `toolCalls`),
+   * and continue: true (the last message is an assistant answer cut short, e.g. by maxTokens:
+   * the model goes on with it instead of starting a new one). Send each turn's answer back as
+   * it came (result.text): then the next turn reuses the whole KV cache and only the new
+   * message is evaluated.
    */
   chat(messages, options = {}) {
     return this.#generate({ messages, chatOptions: chatOptions(options) }, options);
@@ -158,13 +170,14 @@ export class TinyLM {
    *  kernel sections run so far, threaded engines only). */
   status() { return this.#request('status', {}); }
 
-  /** Frees the model (the worker and the stored weights stay). */
+  /** Frees the model (the worker and the stored weights stay). A generation or load in
+   *  progress stops at once (its promise rejects with AbortError). */
   async unload() {
     await this.#request('unload', {});
     this.loaded = null;
   }
 
-  /** Stops the worker; this object is unusable afterwards. */
+  /** Stops the worker at once, generation included; this object is unusable afterwards. */
   terminate() {
     this.worker.terminate();
     const error = namedError('AbortError', 'TinyLM was terminated');
@@ -261,10 +274,33 @@ export class TinyLM {
   }
 }
 
-function chatOptions({ template = null, tools = null, toolChoice = null, addGenerationPrompt = true }) {
+function chatOptions({ template = null, tools = null, toolChoice = null, addGenerationPrompt = true, continue: continuing = false }) {
   const options = { addGenerationPrompt };
   if (template) options.template = template;
   if (tools) options.tools = tools;
   if (toolChoice) options.toolChoice = toolChoice;
+  if (continuing) options.continue = true;
   return options;
+}
+
+/**
+ * Why this page is not cross-origin isolated and what fixes it, as far as the page can tell
+ * (the worker cannot see the page's scripts); null when it is isolated.
+ */
+function isolationAdvice() {
+  if (typeof window === 'undefined' || window.crossOriginIsolated) return null;
+  const howTo = 'serve the page with the headers Cross-Origin-Opener-Policy: same-origin and ' +
+    'Cross-Origin-Embedder-Policy: require-corp, or copy coi-serviceworker.js to the page\'s folder or the site root ' +
+    'and load it as the page\'s first script; see web/README.md';
+  if (!window.isSecureContext) return `the page is not a secure context (HTTPS or localhost), which isolation needs; then ${howTo}`;
+  const script = [...document.scripts].find((element) => /\/coi-serviceworker\.js([?#]|$)/.test(element.src));
+  if (!script) return howTo;
+  const folder = new URL('./', script.src);
+  if (folder.origin !== location.origin || !location.pathname.startsWith(folder.pathname)) {
+    return `coi-serviceworker.js is loaded from ${folder.pathname}, and a service worker there can only isolate pages ` +
+      `under ${folder.pathname}: copy it to this page's folder or the site root and load it from there`;
+  }
+  if (!('serviceWorker' in navigator)) return 'this browser offers no service workers here (a private window?), so coi-serviceworker.js cannot isolate the page; send the headers instead';
+  if (!navigator.serviceWorker.controller) return 'coi-serviceworker.js does not control the page yet (it reloads the page once on the first visit)';
+  return 'coi-serviceworker.js controls the page, yet the browser did not isolate it';
 }

@@ -5,18 +5,34 @@
 // with any number of {id, type: 'progress' | 'token', ...} events and then exactly one
 // {id, type: 'result', value} or {id, type: 'error', error: {name, message, ...}}.
 // {type: 'abort', id} cancels request `id`: generation checks between tokens and yields to the
-// event loop after every token, so the abort message is handled at once.
+// event loop after every token, so the abort message is handled at once. An 'unload' request
+// first aborts every load and generation in progress or waiting, so it never waits for them.
+//
+// Multi-turn chats reuse the KV cache token for token: after a chat answer the worker keeps the
+// rendered prompt text and the token ids the session holds (prompt + answer as generated), and
+// when the next chat request's rendered prompt starts with that text it extends those ids
+// instead of tokenizing the whole conversation again (a re-tokenized answer can differ from the
+// sampled tokens, which would invalidate the cache from that point on).
 
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
 
 const store = new ModelStore();
 let engine = null;
-let loaded = null; // { model, session, id, sha256, size, contextLength }
-const controllers = new Map(); // request id → AbortController
+let loaded = null; // { model, session, id, sha256, size, contextLength, chatCache }
+const controllers = new Map(); // request id → {controller: AbortController, type}
 let queue = Promise.resolve(); // engine work runs one request at a time
 
 const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS'];
+
+/** The sampling settings a request may leave out: the model's recommendation fills them
+ *  (info.sampling: from the GGUF's general.sampling.* keys or the core's per-model table),
+ *  else the engine's defaults, which are llama.cpp's (Sources/TinyLM/Generation/SamplingParameters.swift). */
+const SAMPLING_KEYS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty'];
+const ENGINE_SAMPLING = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.0 };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 // A macrotask without setTimeout's 4 ms clamping: lets queued messages (abort) run.
 const channel = new MessageChannel();
@@ -31,10 +47,10 @@ function abortError(signal) {
   return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
 }
 
-/** Threads when the caller does not say: up to 4 (more rarely helps a small model), and only
- *  when this worker may share memory (the page is cross-origin isolated). */
+/** Threads when the caller does not say: one per CPU core, up to 4 (more rarely helps a small
+ *  model). Where threads cannot run (the page is not cross-origin isolated…), the engine falls
+ *  back to one and says why in threadsError. */
 function defaultThreads() {
-  if (!self.crossOriginIsolated) return 1;
   return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
@@ -52,13 +68,20 @@ function unload() {
 
 async function load({ source, options = {} }, signal, emit) {
   const progress = (event) => emit({ type: 'progress', ...event });
-  engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
-    log: () => {},
-    threads: options.threads ?? defaultThreads(),
-    adaptiveThreads: options.adaptiveThreads ?? true,
-    relaxedSimd: options.relaxedSimd ?? true,
-    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
-  });
+  if (!engine) {
+    const threads = options.threads ?? defaultThreads();
+    engine = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
+      log: () => {},
+      threads,
+      adaptiveThreads: options.adaptiveThreads ?? true,
+      relaxedSimd: options.relaxedSimd ?? true,
+      isolationAdvice: options.isolationAdvice ?? null,
+      ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
+    });
+    if (threads === 1 && options.threads == null) {
+      engine.threadsError = 'this device reports one CPU core (navigator.hardwareConcurrency), so one thread runs';
+    }
+  }
   unload();
   const id = modelID(source);
   let attempt = 0;
@@ -116,10 +139,11 @@ async function load({ source, options = {} }, signal, emit) {
       model.free();
       throw error;
     }
-    loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength };
+    loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength, chatCache: null };
     progress({ phase: 'load', done: 1, total: 1 });
     return {
       id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
+      sampling: recommendedSampling(model.info),
       threads: engine.threads, threadsError: engine.threadsError, simd: engine.simd,
     };
   }
@@ -135,24 +159,100 @@ async function readBlob(blob, signal, progress, onChunk) {
   }
 }
 
+/** The model's recommended sampling (info.sampling, when the core provides it), or null. */
+function recommendedSampling(info) {
+  const sampling = info?.sampling;
+  if (!sampling || typeof sampling !== 'object') return null;
+  const values = {};
+  for (const key of SAMPLING_KEYS) if (Number.isFinite(sampling[key])) values[key] = sampling[key];
+  return { ...values, source: sampling.source ?? null };
+}
+
+/** Every sampling setting of a request: the caller's, else the model's recommendation, else the
+ *  engine's defaults; a random seed unless the caller gave one (so visitors get varied answers). */
+function samplingFor(options, info) {
+  const recommended = recommendedSampling(info) ?? {};
+  const sampling = {};
+  for (const key of SAMPLING_KEYS) sampling[key] = options[key] ?? recommended[key] ?? ENGINE_SAMPLING[key];
+  sampling.seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+  return sampling;
+}
+
 /** The prompt's token ids: a string (BOS added as the model wants), ids as given, or messages. */
-function promptTokens({ prompt, messages, chatOptions = {} }) {
+function promptTokens(request) {
+  return promptFor(request).ids;
+}
+
+/**
+ * {ids, chatText}: the prompt's token ids, and for a chat the rendered prompt text (the key of
+ * the next turn's cache reuse, see chatCacheIDs). chatOptions.continue: the last message is an
+ * assistant answer to continue (rendered without its end of turn).
+ */
+function promptFor({ prompt, messages, chatOptions = {} }) {
   const { model } = requireModel();
-  if (messages && chatOptions.tools) return Array.from(model.toolCallPrompt(messages, chatOptions).tokens);
+  if (messages && chatOptions.tools) return { ids: Array.from(model.toolCallPrompt(messages, chatOptions).tokens), chatText: null };
   if (messages) {
     // chatTokens/formatChat are newer than the first engine builds: say so instead of failing obscurely.
     const abi = model.engine.abi;
-    if (typeof model.chatTokens === 'function' && typeof abi.tinylm_chat_tokenize === 'function') {
-      return Array.from(model.chatTokens(messages, chatOptions));
+    if (typeof abi.tinylm_chat_tokenize !== 'function' || typeof abi.tinylm_chat_format !== 'function') {
+      throw namedError('TemplateError', 'this engine build cannot format chats: rebuild web/tinylm.wasm (./build-wasm.sh)');
     }
-    if (typeof model.formatChat === 'function' && typeof abi.tinylm_chat_format === 'function') {
-      return Array.from(model.tokenize(model.formatChat(messages, chatOptions), { addSpecial: false }));
+    if (!Array.isArray(messages)) throw namedError('InvalidArgumentError', 'messages must be an array of {role, content}');
+    const { continue: continuing = false, ...options } = chatOptions;
+    if (continuing) {
+      const last = messages.at(-1);
+      if (last?.role !== 'assistant' || typeof last.content !== 'string') {
+        throw namedError('InvalidArgumentError', 'continue: the last message must be the assistant answer to continue');
+      }
+      const head = messages.slice(0, -1);
+      const headOptions = { ...options, addGenerationPrompt: true };
+      const chatText = model.formatChat(head, headOptions) + last.content;
+      const ids = chatCacheIDs(chatText)
+        ?? [...model.chatTokens(head, headOptions), ...model.tokenize(last.content, { addSpecial: false, parseSpecial: false })];
+      return { ids, chatText };
     }
-    throw namedError('TemplateError', 'this engine build cannot format chats: rebuild web/tinylm.wasm (./build-wasm.sh)');
+    const chatText = model.formatChat(messages, options);
+    return { ids: chatCacheIDs(chatText) ?? Array.from(model.chatTokens(messages, options)), chatText };
   }
-  if (typeof prompt === 'string') return Array.from(model.tokenize(prompt, { addSpecial: true }));
-  if (Array.isArray(prompt) && prompt.every(Number.isInteger)) return prompt;
+  if (typeof prompt === 'string') return { ids: Array.from(model.tokenize(prompt, { addSpecial: true })), chatText: null };
+  if (Array.isArray(prompt) && prompt.every(Number.isInteger)) return { ids: prompt, chatText: null };
   throw namedError('InvalidArgumentError', 'the prompt must be a string or an array of token ids');
+}
+
+/**
+ * The ids of a chat prompt whose rendered text is `text`, built on what the session holds from
+ * the previous chat answer: its prompt ids, then the answer's tokens as they were sampled for
+ * as long as their bytes spell the text, then the rest tokenized. Null when the text does not
+ * extend the previous prompt (another conversation, a template that rewrote earlier turns, or
+ * something else ran on the session since).
+ */
+function chatCacheIDs(text) {
+  const { model, session, chatCache: cache } = requireModel();
+  if (!cache || !text.startsWith(cache.promptText)) return null;
+  if (session.tokenCount !== cache.promptIDs.length + cache.replyIDs.length) return null;
+  const rest = encoder.encode(text.slice(cache.promptText.length));
+  let offset = 0;
+  let kept = 0;
+  let cut = { kept: 0, offset: 0 }; // the last place that is also a character boundary
+  for (const id of cache.replyIDs) {
+    const piece = model.tokenPiece(id);
+    if (offset + piece.length > rest.length || piece.some((byte, i) => rest[offset + i] !== byte)) break;
+    offset += piece.length;
+    kept++;
+    if (offset === rest.length || (rest[offset] & 0xc0) !== 0x80) cut = { kept, offset };
+  }
+  const tail = decoder.decode(rest.subarray(cut.offset));
+  return [...cache.promptIDs, ...cache.replyIDs.slice(0, cut.kept), ...(tail ? model.tokenize(tail, { addSpecial: false }) : [])];
+}
+
+/** Remembers what the session holds after a chat answer: the prompt and the answer's tokens
+ *  the session evaluated (all of them but a final end-of-turn token). */
+function rememberChat(chatText, promptIDs, replyTokens) {
+  const state = requireModel();
+  const evaluated = state.session.tokenCount - promptIDs.length;
+  state.chatCache = chatText !== null && evaluated >= 0 && evaluated <= replyTokens.length
+    ? { promptText: chatText, promptIDs, replyIDs: replyTokens.slice(0, evaluated) }
+    : null;
 }
 
 /**
@@ -182,47 +282,57 @@ function constraintOptions(request) {
 
 async function generate(request, signal, emit) {
   const { session, contextLength, model } = requireModel();
-  const ids = promptTokens(request);
+  const { ids, chatText } = promptFor(request);
   const { constraint, toolFormat } = constraintOptions(request);
+  const given = request.options ?? {};
   const options = { ...constraint };
-  for (const key of GENERATION_OPTIONS) if (request.options?.[key] !== undefined) options[key] = request.options[key];
+  for (const key of GENERATION_OPTIONS) if (given[key] !== undefined) options[key] = given[key];
+  const sampling = samplingFor(given, model.info);
+  Object.assign(options, sampling);
   if (options.maxTokens === undefined) options.maxTokens = Math.max(1, contextLength - ids.length);
   if (ids.length >= contextLength) {
     throw namedError('ContextOverflowError', `the prompt has ${ids.length} tokens but the context holds ${contextLength}`);
   }
   if (signal.aborted) throw abortError(signal);
   const started = performance.now();
+  requireModel().chatCache = null; // the session's contents change from here on
   const reused = session.startGeneration(ids, options);
   let firstToken = null;
   const tokens = [];
   let text = '';
-  for (;;) {
-    const step = session.nextToken();
-    firstToken ??= performance.now();
-    text += step.text;
-    if (step.done) {
-      if (step.text) emit({ type: 'token', text: step.text, token: null });
-      const ended = performance.now();
-      const toolCalls = toolFormat ? model.parseToolCalls(text, toolFormat) : undefined;
-      return {
-        text, tokens, reason: toolCalls ? 'tool_calls' : step.reason, ...(toolCalls ? { toolCalls } : {}),
-        usage: { promptTokens: ids.length, reusedTokens: reused, completionTokens: tokens.length },
-        timings: {
-          prefillMs: firstToken - started,
-          decodeMs: ended - firstToken,
-          // The first token comes out of the prefill step; decode speed counts the rest.
-          tokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / ((ended - firstToken) / 1000) : null,
-        },
-      };
+  try {
+    for (;;) {
+      const step = session.nextToken();
+      firstToken ??= performance.now();
+      text += step.text;
+      if (step.done) {
+        if (step.text) emit({ type: 'token', text: step.text, token: null });
+        const ended = performance.now();
+        const toolCalls = toolFormat ? model.parseToolCalls(text, toolFormat) : undefined;
+        return {
+          text, tokens, reason: toolCalls ? 'tool_calls' : step.reason, ...(toolCalls ? { toolCalls } : {}),
+          sampling: { ...sampling, maxTokens: options.maxTokens },
+          usage: { promptTokens: ids.length, reusedTokens: reused, completionTokens: tokens.length },
+          timings: {
+            prefillMs: firstToken - started,
+            decodeMs: ended - firstToken,
+            // The first token comes out of the prefill step; decode speed counts the rest.
+            tokensPerSecond: tokens.length > 1 ? (tokens.length - 1) / ((ended - firstToken) / 1000) : null,
+          },
+        };
+      }
+      tokens.push(step.token);
+      emit({ type: 'token', text: step.text, token: step.token });
+      await yieldToEventLoop();
+      if (signal.aborted) {
+        const error = abortError(signal);
+        error.partial = { text, tokens };
+        throw error;
+      }
     }
-    tokens.push(step.token);
-    emit({ type: 'token', text: step.text, token: step.token });
-    await yieldToEventLoop();
-    if (signal.aborted) {
-      const error = abortError(signal);
-      error.partial = { text, tokens };
-      throw error;
-    }
+  } finally {
+    // Also after Stop: the partial answer is in the cache, and the page usually keeps it.
+    if (loaded?.session === session) rememberChat(chatText, ids, tokens);
   }
 }
 
@@ -244,7 +354,8 @@ const handlers = {
   async formatChat({ messages, chatOptions = {} }) { return requireModel().model.formatChat(messages, chatOptions); },
   async status() {
     return loaded
-      ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info, ...engineStatus() }
+      ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info,
+        sampling: recommendedSampling(loaded.model.info), cachedTokens: loaded.session.tokenCount, ...engineStatus() }
       : { loaded: false, ...engineStatus() };
   },
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
@@ -253,12 +364,18 @@ const handlers = {
 
 self.onmessage = ({ data }) => {
   if (data.type === 'abort') {
-    controllers.get(data.id)?.abort(namedError('AbortError', 'aborted by the caller'));
+    controllers.get(data.id)?.controller.abort(namedError('AbortError', 'aborted by the caller'));
     return;
   }
   const { id, type } = data;
+  if (type === 'unload') {
+    // unload() must not wait for a long answer: stop everything the engine is doing or will do.
+    for (const entry of controllers.values()) {
+      if (entry.type !== 'status' && entry.type !== 'test') entry.controller.abort(namedError('AbortError', 'stopped by unload()'));
+    }
+  }
   const controller = new AbortController();
-  controllers.set(id, controller);
+  controllers.set(id, { controller, type });
   const emit = (event) => self.postMessage({ id, ...event });
   // Store-only work (status, test hooks) need not wait for a generation to finish.
   const run = () => handlers[type]
@@ -267,7 +384,7 @@ self.onmessage = ({ data }) => {
   let task;
   if (type === 'status' || type === 'test') task = run();
   else {
-    task = queue.then(run);
+    task = queue.then(() => (controller.signal.aborted ? Promise.reject(abortError(controller.signal)) : run()));
     queue = task.catch(() => {});
   }
   task.then(

@@ -2,9 +2,10 @@
 a reload with the server stopped still opens the app, restores the conversation and answers
 (service worker + IndexedDB)."""
 
+import os
 import time
 
-from conftest import MODEL_URL_PATH
+from conftest import MODEL_PATH, MODEL_URL_PATH, ROOT, StaticServer
 
 SMOLLM2_SHA256 = 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53'
 
@@ -87,14 +88,83 @@ def test_first_visit_downloads_with_progress_then_works_offline(server, browser)
 
 def test_ai_notes_turn_a_sentence_into_a_stored_note(server, browser):
     """The AI notes page: a sentence becomes a schema-valid note, saved in IndexedDB and listed
-    again after a reload."""
+    again after a reload. A date only when the text names one (never an invented one); tags,
+    and action items when the text asks for something."""
     browser.get(f'{server.url}/app/notes.html')
     browser.wait_for("document.getElementById('notes-status').textContent === 'Ready'", timeout=180)
-    browser.run("document.getElementById('note-input').value = 'Call the plumber on 2026-12-04 about the kitchen sink and buy washers';")
-    browser.run("document.getElementById('note-make').click();")
-    browser.wait_for("document.querySelectorAll('#notes .note').length === 1", timeout=120)
-    title = browser.run("return document.querySelector('#notes .note h3').textContent;")
-    assert title.strip()
+    notes = []
+    for count, sentence in enumerate(['Buy washers and call the plumber about the leaking kitchen sink',
+                                      'Call the plumber on 2026-12-04 about the kitchen sink and buy washers'], start=1):
+        browser.run("document.getElementById('note-input').value = args[0]; document.getElementById('note-make').click();", sentence)
+        browser.wait_for(f"document.querySelectorAll('#notes .note').length === {count}", timeout=180)
+        notes.append(browser.run("""
+            const all = await window.notesStore.all();
+            return all.sort((a, b) => b.createdAt - a.createdAt)[0];
+        """))
+    undated, dated = notes
+    assert undated['date'] is None, undated
+    assert dated['date'] == '2026-12-04', dated
+    assert undated['actionItems'] == ['Buy washers', 'Call the plumber about the leaking kitchen sink'], undated
+    assert dated['actionItems'] == ['Call the plumber on 2026-12-04 about the kitchen sink', 'Buy washers'], dated
+    for note in notes:
+        assert note['title'].strip(), note
+        assert 1 <= len(note['tags']) <= 3 and len(set(note['tags'])) == len(note['tags']), note
+        assert all(tag in note['source'].lower().split() for tag in note['tags']), note
     browser.get(f'{server.url}/app/notes.html')
-    browser.wait_for("document.querySelectorAll('#notes .note').length === 1", timeout=60)
+    browser.wait_for("document.querySelectorAll('#notes .note').length === 2", timeout=60)
     browser.screenshot('app-notes.png')
+
+
+def test_app_offers_only_the_models_the_server_has(browser, tmp_path):
+    # A server whose models/ holds SmolLM2 only (what scripts/start.sh fetches).
+    (tmp_path / 'SmolLM2-135M-Instruct.Q4_1.gguf').symlink_to(os.path.join(ROOT, MODEL_PATH))
+    server = StaticServer('--models-dir', str(tmp_path)).start()
+    try:
+        browser.get(f'{server.url}/app/')
+        browser.wait_for("document.body.dataset.state === 'absent'")
+        labels = browser.driver.execute_script("return [...document.getElementById('model').options].map((o) => o.textContent)")
+        assert labels == ['SmolLM2 135M', 'Gemma 3 270M (not available)'], labels
+        browser.driver.execute_script("const s = document.getElementById('model'); s.value = 'gemma3'; s.dispatchEvent(new Event('change'));")
+        browser.wait_for("document.body.dataset.state === 'unavailable'")
+        status = browser.driver.find_element('id', 'status-text').text
+        assert 'not on this server' in status and 'scripts/fetch-models.sh gemma3' in status, status
+        assert browser.driver.find_element('id', 'download').is_displayed() is False
+        browser.screenshot('app-model-unavailable.png')
+    finally:
+        server.stop()
+
+
+def test_app_turns_reuse_the_cache_and_settings_show_the_sampling(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/app/')
+    browser.wait_for("document.body.dataset.state === 'ready'", timeout=180)
+    browser.driver.execute_script("tinylmApp.settings.maxTokens = 24; tinylmApp.settings.seed = 9;")
+    browser.driver.find_element('id', 'new-chat').click()
+    usages = []
+    for question in ['What is bread made of?', 'And butter?', 'Which is older?']:
+        ask(browser, question)
+        usages.append(browser.driver.execute_script('return tinylmApp.lastAnswer.usage'))
+    for previous, turn in zip(usages, usages[1:]):
+        assert turn['reusedTokens'] == previous['promptTokens'] + previous['completionTokens'], usages
+
+    # An answer cut by the length limit says so and offers Continue, which extends the same answer.
+    browser.driver.execute_script('tinylmApp.settings.maxTokens = 4;')
+    ask(browser, 'Describe a bakery in detail.')
+    cut = browser.driver.execute_script('return { text: tinylmApp.conversation.messages.at(-1).content, usage: tinylmApp.lastAnswer.usage }')
+    meta = browser.driver.execute_script("return [...document.querySelectorAll('.message.assistant .meta')].pop().textContent")
+    assert 'reached the length limit' in meta and 'Continue' in meta, meta
+    count = browser.driver.execute_script("return document.querySelectorAll('.message.assistant').length")
+    browser.driver.execute_script("[...document.querySelectorAll('.message.assistant button.continue')].pop().click()")
+    browser.wait_for(f"tinylmApp.conversation.messages.at(-1).content.length > {len(cut['text'])} && document.body.dataset.state === 'ready'", timeout=120)
+    assert browser.driver.execute_script("return document.querySelectorAll('.message.assistant').length") == count
+    continued = browser.driver.execute_script('return { text: tinylmApp.conversation.messages.at(-1).content, usage: tinylmApp.lastAnswer.usage }')
+    assert continued['text'].startswith(cut['text']), (cut, continued)
+    held = cut['usage']['promptTokens'] + cut['usage']['completionTokens']
+    assert continued['usage']['promptTokens'] == held and continued['usage']['reusedTokens'] == held - 1, (cut, continued)
+
+    browser.driver.find_element('id', 'settings-open').click()
+    line = browser.driver.find_element('id', 'sampling-in-use').text
+    recommended = browser.driver.execute_script('return tinylmApp.lm.loaded.sampling')
+    temperature = recommended['temperature'] if recommended else 0.7
+    assert line.startswith('In use: temperature ') and f'temperature {temperature}' in line and 'seed 9' in line, line
+    browser.driver.execute_script("document.getElementById('settings').close()")

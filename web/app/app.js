@@ -19,14 +19,21 @@ const MODELS = [
   },
 ];
 
-const DEFAULTS = { model: 'smollm2', temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, maxTokens: 512, seed: '', system: '' };
-const SETTINGS_KEY = 'tinylm-app.settings';
+// Sampling fields left empty use the model's recommended settings (lm.loaded.sampling: from the
+// GGUF file or TinyLM's table); FALLBACK_SAMPLING only serves engines that know none.
+const SAMPLING_FIELDS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty'];
+const DEFAULTS = { model: 'smollm2', temperature: '', topK: '', topP: '', minP: '', repeatPenalty: '', maxTokens: 512, seed: '', system: '' };
+const FALLBACK_SAMPLING = { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, source: 'app' };
+const SAMPLING_SOURCES = { gguf: "the model file's recommendation", table: "TinyLM's table for this model", default: 'default settings', app: "the app's defaults" };
+// v2: v1 stored the old fixed sampling defaults, which would hide the model's recommendation.
+const SETTINGS_KEY = 'tinylm-app.settings.v2';
 const CURRENT_KEY = 'tinylm-app.conversation';
 
 const $ = (id) => document.getElementById(id);
 const conversations = new Conversations();
 const app = {
   lm: null, settings: loadSettings(), conversation: null, loadedKey: null, ready: false,
+  availability: new Map(), // model key → {available, reason, size}
   loading: null, // AbortController of the model load in progress
   generating: null, // AbortController of the answer in progress
 };
@@ -42,18 +49,40 @@ function saveSettings() { localStorage.setItem(SETTINGS_KEY, JSON.stringify(app.
 
 function currentModel() { return MODELS.find((m) => m.key === app.settings.model) ?? MODELS[0]; }
 
+/** The loaded model's recommended sampling (complete), or the app's fallback. */
+function recommendedSampling() { return app.lm?.loaded?.sampling ?? FALLBACK_SAMPLING; }
+
 function samplingOptions() {
   const s = app.settings;
-  const number = (value, fallback) => (value === '' || value === null || !Number.isFinite(Number(value)) ? fallback : Number(value));
-  return {
-    temperature: number(s.temperature, DEFAULTS.temperature),
-    topK: Math.round(number(s.topK, DEFAULTS.topK)),
-    topP: number(s.topP, DEFAULTS.topP),
-    minP: number(s.minP, DEFAULTS.minP),
-    repeatPenalty: number(s.repeatPenalty, DEFAULTS.repeatPenalty),
-    maxTokens: Math.max(1, Math.round(number(s.maxTokens, DEFAULTS.maxTokens))),
-    seed: s.seed === '' ? Math.floor(Math.random() * 2 ** 31) : Math.round(Number(s.seed)),
-  };
+  const recommended = recommendedSampling();
+  const number = (value, fallback) => (value === '' || value === null || value === undefined || !Number.isFinite(Number(value)) ? fallback : Number(value));
+  const options = {};
+  for (const key of SAMPLING_FIELDS) options[key] = number(s[key], recommended[key]);
+  if (options.topK !== undefined) options.topK = Math.round(options.topK);
+  options.maxTokens = Math.max(1, Math.round(number(s.maxTokens, DEFAULTS.maxTokens)));
+  options.seed = s.seed === '' || s.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Math.round(Number(s.seed));
+  return options;
+}
+
+/** One line: the settings the next answer uses, and where they come from. */
+function samplingSummary() {
+  const s = app.settings;
+  const recommended = recommendedSampling();
+  const used = samplingOptions();
+  const names = { temperature: 'temperature', topK: 'top-k', topP: 'top-p', minP: 'min-p', repeatPenalty: 'repeat penalty' };
+  const parts = SAMPLING_FIELDS.filter((key) => used[key] !== undefined)
+    .map((key) => `${names[key]} ${used[key]}${s[key] !== '' && s[key] !== undefined ? ' (yours)' : ''}`);
+  parts.push(s.seed === '' || s.seed === undefined ? 'random seed' : `seed ${used.seed}`, `up to ${used.maxTokens} tokens`);
+  return `In use: ${parts.join(' · ')}. Empty fields take ${SAMPLING_SOURCES[recommended.source] ?? "the engine's defaults"}` +
+    `${app.lm?.loaded ? '' : ' (known once the model is loaded)'}.`;
+}
+
+/** Shows the recommended values as the fields' placeholders, and the summary line. */
+function showSampling() {
+  const form = $('settings').querySelector('form');
+  const recommended = recommendedSampling();
+  for (const key of SAMPLING_FIELDS) if (form.elements[key]) form.elements[key].placeholder = recommended[key] ?? '';
+  $('sampling-in-use').textContent = samplingSummary();
 }
 
 // --- status and progress ------------------------------------------------------------------
@@ -122,13 +151,56 @@ async function showStorage() {
 
 // --- the model ----------------------------------------------------------------------------
 
-/** Loads the selected model if it is stored; otherwise offers to download it. */
+/**
+ * Whether `model` can be opened here: stored on this device, or on the server (a HEAD request,
+ * which any static host answers). {available, stored, size, reason}.
+ */
+async function checkAvailability(model) {
+  if (await modelStore.has(model.url).catch(() => false)) return { available: true, stored: true, size: model.size };
+  const path = new URL(model.url).pathname;
+  try {
+    let response = await fetch(model.url, { method: 'HEAD', cache: 'no-store' });
+    if (response.status === 405 || response.status === 501) { // a host without HEAD: ask for one byte
+      response = await fetch(model.url, { headers: { Range: 'bytes=0-0' }, cache: 'no-store' });
+      response.body?.cancel();
+    }
+    if (response.ok) return { available: true, stored: false, size: Number(response.headers.get('Content-Length')) || model.size };
+    return {
+      available: false,
+      reason: `${model.label} is not on this server (HTTP ${response.status} for ${path}): ` +
+        `run scripts/fetch-models.sh ${model.key} where the server runs, or put the file there.`,
+    };
+  } catch {
+    return { available: false, reason: `${model.label} is not stored on this device, and the server cannot be reached (offline?).` };
+  }
+}
+
+/** Checks every model and marks the unavailable ones in the picker, with the reason. */
+async function refreshAvailability() {
+  const results = await Promise.all(MODELS.map(checkAvailability));
+  MODELS.forEach((model, index) => {
+    app.availability.set(model.key, results[index]);
+    const option = [...$('model').options].find((o) => o.value === model.key);
+    if (!option) return;
+    option.textContent = results[index].available ? model.label : `${model.label} (not available)`;
+    option.title = results[index].reason ?? '';
+    option.dataset.available = String(results[index].available);
+  });
+}
+
+/** Loads the selected model if it is stored; otherwise offers to download it, or says why it cannot. */
 async function prepareModel() {
   const model = currentModel();
   if (app.loadedKey === model.key && app.ready) return;
   if (await modelStore.has(model.url)) return loadModel();
-  setState('absent', `${model.label} is not on this device yet (${formatBytes(model.size)}, downloaded once).`);
-  $('download').textContent = `Download ${formatBytes(model.size)}`;
+  const availability = app.availability.get(model.key) ?? await checkAvailability(model);
+  app.availability.set(model.key, availability);
+  if (!availability.available) {
+    setState('unavailable', availability.reason);
+    return;
+  }
+  setState('absent', `${model.label} is not on this device yet (${formatBytes(availability.size)}, downloaded once).`);
+  $('download').textContent = `Download ${formatBytes(availability.size)}`;
 }
 
 async function loadModel() {
@@ -143,10 +215,14 @@ async function loadModel() {
     const result = await app.lm.load(model.url, { sha256: model.sha256, signal: controller.signal, onProgress: progressReporter() });
     if (app.loading !== controller) return; // another model was picked meanwhile
     app.loadedKey = model.key;
+    app.availability.set(model.key, { available: true, stored: true, size: result.size });
     const usage = await modelStore.usage().catch(() => null);
-    app.readyText = `${model.label} ready · ${result.contextLength}-token context · models use ${formatBytes(usage?.models ?? result.size)}` +
+    const threads = `${result.threads} thread${result.threads === 1 ? '' : 's'}`;
+    app.readyText = `${model.label} ready · ${result.contextLength}-token context · ${threads} · models use ${formatBytes(usage?.models ?? result.size)}` +
       (usage?.quota ? ` of ${formatBytes(usage.quota - (usage.usage ?? 0) + (usage.models ?? 0))} available here` : ' on this device');
+    $('status-text').title = result.threadsError ? `Why not more threads: ${result.threadsError}` : '';
     setState('ready', app.readyText);
+    showSampling();
   } catch (error) {
     if (app.loading !== controller) return;
     if (error.name === 'AbortError') {
@@ -205,7 +281,7 @@ function openConversation(conversation) {
   localStorage.setItem(CURRENT_KEY, conversation.id);
   const list = $('messages');
   list.replaceChildren();
-  for (const message of conversation.messages) addMessage(message.role, message.content, message.meta);
+  for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta);
   showConversations();
 }
 
@@ -230,18 +306,26 @@ function fillMessage(item, role, content, meta) {
   }
 }
 
-/** The messages sent to the model: the system prompt and as many recent turns as fit. */
-async function promptMessages(maxTokens) {
+/**
+ * The messages sent to the model: the system prompt and the conversation. When it no longer
+ * fits, the oldest turns go, down to half the context: the next turns then extend this prompt
+ * and reuse its KV cache for a while, instead of dropping one turn (and evaluating everything
+ * again) at every turn.
+ */
+async function promptMessages(conversation, maxTokens, continued = '') {
   const system = app.settings.system.trim();
-  const history = app.conversation.messages.map(({ role, content }) => ({ role, content }));
+  const history = conversation.messages.map(({ role, content }) => ({ role, content }));
   const context = app.lm.loaded.contextLength;
-  for (;;) {
-    const messages = system ? [{ role: 'system', content: system }, ...history] : history;
-    if (history.length <= 1) return messages;
-    const count = await app.lm.countTokens(messages);
-    if (count + Math.min(maxTokens, context / 4) <= context) return messages;
-    history.splice(0, history[0].role === 'user' && history.length > 2 ? 2 : 1); // drop the oldest turn
+  const reserve = Math.min(maxTokens, context / 4);
+  const tail = continued ? [{ role: 'assistant', content: continued }] : [];
+  const build = () => [...(system ? [{ role: 'system', content: system }] : []), ...history, ...tail];
+  let count = await app.lm.countTokens(build(), { continue: Boolean(continued) });
+  if (count + reserve <= context) return build();
+  while (history.length > 1 && count + reserve > context / 2) {
+    history.splice(0, history[0].role === 'user' && history.length > 2 ? 2 : 1); // the oldest turn
+    count = await app.lm.countTokens(build(), { continue: Boolean(continued) });
   }
+  return build();
 }
 
 async function send(text) {
@@ -253,28 +337,51 @@ async function send(text) {
   addMessage('user', text);
   await conversations.save(conversation);
   showConversations();
+  await answer(conversation, addMessage('assistant', ''), '');
+}
 
-  const item = addMessage('assistant', '');
+/** Goes on with the conversation's last answer, which the length limit cut. */
+async function continueAnswer(conversation) {
+  const last = conversation.messages.at(-1);
+  const items = $('messages').querySelectorAll('.message.assistant');
+  if (!app.ready || conversation !== app.conversation || last?.role !== 'assistant' || !items.length) return;
+  conversation.messages.pop();
+  await answer(conversation, items[items.length - 1], last.content);
+}
+
+/**
+ * Streams the model's answer into `item` and saves it. `before`: an answer cut by the length
+ * limit that this one continues. Answers are kept as the model wrote them (not trimmed), so
+ * the next turn's prompt starts with exactly what the model's cache holds.
+ */
+async function answer(conversation, item, before) {
   item.classList.add('streaming');
   const controller = new AbortController();
   app.generating = controller;
   setState('generating', 'Answering… (Stop ends it at once)');
   const options = samplingOptions();
-  let answer = '';
+  let reply = before;
   let meta = '';
+  let result = null;
   let frame = 0;
   const render = () => {
     frame = 0;
-    fillMessage(item, 'assistant', answer, '');
+    fillMessage(item, 'assistant', reply.trim(), '');
     item.scrollIntoView({ block: 'end' });
   };
+  const started = performance.now();
+  let firstTokenMs = null;
   try {
-    const messages = await promptMessages(options.maxTokens);
-    const result = await app.lm.chat(messages, {
-      ...options, signal: controller.signal,
-      onToken: (piece) => { answer += piece; frame ||= requestAnimationFrame(render); },
+    const messages = await promptMessages(conversation, options.maxTokens, before);
+    result = await app.lm.chat(messages, {
+      ...options, continue: Boolean(before), signal: controller.signal,
+      onToken: (piece) => {
+        firstTokenMs ??= performance.now() - started;
+        reply += piece;
+        frame ||= requestAnimationFrame(render);
+      },
     });
-    answer = result.text.trim();
+    reply = before + result.text;
     const speed = result.timings.tokensPerSecond;
     meta = `${result.tokens.length} tokens${speed ? ` · ${speed.toFixed(1)} tokens/s` : ''}${result.reason === 'length' ? ' · reached the length limit' : ''}`;
   } catch (error) {
@@ -285,16 +392,33 @@ async function send(text) {
     }
   }
   cancelAnimationFrame(frame);
+  // For the curious (and the benchmark): time to the first text, and how much of the prompt the cache held.
+  app.lastAnswer = { firstTokenMs, usage: result?.usage ?? null, timings: result?.timings ?? null, reason: result?.reason ?? meta };
   item.classList.remove('streaming');
-  fillMessage(item, 'assistant', answer.trim(), meta);
+  fillMessage(item, 'assistant', reply.trim(), meta);
+  if (result?.sampling) item.title = describeSampling(result.sampling);
+  if (result?.reason === 'length') addContinueButton(item, conversation);
   item.scrollIntoView({ block: 'end' });
   if (app.generating === controller) app.generating = null;
   // Saved to the conversation it answers, even if the user opened another one meanwhile.
-  conversation.messages.push({ role: 'assistant', content: answer.trim(), meta });
+  conversation.messages.push({ role: 'assistant', content: item.classList.contains('error') ? reply.trim() : reply, meta });
   await conversations.save(conversation);
   if (app.loadedKey === currentModel().key && !app.loading) {
     setState('ready', app.readyText);
   }
+}
+
+function describeSampling({ temperature, topK, topP, minP, repeatPenalty, seed }) {
+  return `temperature ${temperature} · top-k ${topK} · top-p ${topP} · min-p ${minP} · repeat penalty ${repeatPenalty} · seed ${seed}`;
+}
+
+function addContinueButton(item, conversation) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'continue';
+  button.textContent = 'Continue';
+  button.addEventListener('click', () => { button.remove(); continueAnswer(conversation); });
+  (item.querySelector('.meta') ?? item).append(' ', button);
 }
 
 // --- wiring -------------------------------------------------------------------------------
@@ -340,11 +464,11 @@ function wire() {
   const dialog = $('settings');
   const form = dialog.querySelector('form');
   const fill = () => { for (const [key, value] of Object.entries(app.settings)) if (form.elements[key]) form.elements[key].value = value; };
-  $('settings-open').addEventListener('click', () => { fill(); showStorage(); dialog.showModal(); });
-  $('settings-reset').addEventListener('click', () => { app.settings = { ...DEFAULTS, model: app.settings.model }; fill(); saveSettings(); });
+  $('settings-open').addEventListener('click', () => { fill(); showSampling(); showStorage(); dialog.showModal(); });
+  $('settings-reset').addEventListener('click', () => { app.settings = { ...DEFAULTS, model: app.settings.model }; fill(); saveSettings(); showSampling(); });
   form.addEventListener('change', (event) => {
     const { name, value } = event.target;
-    if (name in DEFAULTS) { app.settings[name] = value; saveSettings(); }
+    if (name in DEFAULTS) { app.settings[name] = value; saveSettings(); showSampling(); }
   });
 
   const network = () => { $('network').hidden = navigator.onLine; };
@@ -368,6 +492,7 @@ async function main() {
   const saved = localStorage.getItem(CURRENT_KEY);
   openConversation((saved && await conversations.get(saved)) || conversations.create(app.settings.model));
   setState('starting', 'Looking for the model on this device…');
+  await refreshAvailability();
   await prepareModel();
 }
 

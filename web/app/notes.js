@@ -1,25 +1,14 @@
-// AI notes: a typed sentence becomes a structured note. The model's output is constrained to
-// NOTE_SCHEMA (JSON-schema constrained decoding in the core), so it always parses; notes are
-// kept in IndexedDB and shown with textContent only. Works offline once the model is stored.
+// AI notes: a typed sentence becomes a structured note. The model's output is constrained to a
+// schema built from the sentence (note-schema.js: the model writes the title and picks tags
+// among the sentence's words; the date and the action items are read from the sentence, null
+// and empty when it has none), by the core's JSON-schema constrained decoding, so it always
+// parses and never invents a date; notes are kept in IndexedDB and shown with textContent
+// only. Works offline once the model is stored.
 
 import { TinyLM } from '../tinylm.js';
+import { NOTE_PROMPT, noteSchema, tidyNote } from './note-schema.js';
 
 const MODEL_URL = new URL('../models/SmolLM2-135M-Instruct.Q4_1.gguf', import.meta.url).href;
-
-export const NOTE_SCHEMA = {
-  type: 'object',
-  properties: {
-    title: { type: 'string', maxLength: 80 },
-    date: { anyOf: [{ type: 'string', format: 'date' }, { type: 'null' }] },
-    tags: { type: 'array', items: { type: 'string', maxLength: 24 }, maxItems: 4 },
-    actionItems: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 4 },
-  },
-  required: ['title', 'date', 'tags', 'actionItems'],
-};
-
-// No worked example in the prompt: a 135M model copies it instead of reading the sentence.
-const SYSTEM = 'Turn the user\'s sentence into a short note as JSON: a title of a few words, the date if ' +
-  'one is given (YYYY-MM-DD, else null), a few one-word tags, and the action items.';
 
 const $ = (id) => document.getElementById(id);
 
@@ -49,6 +38,7 @@ class NoteStore {
 }
 
 const store = new NoteStore();
+window.notesStore = store; // for the browser tests
 let lm = null;
 
 function render(notes) {
@@ -76,10 +66,11 @@ function render(notes) {
 }
 
 /** Asks the model for a note about `sentence`; the schema guarantees the shape. */
-export async function makeNote(model, sentence) {
-  const result = await model.chat([{ role: 'system', content: SYSTEM }, { role: 'user', content: sentence }],
-    { responseFormat: { type: 'json_schema', schema: NOTE_SCHEMA }, temperature: 0, repeatPenalty: 1.2, maxTokens: 200 });
-  const note = JSON.parse(result.text);
+export async function makeNote(model, sentence, today = new Date()) {
+  // No worked example in the prompt: a 135M model copies it instead of reading the sentence.
+  const result = await model.chat([{ role: 'system', content: NOTE_PROMPT }, { role: 'user', content: sentence }],
+    { responseFormat: { type: 'json_schema', schema: noteSchema(sentence, today) }, temperature: 0, repeatPenalty: 1, maxTokens: 300 });
+  const note = tidyNote(JSON.parse(result.text));
   return { ...note, source: sentence, createdAt: Date.now() };
 }
 
