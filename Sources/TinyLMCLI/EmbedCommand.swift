@@ -1,0 +1,93 @@
+import Foundation
+import TinyLM
+import TinyLMHost
+
+/// The embedding model used when --model/--embedder is not given: the one
+/// `scripts/fetch-models.sh minilm` converts.
+let defaultEmbedderRelativePath = "models/all-MiniLM-L6-v2.gguf"
+
+/// An embedding model mapped from disk, kept alive together with its bytes.
+final class LoadedEmbedder {
+    let file: MappedFile
+    let embedder: TextEmbedder
+
+    init(path: String?, threads: Int) throws {
+        let path = path ?? locateDefault(defaultEmbedderRelativePath, environment: "TINYLM_EMBEDDER")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError(description: "embedding model not found: \(path)\n(run scripts/fetch-models.sh minilm, or pass --model PATH)")
+        }
+        do { file = try MappedFile(path: path) } catch { throw CLIError(description: "\(error)") }
+        do {
+            embedder = try TextEmbedder(bytes: file.bytes, executor: makeExecutor(threads: threads))
+        } catch {
+            throw CLIError(description: "cannot load \(path) as an embedding model: \(error.message)")
+        }
+    }
+}
+
+/// `path` under the current directory or the checkout the executable was built in, unless
+/// the environment variable names a file.
+func locateDefault(_ relativePath: String, environment: String) -> String {
+    if let path = ProcessInfo.processInfo.environment[environment], !path.isEmpty { return path }
+    let fm = FileManager.default
+    if fm.fileExists(atPath: relativePath) { return relativePath }
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        let candidate = dir.appendingPathComponent(relativePath).path
+        if fm.fileExists(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return relativePath
+}
+
+/// `tinylm embed`: one JSON array per TEXT, one per line, in order. Texts longer than the
+/// model's limit are cut (sentence-transformers' truncation) and a note on stderr says so.
+func runEmbed(_ arguments: [String]) throws -> Int32 {
+    let a = try Arguments(arguments, valued: ["--model", "--pooling", "--threads", "--max-tokens"], flags: ["--ids"])
+    guard !a.positional.isEmpty else { throw CLIError(description: "embed needs at least one TEXT (use -- before text that starts with a dash)") }
+    let loaded = try LoadedEmbedder(path: a.value("--model"), threads: try a.int("--threads", default: 1))
+    let embedder = loaded.embedder
+    var pooling: EmbeddingPooling? = nil
+    if let name = a.value("--pooling") {
+        guard let value = EmbeddingPooling(name: name) else { throw CLIError(description: "--pooling expects mean, cls or last, got '\(name)'") }
+        pooling = value
+    }
+    if let limit = a.value("--max-tokens") {
+        guard let count = Int(limit) else { throw CLIError(description: "--max-tokens expects a whole number") }
+        do { try embedder.setMaxTokens(count) } catch { throw CLIError(description: error.message) }
+    }
+    let texts = a.positional.map { embedder.tokenize($0) }
+    for (i, text) in texts.enumerated() where text.truncated {
+        FileHandle.standardError.write("note: text \(i + 1) has \(text.fullCount) tokens; embedded its first \(text.ids.count) (the model's limit)\n".data(using: .utf8)!)
+    }
+    if a.has("--ids") {
+        for text in texts { print(jsonIDList(text.ids)) }
+        return 0
+    }
+    let result: Embeddings
+    do { result = try embedder.embed(tokenized: texts, pooling: pooling) } catch { throw CLIError(description: error.message) }
+    var out = ""
+    for i in 0..<result.count {
+        out += "[" + result.vector(i).map { "\($0)" }.joined(separator: ", ") + "]\n"
+    }
+    emit(out)
+    return 0
+}
+
+/// Only the vocabulary of a GGUF file (any model kind: chat model or embedder), for
+/// `tinylm tokenize`.
+final class LoadedTokenizer {
+    let file: MappedFile
+    let tokenizer: Tokenizer
+
+    init(path: String?) throws {
+        let path = path ?? defaultModelPath()
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError(description: "model file not found: \(path)") }
+        do { file = try MappedFile(path: path) } catch { throw CLIError(description: "\(error)") }
+        do {
+            tokenizer = try Tokenizer(gguf: try GGUFFile(bytes: file.bytes))
+        } catch {
+            throw CLIError(description: "cannot load the vocabulary of \(path): \(error.message)")
+        }
+    }
+}
