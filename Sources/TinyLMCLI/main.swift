@@ -15,14 +15,22 @@ commands:
   chat      --model PATH [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
             [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
                                                chat with the model's chat format, streamed
+            [--knowledge FILE [--embedder PATH] [--k 3]]
+                                               with --knowledge: answers from the passages the
+                                               knowledge file holds for each question, and
+                                               prints their sources
   bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3]
                                                prompt-processing and generation tokens/s
   template  --template FILE --context JSONFILE render a chat template with a JSON context
   embed     --model PATH [--pooling mean|cls] [--max-tokens N] [--ids] [--threads N] [--] TEXT...
                                                one embedding (JSON array) per TEXT and line;
                                                --ids: the token ids embedded instead
+  index     --out FILE [--embedder PATH] [--vectors int8|f16|f32] [--chunk-tokens 160]
+            [--overlap 32] [--base-url URL] [--threads N] DIR_OR_FILE...
+                                               knowledge file from .md/.txt/.html documents
 
---model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
+--model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh);
+embed's --model and --embedder to models/all-MiniLM-L6-v2.gguf (scripts/fetch-models.sh minilm).
 """
 
 func run() -> Int32 {
@@ -41,6 +49,7 @@ func run() -> Int32 {
         case "bench": return try runBench(arguments)
         case "template": return runTemplateCommand(arguments)
         case "embed": return try runEmbed(arguments)
+        case "index": return try runIndex(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

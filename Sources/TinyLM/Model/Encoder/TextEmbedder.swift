@@ -18,6 +18,8 @@ public final class TextEmbedder {
     /// Where texts are cut, in tokens ([CLS] and [SEP] included): `config.maxTokens` unless
     /// changed (2…`config.contextLength`).
     public private(set) var maxTokens: Int
+    /// ContentHash of the weights and vocabulary, computed on first use (Knowledge/).
+    var cachedFingerprint: UInt64? = nil
 
     public var dimensions: Int { config.embeddingLength }
     /// Bytes of working memory (activations, scratch).
