@@ -39,7 +39,7 @@ public struct DocumentChunker {
         var paragraphs: [String] = []
         func flushSection() {
             if !paragraphs.isEmpty {
-                chunkSection(heading: path.map(\.text).joined(separator: " › "), paragraphs: paragraphs, title: title, into: &result)
+                chunkSection(heading: path.map { $0.text }.joined(separator: " › "), paragraphs: paragraphs, title: title, into: &result)
             }
             paragraphs.removeAll()
         }
@@ -156,7 +156,7 @@ public struct DocumentChunker {
     /// A long sentence cut at spaces into pieces of at most `budget` tokens (a single word
     /// longer than that stays whole: the embedder cuts it).
     private func words(_ sentence: String, budget: Int) -> [(text: String, tokens: Int)] {
-        var result: [(String, Int)] = []
+        var result: [(text: String, tokens: Int)] = []
         var current = ""
         var used = 0
         for word in sentence.split(separator: " ", omittingEmptySubsequences: true) {
