@@ -16,7 +16,9 @@ const usage = `usage: tinylm-node.mjs generate [--model PATH] (--prompt TEXT | -
   --threads N      run the kernels on N threads (the shared-memory module tinylm-mt.wasm with
                    N-1 worker_threads helpers; default 1)
   --fixed-threads  always run sections in parallel (default: decode steps run serially
-                   instead while that is faster, as when other programs keep the CPUs busy)`;
+                   instead while that is faster, as when other programs keep the CPUs busy)
+       tinylm-node.mjs embed [--model PATH] [--pooling mean|cls|last] [--max-tokens N] [--ids]
+       [--threads N] [--verbose] [--] TEXT...     one embedding (JSON array) per TEXT and line`;
 
 function parse(argv) {
   const valued = new Set(['--model', '--prompt', '--prompt-ids', '--max-tokens', '--temperature', '--top-k', '--top-p',
@@ -48,8 +50,56 @@ function threadModes(engine) {
   return sections ? ` (sections: ${sections.parallel} parallel, ${sections.serial} serial)` : '';
 }
 
+/**
+ * `embed`: the native `tinylm embed` on the wasm build — one JSON array per TEXT and line
+ * (the same digits as the native tool: both print each Float's shortest round-trip form).
+ *   node scripts/tinylm-node.mjs embed [--model PATH] [--pooling mean|cls|last] [--max-tokens N]
+ *        [--ids] [--threads N] [--verbose] [--wasm PATH] [--] TEXT...
+ */
+async function runEmbed(argv) {
+  const valued = new Set(['--model', '--pooling', '--max-tokens', '--threads', '--wasm']);
+  const flags = new Set(['--ids', '--verbose']);
+  const o = {}; const set = new Set(); const texts = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { texts.push(...argv.slice(i + 1)); break; }
+    if (valued.has(a)) { if (i + 1 >= argv.length) throw new Error(`option ${a} needs a value`); o[a] = argv[++i]; }
+    else if (flags.has(a)) set.add(a);
+    else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else texts.push(a);
+  }
+  if (texts.length === 0) throw new Error('embed needs at least one TEXT (use -- before text that starts with a dash)');
+  const threads = number(o['--threads'], '--threads', true) ?? 1;
+  const engine = await Engine.create(new URL(`file://${path.resolve(o['--wasm'] ?? path.join(root, 'web/tinylm.wasm'))}`), { threads });
+  const embedder = engine.loadEmbedder(await readFile(o['--model'] ?? path.join(root, 'models/all-MiniLM-L6-v2.gguf')));
+  if (o['--max-tokens'] !== undefined) embedder.setMaxTokens(number(o['--max-tokens'], '--max-tokens', true));
+  if (set.has('--ids')) {
+    for (const text of texts) process.stdout.write(`[${Array.from(embedder.tokenize(text)).join(', ')}]\n`);
+  } else {
+    const start = performance.now();
+    const result = embedder.embed(texts, { pooling: o['--pooling'] ?? 'model' });
+    const seconds = (performance.now() - start) / 1000;
+    result.truncated.forEach((cut, i) => { if (cut) console.error(`note: text ${i + 1} was cut to its first ${result.tokenCounts[i]} tokens (the model's limit)`); });
+    // JSON.stringify prints the shortest double that round-trips; Math.fround of it is the f32.
+    for (const v of result.vectors) process.stdout.write(`[${Array.from(v, shortestFloat).join(', ')}]\n`);
+    if (set.has('--verbose')) console.error(`[${texts.length} texts in ${seconds.toFixed(3)} s (${(texts.length / seconds).toFixed(1)} texts/s); threads: ${engine.threads}]`);
+  }
+  engine.terminate();
+  return 0;
+}
+
+/** The shortest decimal that reads back as the same f32 (Swift's Float description, digits-wise). */
+function shortestFloat(x) {
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = x.toPrecision(digits);
+    if (Math.fround(Number(text)) === x) return String(Number(text));
+  }
+  return String(x);
+}
+
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
+  if (command === 'embed') return runEmbed(rest);
   if (command !== 'generate') { console.error(usage); return 2; }
   const { options: o, flags } = parse(rest);
   const modelPath = o['--model'] ?? path.join(root, 'models/SmolLM2-135M-Instruct.Q4_1.gguf');
