@@ -51,8 +51,9 @@ function threadModes(engine) {
 }
 
 /**
- * `embed`: the native `tinylm embed` on the wasm build — one JSON array per TEXT and line
- * (the same digits as the native tool: both print each Float's shortest round-trip form).
+ * `embed`: the native `tinylm embed` on the wasm build — one JSON array per TEXT and line,
+ * each number the shortest decimal that reads back as the f32 (the same values as the native
+ * tool prints; only the exponent's spelling may differ, 1e-8 here for Swift's 1e-08).
  *   node scripts/tinylm-node.mjs embed [--model PATH] [--pooling mean|cls|last] [--max-tokens N]
  *        [--ids] [--threads N] [--verbose] [--wasm PATH] [--] TEXT...
  */
@@ -80,7 +81,6 @@ async function runEmbed(argv) {
     const result = embedder.embed(texts, { pooling: o['--pooling'] ?? 'model' });
     const seconds = (performance.now() - start) / 1000;
     result.truncated.forEach((cut, i) => { if (cut) console.error(`note: text ${i + 1} was cut to its first ${result.tokenCounts[i]} tokens (the model's limit)`); });
-    // JSON.stringify prints the shortest double that round-trips; Math.fround of it is the f32.
     for (const v of result.vectors) process.stdout.write(`[${Array.from(v, shortestFloat).join(', ')}]\n`);
     if (set.has('--verbose')) console.error(`[${texts.length} texts in ${seconds.toFixed(3)} s (${(texts.length / seconds).toFixed(1)} texts/s); threads: ${engine.threads}]`);
   }
