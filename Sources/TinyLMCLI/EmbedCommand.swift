@@ -43,7 +43,7 @@ func locateDefault(_ relativePath: String, environment: String) -> String {
 /// `tinylm embed`: one JSON array per TEXT, one per line, in order. Texts longer than the
 /// model's limit are cut (sentence-transformers' truncation) and a note on stderr says so.
 func runEmbed(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model", "--pooling", "--threads", "--max-tokens"], flags: ["--ids"])
+    let a = try Arguments(arguments, valued: ["--model", "--pooling", "--threads", "--max-tokens", "--repeat"], flags: ["--ids", "--verbose"])
     guard !a.positional.isEmpty else { throw CLIError(description: "embed needs at least one TEXT (use -- before text that starts with a dash)") }
     let loaded = try LoadedEmbedder(path: a.value("--model"), threads: try a.int("--threads", default: 1))
     let embedder = loaded.embedder
@@ -64,8 +64,21 @@ func runEmbed(_ arguments: [String]) throws -> Int32 {
         for text in texts { print(jsonIDList(text.ids)) }
         return 0
     }
-    let result: Embeddings
-    do { result = try embedder.embed(tokenized: texts, pooling: pooling) } catch { throw CLIError(description: error.message) }
+    var result: Embeddings? = nil
+    // --repeat N: embed the batch N times and report the fastest (benchmarks; scripts/bench-embed.py).
+    var best = Double.infinity
+    for _ in 0..<max(1, try a.int("--repeat", default: 1)) {
+        let start = Date()
+        do { result = try embedder.embed(tokenized: texts, pooling: pooling) } catch { throw CLIError(description: error.message) }
+        best = min(best, Date().timeIntervalSince(start))
+    }
+    let tokens = texts.reduce(0) { $0 + $1.ids.count }
+    if a.has("--verbose") {
+        FileHandle.standardError.write(String(format: "[%d texts, %d tokens: %.2f ms, %.1f texts/s, %.0f tokens/s; threads %@]\n",
+                                              texts.count, tokens, best * 1000, Double(texts.count) / best, Double(tokens) / best,
+                                              a.value("--threads") ?? "1").data(using: .utf8)!)
+    }
+    guard let result else { return 1 }
     var out = ""
     for i in 0..<result.count {
         out += "[" + result.vector(i).map { "\($0)" }.joined(separator: ", ") + "]\n"

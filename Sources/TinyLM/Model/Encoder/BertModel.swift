@@ -157,10 +157,17 @@ struct BertModel {
         }
     }
 
+    /// Through FloatGEMM (f32 activations, weights unpacked panel by panel) for every format it
+    /// reads, else MatrixMultiply.
     private func multiply(_ weight: WeightMatrix, _ input: UnsafePointer<Float>, tokens: Int,
                           into output: UnsafeMutablePointer<Float>, stride: Int, state: EncoderState) {
-        MatrixMultiply.multiply(weight, input: input, inputStride: weight.columns, batch: tokens,
-                                output: output, outputStride: stride, scratch: state.scratch, executor: state.executor)
+        if FloatGEMM.supports(weight.type) {
+            FloatGEMM.multiply(weight, input: input, inputStride: weight.columns, tokens: tokens, output: output, outputStride: stride,
+                               scratch: state.gemmScratch, slots: state.gemmSlots, executor: state.executor)
+        } else {
+            MatrixMultiply.multiply(weight, input: input, inputStride: weight.columns, batch: tokens,
+                                    output: output, outputStride: stride, scratch: state.scratch, executor: state.executor)
+        }
     }
 
     private func addBias(_ bias: UnsafePointer<Float>, to rows: UnsafeMutablePointer<Float>, width: Int, tokens: Int,
@@ -235,7 +242,7 @@ enum ExactGELU {
     @inline(__always)
     static func gelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let z = x * SIMD8(repeating: 0.70710678118654752)
-        let a = pointwiseMax(z, -z)
+        let a = z.replacing(with: -z, where: z .< 0)
         var p = SIMD8<Float>(repeating: 0.0000430638)
         p = p * a + SIMD8(repeating: 0.0002765672)
         p = p * a + SIMD8(repeating: 0.0001520143)

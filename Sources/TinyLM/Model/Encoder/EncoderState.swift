@@ -32,6 +32,10 @@ final class EncoderState {
     private let slotFloats: Int
     private let slots: UnsafeMutablePointer<Float>
 
+    /// FloatGEMM's panels, one slot per concurrent chunk.
+    let gemmSlots: Int
+    let gemmScratch: UnsafeMutablePointer<Float>
+
     private var floatBuffers: [UnsafeMutablePointer<Float>] = []
     private(set) var byteCount = 0
 
@@ -61,6 +65,8 @@ final class EncoderState {
         attentionSlots = max(1, executor.concurrency)
         slotFloats = config.contextLength
         slots = make(attentionSlots * slotFloats)
+        gemmSlots = max(1, executor.concurrency)
+        gemmScratch = make(gemmSlots * FloatGEMM.slotFloats)
         floatBuffers = buffers
         byteCount = bytes
     }
