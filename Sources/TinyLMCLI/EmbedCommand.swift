@@ -11,14 +11,14 @@ final class LoadedEmbedder {
     let file: MappedFile
     let embedder: TextEmbedder
 
-    init(path: String?, threads: Int) throws {
+    init(path: String?, threads: Int, batchTokens: Int = 512) throws {
         let path = path ?? locateDefault(defaultEmbedderRelativePath, environment: "TINYLM_EMBEDDER")
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIError(description: "embedding model not found: \(path)\n(run scripts/fetch-models.sh minilm, or pass --model PATH)")
         }
         do { file = try MappedFile(path: path) } catch { throw CLIError(description: "\(error)") }
         do {
-            embedder = try TextEmbedder(bytes: file.bytes, executor: makeExecutor(threads: threads))
+            embedder = try TextEmbedder(bytes: file.bytes, executor: makeExecutor(threads: threads), batchTokens: batchTokens)
         } catch {
             throw CLIError(description: "cannot load \(path) as an embedding model: \(error.message)")
         }
@@ -43,9 +43,10 @@ func locateDefault(_ relativePath: String, environment: String) -> String {
 /// `tinylm embed`: one JSON array per TEXT, one per line, in order. Texts longer than the
 /// model's limit are cut (sentence-transformers' truncation) and a note on stderr says so.
 func runEmbed(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model", "--pooling", "--threads", "--max-tokens", "--repeat"], flags: ["--ids", "--verbose"])
+    let a = try Arguments(arguments, valued: ["--model", "--pooling", "--threads", "--max-tokens", "--repeat", "--batch-tokens"], flags: ["--ids", "--verbose"])
     guard !a.positional.isEmpty else { throw CLIError(description: "embed needs at least one TEXT (use -- before text that starts with a dash)") }
-    let loaded = try LoadedEmbedder(path: a.value("--model"), threads: try a.int("--threads", default: 1))
+    let loaded = try LoadedEmbedder(path: a.value("--model"), threads: try a.int("--threads", default: 1),
+                                    batchTokens: try a.int("--batch-tokens", default: 512))
     let embedder = loaded.embedder
     var pooling: EmbeddingPooling? = nil
     if let name = a.value("--pooling") {

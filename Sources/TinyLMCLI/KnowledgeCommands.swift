@@ -163,3 +163,71 @@ final class ChatKnowledge {
         return text
     }
 }
+
+/// `tinylm search`: the passages a knowledge file holds for each QUERY, best first, with
+/// scores. `--synthetic N` searches N random unit vectors instead (a benchmark of the exact
+/// search: `--repeat R --verbose` prints the best time per query).
+func runSearch(_ arguments: [String]) throws -> Int32 {
+    let a = try Arguments(arguments, valued: ["--knowledge", "--embedder", "--k", "--synthetic", "--vectors", "--repeat", "--threads"],
+                          flags: ["--verbose"])
+    guard !a.positional.isEmpty else { throw CLIError(description: "search needs at least one QUERY") }
+    let threads = try a.int("--threads", default: 1)
+    let loaded = try LoadedEmbedder(path: a.value("--embedder"), threads: 1)
+    let embedder = loaded.embedder
+    let base: KnowledgeBase
+    var file: MappedFile? = nil
+    if let count = a.value("--synthetic") {
+        guard let n = Int(count), n > 0 else { throw CLIError(description: "--synthetic expects a number of chunks") }
+        let form = try VectorForm(name: a.value("--vectors") ?? "int8").orThrow("--vectors expects int8, f16 or f32")
+        base = KnowledgeBase(embedder: embedder.identity, vectorForm: form)
+        var generator = SeededRandom(seed: 7)
+        let d = embedder.dimensions
+        var vectors = [Float](repeating: 0, count: 1000 * d)
+        var added = 0
+        while added < n {
+            let batch = min(1000, n - added)
+            for i in 0..<batch {
+                var norm: Float = 0
+                for j in 0..<d { let x = Float(Double(generator.next() >> 11) / Double(1 << 53) * 2 - 1); vectors[i * d + j] = x; norm += x * x }
+                let scale = 1 / norm.squareRoot()
+                for j in 0..<d { vectors[i * d + j] *= scale }
+            }
+            let chunks = (0..<batch).map { (heading: "", text: "synthetic chunk \(added + $0)") }
+            try vectors.withUnsafeBufferPointer { v in
+                try base.add(KnowledgeDocument(id: "synthetic-\(added)", title: "synthetic", url: ""), chunks: chunks,
+                             vectors: UnsafeBufferPointer(rebasing: v[0..<batch * d]))
+            }
+            added += batch
+        }
+    } else {
+        guard let path = a.value("--knowledge") else { throw CLIError(description: "search needs --knowledge FILE (or --synthetic N)") }
+        do { file = try MappedFile(path: path) } catch { throw CLIError(description: "\(error)") }
+        do { base = try KnowledgeFile.read(file!.bytes, expecting: embedder.identity) } catch {
+            throw CLIError(description: "cannot use the knowledge file \(path): \(error.message)")
+        }
+    }
+    let executor = makeExecutor(threads: threads)
+    let k = try a.int("--k", default: 3)
+    for query in a.positional {
+        let vector = try embedder.embed([query], pooling: base.embedder.pooling).vectors
+        var best = Double.infinity
+        var hits: [KnowledgeHit] = []
+        for _ in 0..<max(1, try a.int("--repeat", default: 1)) {
+            let start = Date()
+            hits = try base.search(vector, k: k, executor: executor)
+            best = min(best, Date().timeIntervalSince(start))
+        }
+        print("\(query)")
+        for p in GroundedPrompt.passages(hits, in: base) {
+            let place = p.heading.isEmpty ? p.title : p.title + " › " + p.heading
+            print(String(format: "  %.4f  %@%@\n          %@", p.score, place, p.url.isEmpty ? "" : " — " + p.url,
+                         String(p.text.prefix(160)).replacingOccurrences(of: "\n", with: " ")))
+        }
+        if a.has("--verbose") {
+            FileHandle.standardError.write(String(format: "[%d chunks, %@ vectors: %.2f ms per search; threads %d]\n",
+                                                  base.chunks.count, base.vectorForm.name, best * 1000, threads).data(using: .utf8)!)
+        }
+    }
+    _ = file
+    return 0
+}

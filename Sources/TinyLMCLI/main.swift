@@ -28,6 +28,10 @@ commands:
   index     --out FILE [--embedder PATH] [--vectors int8|f16|f32] [--chunk-tokens 160]
             [--overlap 32] [--base-url URL] [--threads N] DIR_OR_FILE...
                                                knowledge file from .md/.txt/.html documents
+  search    --knowledge FILE [--embedder PATH] [--k 3] [--] QUERY...
+                                               the best passages for each query, with scores
+                                               (--synthetic N [--vectors int8] --repeat R --verbose:
+                                               exact-search timing over N random vectors)
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh);
 embed's --model and --embedder to models/all-MiniLM-L6-v2.gguf (scripts/fetch-models.sh minilm).
@@ -50,6 +54,7 @@ func run() -> Int32 {
         case "template": return runTemplateCommand(arguments)
         case "embed": return try runEmbed(arguments)
         case "index": return try runIndex(arguments)
+        case "search": return try runSearch(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

@@ -140,7 +140,14 @@ struct VectorStore {
                 }
             case .float16:
                 executor.parallelRanges(count, granularity: 64) { range in
-                    for r in range { out[r] = HalfFloat.dot(base + r * rowBytes, query, count: d) }
+                    // Rows widened with the f16 kernels' conversion (F16C natively), into a
+                    // stack buffer (threads must not allocate).
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
+                        for r in range {
+                            MatrixMultiply.dequantize(.f16, base + r * rowBytes, count: d, into: row.baseAddress!)
+                            out[r] = VectorMath.dot(query, row.baseAddress!, count: d)
+                        }
+                    }
                 }
             case .int8:
                 // The query quantized like the stored vectors, widened once to Int16.
@@ -243,11 +250,5 @@ enum HalfFloat {
         }
         if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
         return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | (mantissa << 13))
-    }
-
-    static func dot(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int) -> Float {
-        var sum: Float = 0
-        for i in 0..<count { sum += value(row.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) * x[i] }
-        return sum
     }
 }

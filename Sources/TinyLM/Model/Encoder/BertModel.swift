@@ -201,12 +201,7 @@ struct BertModel {
                         scores[j] = s
                         if s > largest { largest = s }
                     }
-                    var sum: Float = 0
-                    for j in 0..<n {
-                        let e = Math.expf(scores[j] - largest)
-                        scores[j] = e
-                        sum += e
-                    }
+                    let sum = ExactGELU.softmaxNumerators(scores, count: n, largest: largest)
                     let out = state.attended + (first + i) * h + head * d
                     out.initialize(repeating: 0, count: d)
                     for j in 0..<n {
@@ -237,6 +232,45 @@ enum ExactGELU {
             x[i] = gelu(SIMD8<Float>(repeating: x[i]))[0]
             i += 1
         }
+    }
+
+    /// scores[j] = e^(scores[j] − largest) for j < count; returns their sum (added in index
+    /// order).
+    static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, count: Int, largest: Float) -> Float {
+        let raw = UnsafeMutableRawPointer(scores)
+        var j = 0
+        while j + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - SIMD8(repeating: largest)
+            raw.storeBytes(of: exp(v), toByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            scores[j] = exp(SIMD8<Float>(repeating: scores[j] - largest))[0]
+            j += 1
+        }
+        var sum: Float = 0
+        for i in 0..<count { sum += scores[i] }
+        return sum
+    }
+
+    /// e^x for x ≤ 0 (softmax arguments): x = n·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor
+    /// polynomial to r⁷ (relative error below 2·10⁻⁷), times 2^n built in the exponent bits;
+    /// 0 below −87. Multiplications and additions only: the same bits natively and in wasm.
+    @inline(__always)
+    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let clamped = x.replacing(with: -87, where: x .< -87)
+        let n = (clamped * SIMD8(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
+        let r = (clamped - n * SIMD8(repeating: 0.693145751953125)) - n * SIMD8(repeating: 1.42860682030941723e-06)
+        var p = SIMD8<Float>(repeating: 1.0 / 5040)
+        p = p * r + SIMD8(repeating: 1.0 / 720)
+        p = p * r + SIMD8(repeating: 1.0 / 120)
+        p = p * r + SIMD8(repeating: 1.0 / 24)
+        p = p * r + SIMD8(repeating: 1.0 / 6)
+        p = p * r + SIMD8(repeating: 0.5)
+        p = p * r + SIMD8(repeating: 1)
+        p = p * r + SIMD8(repeating: 1)
+        let scale = unsafeBitCast((SIMD8<Int32>(n) &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return (p * scale).replacing(with: 0, where: x .< -87)
     }
 
     @inline(__always)

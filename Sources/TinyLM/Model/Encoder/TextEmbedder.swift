@@ -25,7 +25,8 @@ public final class TextEmbedder {
     /// Bytes of working memory (activations, scratch).
     public var memoryBytes: Int { state.byteCount }
 
-    /// `batchTokens`: tokens per encoder pass (at least the context length, so any text fits).
+    /// `batchTokens`: tokens per encoder pass (at least the context length, so any text fits);
+    /// each pass unpacks every weight once, so fewer, larger passes spend less on that.
     public init(bytes: UnsafeRawBufferPointer, executor: any ComputeExecutor = SerialExecutor(),
                 batchTokens: Int = 512) throws(TinyLMError) {
         gguf = try GGUFFile(bytes: bytes)
