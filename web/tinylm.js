@@ -13,8 +13,9 @@
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, TemplateError.
 
 import { ModelStore, formatBytes } from './model-store.js';
+import { Embedder } from './embedder.js';
 
-export { formatBytes };
+export { formatBytes, Embedder };
 
 /** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
 export const modelStore = new ModelStore();
@@ -48,6 +49,39 @@ export class TinyLM {
 
   /** The weight store (same object as the `modelStore` export). */
   static get store() { return modelStore; }
+
+  /**
+   * A sentence-embedding model (e.g. all-MiniLM-L6-v2) in a Worker of its own: resolves an
+   * Embedder (embedder.js). `options`: the constructor's (workerURL, wasmURL, threads, …) and
+   * loadEmbedder's. To share one Worker with a chat model, call lm.loadEmbedder instead.
+   */
+  static async loadEmbedder(source, options = {}) {
+    const lm = new TinyLM(options);
+    try {
+      return await lm.loadEmbedder(source, { ...options, owner: lm });
+    } catch (error) {
+      lm.terminate();
+      throw error;
+    }
+  }
+
+  /**
+   * Loads a sentence-embedding model into this TinyLM's Worker (beside a chat model, if any):
+   * downloaded once into IndexedDB like models. Options: onProgress, signal, sha256, store.
+   * A chat model passed here fails with WrongModelKindError (and an embedder passed to load()).
+   */
+  async loadEmbedder(source, { onProgress = null, signal = null, sha256 = null, store = true, owner = null } = {}) {
+    if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
+      throw namedError('InvalidArgumentError', 'loadEmbedder() takes a URL or a File/Blob');
+    }
+    const resolved = source instanceof Blob ? source : new URL(String(source), location.href).href;
+    const loaded = await this.#request('embedderLoad', {
+      source: resolved,
+      options: { sha256, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+        adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd },
+    }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
+    return new Embedder((type, payload, options) => this.#request(type, payload, options), loaded, owner);
+  }
 
   /**
    * Starts the worker. Options: workerURL (default: worker.js beside this file), wasmURL
