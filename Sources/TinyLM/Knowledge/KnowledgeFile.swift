@@ -15,7 +15,7 @@
 ///         40     4  embedder name length in bytes
 ///         44     4  reserved, 0
 ///         48     8  payload length: bytes after this 64-byte header
-///         56     8  checksum: ContentHash of the payload
+///         56     8  checksum: ContentHash of bytes 0..<56 and the payload (all but itself)
 ///         64        payload:
 ///                     vectors   chunk count × row (f32: 4·d, f16: 2·d, int8: d bytes)
 ///                     scales    int8 only: chunk count × f32
@@ -82,7 +82,10 @@ public enum KnowledgeFile {
         appendU32(UInt32(name.count), to: &out)
         appendU32(0, to: &out)
         appendU64(UInt64(payload.count), to: &out)
-        appendU64(payload.withUnsafeBytes { ContentHash.of($0) }, to: &out)
+        var hash = ContentHash()
+        hash.update(out)
+        hash.update(payload)
+        appendU64(hash.finalize(), to: &out)
         out.append(contentsOf: payload)
         return out
     }
@@ -97,14 +100,17 @@ public enum KnowledgeFile {
     public static func read(_ bytes: UnsafeRawBufferPointer, expecting: EmbedderIdentity? = nil,
                             vectorForm wanted: VectorForm? = nil) throws(TinyLMError) -> KnowledgeBase {
         let header = try Header(bytes)
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[headerBytes..<bytes.count])
+        var hash = ContentHash()
+        hash.update(UnsafeRawBufferPointer(rebasing: bytes[0..<56]))
+        hash.update(payload)
+        guard hash.finalize() == header.checksum else {
+            throw corrupt("checksum mismatch: the file is damaged")
+        }
         let embedder = try header.embedder(bytes)
         if let expecting, expecting.fingerprint != embedder.fingerprint || expecting.dimensions != embedder.dimensions {
             throw TinyLMError(.embedderMismatch,
                               "this knowledge file was built with the embedder \(embedder.label), but the embedder given is \(expecting.label): rebuild the knowledge with it, or load the embedder the file was built with")
-        }
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[headerBytes..<bytes.count])
-        guard ContentHash.of(payload) == header.checksum else {
-            throw corrupt("checksum mismatch: the file is damaged")
         }
         var reader = FieldReader(bytes: payload, offset: header.textOffset)
         var documents: [KnowledgeDocument] = []
@@ -163,6 +169,7 @@ public enum KnowledgeFile {
             self.form = form
             guard let raw = Int32(exactly: u32(20)), let pooling = EmbeddingPooling(rawValue: raw) else { throw corrupt("unknown pooling \(u32(20))") }
             self.pooling = pooling
+            guard u32(44) == 0 else { throw corrupt("reserved header field is not 0") }
             guard let d = Int(exactly: u32(16)), d > 0, d <= 1 << 16,
                   let documents = Int(exactly: u32(24)), let chunks = Int(exactly: u32(28)),
                   let nameLength = Int(exactly: u32(40)), nameLength <= 4096,

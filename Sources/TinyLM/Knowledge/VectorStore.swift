@@ -139,14 +139,16 @@ struct VectorStore {
                     }
                 }
             case .float16:
-                executor.parallelRanges(count, granularity: 64) { range in
-                    // Rows widened with the f16 kernels' conversion (F16C natively), into a
-                    // stack buffer (threads must not allocate).
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
-                        for r in range {
-                            MatrixMultiply.dequantize(.f16, base + r * rowBytes, count: d, into: row.baseAddress!)
-                            out[r] = VectorMath.dot(query, row.baseAddress!, count: d)
-                        }
+                // Rows widened with the f16 kernels' conversion (F16C natively) into one row
+                // buffer per concurrent chunk, allocated here: helper threads must not allocate.
+                let slots = max(1, executor.concurrency)
+                let widened = UnsafeMutablePointer<Float>.allocate(capacity: slots * d)
+                defer { widened.deallocate() }
+                executor.parallelChunks(count, granularity: 64, maxChunks: slots) { chunk, range in
+                    let row = widened + chunk * d
+                    for r in range {
+                        MatrixMultiply.dequantize(.f16, base + r * rowBytes, count: d, into: row)
+                        out[r] = VectorMath.dot(query, row, count: d)
                     }
                 }
             case .int8:
