@@ -8,6 +8,7 @@
 //   {type: 'embed', embedder: id, texts, pooling} → {vectors: [Float32Array], tokenCounts, truncated}
 //   {type: 'knowledge', embedder: id, op, args} → the operation's result (progress events for 'add')
 //   {type: 'embedderUnload', embedder: id} → true
+//   {type: 'groundMessages', messages, passages} → messages (tinylm.js chat({knowledge}))
 
 import { namedError } from './engine.js';
 import { modelID } from './model-store.js';
@@ -66,6 +67,12 @@ export function knowledgeHandlers({ getEngine, store, yieldToEventLoop }) {
 
     async knowledge({ embedder, op, args }, signal, emit) {
       return runKnowledgeOperation(backendFor(embedder).backend, op, args, { emit, signal, yieldNow: yieldToEventLoop });
+    },
+
+    /** The conversation grounded in passages (GroundedPrompt's layout, through the engine). */
+    async groundMessages({ messages, passages }) {
+      const engine = await getEngine({});
+      return engine.groundMessages(messages, passages.map(({ title = '', url = '', heading = '', text = '' }) => ({ title, url, heading, text })));
     },
 
     async embedderUnload({ embedder }) {

@@ -156,10 +156,26 @@ export class TinyLM {
   /**
    * Answers a conversation `messages` ([{role: 'system'|'user'|'assistant', content}]),
    * formatted with the model's own chat template. Same options as generate(), plus
-   * template (custom Jinja source) and tools (function list for templates that use them).
+   * template (custom Jinja source), tools (function list for templates that use them) and
+   * knowledge (a KnowledgeBase) with k: answers from its passages, resolving with `sources`.
    */
   chat(messages, options = {}) {
+    if (options.knowledge) return this.#groundedChat(messages, options);
     return this.#generate({ messages, chatOptions: chatOptions(options) }, options);
+  }
+
+  /**
+   * chat() with `knowledge` (a KnowledgeBase, knowledge-base.js): the last user message is
+   * searched (`k` passages, default 3), the passages go into that message in the layout of
+   * Sources/TinyLM/Knowledge/GroundedPrompt.swift (the one `tinylm chat --knowledge` uses),
+   * and the result has `sources`: [{documentId, title, url, heading, text, score, chunk}].
+   */
+  async #groundedChat(messages, { knowledge, k = 3, ...options }) {
+    const question = [...messages].reverse().find((m) => m.role === 'user')?.content;
+    const sources = typeof question === 'string' ? await knowledge.search(question, { k }) : [];
+    const grounded = await this.#request('groundMessages', { messages, passages: sources });
+    const result = await this.#generate({ messages: grounded, chatOptions: chatOptions(options) }, options);
+    return { ...result, sources };
   }
 
   /** generate() as an async iterator of {text, token} pieces; breaking out of the loop stops generation. */
