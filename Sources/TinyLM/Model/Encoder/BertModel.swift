@@ -259,7 +259,11 @@ enum ExactGELU {
     @inline(__always)
     static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let clamped = x.replacing(with: -87, where: x .< -87)
-        let n = (clamped * SIMD8(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
+        // n = round(x / ln2) by adding 1.5·2^23 (the addition rounds; n is then in the low
+        // mantissa bits of z), which vectorizes where a float-to-int conversion does not.
+        let magic = SIMD8<Float>(repeating: 0x1.8p23)
+        let z = clamped * SIMD8(repeating: 1.44269504088896341) + magic
+        let n = z - magic
         let r = (clamped - n * SIMD8(repeating: 0.693145751953125)) - n * SIMD8(repeating: 1.42860682030941723e-06)
         var p = SIMD8<Float>(repeating: 1.0 / 5040)
         p = p * r + SIMD8(repeating: 1.0 / 720)
@@ -269,7 +273,8 @@ enum ExactGELU {
         p = p * r + SIMD8(repeating: 0.5)
         p = p * r + SIMD8(repeating: 1)
         p = p * r + SIMD8(repeating: 1)
-        let scale = unsafeBitCast((SIMD8<Int32>(n) &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let k = (unsafeBitCast(z, to: SIMD8<Int32>.self) & 0x7F_FFFF) &- 0x40_0000
+        let scale = unsafeBitCast((k &+ 127) &<< 23, to: SIMD8<Float>.self)
         return (p * scale).replacing(with: 0, where: x .< -87)
     }
 
