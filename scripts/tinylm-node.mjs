@@ -33,6 +33,8 @@ wasm options (every command):
   --fixed-threads  always run sections in parallel (default: decode steps run serially
                    instead while that is faster, as when other programs keep the CPUs busy)
   --wasm PATH      the single-thread module (default web/tinylm.wasm)
+  embed     [--model PATH] [--pooling mean|cls|last] [--max-tokens N] [--ids] [--threads N] [--verbose] [--] TEXT...
+            one embedding (JSON array) per TEXT and line (default model models/all-MiniLM-L6-v2.gguf)
 Sampling defaults to the model's recommended settings (info shows them).`;
 
 class UsageError extends Error {}
@@ -453,7 +455,49 @@ async function runBench(argv) {
   return 0;
 }
 
-const commands = { info: runInfo, tokenize: runTokenize, generate: runGenerate, chat: runChat, bench: runBench };
+/**
+ * `embed`: the native `tinylm embed` on the wasm build — one JSON array per TEXT and line,
+ * each number the shortest decimal that reads back as the f32 (the same values as the native
+ * tool prints; only the exponent's spelling may differ, 1e-8 here for Swift's 1e-08).
+ *   node scripts/tinylm-node.mjs embed [--model PATH] [--pooling mean|cls|last] [--max-tokens N]
+ *        [--ids] [--threads N] [--verbose] [--wasm PATH] [--] TEXT...
+ */
+async function runEmbed(argv) {
+  const a = parse(argv, new Set(['--model', '--pooling', '--max-tokens', ...engineOptions]), new Set(['--ids', '--verbose', ...engineFlags]));
+  const texts = a.positional;
+  if (texts.length === 0) throw new UsageError('embed needs at least one TEXT (use -- before text that starts with a dash)');
+  const threads = number(a, '--threads', 1, { integer: true });
+  const engine = await Engine.create(new URL(`file://${path.resolve(a.value('--wasm') ?? path.join(root, 'web/tinylm.wasm'))}`), { threads });
+  const modelPath = a.value('--model') ?? path.join(root, 'models/all-MiniLM-L6-v2.gguf');
+  let bytes;
+  try { bytes = await readFile(modelPath); } catch { throw new Error(`cannot read embedding model ${modelPath} (scripts/fetch-models.sh minilm fetches the default)`); }
+  const embedder = engine.loadEmbedder(bytes);
+  const maxTokens = number(a, '--max-tokens', undefined, { integer: true });
+  if (maxTokens !== undefined) embedder.setMaxTokens(maxTokens);
+  if (a.has('--ids')) {
+    for (const text of texts) process.stdout.write(`[${Array.from(embedder.tokenize(text)).join(', ')}]\n`);
+  } else {
+    const start = performance.now();
+    const result = embedder.embed(texts, { pooling: a.value('--pooling') ?? 'model' });
+    const seconds = (performance.now() - start) / 1000;
+    result.truncated.forEach((cut, i) => { if (cut) console.error(`note: text ${i + 1} was cut to its first ${result.tokenCounts[i]} tokens (the model's limit)`); });
+    for (const v of result.vectors) process.stdout.write(`[${Array.from(v, shortestFloat).join(', ')}]\n`);
+    if (a.has('--verbose')) console.error(`[${texts.length} texts in ${seconds.toFixed(3)} s (${(texts.length / seconds).toFixed(1)} texts/s); threads: ${engine.threads}]`);
+  }
+  engine.terminate();
+  return 0;
+}
+
+/** The shortest decimal that reads back as the same f32 (Swift's Float description, digits-wise). */
+function shortestFloat(x) {
+  for (let digits = 1; digits <= 9; digits++) {
+    const text = x.toPrecision(digits);
+    if (Math.fround(Number(text)) === x) return String(Number(text));
+  }
+  return String(x);
+}
+
+const commands = { embed: runEmbed, info: runInfo, tokenize: runTokenize, generate: runGenerate, chat: runChat, bench: runBench };
 
 async function main() {
   const [command, ...rest] = process.argv.slice(2);

@@ -32,7 +32,7 @@ OUTPUT = ROOT / "Tests" / "reference" / "llama-cpp-tokenizer-cases.jsonl"
 LLAMA_DIR = ROOT / ".build" / "llama.cpp"
 SDIST = "llama_cpp_python-0.3.36"
 # tokenizer.ggml.model values TinyLM implements.
-SUPPORTED_MODELS = {"gpt2", "llama", "gemma4"}
+SUPPORTED_MODELS = {"gpt2", "llama", "gemma4", "bert"}
 
 FIXED_TEXTS = [
     "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat's 2+2?<|im_end|>\n<|im_start|>assistant\n",

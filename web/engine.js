@@ -15,6 +15,9 @@ export const ERROR_NAMES = {
   5: 'TemplateError',
   6: 'GrammarError',
   7: 'OutOfMemoryError',
+  8: 'WrongModelKindError',
+  9: 'InvalidKnowledgeFileError',
+  10: 'EmbedderMismatchError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
@@ -332,6 +335,234 @@ export class Engine {
     const handle = this.withBytes(data, (pointer, length) => this.abi.tinylm_tokenizer_load(pointer, length));
     this.check(handle > 0);
     return new Tokenizer(this, handle);
+  }
+
+  // --- embeddings and knowledge (Embedder, KnowledgeIndex below) ------------------------
+
+  /** Like beginModelUpload, for a sentence-embedding model (finish() gives an Embedder). */
+  beginEmbedderUpload(byteLength) {
+    if (!(byteLength > 0)) throw namedError('InvalidModelError', 'empty file: not a GGUF model');
+    const pointer = this.abi.tinylm_alloc(byteLength);
+    if (!pointer) throw namedError('OutOfMemoryError', `cannot reserve ${byteLength} bytes of wasm memory for the embedder`);
+    let finished = false;
+    const engine = this;
+    return {
+      pointer,
+      byteLength,
+      write(chunk, offset) {
+        if (offset < 0 || offset + chunk.byteLength > byteLength) {
+          throw namedError('InvalidArgumentError', `chunk at ${offset} (+${chunk.byteLength}) is outside the ${byteLength}-byte model`);
+        }
+        engine.bytes().set(chunk, pointer + offset);
+      },
+      finish() {
+        finished = true;
+        const handle = engine.abi.tinylm_embedder_load(pointer, byteLength);
+        if (!handle) {
+          engine.abi.tinylm_free(pointer);
+          engine.check(false);
+        }
+        return new Embedder(engine, handle, pointer);
+      },
+      cancel() { if (!finished) { finished = true; engine.abi.tinylm_free(pointer); } },
+    };
+  }
+
+  /** Loads a whole embedding-model GGUF held in one buffer. */
+  loadEmbedder(bytes) {
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const upload = this.beginEmbedderUpload(data.byteLength);
+    upload.write(data, 0);
+    return upload.finish();
+  }
+
+  /**
+   * The conversation with its last user message grounded in `passages` ([{title, url,
+   * heading, text}]), in the layout of Sources/TinyLM/Knowledge/GroundedPrompt.swift (the one
+   * `tinylm chat --knowledge` uses). Format it with Model.formatChat/chatTokens as usual.
+   */
+  groundMessages(messages, passages) {
+    const length = this.withBytes(encoder.encode(JSON.stringify({ messages, passages })),
+      (pointer, n) => this.abi.tinylm_grounded_messages(pointer, n));
+    this.check(length >= 0);
+    return JSON.parse(this.resultText());
+  }
+}
+
+/** Vector forms of knowledge bases (the knowledge file's numbers). */
+export const VECTOR_FORMS = { f32: 0, f16: 1, int8: 2 };
+const POOLINGS = { model: 0, mean: 1, cls: 2, last: 3 };
+
+/** A sentence-embedding model (all-MiniLM-L6-v2 and other BERT-family GGUF files). */
+export class Embedder {
+  constructor(engine, handle, pointer) {
+    this.engine = engine;
+    this.handle = handle;
+    this.pointer = pointer;
+    engine.check(engine.abi.tinylm_embedder_info(handle) >= 0);
+    /** {name, architecture, dimensions, layerCount, headCount, contextLength, maxTokens, pooling, vocabularySize, fingerprint, …} */
+    this.info = JSON.parse(engine.resultText());
+  }
+
+  get dimensions() { return this.info.dimensions; }
+
+  /** Where texts are cut, in tokens ([CLS] and [SEP] included). */
+  setMaxTokens(count) {
+    this.engine.check(this.engine.abi.tinylm_embedder_set_max_tokens(this.handle, count) >= 0);
+    this.info.maxTokens = count;
+  }
+
+  /** The ids `text` is embedded with ([CLS] … [SEP], cut at maxTokens), Int32Array. */
+  tokenize(text) {
+    const e = this.engine;
+    const count = e.withBytes(encoder.encode(text), (pointer, length) => e.abi.tinylm_embedder_tokenize(this.handle, pointer, length));
+    e.check(count >= 0);
+    return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  /**
+   * Embeds `texts` (strings) in one call: { vectors: [Float32Array], tokenCounts: [n],
+   * truncated: [bool] } — unit-length vectors, in order; `truncated` says which texts were
+   * longer than the model takes and were cut. pooling: 'model' (default), 'mean', 'cls', 'last'.
+   */
+  embed(texts, { pooling = 'model' } = {}) {
+    const e = this.engine;
+    if (!(pooling in POOLINGS)) throw namedError('InvalidArgumentError', `pooling '${pooling}': model, mean, cls or last`);
+    const encoded = texts.map((text) => {
+      if (typeof text !== 'string') throw namedError('InvalidArgumentError', 'embed takes strings');
+      return encoder.encode(text);
+    });
+    const all = new Uint8Array(encoded.reduce((n, b) => n + b.byteLength, 0));
+    let offset = 0;
+    for (const b of encoded) { all.set(b, offset); offset += b.byteLength; }
+    const lengths = encoded.map((b) => b.byteLength);
+    const count = e.withBytes(all, (textPointer, textLength) =>
+      e.withIDs(lengths, (lengthPointer, n) => e.abi.tinylm_embed(this.handle, textPointer, textLength, lengthPointer, n, POOLINGS[pooling])));
+    e.check(count >= 0);
+    const bytes = e.result();
+    const d = this.dimensions;
+    const floats = new Float32Array(bytes.buffer, 0, count * d);
+    const counts = new Int32Array(bytes.buffer, count * d * 4, 2 * count);
+    const vectors = [];
+    for (let i = 0; i < count; i++) vectors.push(floats.slice(i * d, (i + 1) * d));
+    return {
+      vectors,
+      tokenCounts: Array.from(counts.subarray(0, count)),
+      truncated: Array.from(counts.subarray(count), (full, i) => full > counts[i]),
+    };
+  }
+
+  /** An empty knowledge base for this embedder's vectors ('int8', 'f16' or 'f32'). */
+  createKnowledge({ vectorForm = 'int8' } = {}) {
+    const e = this.engine;
+    if (!(vectorForm in VECTOR_FORMS)) throw namedError('InvalidArgumentError', `vector form '${vectorForm}': int8, f16 or f32`);
+    const handle = e.abi.tinylm_knowledge_create(this.handle, VECTOR_FORMS[vectorForm]);
+    e.check(handle > 0);
+    return new KnowledgeIndex(this, handle);
+  }
+
+  /**
+   * A knowledge base read from a knowledge file (bytes). Throws InvalidKnowledgeFileError if
+   * it is damaged and EmbedderMismatchError if another embedder built it. vectorForm: keep the
+   * file's (null) or convert.
+   */
+  openKnowledge(bytes, { vectorForm = null } = {}) {
+    const e = this.engine;
+    const form = vectorForm === null ? -1 : VECTOR_FORMS[vectorForm];
+    if (form === undefined) throw namedError('InvalidArgumentError', `vector form '${vectorForm}': int8, f16 or f32`);
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const handle = e.withBytes(data, (pointer, length) => e.abi.tinylm_knowledge_open(this.handle, pointer, length, form));
+    e.check(handle > 0);
+    return new KnowledgeIndex(this, handle);
+  }
+
+  /**
+   * Splits a document into chunks with this embedder's tokenizer: { document: {id, title, url,
+   * sourceBytes}, chunks: [{heading, text}], embeddingTexts: [string] }. `source`: {id, title?,
+   * url?, text, format: 'text'|'markdown'|'html', maxTokens?, overlapTokens?}.
+   */
+  prepareDocument(source) {
+    const e = this.engine;
+    const count = e.withBytes(encoder.encode(JSON.stringify(source)), (pointer, length) => e.abi.tinylm_knowledge_prepare(this.handle, pointer, length));
+    e.check(count >= 0);
+    return JSON.parse(e.resultText());
+  }
+
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_embedder_free(this.handle);
+    this.engine.abi.tinylm_free(this.pointer);
+    this.handle = 0;
+  }
+}
+
+/** A knowledge base in wasm memory: documents, chunks, vectors, exact search. */
+export class KnowledgeIndex {
+  constructor(embedder, handle) {
+    this.embedder = embedder;
+    this.engine = embedder.engine;
+    this.handle = handle;
+  }
+
+  /** {embedder: {name, fingerprint, dimensions, pooling}, vectorForm, chunks, documents: [{id, title, url, sourceBytes, chunks}]} */
+  info() {
+    this.engine.check(this.engine.abi.tinylm_knowledge_info(this.handle) >= 0);
+    return JSON.parse(this.engine.resultText());
+  }
+
+  /** Adds a prepared document (Embedder.prepareDocument) with its chunks' vectors (Float32Array each). */
+  add(prepared, vectors) {
+    const e = this.engine;
+    const d = this.embedder.dimensions;
+    if (vectors.length !== prepared.chunks.length) throw namedError('InvalidArgumentError', `${prepared.chunks.length} chunks but ${vectors.length} vectors`);
+    const flat = new Float32Array(vectors.length * d);
+    vectors.forEach((v, i) => flat.set(v, i * d));
+    const json = encoder.encode(JSON.stringify({ document: prepared.document, chunks: prepared.chunks }));
+    const count = e.withBytes(new Uint8Array(flat.buffer), (vectorPointer) =>
+      e.withBytes(json, (pointer, length) => e.abi.tinylm_knowledge_add(this.handle, pointer, length, vectorPointer)));
+    e.check(count >= 0);
+    return count;
+  }
+
+  /** Adds the documents of a knowledge file (bytes), replacing same-id ones; returns how many. */
+  merge(bytes) {
+    const e = this.engine;
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    const count = e.withBytes(data, (pointer, length) => e.abi.tinylm_knowledge_merge(this.handle, pointer, length));
+    e.check(count >= 0);
+    return count;
+  }
+
+  /** Removes a document; false if there was none with that id. */
+  remove(documentId) {
+    const e = this.engine;
+    const removed = e.withBytes(encoder.encode(documentId), (pointer, length) => e.abi.tinylm_knowledge_remove(this.handle, pointer, length));
+    e.check(removed >= 0);
+    return removed === 1;
+  }
+
+  /** The k chunks nearest to `query` (a Float32Array from Embedder.embed): [{chunk, score, documentId, title, url, heading, text}]. */
+  search(query, k = 3) {
+    const e = this.engine;
+    const vector = query instanceof Float32Array ? query : Float32Array.from(query);
+    const count = e.withBytes(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength), (pointer) =>
+      e.abi.tinylm_knowledge_search(this.handle, pointer, k));
+    e.check(count >= 0);
+    return JSON.parse(e.resultText());
+  }
+
+  /** The knowledge file (Uint8Array) of every document, or of the document `documentId` alone. */
+  export(documentId = '') {
+    const e = this.engine;
+    const length = e.withBytes(encoder.encode(documentId), (pointer, n) => e.abi.tinylm_knowledge_export(this.handle, pointer, n));
+    e.check(length >= 0);
+    return e.result();
+  }
+
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_knowledge_free(this.handle);
+    this.handle = 0;
   }
 }
 

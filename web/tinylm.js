@@ -14,8 +14,9 @@
 // TemplateError, GrammarError, WorkerError.
 
 import { ModelStore, formatBytes } from './model-store.js';
+import { Embedder } from './embedder.js';
 
-export { formatBytes };
+export { formatBytes, Embedder };
 
 /** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
 export const modelStore = new ModelStore();
@@ -49,6 +50,39 @@ export class TinyLM {
 
   /** The weight store (same object as the `modelStore` export). */
   static get store() { return modelStore; }
+
+  /**
+   * A sentence-embedding model (e.g. all-MiniLM-L6-v2) in a Worker of its own: resolves an
+   * Embedder (embedder.js). `options`: the constructor's (workerURL, wasmURL, threads, …) and
+   * loadEmbedder's. To share one Worker with a chat model, call lm.loadEmbedder instead.
+   */
+  static async loadEmbedder(source, options = {}) {
+    const lm = new TinyLM(options);
+    try {
+      return await lm.loadEmbedder(source, { ...options, owner: lm });
+    } catch (error) {
+      lm.terminate();
+      throw error;
+    }
+  }
+
+  /**
+   * Loads a sentence-embedding model into this TinyLM's Worker (beside a chat model, if any):
+   * downloaded once into IndexedDB like models. Options: onProgress, signal, sha256, store.
+   * A chat model passed here fails with WrongModelKindError (and an embedder passed to load()).
+   */
+  async loadEmbedder(source, { onProgress = null, signal = null, sha256 = null, store = true, owner = null } = {}) {
+    if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
+      throw namedError('InvalidArgumentError', 'loadEmbedder() takes a URL or a File/Blob');
+    }
+    const resolved = source instanceof Blob ? source : new URL(String(source), location.href).href;
+    const loaded = await this.#request('embedderLoad', {
+      source: resolved,
+      options: { sha256, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+        adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd },
+    }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
+    return new Embedder((type, payload, options) => this.#request(type, payload, options), loaded, owner);
+  }
 
   /**
    * Starts the worker. Options: workerURL (default: worker.js beside this file), wasmURL
@@ -135,9 +169,25 @@ export class TinyLM {
    * the model goes on with it instead of starting a new one). Send each turn's answer back as
    * it came (result.text): then the next turn reuses the whole KV cache and only the new
    * message is evaluated.
+   * knowledge (a KnowledgeBase) with k: answers from its passages, resolving with `sources`.
    */
   chat(messages, options = {}) {
+    if (options.knowledge) return this.#groundedChat(messages, options);
     return this.#generate({ messages, chatOptions: chatOptions(options) }, options);
+  }
+
+  /**
+   * chat() with `knowledge` (a KnowledgeBase, knowledge-base.js): the last user message is
+   * searched (`k` passages, default 3), the passages go into that message in the layout of
+   * Sources/TinyLM/Knowledge/GroundedPrompt.swift (the one `tinylm chat --knowledge` uses),
+   * and the result has `sources`: [{documentId, title, url, heading, text, score, chunk}].
+   */
+  async #groundedChat(messages, { knowledge, k = 3, ...options }) {
+    const question = [...messages].reverse().find((m) => m.role === 'user')?.content;
+    const sources = typeof question === 'string' ? await knowledge.search(question, { k }) : [];
+    const grounded = await this.#request('groundMessages', { messages, passages: sources });
+    const result = await this.#generate({ messages: grounded, chatOptions: chatOptions(options) }, options);
+    return { ...result, sources };
   }
 
   /** generate() as an async iterator of {text, token} pieces; breaking out of the loop stops generation. */

@@ -16,6 +16,7 @@
 
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
+import { knowledgeHandlers } from './knowledge-worker.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -361,6 +362,19 @@ const handlers = {
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
   async test({ hook, value }) { store.testHooks[hook] = value; return true; },
 };
+
+// Sentence embeddings and knowledge bases (knowledge-worker.js): the same engine as the model.
+Object.assign(handlers, knowledgeHandlers({
+  store,
+  yieldToEventLoop,
+  getEngine: async (options) => (engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
+    log: () => {},
+    threads: options.threads ?? defaultThreads(),
+    adaptiveThreads: options.adaptiveThreads ?? true,
+    relaxedSimd: options.relaxedSimd ?? true,
+    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
+  })),
+}));
 
 self.onmessage = ({ data }) => {
   if (data.type === 'abort') {

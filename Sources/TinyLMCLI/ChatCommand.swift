@@ -7,8 +7,10 @@ import TinyLM
 /// `--tools FILE` (an OpenAI tool list) makes each reply a tool call, printed as OpenAI-shaped
 /// JSON.
 func runChat(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template", "--tools"]),
+    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template", "--tools"])
+                            .union(ChatKnowledge.valued),
                           flags: ["--verbose", "--show-prompt", "--json"])
+    let knowledge = try ChatKnowledge.load(a)
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     var defaults = GenerationOptions()
@@ -58,7 +60,7 @@ func runChat(_ arguments: [String]) throws -> Int32 {
                 context["tools"] = tools
                 promptText = try formatter.prompt(context: try ToolCalling.prepare(context, format: toolFormat))
             } else {
-                promptText = try formatter.prompt(for: messages, addGenerationPrompt: true)
+                promptText = try formatter.prompt(for: try knowledge?.ground(messages) ?? messages, addGenerationPrompt: true)
             }
             // The transcript keeps every earlier prompt and reply as the model saw them, so only
             // the new message and the template's glue are evaluated (ChatTranscript.swift).
@@ -96,6 +98,7 @@ func runChat(_ arguments: [String]) throws -> Int32 {
             throw CLIError(description: error.message)
         }
         emit("\n")
+        if let knowledge { emit(knowledge.sourcesText) }
         if tools != nil, let calls = try? ToolCalling.parse(answer, format: toolFormat) {
             emit(calls.serialized(.python) + "\n")
         }

@@ -19,12 +19,27 @@ commands:
             [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
             [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                chat with the model's chat format, streamed
+            [--knowledge FILE [--embedder PATH] [--k 3]]
+                                               with --knowledge: answers from the passages the
+                                               knowledge file holds for each question, and
+                                               prints their sources
   bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [--no-avx512] [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                prompt-processing and generation tokens/s (with
                                                adapters: each test without and with them, alternately)
   template  --template FILE --context JSONFILE render a chat template with a JSON context
+  embed     --model PATH [--pooling mean|cls] [--max-tokens N] [--ids] [--threads N] [--] TEXT...
+                                               one embedding (JSON array) per TEXT and line;
+                                               --ids: the token ids embedded instead
+  index     --out FILE [--embedder PATH] [--vectors int8|f16|f32] [--chunk-tokens 160]
+            [--overlap 32] [--base-url URL] [--threads N] DIR_OR_FILE...
+                                               knowledge file from .md/.txt/.html documents
+  search    --knowledge FILE [--embedder PATH] [--k 3] [--] QUERY...
+                                               the best passages for each query, with scores
+                                               (--synthetic N [--vectors int8] --repeat R --verbose:
+                                               exact-search timing over N random vectors)
 
---model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
+--model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh);
+embed's --model and --embedder to models/all-MiniLM-L6-v2.gguf (scripts/fetch-models.sh minilm).
 Sampling defaults to the model's recommended settings (`tinylm info` shows them and where they
 come from); the flags override them. A constrained output that had to be steered to fit
 --max-tokens ends with finish reason constraint_budget (noted on stderr).
@@ -47,6 +62,9 @@ func run() -> Int32 {
         case "chat": return try runChat(arguments)
         case "bench": return try runBench(arguments)
         case "template": return runTemplateCommand(arguments)
+        case "embed": return try runEmbed(arguments)
+        case "index": return try runIndex(arguments)
+        case "search": return try runSearch(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

@@ -111,6 +111,55 @@
 //                                              Σ_c W[r, c]·input[b·columns + c]; type: the ggml
 //                                              type number (the tests compare the kernels with
 //                                              llama.cpp's results)
+//
+// Embeddings and knowledge (Model/Encoder/, Knowledge/; error kinds 8 wrong model kind, 9 invalid
+// knowledge file, 10 knowledge from another embedder)
+//   tinylm_embedder_load(ptr, len) -> embedder  a sentence-embedding model's GGUF bytes (zero copy,
+//                                              like models; a chat model fails with kind 8, and
+//                                              tinylm_model_load of an embedder too)
+//   tinylm_embedder_free(embedder)
+//   tinylm_embedder_info(embedder) -> len      result: JSON {name, architecture, dimensions,
+//                                              layerCount, headCount, contextLength, maxTokens,
+//                                              pooling, vocabularySize, fingerprint, fileBytes,
+//                                              memoryBytes}
+//   tinylm_embedder_set_max_tokens(embedder, n) -> n      where texts are cut (2…contextLength)
+//   tinylm_embedder_tokenize(embedder, text, len) -> count  result: the i32 ids a text is
+//                                              embedded with ([CLS] … [SEP], cut)
+//   tinylm_embed(embedder, texts, textsLen, lengths, count, pooling) -> count
+//                                              texts: UTF-8 of all texts back to back, lengths:
+//                                              i32[count] their byte lengths; pooling 0 the
+//                                              model's, 1 mean, 2 CLS, 3 last; result:
+//                                              f32[count × dimensions] unit vectors, then
+//                                              i32[count] tokens embedded, then i32[count] tokens
+//                                              of the whole text (more than embedded: it was cut)
+//   tinylm_knowledge_create(embedder, form) -> kb          an empty knowledge base for this
+//                                              embedder's vectors; form 0 f32, 1 f16, 2 int8
+//   tinylm_knowledge_open(embedder, ptr, len, form) -> kb  reads a knowledge file (copied; form
+//                                              -1 keeps the file's); kind 9 if corrupt, 10 if
+//                                              built with another embedder (the message names both)
+//   tinylm_knowledge_merge(kb, ptr, len) -> documents      adds a knowledge file's documents
+//                                              (same checks), replacing same-id ones
+//   tinylm_knowledge_free(kb)
+//   tinylm_knowledge_info(kb) -> len           result: JSON {embedder: {name, fingerprint,
+//                                              dimensions, pooling}, vectorForm, chunks,
+//                                              documents: [{id, title, url, sourceBytes, chunks}]}
+//   tinylm_knowledge_prepare(embedder, json, len) -> chunks   json {id, title?, url?, text,
+//                                              format: "text"|"markdown"|"html", maxTokens?,
+//                                              overlapTokens?}; result: JSON {document, chunks:
+//                                              [{heading, text}], embeddingTexts: [...]}
+//   tinylm_knowledge_add(kb, json, len, vectors) -> chunks    json {document, chunks} as prepared;
+//                                              vectors: f32[chunks × dimensions], the
+//                                              tinylm_embed vectors of its embeddingTexts
+//   tinylm_knowledge_remove(kb, id, len) -> 1/0
+//   tinylm_knowledge_search(kb, query, k) -> count  query: f32[dimensions] (a tinylm_embed
+//                                              vector); result: JSON [{chunk, score, documentId,
+//                                              title, url, heading, text}], best first
+//   tinylm_knowledge_export(kb, id, len) -> bytes   result: the knowledge file of every document
+//                                              (len 0) or of the document `id` alone
+//   tinylm_grounded_messages(json, len) -> len json {messages: [{role, content}], passages:
+//                                              [{title, url, heading, text}]}; result: JSON
+//                                              messages with the last user turn grounded
+//                                              (GroundedPrompt.swift's layout)
 
 #if !TINYLM_WASM_SINGLE_MODULE
 import TinyLM
@@ -614,4 +663,307 @@ public func tinylm_matmul(_ type: Int32, _ rows: Int32, _ columns: Int32, _ weig
     MatrixMultiply.multiply(weight, input: input, inputStride: Int(columns), batch: Int(batch), output: output,
                             outputStride: Int(rows), scratch: scratch, executor: SerialExecutor())
     return 0
+}
+
+// MARK: - Embeddings and knowledge (Model/Encoder/, Knowledge/)
+
+nonisolated(unsafe) private var embedders: [TextEmbedder?] = []
+nonisolated(unsafe) private var knowledgeBases: [KnowledgeBase?] = []
+
+private func embedder(_ handle: Int32) -> TextEmbedder? {
+    let index = Int(handle) - 1
+    guard index >= 0, index < embedders.count, let e = embedders[index] else {
+        fail(.invalidArgument("no embedder with handle \(handle)"))
+        return nil
+    }
+    return e
+}
+
+private func knowledgeBase(_ handle: Int32) -> KnowledgeBase? {
+    let index = Int(handle) - 1
+    guard index >= 0, index < knowledgeBases.count, let k = knowledgeBases[index] else {
+        fail(.invalidArgument("no knowledge base with handle \(handle)"))
+        return nil
+    }
+    return k
+}
+
+private func json(_ pointer: UnsafeRawPointer?, _ length: Int32, _ what: String) throws(TinyLMError) -> JSONValue {
+    guard let raw = bytes(pointer, length) else { throw lastError ?? .invalidArgument("bad \(what)") }
+    do { return try JSONValue(parsing: Array(raw)) } catch {
+        throw TinyLMError.invalidArgument("\(what) is not valid JSON: \(error.description)")
+    }
+}
+
+private func floats(_ pointer: UnsafeRawPointer?, _ count: Int) -> UnsafeBufferPointer<Float>? {
+    guard count >= 0, count <= Int(Int32.max) / 4 else { fail(.invalidArgument("vector count out of range")); return nil }
+    if count == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
+    guard let pointer, Int(bitPattern: pointer) % 4 == 0 else { fail(.invalidArgument("null or misaligned f32 pointer")); return nil }
+    return UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: Float.self), count: count)
+}
+
+@_cdecl("tinylm_embedder_load")
+public func tinylm_embedder_load(_ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let raw = bytes(pointer, length) else { return 0 }
+    do throws(TinyLMError) {
+        return store(try TextEmbedder(bytes: raw, executor: sessionExecutor()), in: &embedders)
+    } catch {
+        fail(error)
+        return 0
+    }
+}
+
+@_cdecl("tinylm_embedder_free")
+public func tinylm_embedder_free(_ handle: Int32) {
+    let index = Int(handle) - 1
+    guard index >= 0, index < embedders.count else { return }
+    embedders[index] = nil
+}
+
+private func identityJSON(_ identity: EmbedderIdentity) -> JSONValue {
+    .object(JSONObject([
+        ("name", .string(identity.name)),
+        ("fingerprint", .string(ContentHash.hex(identity.fingerprint))),
+        ("dimensions", .integer(identity.dimensions)),
+        ("pooling", .string(identity.pooling.name)),
+    ]))
+}
+
+@_cdecl("tinylm_embedder_info")
+public func tinylm_embedder_info(_ handle: Int32) -> Int32 {
+    guard let e = embedder(handle) else { return -1 }
+    let c = e.config
+    let info = JSONValue.object(JSONObject([
+        ("name", .string(c.name)), ("architecture", .string(c.architecture)),
+        ("dimensions", .integer(e.dimensions)), ("layerCount", .integer(c.layerCount)), ("headCount", .integer(c.headCount)),
+        ("contextLength", .integer(c.contextLength)), ("maxTokens", .integer(e.maxTokens)),
+        ("pooling", .string(c.pooling.name)), ("vocabularySize", .integer(c.vocabularySize)),
+        ("fingerprint", .string(ContentHash.hex(e.fingerprint))), ("fileBytes", .integer(e.gguf.bytes.count)),
+        ("memoryBytes", .integer(e.memoryBytes)),
+    ]))
+    return setResult(Array(info.serialized().utf8))
+}
+
+@_cdecl("tinylm_embedder_set_max_tokens")
+public func tinylm_embedder_set_max_tokens(_ handle: Int32, _ count: Int32) -> Int32 {
+    guard let e = embedder(handle) else { return -1 }
+    do { try e.setMaxTokens(Int(count)) } catch { fail(error); return -1 }
+    return count
+}
+
+@_cdecl("tinylm_embedder_tokenize")
+public func tinylm_embedder_tokenize(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let e = embedder(handle), let input = text(pointer, length) else { return -1 }
+    let ids = e.tokenize(input).ids
+    setIDs(ids)
+    return Int32(ids.count)
+}
+
+@_cdecl("tinylm_embed")
+public func tinylm_embed(_ handle: Int32, _ textsPointer: UnsafeRawPointer?, _ textsLength: Int32,
+                         _ lengthsPointer: UnsafeRawPointer?, _ count: Int32, _ pooling: Int32) -> Int32 {
+    guard let e = embedder(handle), let all = bytes(textsPointer, textsLength), let lengths = ids(lengthsPointer, count) else { return -1 }
+    var chosen: EmbeddingPooling? = nil
+    if pooling != 0 {
+        guard let p = EmbeddingPooling(rawValue: pooling) else { fail(.invalidArgument("pooling \(pooling): 0 the model's, 1 mean, 2 CLS, 3 last")); return -1 }
+        chosen = p
+    }
+    var tokenized: [TextEmbedder.TokenizedText] = []
+    var offset = 0
+    for n in lengths {
+        guard n >= 0, Int(n) <= all.count - offset else { fail(.invalidArgument("text lengths exceed the \(all.count) bytes given")); return -1 }
+        tokenized.append(e.tokenize(String(decoding: UnsafeRawBufferPointer(rebasing: all[offset..<offset + Int(n)]), as: UTF8.self)))
+        offset += Int(n)
+    }
+    do throws(TinyLMError) {
+        let result = try e.embed(tokenized: tokenized, pooling: chosen)
+        var out: [UInt8] = []
+        out.reserveCapacity(result.vectors.count * 4 + tokenized.count * 8)
+        result.vectors.withUnsafeBytes { out.append(contentsOf: $0) }
+        for t in tokenized { withUnsafeBytes(of: Int32(t.ids.count).littleEndian) { out.append(contentsOf: $0) } }
+        for t in tokenized { withUnsafeBytes(of: Int32(clamping: t.fullCount).littleEndian) { out.append(contentsOf: $0) } }
+        result_set(out)
+        return Int32(tokenized.count)
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+private func result_set(_ bytes: [UInt8]) { _ = setResult(bytes) }
+
+@_cdecl("tinylm_knowledge_create")
+public func tinylm_knowledge_create(_ embedderHandle: Int32, _ form: Int32) -> Int32 {
+    guard let e = embedder(embedderHandle) else { return 0 }
+    guard form >= 0, let vectorForm = VectorForm(rawValue: UInt32(form)) else { fail(.invalidArgument("vector form \(form): 0 f32, 1 f16, 2 int8")); return 0 }
+    return store(KnowledgeBase(embedder: e.identity, vectorForm: vectorForm), in: &knowledgeBases)
+}
+
+@_cdecl("tinylm_knowledge_open")
+public func tinylm_knowledge_open(_ embedderHandle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ form: Int32) -> Int32 {
+    guard let e = embedder(embedderHandle), let raw = bytes(pointer, length) else { return 0 }
+    var wanted: VectorForm? = nil
+    if form >= 0 {
+        guard let f = VectorForm(rawValue: UInt32(form)) else { fail(.invalidArgument("vector form \(form): 0 f32, 1 f16, 2 int8, -1 the file's")); return 0 }
+        wanted = f
+    }
+    do throws(TinyLMError) {
+        return store(try KnowledgeFile.read(raw, expecting: e.identity, vectorForm: wanted), in: &knowledgeBases)
+    } catch {
+        fail(error)
+        return 0
+    }
+}
+
+@_cdecl("tinylm_knowledge_merge")
+public func tinylm_knowledge_merge(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let k = knowledgeBase(handle), let raw = bytes(pointer, length) else { return -1 }
+    do throws(TinyLMError) {
+        let other = try KnowledgeFile.read(raw, expecting: k.embedder, vectorForm: k.vectorForm)
+        try k.merge(other)
+        return Int32(other.documents.count)
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+@_cdecl("tinylm_knowledge_free")
+public func tinylm_knowledge_free(_ handle: Int32) {
+    let index = Int(handle) - 1
+    guard index >= 0, index < knowledgeBases.count else { return }
+    knowledgeBases[index] = nil
+}
+
+@_cdecl("tinylm_knowledge_info")
+public func tinylm_knowledge_info(_ handle: Int32) -> Int32 {
+    guard let k = knowledgeBase(handle) else { return -1 }
+    var counts = [Int](repeating: 0, count: k.documents.count)
+    for c in k.chunks { counts[c.document] += 1 }
+    let documents: [JSONValue] = k.documents.enumerated().map { i, d in
+        .object(JSONObject([("id", .string(d.id)), ("title", .string(d.title)), ("url", .string(d.url)),
+                            ("sourceBytes", .integer(d.sourceBytes)), ("chunks", .integer(counts[i]))]))
+    }
+    let info = JSONValue.object(JSONObject([
+        ("embedder", identityJSON(k.embedder)), ("vectorForm", .string(k.vectorForm.name)),
+        ("chunks", .integer(k.chunks.count)), ("documents", .array(documents)),
+    ]))
+    return setResult(Array(info.serialized().utf8))
+}
+
+private func prepare(_ e: TextEmbedder, _ request: JSONValue) throws(TinyLMError) -> PreparedDocument {
+    guard let id = request["id"]?.stringValue, !id.isEmpty else { throw TinyLMError.invalidArgument("a document needs a non-empty 'id'") }
+    guard let text = request["text"]?.stringValue else { throw TinyLMError.invalidArgument("document '\(id)' needs 'text'") }
+    let formatName = request["format"]?.stringValue ?? "text"
+    guard let format = DocumentFormat(name: formatName) else { throw TinyLMError.invalidArgument("format '\(formatName)': text, markdown or html") }
+    let maxTokens = request["maxTokens"]?.intValue ?? min(160, e.maxTokens - 2)
+    let overlap = request["overlapTokens"]?.intValue ?? 32
+    guard maxTokens >= 16, maxTokens <= e.maxTokens - 2, overlap >= 0 else {
+        throw TinyLMError.invalidArgument("maxTokens must be 16…\(e.maxTokens - 2) and overlapTokens ≥ 0")
+    }
+    let source = KnowledgeSource(id: id, title: request["title"]?.stringValue, url: request["url"]?.stringValue ?? "",
+                                 text: text, format: format)
+    return KnowledgeIndexer.prepare(source, chunker: DocumentChunker(tokenizer: e.tokenizer, maxTokens: maxTokens, overlapTokens: overlap))
+}
+
+private func documentJSON(_ d: KnowledgeDocument) -> JSONValue {
+    .object(JSONObject([("id", .string(d.id)), ("title", .string(d.title)), ("url", .string(d.url)), ("sourceBytes", .integer(d.sourceBytes))]))
+}
+
+@_cdecl("tinylm_knowledge_prepare")
+public func tinylm_knowledge_prepare(_ embedderHandle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let e = embedder(embedderHandle) else { return -1 }
+    do throws(TinyLMError) {
+        let prepared = try prepare(e, try json(pointer, length, "document"))
+        let reply = JSONValue.object(JSONObject([
+            ("document", documentJSON(prepared.document)),
+            ("chunks", .array(prepared.chunks.map { .object(JSONObject([("heading", .string($0.heading)), ("text", .string($0.text))])) })),
+            ("embeddingTexts", .array(prepared.embeddingTexts.map { .string($0) })),
+        ]))
+        _ = setResult(Array(reply.serialized().utf8))
+        return Int32(prepared.chunks.count)
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+@_cdecl("tinylm_knowledge_add")
+public func tinylm_knowledge_add(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32, _ vectors: UnsafeRawPointer?) -> Int32 {
+    guard let k = knowledgeBase(handle) else { return -1 }
+    do throws(TinyLMError) {
+        let request = try json(pointer, length, "prepared document")
+        guard let d = request["document"], let id = d["id"]?.stringValue, !id.isEmpty, let list = request["chunks"]?.arrayValue else {
+            throw TinyLMError.invalidArgument("expected {document: {id, title, url}, chunks: [{heading, text}]}")
+        }
+        var chunks: [(heading: String, text: String)] = []
+        for c in list {
+            guard let text = c["text"]?.stringValue else { throw TinyLMError.invalidArgument("every chunk needs 'text'") }
+            chunks.append((c["heading"]?.stringValue ?? "", text))
+        }
+        guard let values = floats(vectors, chunks.count * k.dimensions) else { return -1 }
+        let document = KnowledgeDocument(id: id, title: d["title"]?.stringValue ?? id, url: d["url"]?.stringValue ?? "",
+                                         sourceBytes: d["sourceBytes"]?.intValue ?? 0)
+        try k.add(document, chunks: chunks, vectors: values)
+        return Int32(chunks.count)
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+@_cdecl("tinylm_knowledge_remove")
+public func tinylm_knowledge_remove(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let k = knowledgeBase(handle), let id = text(pointer, length) else { return -1 }
+    return k.remove(documentID: id) ? 1 : 0
+}
+
+@_cdecl("tinylm_knowledge_search")
+public func tinylm_knowledge_search(_ handle: Int32, _ query: UnsafeRawPointer?, _ k: Int32) -> Int32 {
+    guard let base = knowledgeBase(handle), let vector = floats(query, base.dimensions) else { return -1 }
+    guard k > 0 else { fail(.invalidArgument("k must be at least 1")); return -1 }
+    let hits = base.search(vector.baseAddress!, k: Int(k), executor: sessionExecutor())
+    let list: [JSONValue] = hits.map { hit in
+        let chunk = base.chunks[hit.chunk]
+        let d = base.documents[chunk.document]
+        return .object(JSONObject([
+            ("chunk", .integer(hit.chunk)), ("score", .number(Double(hit.score))),
+            ("documentId", .string(d.id)), ("title", .string(d.title)), ("url", .string(d.url)),
+            ("heading", .string(chunk.heading)), ("text", .string(chunk.text)),
+        ]))
+    }
+    _ = setResult(Array(JSONValue.array(list).serialized().utf8))
+    return Int32(hits.count)
+}
+
+@_cdecl("tinylm_knowledge_export")
+public func tinylm_knowledge_export(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let k = knowledgeBase(handle), let id = text(pointer, length) else { return -1 }
+    if id.isEmpty { return setResult(KnowledgeFile.write(k)) }
+    guard let index = k.documentIndex(id: id) else { fail(.invalidArgument("no document '\(id)' in this knowledge base")); return -1 }
+    return setResult(KnowledgeFile.write(k, only: [index]))
+}
+
+@_cdecl("tinylm_grounded_messages")
+public func tinylm_grounded_messages(_ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    do throws(TinyLMError) {
+        let request = try json(pointer, length, "grounding request")
+        guard let list = request["messages"]?.arrayValue else { throw TinyLMError.invalidArgument("expected {messages: [{role, content}], passages: [...]}") }
+        var messages: [ChatMessage] = []
+        for m in list {
+            guard let role = m["role"]?.stringValue, let content = m["content"]?.stringValue else { throw TinyLMError.invalidArgument("every message needs 'role' and 'content' strings") }
+            messages.append(ChatMessage(role: role, content: content))
+        }
+        var passages: [GroundedPrompt.Passage] = []
+        for p in request["passages"]?.arrayValue ?? [] {
+            passages.append(GroundedPrompt.Passage(title: p["title"]?.stringValue ?? "", url: p["url"]?.stringValue ?? "",
+                                                   heading: p["heading"]?.stringValue ?? "", text: p["text"]?.stringValue ?? ""))
+        }
+        let grounded = GroundedPrompt.messages(messages, passages: passages)
+        let reply = JSONValue.array(grounded.map { .object(JSONObject([("role", .string($0.role)), ("content", .string($0.content))])) })
+        return setResult(Array(reply.serialized().utf8))
+    } catch {
+        fail(error)
+        return -1
+    }
 }

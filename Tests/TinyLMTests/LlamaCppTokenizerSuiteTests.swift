@@ -13,12 +13,9 @@ enum LlamaCppTokenizerSuite {
 
     /// Every vocabulary of the suite that has test cases and a tokenizer type TinyLM implements.
     static let supported = [
-        "command-r", "deepseek-coder", "deepseek-llm", "falcon", "gemma-4", "gpt-2", "llama-bpe",
+        "bert-bge", "command-r", "deepseek-coder", "deepseek-llm", "falcon", "gemma-4", "gpt-2", "llama-bpe",
         "llama-spm", "mpt", "phi-3", "qwen2", "qwen35", "refact", "starcoder",
     ]
-    /// Vocabularies with test cases whose tokenizer type TinyLM does not implement yet, with
-    /// their `tokenizer.ggml.model`.
-    static let notYetSupported = ["bert-bge": "bert"]
     /// Vocabularies the suite ships without test cases, of types TinyLM implements (checked
     /// against scripts/tokenizer-reference.py's cases only).
     static let withoutCases = ["aquila", "baichuan", "gpt-neox"]
@@ -163,7 +160,7 @@ struct LlamaCppTokenizerSuiteTests {
         }
     }
 
-    @Test("the suite's files are the ones this test knows: each vocabulary with cases is run or named as not yet supported")
+    @Test("the suite's files are the ones this test knows: every vocabulary with cases is run")
     func coversTheSuite() throws {
         try LlamaCppTokenizerSuite.requireSuite()
         let files = try FileManager.default.contentsOfDirectory(atPath: LlamaCppTokenizerSuite.directory.path)
@@ -171,7 +168,7 @@ struct LlamaCppTokenizerSuiteTests {
             guard file.hasPrefix("ggml-vocab-"), file.hasSuffix(".gguf.inp") else { return nil }
             return String(file.dropFirst("ggml-vocab-".count).dropLast(".gguf.inp".count))
         })
-        let known = Set(LlamaCppTokenizerSuite.supported).union(LlamaCppTokenizerSuite.notYetSupported.keys)
+        let known = Set(LlamaCppTokenizerSuite.supported)
         #expect(withCases == known)
     }
 
@@ -189,21 +186,6 @@ struct LlamaCppTokenizerSuiteTests {
         } catch {
             #expect(error.kind == .unsupportedModel)
             #expect(error.message.contains("vocabulary only"))
-        }
-    }
-
-    @Test("vocabularies of types TinyLM lacks are refused with an error naming the type")
-    func unsupportedTypesAreNamed() throws {
-        for (name, model) in LlamaCppTokenizerSuite.notYetSupported {
-            let file = try MappedFile(path: try TestSupport.requireFile(LlamaCppTokenizerSuite.path(name)))
-            let gguf = try GGUFFile(bytes: file.bytes)
-            do {
-                _ = try Tokenizer(gguf: gguf)
-                Issue.record("\(name): expected an unsupported-tokenizer error")
-            } catch {
-                #expect(error.kind == .unsupportedModel)
-                #expect(error.message.contains("'\(model)'"))
-            }
         }
     }
 }

@@ -297,9 +297,9 @@ struct TokenizerTests {
                 }
             }
         }
-        let bert = error([("tokenizer.ggml.model", .string("bert")), ("tokenizer.ggml.tokens", .strings(["a"]))])
-        #expect(bert?.kind == .unsupportedModel)
-        #expect(bert?.message.contains("'bert'") == true)
+        let ugm = error([("tokenizer.ggml.model", .string("ugm")), ("tokenizer.ggml.tokens", .strings(["a"]))])
+        #expect(ugm?.kind == .unsupportedModel)
+        #expect(ugm?.message.contains("'ugm'") == true)
         let pre = error([("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("tekken")),
                          ("tokenizer.ggml.tokens", .strings(["a"])), ("tokenizer.ggml.merges", .strings([]))])
         #expect(pre?.kind == .unsupportedModel)

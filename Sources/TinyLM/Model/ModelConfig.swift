@@ -52,6 +52,9 @@ public struct ModelConfig: Sendable {
     public init(gguf: GGUFFile) throws(TinyLMError) {
         let archName = try gguf.requireString("general.architecture")
         guard let architecture = Architecture.named(archName) else {
+            if EncoderConfig.architectures.contains(archName) {
+                throw TinyLMError(.wrongModelKind, "this is a '\(archName)' embedding model (a sentence encoder), not a text generator: load it as an embedder (TextEmbedder, `tinylm embed`, TinyLM.loadEmbedder)")
+            }
             throw .unsupported("unsupported model architecture '\(archName)' (supported: \(Architecture.supportedNames))")
         }
         self.architecture = architecture

@@ -18,6 +18,12 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
         case grammar = 6
         /// Memory for the session could not be reserved.
         case outOfMemory = 7
+        /// A text generator (chat model) where an embedding model is expected, or the reverse.
+        case wrongModelKind = 8
+        /// A knowledge file that is not one, is truncated or corrupt, or has a bad checksum.
+        case invalidKnowledgeFile = 9
+        /// A knowledge file built with a different embedding model than the one given.
+        case embedderMismatch = 10
         // LoRA adapters (Model/Adapters/LoRAAdapter.swift): one kind per way a file can fail to
         // fit a model, so callers can tell the user which.
         /// A GGUF file that is not a LoRA adapter (`general.type` or `adapter.type`).

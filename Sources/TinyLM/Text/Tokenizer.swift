@@ -12,6 +12,7 @@ public struct Tokenizer: Sendable {
     private enum Model {
         case bpe(BPETokenizer)
         case sentencePiece(SentencePieceTokenizer)
+        case wordPiece(WordPieceTokenizer)
     }
 
     private let vocabulary: Vocabulary
@@ -43,8 +44,16 @@ public struct Tokenizer: Sendable {
             self.vocabulary = vocabulary
             self.model = .sentencePiece(SentencePieceTokenizer(vocabulary: vocabulary))
             cleanSpaces = false
+        case "bert":
+            let vocabulary = try Vocabulary(gguf: gguf, kind: .wordPiece, addBOSDefault: true)
+            self.vocabulary = vocabulary
+            // llama.cpp's defaults: lower-case, and strip accents when lower-casing.
+            let lowercase = gguf.bool("tokenizer.ggml.normalizer.lowercase") ?? true
+            let stripAccents = gguf.bool("tokenizer.ggml.normalizer.strip_accents") ?? lowercase
+            self.model = .wordPiece(WordPieceTokenizer(vocabulary: vocabulary, lowercase: lowercase, stripAccents: stripAccents))
+            cleanSpaces = true
         default:
-            throw .unsupported("unsupported tokenizer model '\(modelName)' (tokenizer.ggml.model); supported: gpt2, gemma4, llama")
+            throw .unsupported("unsupported tokenizer model '\(modelName)' (tokenizer.ggml.model); supported: gpt2, gemma4, llama, bert")
         }
         self.specials = SpecialTokenMatcher(vocabulary: vocabulary)
     }
@@ -54,6 +63,8 @@ public struct Tokenizer: Sendable {
     public var vocabularySize: Int { vocabulary.count }
     public var bosTokenID: Int32? { vocabulary.bos >= 0 ? vocabulary.bos : nil }
     public var eosTokenID: Int32? { vocabulary.eos >= 0 ? vocabulary.eos : nil }
+    /// The separator token ([SEP] of BERT vocabularies).
+    public var separatorTokenID: Int32? { vocabulary.sep >= 0 ? vocabulary.sep : nil }
     /// Whether the model wants BOS at the start of a prompt (tokenizer.ggml.add_bos_token, else
     /// llama.cpp's default for the tokenizer type).
     public var addsBOS: Bool { vocabulary.addBOS }
@@ -109,7 +120,22 @@ public struct Tokenizer: Sendable {
                         previousWasSpecial = false
                     }
                 }
+            case .wordPiece(let wpm):
+                var scratch = WordPieceScratch()
+                for fragment in fragments {
+                    if fragment.token >= 0 {
+                        output.append(fragment.token)
+                    } else {
+                        wpm.encode(UnsafeRawBufferPointer(rebasing: bytes[fragment.start..<fragment.end]),
+                                   vocabulary: vocabulary, into: &output, scratch: &scratch)
+                    }
+                }
             }
+        }
+        if case .wordPiece = model {
+            // llama.cpp's WPM rule: [CLS] … [SEP] whenever special tokens are added.
+            if addSpecial && vocabulary.sep >= 0 { output.append(vocabulary.sep) }
+            return output
         }
         if addSpecial && vocabulary.addEOS && vocabulary.eos >= 0 { output.append(vocabulary.eos) }
         return output
@@ -133,7 +159,7 @@ public struct Tokenizer: Sendable {
             let spacesEscaped: Bool
             switch model {
             case .bpe(let bpe): spacesEscaped = bpe.preTokenizer.escapesSpaces
-            case .sentencePiece: spacesEscaped = true
+            case .sentencePiece, .wordPiece: spacesEscaped = true
             }
             vocabulary.texts.withBytes(index) { text in
                 if !spacesEscaped {

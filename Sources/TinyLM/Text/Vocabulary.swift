@@ -37,6 +37,8 @@ enum VocabularyKind {
     case byteLevelBPE
     /// "gemma4": BPE with merge ranks over UTF-8 with ▁ for spaces and <0xNN> byte tokens.
     case gemma4BPE
+    /// "bert": WordPiece, word-initial pieces "▁"-prefixed (WordPieceTokenizer.swift).
+    case wordPiece
 }
 
 /// The token list of a model and everything llama.cpp derives from its metadata: token bytes,
@@ -145,6 +147,10 @@ struct Vocabulary {
             addSpacePrefix = false
             addEOS = false
         case .gemma4BPE:
+            addSpacePrefix = false
+            addEOS = false
+        case .wordPiece:
+            bos = 101; unk = 100; sep = 102; pad = 0; mask = 103
             addSpacePrefix = false
             addEOS = false
         }
