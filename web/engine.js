@@ -15,6 +15,8 @@ export const ERROR_NAMES = {
   5: 'TemplateError',
   6: 'GrammarError',
   7: 'OutOfMemoryError',
+  8: 'InvalidManifestError',
+  9: 'IntegrityError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete). */

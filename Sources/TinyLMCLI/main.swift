@@ -18,6 +18,12 @@ commands:
   bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3]
                                                prompt-processing and generation tokens/s
   template  --template FILE --context JSONFILE render a chat template with a JSON context
+  manifest create FILE [--version V] [--sign KEYFILE] [--out PATH] [--name NAME]
+                                               write FILE.manifest.json: size, SHA-256 of the file
+                                               and of each 4 MiB chunk, optional Ed25519 signature
+  manifest keygen [--out PREFIX]               new Ed25519 key: PREFIX.key (private), PREFIX.pub
+  manifest verify FILE [--manifest M] [--public-key K]
+                                               check FILE against its manifest (and signature)
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh).
 """
@@ -37,6 +43,7 @@ func run() -> Int32 {
         case "chat": return try runChat(arguments)
         case "bench": return try runBench(arguments)
         case "template": return runTemplateCommand(arguments)
+        case "manifest": return try runManifest(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

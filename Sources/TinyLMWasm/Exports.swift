@@ -8,7 +8,8 @@
 // - Handles (models, sessions) are small positive integers; 0 means failure.
 // - A function that can fail returns -1 (or 0 for handles) and records the error:
 //   tinylm_last_error_code() gives TinyLMError.Kind's number (1 malformed model, 2 unsupported
-//   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory) and
+//   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory,
+//   8 invalid manifest, 9 integrity) and
 //   tinylm_last_error_message() a NUL-terminated UTF-8 message. Errors never trap.
 // - Functions that produce bytes (JSON, text, token ids) put them in one result buffer owned by
 //   the module: read tinylm_result_pointer()/tinylm_result_length() before the next call.

@@ -18,6 +18,10 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
         case grammar = 6
         /// Memory for the session could not be reserved.
         case outOfMemory = 7
+        /// A file manifest is malformed or inconsistent (FileManifest.swift).
+        case invalidManifest = 8
+        /// Bytes do not match the SHA-256 or the size a manifest gives for them.
+        case integrity = 9
     }
 
     public let kind: Kind
@@ -33,4 +37,6 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
     public static func malformed(_ message: String) -> TinyLMError { TinyLMError(.malformedModel, message) }
     public static func unsupported(_ message: String) -> TinyLMError { TinyLMError(.unsupportedModel, message) }
     public static func invalidArgument(_ message: String) -> TinyLMError { TinyLMError(.invalidArgument, message) }
+    public static func invalidManifest(_ message: String) -> TinyLMError { TinyLMError(.invalidManifest, message) }
+    public static func integrity(_ message: String) -> TinyLMError { TinyLMError(.integrity, message) }
 }
