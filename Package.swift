@@ -26,6 +26,7 @@ let package = Package(
     products: [
         .library(name: "TinyLM", targets: ["TinyLM"]),
         .executable(name: "tinylm", targets: ["TinyLMCLI"]),
+        .executable(name: "tinylm-fuzz", targets: ["TinyLMFuzz"]),
     ],
     targets: [
         // Inline wrappers for the few SIMD instructions Swift cannot spell (AVX2 byte dot
@@ -34,7 +35,8 @@ let package = Package(
         .target(
             name: "TinyLM",
             dependencies: ["TinyLMIntrinsics"],
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
+            // Extern: the C allocator, which reports failure (Generation/SessionMemory.swift).
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"]), .enableExperimentalFeature("Extern")] + hostVectorSettings
         ),
         // Native-only services the core asks for through protocols: memory-mapped files and a
         // thread pool. Used by the CLI and the tests; the browser has its own (web/).
@@ -51,6 +53,12 @@ let package = Package(
         .executableTarget(
             name: "TinyLMCLI",
             dependencies: ["TinyLM", "TinyLMHost"]
+        ),
+        // The native worker of scripts/fuzz.py: runs mutated GGUF files through the wasm module's
+        // C ABI (compiled natively) and manifests through FileManifest, in one process.
+        .executableTarget(
+            name: "TinyLMFuzz",
+            dependencies: ["TinyLM", "TinyLMWasm"]
         ),
         .testTarget(
             name: "TinyLMTests",

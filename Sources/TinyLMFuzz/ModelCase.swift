@@ -1,0 +1,121 @@
+import TinyLM
+import TinyLMWasm
+
+/// One fuzz case's model file run through what a page does with it, by the same C ABI calls
+/// the wasm module exports (Sources/TinyLMWasm/Exports.swift, compiled natively here), in the
+/// same order as scripts/fuzz/wasm-worker.mjs: load, info, tokenize, detokenize, token pieces,
+/// chat template, tool prompt, and (when asked) a session that generates a few tokens with the
+/// case's options. Every outcome goes into a summary whose hash the driver compares between
+/// the native and the wasm build.
+enum ModelCase {
+    static let sampleText = Array("Hello world! <|im_start|>user\n 123 ü 😀 <bos>\t  the json".utf8)
+
+    struct Outcome {
+        var loaded: Bool
+        var errorKind: Int32 = 0
+        var errorMessage = ""
+        var summary: [UInt8] = []
+    }
+
+    private static func lastError() -> (Int32, String) {
+        let code = tinylm_last_error_code()
+        guard let pointer = tinylm_last_error_message() else { return (code, "") }
+        return (code, String(cString: pointer.assumingMemoryBound(to: CChar.self)))
+    }
+
+    private static func result() -> [UInt8] {
+        let length = Int(tinylm_result_length())
+        guard length > 0, let pointer = tinylm_result_pointer() else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    private static func ids(_ bytes: [UInt8]) -> [Int32] {
+        stride(from: 0, to: bytes.count - 3, by: 4).map { i in
+            Int32(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+    }
+
+    private static func idList(_ ids: [Int32]) -> String { ids.map { String($0) }.joined(separator: ",") }
+
+    static func run(_ file: UnsafeRawBufferPointer, options: [UInt8], chat: [UInt8], generate: Bool) -> Outcome {
+        let handle = tinylm_model_load(file.baseAddress, Int32(file.count))
+        guard handle != 0 else {
+            let (kind, message) = lastError()
+            return Outcome(loaded: false, errorKind: kind, errorMessage: message)
+        }
+        defer { tinylm_model_free(handle) }
+        var parts: [String] = []
+        func failed() -> String { "E\(lastError().0)" }
+
+        var vocabulary = 0, trained = 0
+        if tinylm_model_info(handle) >= 0 {
+            let text = result()
+            parts.append("info:" + Hex.encode(text))
+            if let info = try? JSONValue(parsing: text) {
+                vocabulary = info["vocabularySize"]?.intValue ?? 0
+                trained = info["trainedContextLength"]?.intValue ?? 0
+            }
+        } else {
+            parts.append("info:" + failed())
+        }
+
+        var tokens: [Int32] = []
+        let count = sampleText.withUnsafeBytes { tinylm_tokenize(handle, $0.baseAddress, Int32($0.count), 3) }
+        if count >= 0 {
+            tokens = ids(result())
+            parts.append("tok:" + idList(tokens))
+        } else {
+            parts.append("tok:" + failed())
+        }
+        let detokenized = tokens.withUnsafeBytes { tinylm_detokenize(handle, $0.baseAddress, Int32(tokens.count)) }
+        parts.append("detok:" + (detokenized >= 0 ? Hex.encode(result()) : failed()))
+        for id in [0, 1, vocabulary - 1, vocabulary, -1] {
+            let piece = tinylm_token_piece(handle, Int32(truncatingIfNeeded: id))
+            parts.append("piece:" + (piece >= 0 ? Hex.encode(result()) : failed()))
+        }
+
+        var chatTokens: [Int32] = []
+        let chatCount = chat.withUnsafeBytes { tinylm_chat_tokenize(handle, $0.baseAddress, Int32($0.count)) }
+        if chatCount >= 0 {
+            chatTokens = ids(result())
+            parts.append("chat:" + idList(chatTokens))
+        } else {
+            parts.append("chat:" + failed())
+        }
+        let toolPrompt = chat.withUnsafeBytes { tinylm_tool_prompt(handle, $0.baseAddress, Int32($0.count)) }
+        parts.append("tools:" + (toolPrompt >= 0 ? Hex.encode(result()) : failed()))
+
+        if generate {
+            let context = max(1, min(64, trained))
+            let session = tinylm_session_create(handle, Int32(context), 8)
+            if session == 0 {
+                parts.append("session:" + failed())
+            } else {
+                defer { tinylm_session_free(session) }
+                var prompt = Array((chatTokens.isEmpty ? tokens : chatTokens).prefix(12))
+                if prompt.isEmpty { prompt = [0] }
+                let start = prompt.withUnsafeBytes { ids in
+                    options.withUnsafeBytes { tinylm_generate_start(session, ids.baseAddress, Int32(prompt.count), $0.baseAddress, Int32($0.count)) }
+                }
+                parts.append("start:" + (start >= 0 ? String(start) : failed()))
+                var generated: [UInt8] = []
+                if start >= 0 {
+                    for _ in 0..<4 {
+                        let token = tinylm_generate_next(session)
+                        let text = result()
+                        if token == -2 { parts.append("next:" + failed()); break }
+                        generated += text
+                        parts.append("next:\(token):" + Hex.encode(text))
+                        if token == -1 { parts.append("finish:\(tinylm_generate_finish_reason(session))"); break }
+                    }
+                }
+                var request = JSONObject()
+                request["text"] = .string(String(decoding: generated, as: UTF8.self))
+                let callsJSON = Array(JSONValue.object(request).serialized().utf8)
+                let calls = callsJSON.withUnsafeBytes { tinylm_tool_calls(handle, $0.baseAddress, Int32($0.count)) }
+                parts.append("calls:" + (calls >= 0 ? Hex.encode(result()) : failed()))
+            }
+        }
+        return Outcome(loaded: true, summary: Array(parts.joined(separator: "\n").utf8))
+    }
+}
