@@ -66,7 +66,7 @@ public struct ModelConfig: Sendable {
         embeddingLength = try gguf.requireInt("\(a).embedding_length")
         layerCount = try gguf.requireInt("\(a).block_count")
         headCount = try gguf.requireInt("\(a).attention.head_count")
-        kvHeadCount = gguf.int("\(a).attention.head_count_kv") ?? headCount
+        kvHeadCount = try gguf.optionalInt("\(a).attention.head_count_kv") ?? headCount
         feedForwardLength = try gguf.requireInt("\(a).feed_forward_length")
         trainedContextLength = try gguf.requireInt("\(a).context_length")
         guard embeddingLength > 0, layerCount > 0, headCount > 0, kvHeadCount > 0, feedForwardLength > 0,
@@ -74,8 +74,8 @@ public struct ModelConfig: Sendable {
         else {
             throw .malformed("inconsistent model dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount)/\(kvHeadCount)")
         }
-        keyLength = gguf.int("\(a).attention.key_length") ?? embeddingLength / headCount
-        valueLength = gguf.int("\(a).attention.value_length") ?? keyLength
+        keyLength = try gguf.optionalInt("\(a).attention.key_length") ?? embeddingLength / headCount
+        valueLength = try gguf.optionalInt("\(a).attention.value_length") ?? keyLength
         guard keyLength > 0, keyLength % 2 == 0, valueLength > 0, keyLength <= 1024, valueLength <= 1024 else {
             throw .malformed("invalid attention head size \(keyLength)/\(valueLength)")
         }
@@ -86,7 +86,7 @@ public struct ModelConfig: Sendable {
         }
         rmsNormEpsilon = gguf.float("\(a).attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = gguf.float("\(a).rope.freq_base") ?? 10_000
-        ropeDimensionCount = gguf.int("\(a).rope.dimension_count") ?? keyLength
+        ropeDimensionCount = try gguf.optionalInt("\(a).rope.dimension_count") ?? keyLength
         guard ropeDimensionCount > 0, ropeDimensionCount <= keyLength, ropeDimensionCount % 2 == 0 else {
             throw .malformed("invalid rope.dimension_count \(ropeDimensionCount) for head size \(keyLength)")
         }
@@ -111,7 +111,7 @@ public struct ModelConfig: Sendable {
             ropeStyle = .halves
             // Gemma 3: every sixth layer is global; the others see a sliding window and use
             // RoPE base 10 000 (the checkpoint's freq_base applies to the global layers).
-            slidingWindow = gguf.int("\(a).attention.sliding_window") ?? 0
+            slidingWindow = try gguf.optionalInt("\(a).attention.sliding_window") ?? 0
             slidingWindowPattern = 6
             ropeLocalBase = 10_000
             if let scale = gguf.float("\(a).attention.query_pre_attn_scalar"), scale > 0 {
