@@ -7,7 +7,7 @@
 /// scripts/fuzz/wasm-worker.mjs does the same in wasm memory.
 final class SeedBuffer {
     /// Room before the file for a header that grew, and after it for appended bytes.
-    static let frontSlack = 1 << 20
+    static let frontSlack = 16 << 20
     static let tailSlack = 1 << 16
 
     struct Edit {

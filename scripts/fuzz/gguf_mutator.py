@@ -37,6 +37,7 @@ ARCHITECTURES = ['llama', 'qwen2', 'gemma3', 'gemma2', 'mistral', 'phi3', '', 'l
 TOKENIZER_MODELS = ['gpt2', 'llama', 'bert', 't5', 'none', '']
 PRE_TOKENIZERS = ['default', 'gpt-2', 'smollm', 'starcoder', 'llama-bpe', 'llama3', 'qwen2', 'dbrx', 'deepseek-llm', '']
 TENSOR_TYPES = list(range(0, 42)) + [0x7FFFFFFF, 0xFFFFFFFF]
+MAX_GROWTH = 8 << 20
 
 HOSTILE_TEMPLATES = [
     "{% for i in range(1000000000) %}x{% endfor %}",
@@ -146,7 +147,8 @@ class Mutator:
                     if pick < 0:
                         break
                 result = operator(rng, consistent)
-                if result and self._fits(edits, result[0]):
+                # The workers keep 16 MiB of room for a header that grows (and 64 KiB at the end).
+                if result and self._fits(edits, result[0]) and self._growth(edits + result[0]) <= MAX_GROWTH:
                     edits += result[0]
                     notes.append(result[1])
                     break
@@ -156,6 +158,10 @@ class Mutator:
                 edits.append(fix)
         edits.sort(key=lambda e: (e[0], e[1]))
         return edits, '; '.join(notes)
+
+    @staticmethod
+    def _growth(edits):
+        return sum(len(i) - d for o, d, i in edits)
 
     @staticmethod
     def _fits(edits, new):

@@ -71,8 +71,9 @@ class ManifestMutator:
         key = rng.choice(['size', 'chunkSize', 'chunks', 'formatVersion', 'format', 'name', 'version', 'sha256',
                           'signature', 'extra', 'remove', 'huge'])
         if key == 'size':
-            m['size'] = rng.choice([0, -1, 1, m.get('size', 0) + 1, m.get('size', 0) - 1, 2**53 - 1, 2**53, 2**63, 2**64,
-                                    1.5, '100', None, True, m.get('size', 0) + m.get('chunkSize', 0)])
+            size = m.get('size') if type(m.get('size')) is int else 0
+            chunk = m.get('chunkSize') if type(m.get('chunkSize')) is int else 0
+            m['size'] = rng.choice([0, -1, 1, size + 1, size - 1, 2**53 - 1, 2**53, 2**63, 2**64, 1.5, '100', None, True, size + chunk])
         elif key == 'chunkSize':
             m['chunkSize'] = rng.choice([0, 1, 63, 64, 65, 96, 128, 2**30, 2**30 + 64, 2**31, -64, 4194304.0, '65536', None])
         elif key == 'chunks':

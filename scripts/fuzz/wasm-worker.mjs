@@ -16,7 +16,7 @@ import { parseManifest, canonicalManifestBytes, verifyManifestSignature, verifyF
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const wasmPath = process.env.TINYLM_FUZZ_WASM ?? path.join(root, 'web/tinylm.wasm');
-const FRONT_SLACK = 1 << 20;
+const FRONT_SLACK = 16 << 20; // as SeedBuffer.swift
 const TAIL_SLACK = 1 << 16;
 const SAMPLE_TEXT = new TextEncoder().encode('Hello world! <|im_start|>user\n 123 ü 😀 <bos>\t  the json');
 const encoder = new TextEncoder();
