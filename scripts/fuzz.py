@@ -290,12 +290,55 @@ class Fuzzer:
             outcomes.append(reply)
         if len(workers) == 2 and all(outcomes):
             a, b = outcomes
-            if (a['status'], a.get('kind'), a['summary']) != (b['status'], b.get('kind'), b['summary']):
+            # JSON integers beyond 32 bits are Doubles in wasm32 (DESIGN.md: Int is 32-bit there),
+            # so a chat request holding one renders them differently ("1e10" vs "1e10.0"): a known
+            # difference, for which only the load itself is compared.
+            same = (a['status'], a.get('kind')) == (b['status'], b.get('kind'))
+            if same and has_wide_integers(case['chat']):
+                self.count('compared up to loading (wide integers in the chat request)')
+            elif same and not (a.get('finite', True) and b.get('finite', True)):
+                # NaN and infinite activations quantize differently on x86 and in wasm
+                # (cvttps2dq gives INT_MIN, trunc_sat 0): generation is compared only when finite.
+                same = a['loadSummary'] == b['loadSummary']
+                self.count('compared up to generation (non-finite logits)')
+            elif same:
+                same = a['summary'] == b['summary']
+                if not same and a['loadSummary'] == b['loadSummary']:
+                    # Only generation differs. Bit-identity holds for finite arithmetic; weights
+                    # or norms that are NaN or infinite can come out finite but different (x86's
+                    # max and int8 conversion treat NaN unlike wasm's).
+                    reason = self.nonfinite_weights(case)
+                    if reason:
+                        same = True
+                        self.count('compared up to generation (non-finite weights)')
+            if not same:
                 self.differences += 1
                 self.fail('difference', 'native/wasm', case,
                           f'native: {a["status"]} {a.get("kind", "")} {a.get("message", "")[:300]}\n'
                           f'   wasm:   {b["status"]} {b.get("kind", "")} {b.get("message", "")[:300]}\n'
                           + self.first_difference(workers, case))
+
+    def nonfinite_weights(self, case):
+        """What in the case's file is NaN or infinite (a tensor, a float value), by gguf-py; or None."""
+        import numpy
+        import gguf
+        data, _ = self.mutator(case['seed_index'])
+        with tempfile.NamedTemporaryFile(suffix='.gguf') as f:
+            f.write(apply_edits(data, case['edits']))
+            f.flush()
+            try:
+                reader = gguf.GGUFReader(f.name)
+                for field in reader.fields.values():
+                    if field.types and field.types[0] in (gguf.GGUFValueType.FLOAT32, gguf.GGUFValueType.FLOAT64):
+                        if not all(numpy.isfinite(field.parts[i]).all() for i in field.data):
+                            return f'metadata {field.name}'
+                with numpy.errstate(all='ignore'):
+                    for tensor in reader.tensors:
+                        if not numpy.isfinite(gguf.quants.dequantize(tensor.data, tensor.tensor_type)).all():
+                            return f'tensor {tensor.name}'
+            except Exception:  # gguf-py refuses what our reader accepted: no excuse for a difference
+                return None
+        return None
 
     def first_difference(self, workers, case):
         """Runs the case again asking for the summaries themselves, and shows where they part."""
@@ -389,6 +432,26 @@ class Fuzzer:
         return made
 
 
+def has_wide_integers(text):
+    """Whether a JSON text holds an integer outside the 32-bit range."""
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int) and not -2**31 <= item < 2**31:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _without_signature(value):
     return {k: v for k, v in value.items() if k != 'signature'}
 
@@ -411,6 +474,7 @@ def main():
     parser.add_argument('--address-space', type=int, default=12 << 30, help='RLIMIT_AS of the native worker')
     parser.add_argument('--cli-every', type=int, default=50, help='every Nth manifest case also through tinylm manifest verify')
     parser.add_argument('--report', help='write the summary as JSON here')
+    parser.add_argument('--rerun', help="run only the failed cases of this --report file (same --seed)")
     args = parser.parse_args()
     fuzzer = Fuzzer(args)
 
@@ -427,7 +491,13 @@ def main():
     temporary = tempfile.TemporaryDirectory(prefix='tinylm-fuzz-')
     if manifest_share:
         fuzzer.manifest_setup(temporary.name)
-    numbers = [args.case] if args.case is not None else range(args.first, args.first + args.cases)
+    if args.rerun:
+        with open(args.rerun) as f:
+            numbers = sorted({failure['case'] for failure in json.load(f)['failures']})
+    elif args.case is not None:
+        numbers = [args.case]
+    else:
+        numbers = range(args.first, args.first + args.cases)
     started = time.monotonic()
     model_cases = manifest_cases = 0
     try:

@@ -51,8 +51,7 @@ private func runManifestCreate(_ arguments: [String]) throws -> Int32 {
     var manifest: FileManifest
     do {
         // Without --version the content names the version: the first 16 hex digits of its hash.
-        let version = a.value("--version") ?? String(SHA256.hash(file.bytes).hex.prefix(16))
-        manifest = try FileManifest(name: name, version: version, describing: file.bytes, chunkSize: chunkSize)
+        manifest = try FileManifest(name: name, version: a.value("--version"), describing: file.bytes, chunkSize: chunkSize)
     } catch {
         throw CLIError(description: error.message)
     }

@@ -15,6 +15,11 @@ enum ModelCase {
         var errorKind: Int32 = 0
         var errorMessage = ""
         var summary: [UInt8] = []
+        /// The summary of what happened before the session (comparable even when the
+        /// weights gave NaN or infinite logits, whose int8 quantization differs between x86
+        /// and wasm: cvttps2dq vs trunc_sat).
+        var loadSummary: [UInt8] = []
+        var finiteLogits = true
     }
 
     private static func lastError() -> (Int32, String) {
@@ -85,6 +90,13 @@ enum ModelCase {
         let toolPrompt = chat.withUnsafeBytes { tinylm_tool_prompt(handle, $0.baseAddress, Int32($0.count)) }
         parts.append("tools:" + (toolPrompt >= 0 ? Hex.encode(result()) : failed()))
 
+        let loadSummary = Array(parts.joined(separator: "\n").utf8)
+        var finite = true
+        func checkLogits(_ session: Int32) {
+            guard vocabulary > 0, let logits = tinylm_logits(session) else { return }
+            let values = logits.assumingMemoryBound(to: Float.self)
+            for i in 0..<vocabulary where !values[i].isFinite { finite = false; return }
+        }
         if generate {
             let context = max(1, min(64, trained))
             let session = tinylm_session_create(handle, Int32(context), 8)
@@ -101,6 +113,7 @@ enum ModelCase {
                 var generated: [UInt8] = []
                 if start >= 0 {
                     for _ in 0..<4 {
+                        checkLogits(session)
                         let token = tinylm_generate_next(session)
                         let text = result()
                         if token == -2 { parts.append("next:" + failed()); break }
@@ -116,6 +129,6 @@ enum ModelCase {
                 parts.append("calls:" + (calls >= 0 ? Hex.encode(result()) : failed()))
             }
         }
-        return Outcome(loaded: true, summary: Array(parts.joined(separator: "\n").utf8))
+        return Outcome(loaded: true, summary: Array(parts.joined(separator: "\n").utf8), loadSummary: loadSummary, finiteLogits: finite)
     }
 }

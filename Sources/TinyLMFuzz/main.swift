@@ -97,6 +97,8 @@ func runModelCase(_ reader: inout FrameReader) throws -> JSONObject {
         reply["message"] = .string(String(outcome.errorMessage.prefix(300)))
     }
     reply["summary"] = .string(SHA256.hash(outcome.summary).hex)
+    reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
+    reply["finite"] = .bool(outcome.finiteLogits)
     if flags & 2 != 0 { reply["parts"] = .string(String(decoding: outcome.summary, as: UTF8.self)) }
     reply["memory"] = .integer(peakResidentBytes())
     return reply

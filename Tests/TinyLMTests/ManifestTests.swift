@@ -53,6 +53,9 @@ import Testing
         let reread = try FileManifest(parsing: Array(manifest.fileText.utf8))
         #expect(reread.canonicalBytes == manifest.canonicalBytes)
         try bytes.withUnsafeBytes { try reread.verify($0) }
+        // Without a version, the content names it.
+        let unversioned = try bytes.withUnsafeBytes { try FileManifest(name: "file.bin", version: nil, describing: $0) }
+        #expect(unversioned.version == String(SHA256.hash(bytes).hex.prefix(16)) && unversioned.chunks.count == 1)
         // The canonical form, spelled out: sorted keys, no whitespace.
         let canonical = String(decoding: manifest.canonicalBytes, as: UTF8.self)
         #expect(canonical.hasPrefix("{\"chunkSize\":64,\"chunks\":[\"\(manifest.chunks[0].hex)\","))

@@ -91,3 +91,31 @@ test('an optional value beyond 2^31 is an error in wasm32, as it is natively, no
   // The same file with a valid value loads.
   engine.loadModel(amplifiedModel(1)).free();
 });
+
+test('GGUF counts and lengths of 2^40 and more are InvalidModelError, with no memory taken for them', () => {
+  const u32 = (v) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, v, true); return [...b]; };
+  const u64 = (v) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(v), true); return [...b]; };
+  const file = (type, value, metadataCount = 1) => new Uint8Array([...encoder.encode('GGUF'), ...u32(3), ...u64(0), ...u64(metadataCount),
+    ...u64(1), ...encoder.encode('k'), ...u32(type), ...value, ...new Array(64).fill(0)]);
+  const cases = [
+    file(9, [...u32(8), ...u64(2n ** 40n)]), // 2^40 strings
+    file(9, [...u32(0), ...u64(2n ** 64n - 1n)]), // 2^64 - 1 bytes
+    file(9, [...u32(9), ...u64(1), ...u32(12), ...u64(2n ** 40n)]), // nested
+    file(8, u64(2n ** 63n)), // a string of 2^63 bytes
+    file(8, u64(2n ** 32n + 5n)), // wraps to 5 in 32 bits
+    file(4, u32(1), 2n ** 40n), // 2^40 metadata entries
+  ];
+  // A key of 8 MB that is really in the file: keys are at most 65 535 bytes (GGUF), so
+  // neither the key nor the error message about it may be 8 MB.
+  const longKey = new Uint8Array(8 << 20).fill(0x61);
+  longKey.set([...encoder.encode('GGUF'), ...u32(3), ...u64(0), ...u64(1), ...u64(longKey.length - 100)]);
+  cases.push(longKey);
+  const upload = engine.beginModelUpload(longKey.length); // reserved up front, as a page does
+  upload.cancel();
+  const before = engine.memoryBytes;
+  for (const bytes of cases) {
+    assert.throws(() => engine.loadModel(bytes), (error) => error.name === 'InvalidModelError' && /more than the limit/.test(error.message)
+      && error.message.length < 300);
+  }
+  assert.ok(engine.memoryBytes - before < 1 << 20, `wasm memory grew by ${engine.memoryBytes - before} bytes`);
+});

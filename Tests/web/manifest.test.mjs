@@ -251,6 +251,26 @@ test('chunk counts are exact up to the largest size', () => {
   }
 });
 
+test('where WebCrypto lacks Ed25519, Node verifies through node:crypto with the same verdicts', async () => {
+  const manifest = await readManifest('signed.bin.manifest.json');
+  const subtle = globalThis.crypto.subtle;
+  const importKey = subtle.importKey;
+  let refused = 0;
+  subtle.importKey = function (format, key, algorithm, ...rest) {
+    if (algorithm?.name === 'Ed25519') { refused++; return Promise.reject(new DOMException('Unrecognized algorithm name', 'NotSupportedError')); }
+    return importKey.call(this, format, key, algorithm, ...rest);
+  };
+  try {
+    await verifyManifestSignature(manifest, keyA.hex);
+    await assert.rejects(verifyManifestSignature(manifest, keyB.hex), SignatureError);
+    const edited = parseManifest(JSON.stringify({ ...JSON.parse(manifestText(manifest)), version: 'changed' }));
+    await assert.rejects(verifyManifestSignature(edited, keyA.hex), SignatureError);
+    assert.equal(refused, 3);
+  } finally {
+    delete subtle.importKey;
+  }
+});
+
 test('sha256Hex (WebCrypto) agrees with sha256.js and node:crypto', async () => {
   for (const size of [0, 1, 55, 56, 63, 64, 65, 1000, 100_000]) {
     const bytes = randomBytes(size);

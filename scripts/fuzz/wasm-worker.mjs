@@ -126,6 +126,8 @@ function runModel(pointer, length, options, chat, generate) {
     return { loaded: false, kind: code, message };
   }
   const parts = [];
+  let loadSummary = '';
+  let finite = true;
   const failed = () => `E${abi.tinylm_last_error_code()}`;
   try {
     let vocabulary = 0;
@@ -155,6 +157,14 @@ function runModel(pointer, length, options, chat, generate) {
     if (chatCount >= 0) { chatTokens = idsOf(engine.result()); parts.push(`chat:${chatTokens.join(',')}`); } else parts.push(`chat:${failed()}`);
     const toolPrompt = withBytes(chat, (p, n) => abi.tinylm_tool_prompt(handle, p, n));
     parts.push(`tools:${toolPrompt >= 0 ? hex(engine.result()) : failed()}`);
+    loadSummary = parts.join('\n');
+    const checkLogits = (session) => {
+      if (vocabulary <= 0) return;
+      const pointer = abi.tinylm_logits(session);
+      if (!pointer) return;
+      const logits = new Float32Array(engine.memory.buffer, pointer, vocabulary);
+      if (!logits.every(Number.isFinite)) finite = false;
+    };
     if (generate) {
       const context = Math.max(1, Math.min(64, trained));
       const session = abi.tinylm_session_create(handle, context, 8);
@@ -169,6 +179,7 @@ function runModel(pointer, length, options, chat, generate) {
           const generated = [];
           if (started >= 0) {
             for (let step = 0; step < 4; step++) {
+              checkLogits(session);
               const token = abi.tinylm_generate_next(session);
               const text = engine.result();
               if (token === -2) { parts.push(`next:${failed()}`); break; }
@@ -188,7 +199,7 @@ function runModel(pointer, length, options, chat, generate) {
   } finally {
     abi.tinylm_model_free(handle);
   }
-  return { loaded: true, summary: parts.join('\n') };
+  return { loaded: true, summary: parts.join('\n'), loadSummary, finite };
 }
 
 // --- requests -------------------------------------------------------------------------------
@@ -220,6 +231,8 @@ async function modelCase(frame) {
     const reply = { status: outcome.loaded ? 'loaded' : 'error', memory: engine.memoryBytes, grew: engine.memoryBytes - before };
     if (!outcome.loaded) Object.assign(reply, { kind: outcome.kind, message: outcome.message.slice(0, 300) });
     reply.summary = sha256(outcome.loaded ? outcome.summary : '');
+    reply.loadSummary = sha256(outcome.loaded ? outcome.loadSummary : '');
+    reply.finite = outcome.loaded ? outcome.finite : true;
     if (flags & 2) reply.parts = outcome.summary ?? '';
     return reply;
   } catch (error) {

@@ -61,8 +61,9 @@ public struct FileManifest {
         size == 0 ? 0 : (size - 1) / Int64(chunkSize) + 1
     }
 
-    /// Describes `bytes` (hashes the file and each chunk). `version` must be 1…128 bytes.
-    public init(name: String, version: String, describing bytes: UnsafeRawBufferPointer,
+    /// Describes `bytes` (hashes the file and each chunk). `version` must be 1…128 bytes; nil
+    /// names the content: the first 16 hex digits of its SHA-256.
+    public init(name: String, version: String?, describing bytes: UnsafeRawBufferPointer,
                 chunkSize: Int = FileManifest.defaultChunkSize) throws(TinyLMError) {
         guard chunkSize >= Self.minimumChunkSize, chunkSize <= Self.maximumChunkSize, chunkSize % 64 == 0 else {
             throw .invalidArgument("chunk size \(chunkSize) must be a multiple of 64 between \(Self.minimumChunkSize) and \(Self.maximumChunkSize)")
@@ -77,13 +78,14 @@ public struct FileManifest {
             whole.update(chunk)
             offset += length
         }
+        let digest = whole.finalize().hex
         var members = JSONObject()
         members["format"] = .string(Self.format)
         members["formatVersion"] = .integer(Self.formatVersion)
         members["name"] = .string(name)
-        members["version"] = .string(version)
+        members["version"] = .string(version ?? String(digest.prefix(16)))
         members["size"] = Self.integerJSON(Int64(bytes.count))
-        members["sha256"] = .string(whole.finalize().hex)
+        members["sha256"] = .string(digest)
         members["chunkSize"] = .integer(chunkSize)
         members["chunks"] = .array(digests.map { .string($0.hex) })
         try self.init(members: members, signature: nil)

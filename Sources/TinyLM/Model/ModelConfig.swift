@@ -74,6 +74,13 @@ public struct ModelConfig: Sendable {
         else {
             throw .malformed("inconsistent model dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount)/\(kvHeadCount)")
         }
+        // Bounded to 32 bits, so that a 64-bit build accepts what wasm32 can represent.
+        guard trainedContextLength > 0, trainedContextLength <= Int(Int32.max) else {
+            throw .malformed("\(a).context_length must be between 1 and 2^31 - 1, found \(trainedContextLength)")
+        }
+        guard feedForwardLength <= Int(Int32.max) else {
+            throw .malformed("\(a).feed_forward_length must be below 2^31, found \(feedForwardLength)")
+        }
         keyLength = try gguf.optionalInt("\(a).attention.key_length") ?? embeddingLength / headCount
         valueLength = try gguf.optionalInt("\(a).attention.value_length") ?? keyLength
         guard keyLength > 0, keyLength % 2 == 0, valueLength > 0, keyLength <= 1024, valueLength <= 1024 else {
@@ -83,6 +90,9 @@ public struct ModelConfig: Sendable {
             vocabularySize = tokens.count
         } else {
             vocabularySize = try gguf.requireInt("\(a).vocab_size")
+            guard vocabularySize > 0, vocabularySize <= Int(Int32.max) else {
+                throw .malformed("\(a).vocab_size must be between 1 and 2^31 - 1, found \(vocabularySize)")
+            }
         }
         rmsNormEpsilon = gguf.float("\(a).attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeBase = gguf.float("\(a).rope.freq_base") ?? 10_000
@@ -112,6 +122,9 @@ public struct ModelConfig: Sendable {
             // Gemma 3: every sixth layer is global; the others see a sliding window and use
             // RoPE base 10 000 (the checkpoint's freq_base applies to the global layers).
             slidingWindow = try gguf.optionalInt("\(a).attention.sliding_window") ?? 0
+            guard slidingWindow >= 0, slidingWindow <= Int(Int32.max) else {
+                throw .malformed("\(a).attention.sliding_window must be between 0 and 2^31 - 1, found \(slidingWindow)")
+            }
             slidingWindowPattern = 6
             ropeLocalBase = 10_000
             if let scale = gguf.float("\(a).attention.query_pre_attn_scalar"), scale > 0 {

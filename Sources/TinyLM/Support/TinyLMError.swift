@@ -27,9 +27,17 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
     public let kind: Kind
     public let message: String
 
+    /// Messages quote untrusted text (names, template excerpts): longer ones are cut here, so
+    /// that an error about a corrupt file can never be as big as the file.
+    public static let maximumMessageBytes = 4096
+
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
-        self.message = message
+        if message.utf8.count <= Self.maximumMessageBytes {
+            self.message = message
+        } else {
+            self.message = String(decoding: message.utf8.prefix(Self.maximumMessageBytes), as: UTF8.self) + "…"
+        }
     }
 
     public var description: String { message }
