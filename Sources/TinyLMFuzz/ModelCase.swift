@@ -22,6 +22,36 @@ enum ModelCase {
         var finiteLogits = true
     }
 
+    /// Whether every weight the file holds, and every float in its metadata, is finite. Only
+    /// then must native and wasm generate the same tokens: NaN and infinities turn into
+    /// different int8 values on x86 (cvttps2dq) and in wasm (trunc_sat), and can come out of
+    /// the network as finite but different logits.
+    static func weightsAreFinite(_ file: UnsafeRawBufferPointer) -> Bool {
+        guard let gguf = try? GGUFFile(bytes: file) else { return true }
+        for value in gguf.metadata.values {
+            switch value {
+            case .float32(let v) where !v.isFinite: return false
+            case .float64(let v) where !v.isFinite: return false
+            default: continue
+            }
+        }
+        for tensor in gguf.tensors where MatrixMultiply.canDequantize(tensor.type) {
+            let columns = tensor.shape[0]
+            guard columns > 0 else { continue }
+            let data = gguf.tensorData(tensor)
+            // The loader refuses float tensors that are not aligned in memory; skip them too.
+            if (tensor.type == .f32 && Int(bitPattern: data) % 4 != 0) || Int(bitPattern: data) % 2 != 0 { continue }
+            let weights = WeightMatrix(name: tensor.name, type: tensor.type, rows: tensor.elementCount / columns, columns: columns, data: data)
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+            defer { row.deallocate() }
+            for r in 0..<weights.rows {
+                MatrixMultiply.dequantizeRow(weights, row: r, into: row)
+                for i in 0..<columns where !row[i].isFinite { return false }
+            }
+        }
+        return true
+    }
+
     private static func lastError() -> (Int32, String) {
         let code = tinylm_last_error_code()
         guard let pointer = tinylm_last_error_message() else { return (code, "") }

@@ -6,7 +6,8 @@
 //
 // Frames on stdin: u32 length, then the payload; little-endian.
 //   1 seed:     u32 index, then the file path (UTF-8)
-//   2 model:    u32 seed index, u32 flags (1: generate, 2: answer the summary itself), u32 n + options JSON, u32 n + chat
+//   2 model:    u32 seed index, u32 flags (1: generate, 2: answer the summary itself, 4: say
+//               whether the weights are finite), u32 n + options JSON, u32 n + chat
 //               request JSON, u32 edit count, edits (u64 offset, u64 deleted, u32 n + inserted bytes)
 //   3 manifest: the manifest text
 // Answers on stdout: u32 length, then a JSON object.
@@ -100,6 +101,7 @@ func runModelCase(_ reader: inout FrameReader) throws -> JSONObject {
     reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
     reply["finite"] = .bool(outcome.finiteLogits)
     if flags & 2 != 0 { reply["parts"] = .string(String(decoding: outcome.summary, as: UTF8.self)) }
+    if flags & 4 != 0 { reply["finiteWeights"] = .bool(ModelCase.weightsAreFinite(file)) }
     reply["memory"] = .integer(peakResidentBytes())
     return reply
 }
