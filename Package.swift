@@ -37,6 +37,7 @@ let package = Package(
     products: [
         .library(name: "TinyLM", targets: ["TinyLM"]),
         .executable(name: "tinylm", targets: ["TinyLMCLI"]),
+        .executable(name: "tinylm-fuzz", targets: ["TinyLMFuzz"]),
     ],
     targets: [
         // Inline wrappers for the few SIMD instructions Swift cannot spell (AVX2 byte dot
@@ -45,7 +46,8 @@ let package = Package(
         .target(
             name: "TinyLM",
             dependencies: ["TinyLMIntrinsics"] + (avx512Kernels ? ["TinyLMAVX512"] : []),
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])] + hostVectorSettings
+            // Extern: the C allocator, which reports failure (Generation/SessionMemory.swift).
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"]), .enableExperimentalFeature("Extern")] + hostVectorSettings
         ),
         // The AVX-512/VNNI kernels: compiled for a Cascade Lake-class CPU (AVX-512 F/BW/DQ/CD/VL,
         // VNNI), run only where tinylm_cpu_has_avx512_vnni() says so (Kernels/AVX512/).
@@ -72,6 +74,12 @@ let package = Package(
         .executableTarget(
             name: "TinyLMCLI",
             dependencies: ["TinyLM", "TinyLMHost"]
+        ),
+        // The native worker of scripts/fuzz.py: runs mutated GGUF files through the wasm module's
+        // C ABI (compiled natively) and manifests through FileManifest, in one process.
+        .executableTarget(
+            name: "TinyLMFuzz",
+            dependencies: ["TinyLM", "TinyLMWasm"]
         ),
         .testTarget(
             name: "TinyLMTests",

@@ -3,7 +3,7 @@
 # throws, no value-protocol existentials. Fails with the compiler's message otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swiftc -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -wmo \
+swiftc -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -enable-experimental-feature Extern -wmo \
   -parse-as-library -module-name TinyLM -typecheck \
   -Xcc -msimd128 -import-objc-header Sources/TinyLMIntrinsics/include/TinyLMIntrinsics.h \
   $(find Sources/TinyLM -name '*.swift' | sort)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine (run as root, or with sudo
-# available): the wasm toolchain pieces, the browser for the web tests, and the Python tools
-# the tests use. The Swift toolchain itself (6.3.1) must already be on PATH.
+# available): the wasm toolchain pieces, the browser for the web tests, OpenSSL (manifest
+# signing) and the Python tools the tests use. The Swift toolchain itself (6.3.1) must already be on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=""
@@ -16,6 +16,8 @@ command -v wasm-objdump >/dev/null || need_apt+=(wabt)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v node >/dev/null || need_apt+=(nodejs)
+# `tinylm manifest keygen/create --sign/verify` run the openssl command (Ed25519 needs OpenSSL 3)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   $sudo apt-get update -qq

@@ -18,6 +18,8 @@ export const ERROR_NAMES = {
   8: 'WrongModelKindError',
   9: 'InvalidKnowledgeFileError',
   10: 'EmbedderMismatchError',
+  11: 'InvalidManifestError',
+  12: 'IntegrityError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;

@@ -91,7 +91,8 @@ private func parseDateTime(_ text: String) -> TemplateDateTime? {
     guard numbers.count == parts.count else { return nil }
     let date = TemplateDateTime(year: numbers[0], month: numbers[1], day: numbers[2], hour: numbers[3],
                                 minute: numbers[4], second: parts.count == 6 ? numbers[5] : 0)
-    guard (1...12).contains(date.month), (1...31).contains(date.day), (0...23).contains(date.hour),
+    // Years as ChatRequest accepts them (the weekday arithmetic overflows for absurd ones).
+    guard (1...9999).contains(date.year), (1...12).contains(date.month), (1...31).contains(date.day), (0...23).contains(date.hour),
           (0...59).contains(date.minute), (0...60).contains(date.second) else { return nil }
     return date
 }

@@ -37,6 +37,12 @@ commands:
                                                the best passages for each query, with scores
                                                (--synthetic N [--vectors int8] --repeat R --verbose:
                                                exact-search timing over N random vectors)
+  manifest create FILE [--version V] [--sign KEYFILE] [--out PATH] [--name NAME]
+                                               write FILE.manifest.json: size, SHA-256 of the file
+                                               and of each 4 MiB chunk, optional Ed25519 signature
+  manifest keygen [--out PREFIX]               new Ed25519 key: PREFIX.key (private), PREFIX.pub
+  manifest verify FILE [--manifest M] [--public-key K]
+                                               check FILE against its manifest (and signature)
 
 --model defaults to models/SmolLM2-135M-Instruct.Q4_1.gguf (fetch it with scripts/fetch-models.sh);
 embed's --model and --embedder to models/all-MiniLM-L6-v2.gguf (scripts/fetch-models.sh minilm).
@@ -65,6 +71,7 @@ func run() -> Int32 {
         case "embed": return try runEmbed(arguments)
         case "index": return try runIndex(arguments)
         case "search": return try runSearch(arguments)
+        case "manifest": return try runManifest(arguments)
         case "help", "--help", "-h":
             print(usage)
             return 0

@@ -9,7 +9,9 @@
 //   kind has its own numbering.
 // - A function that can fail returns -1 (or 0 for handles) and records the error:
 //   tinylm_last_error_code() gives TinyLMError.Kind's number (1 malformed model, 2 unsupported
-//   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory) and
+//   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory,
+//   8 wrong model kind, 9 invalid knowledge file, 10 embedder mismatch, 11 invalid manifest,
+//   12 integrity, 16-20 adapter errors: see TinyLMError.Kind) and
 //   tinylm_last_error_message() a NUL-terminated UTF-8 message. Errors never trap.
 // - Functions that produce bytes (JSON, text, token ids) put them in one result buffer owned by
 //   the module: read tinylm_result_pointer()/tinylm_result_length() before the next call.

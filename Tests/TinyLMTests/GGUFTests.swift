@@ -98,6 +98,49 @@ import Testing
         expectError(misaligned.bytes(), containing: "not a multiple")
     }
 
+    /// A header whose one metadata value is `value` (type tag + bytes), as raw bytes.
+    private func header(key: String = "k", type: UInt32, value: [UInt8], metadataCount: UInt64 = 1) -> [UInt8] {
+        var out = Array("GGUF".utf8)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        put(UInt32(3)); put(UInt64(0)); put(metadataCount)
+        put(UInt64(key.utf8.count)); out += Array(key.utf8); put(type)
+        return out + value + [UInt8](repeating: 0, count: 64)
+    }
+
+    @Test func hugeCountsAndLengthsFailBeforeAnyAllocation() {
+        func u64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        func u32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+        // Arrays claiming 2^40 elements of every kind, and the largest counts there are.
+        for (elementType, count) in [(UInt32(0), UInt64(1) << 40), (8, 1 << 40), (9, 1 << 40), (12, UInt64.max), (8, UInt64.max / 2)] {
+            expectError(header(type: 9, value: u32(elementType) + u64(count)), containing: "array length")
+        }
+        // Strings claiming 2^63 and 2^64 - 1 bytes, as a value and as a key.
+        expectError(header(type: 8, value: u64(1 << 63)), containing: "string value")
+        expectError(header(type: 8, value: u64(.max)), containing: "string value")
+        var key = header(type: 4, value: u32(1))
+        for i in 24..<32 { key[i] = 0xFF }
+        expectError(key, containing: "metadata key")
+        expectError(header(type: 4, value: u32(1), metadataCount: 1 << 40), containing: "metadata count")
+        // Nested arrays each claiming 2^40 elements.
+        expectError(header(type: 9, value: u32(9) + u64(1) + u32(9) + u64(1 << 40)), containing: "array length")
+    }
+
+    @Test func keysAndTensorNamesHaveTheirLimits() throws {
+        // A 70 000-byte key fits in the file, but GGUF keys are at most 65 535 bytes: a corrupt
+        // length must not turn the rest of the file into a key (and an error message).
+        var longKey = GGUFWriter.sample()
+        longKey.metadata.append((String(repeating: "k", count: 70_000), .u8(1)))
+        expectError(longKey.bytes(), containing: "more than the limit 65535")
+        var longName = GGUFWriter.sample()
+        longName.tensors[0].name = String(repeating: "n", count: 64)
+        expectError(longName.bytes(), containing: "more than the limit 63")
+        longName.tensors[0].name = String(repeating: "n", count: 63)
+        _ = try parse(longName.bytes())
+        // Messages are bounded whatever they quote.
+        let error = TinyLMError.malformed("bad key '" + String(repeating: "x", count: 100_000) + "'")
+        #expect(error.message.utf8.count <= TinyLMError.maximumMessageBytes + 3)
+    }
+
     @Test func missingRequiredMetadataIsNamed() throws {
         var w = GGUFWriter.sample()
         w.metadata.removeAll { $0.0 == "general.architecture" }

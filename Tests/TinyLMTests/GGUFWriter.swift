@@ -7,6 +7,9 @@ struct GGUFWriter {
     var metadata: [(String, Value)] = []
     var tensors: [(name: String, shape: [Int], type: TensorType, data: [UInt8])] = []
     var alignment = 32
+    /// Every tensor's data at offset 0 (one block, as long as the largest tensor): how a small
+    /// file can claim a huge model.
+    var sharedData = false
 
     indirect enum Value {
         case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), f32(Float), bool(Bool)
@@ -51,7 +54,7 @@ struct GGUFWriter {
         var offset = 0
         var offsets: [Int] = []
         for t in tensors {
-            offsets.append(offset)
+            offsets.append(sharedData ? 0 : offset)
             offset += (t.data.count + alignment - 1) / alignment * alignment
         }
         for (t, o) in zip(tensors, offsets) {
@@ -60,7 +63,7 @@ struct GGUFWriter {
             put(t.type.rawValue); put(UInt64(o))
         }
         while out.count % alignment != 0 { out.append(0) }
-        for t in tensors {
+        for t in sharedData ? [tensors.max { $0.data.count < $1.data.count }!] : tensors {
             out.append(contentsOf: t.data)
             while out.count % alignment != 0 { out.append(0) }
         }

@@ -34,6 +34,12 @@ public struct ChatRequest {
                 numbers.append(n)
             }
             guard numbers.count == 6 else { throw .invalidArgument("'now' must be [year, month, day, hour, minute, second]") }
+            // A calendar date: the template's date arithmetic must not overflow, and a 32-bit
+            // build (wasm) must accept exactly what a 64-bit one does.
+            let ranges = [1...9999, 1...12, 1...31, 0...23, 0...59, 0...60]
+            for (number, range) in zip(numbers, ranges) where !range.contains(number) {
+                throw .invalidArgument("'now' must be a calendar date and time: [year 1-9999, month 1-12, day 1-31, hour 0-23, minute 0-59, second 0-60]")
+            }
             now = TemplateDateTime(year: numbers[0], month: numbers[1], day: numbers[2],
                                    hour: numbers[3], minute: numbers[4], second: numbers[5])
         }

@@ -73,6 +73,17 @@ public struct GGUFFile {
         return int
     }
 
+    /// An optional integer: nil when the key is absent, an error when it is present but not an
+    /// integer that fits in an Int. (`int(_:)` would give nil for both, and on wasm32 a value
+    /// beyond 2^31 would then quietly become the default where a 64-bit build refuses it.)
+    public func optionalInt(_ key: String) throws(TinyLMError) -> Int? {
+        guard let value = metadata[key] else { return nil }
+        guard let int = value.intValue else {
+            throw .malformed("metadata '\(key)' should be an integer this platform can represent, found \(value.summary)")
+        }
+        return int
+    }
+
     public func requireArray(_ key: String) throws(TinyLMError) -> GGUFArray {
         guard let value = metadata[key] else { throw .malformed("missing required metadata '\(key)'") }
         guard let array = value.arrayValue else { throw .malformed("metadata '\(key)' should be an array, found \(value.summary)") }

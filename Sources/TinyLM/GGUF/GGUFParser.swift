@@ -18,6 +18,12 @@ enum GGUFParser {
     static let magic: UInt32 = 0x4655_4747  // "GGUF" read as little-endian u32
     static let maxDimensions = 4
     static let maxArrayNesting = 8
+    /// The GGUF specification's limit for keys, and ggml's for tensor names (GGML_MAX_NAME
+    /// with its terminating NUL): a corrupt length must not make a key of the whole file.
+    static let maxKeyBytes = 65535
+    static let maxTensorNameBytes = 63
+    /// How much of an untrusted key or name an error message quotes.
+    static let quotedBytes = 80
 
     static func parse(_ bytes: UnsafeRawBufferPointer) throws(TinyLMError) -> Parsed {
         guard bytes.baseAddress != nil, bytes.count > 0 else { throw .malformed("empty file: not a GGUF model") }
@@ -40,14 +46,14 @@ enum GGUFParser {
         keys.reserveCapacity(metadataCount)
         for index in 0..<metadataCount {
             let keyOffset = reader.offset
-            let key = try reader.readString("metadata key")
+            let key = try reader.readString("metadata key", limit: maxKeyBytes)
             let rawType = try reader.read(UInt32.self, "metadata value type")
             guard let type = GGUFValueType(rawValue: rawType) else {
-                throw .malformed("metadata entry \(index) '\(key)' at offset \(keyOffset) has unknown value type \(rawType)")
+                throw .malformed("metadata entry \(index) '\(quoted(key))' at offset \(keyOffset) has unknown value type \(rawType)")
             }
             let value = try readValue(type: type, from: &reader, depth: 0)
             if metadata[key] != nil {
-                throw .malformed("duplicate metadata key '\(key)' at offset \(keyOffset)")
+                throw .malformed("duplicate metadata key '\(quoted(key))' at offset \(keyOffset)")
             }
             keys.append(key)
             metadata[key] = value
@@ -66,7 +72,7 @@ enum GGUFParser {
         raw.reserveCapacity(tensorCount)
         for index in 0..<tensorCount {
             let headerOffset = reader.offset
-            let name = try reader.readString("tensor name")
+            let name = try reader.readString("tensor name", limit: maxTensorNameBytes)
             let dimensionCount = try reader.read(UInt32.self, "tensor dimension count")
             guard dimensionCount >= 1, dimensionCount <= UInt32(maxDimensions) else {
                 throw .malformed("tensor \(index) '\(name)' at offset \(headerOffset) has \(dimensionCount) dimensions (1...\(maxDimensions) allowed)")
@@ -161,6 +167,13 @@ enum GGUFParser {
             }
             return .array(GGUFArray(elementType: elementType, count: count, file: reader.bytes, elementsOffset: elementsOffset))
         }
+    }
+
+    /// An untrusted key, cut short for an error message.
+    private static func quoted(_ text: String) -> String {
+        let bytes = text.utf8
+        if bytes.count <= quotedBytes { return text }
+        return String(decoding: bytes.prefix(quotedBytes), as: UTF8.self) + "…"
     }
 
     private static func hex(_ value: UInt32) -> String {

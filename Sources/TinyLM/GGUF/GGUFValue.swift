@@ -45,6 +45,10 @@ public enum GGUFValue {
         switch self {
         case .float32(let v): return v
         case .float64(let v): return Float(v)
+        // Converted directly: through Int, large values would be nil on wasm32 only.
+        case .uint32(let v): return Float(v)
+        case .uint64(let v): return Float(v)
+        case .int64(let v): return Float(v)
         default: return intValue.map { Float($0) }
         }
     }
@@ -57,6 +61,10 @@ public enum GGUFValue {
     public var boolValue: Bool? {
         switch self {
         case .bool(let v): return v
+        // Compared without converting to Int, which fails for large values on wasm32.
+        case .uint32(let v): return v != 0
+        case .uint64(let v): return v != 0
+        case .int64(let v): return v != 0
         default: return intValue.map { $0 != 0 }
         }
     }

@@ -24,7 +24,11 @@ extension GenerationOptions {
                 return d
             }
             func integer() throws(TinyLMError) -> Int {
-                guard let i = v.intValue else { throw .invalidArgument("option '\(key)' must be a whole number") }
+                // 32 bits on every platform: wasm32's Int cannot hold more, and a page must get
+                // the same answer from both builds.
+                guard let i = v.intValue, i >= Int(Int32.min), i <= Int(Int32.max) else {
+                    throw .invalidArgument("option '\(key)' must be a whole number between -2^31 and 2^31 - 1")
+                }
                 return i
             }
             switch key {

@@ -20,6 +20,13 @@ public final class Session {
             throw .invalidArgument("context length \(contextLength) exceeds the model's trained context of \(model.config.trainedContextLength)")
         }
         guard batchSize > 0, batchSize <= 4096 else { throw .invalidArgument("batch size must be in 1...4096, got \(batchSize)") }
+        guard let bytes = SessionMemory.requiredBytes(config: model.config, contextLength: contextLength,
+                                                      maxBatch: batchSize, concurrency: executor.concurrency) else {
+            throw TinyLMError(.outOfMemory, "a session of \(contextLength) tokens on this model needs more memory than this platform can address")
+        }
+        guard SessionMemory.isAvailable(bytes) else {
+            throw TinyLMError(.outOfMemory, "a session of \(contextLength) tokens on this model needs \(bytes / (1 << 20)) MiB, more than is available; try a shorter context")
+        }
         self.model = model
         self.contextLength = contextLength
         state = InferenceState(config: model.config, contextLength: contextLength, maxBatch: batchSize, executor: executor)

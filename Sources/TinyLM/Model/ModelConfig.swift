@@ -64,7 +64,7 @@ public struct ModelConfig: Sendable {
         embeddingLength = try gguf.requireInt("\(a).embedding_length")
         layerCount = try gguf.requireInt("\(a).block_count")
         headCount = try gguf.requireInt("\(a).attention.head_count")
-        kvHeadCount = gguf.int("\(a).attention.head_count_kv") ?? headCount
+        kvHeadCount = try gguf.optionalInt("\(a).attention.head_count_kv") ?? headCount
         feedForwardLength = try gguf.requireInt("\(a).feed_forward_length")
         trainedContextLength = try gguf.requireInt("\(a).context_length")
         guard embeddingLength > 0, layerCount > 0, headCount > 0, kvHeadCount > 0, feedForwardLength > 0,
@@ -73,8 +73,15 @@ public struct ModelConfig: Sendable {
         else {
             throw .malformed("inconsistent model dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount)/\(kvHeadCount), feed-forward \(feedForwardLength), context \(trainedContextLength)")
         }
-        keyLength = gguf.int("\(a).attention.key_length") ?? embeddingLength / headCount
-        valueLength = gguf.int("\(a).attention.value_length") ?? keyLength
+        // Bounded to 32 bits, so that a 64-bit build accepts what wasm32 can represent.
+        guard trainedContextLength > 0, trainedContextLength <= Int(Int32.max) else {
+            throw .malformed("\(a).context_length must be between 1 and 2^31 - 1, found \(trainedContextLength)")
+        }
+        guard feedForwardLength <= Int(Int32.max) else {
+            throw .malformed("\(a).feed_forward_length must be below 2^31, found \(feedForwardLength)")
+        }
+        keyLength = try gguf.optionalInt("\(a).attention.key_length") ?? embeddingLength / headCount
+        valueLength = try gguf.optionalInt("\(a).attention.value_length") ?? keyLength
         guard keyLength > 0, keyLength % 2 == 0, valueLength > 0, keyLength <= 1024, valueLength <= 1024 else {
             throw .malformed("invalid attention head size \(keyLength)/\(valueLength)")
         }
@@ -82,11 +89,14 @@ public struct ModelConfig: Sendable {
             vocabularySize = tokens.count
         } else {
             vocabularySize = try gguf.requireInt("\(a).vocab_size")
+            guard vocabularySize > 0, vocabularySize <= Int(Int32.max) else {
+                throw .malformed("\(a).vocab_size must be between 1 and 2^31 - 1, found \(vocabularySize)")
+            }
         }
         rmsNormEpsilon = gguf.float("\(a).attention.layer_norm_rms_epsilon") ?? 1e-5
         ropeStyle = recipe.ropeStyle
         ropeBase = gguf.float("\(a).rope.freq_base") ?? 10_000
-        ropeDimensionCount = gguf.int("\(a).rope.dimension_count") ?? keyLength
+        ropeDimensionCount = try gguf.optionalInt("\(a).rope.dimension_count") ?? keyLength
         guard ropeDimensionCount > 0, ropeDimensionCount <= keyLength, ropeDimensionCount % 2 == 0 else {
             throw .malformed("invalid rope.dimension_count \(ropeDimensionCount) for head size \(keyLength)")
         }
@@ -105,7 +115,10 @@ public struct ModelConfig: Sendable {
         guard ropeAttentionFactor > 0, ropeAttentionFactor.isFinite else {
             throw .malformed("invalid rope.scaling.attn_factor \(ropeAttentionFactor)")
         }
-        ropeOriginalContextLength = gguf.int("\(a).rope.scaling.original_context_length") ?? trainedContextLength
+        ropeOriginalContextLength = try gguf.optionalInt("\(a).rope.scaling.original_context_length") ?? trainedContextLength
+        guard ropeOriginalContextLength > 0, ropeOriginalContextLength <= Int(Int32.max) else {
+            throw .malformed("\(a).rope.scaling.original_context_length must be between 1 and 2^31 - 1, found \(ropeOriginalContextLength)")
+        }
         attentionScale = 1 / Float(keyLength).squareRoot()
         if recipe.queryPreAttentionScalar, let scalar = gguf.float("\(a).attention.query_pre_attn_scalar"), scalar > 0 {
             attentionScale = 1 / scalar.squareRoot()
@@ -113,13 +126,16 @@ public struct ModelConfig: Sendable {
         slidingWindow = 0
         slidingWindowPattern = 0
         ropeLocalBase = ropeBase
-        if let local = recipe.localAttention, let window = gguf.int("\(a).attention.sliding_window"), window > 0 {
+        if let local = recipe.localAttention, let window = try gguf.optionalInt("\(a).attention.sliding_window"), window > 0 {
+            guard window <= Int(Int32.max) else {
+                throw .malformed("\(a).attention.sliding_window must be between 0 and 2^31 - 1, found \(window)")
+            }
             slidingWindow = window
             if let value = gguf["\(a).attention.sliding_window_pattern"], value.intValue == nil {
                 throw .unsupported("a per-layer attention.sliding_window_pattern is not supported (only a period)")
             }
-            slidingWindowPattern = gguf.int("\(a).attention.sliding_window_pattern") ?? local.pattern
-            guard slidingWindowPattern >= 0 else { throw .malformed("invalid attention.sliding_window_pattern \(slidingWindowPattern)") }
+            slidingWindowPattern = try gguf.optionalInt("\(a).attention.sliding_window_pattern") ?? local.pattern
+            guard slidingWindowPattern >= 0, slidingWindowPattern <= Int(Int32.max) else { throw .malformed("invalid attention.sliding_window_pattern \(slidingWindowPattern)") }
             ropeLocalBase = gguf.float("\(a).rope.freq_base_swa") ?? local.ropeBase
         }
     }

@@ -60,4 +60,15 @@ struct ByteReader {
     mutating func readString(_ what: StaticString) throws(TinyLMError) -> String {
         String(decoding: try readStringBytes(what), as: UTF8.self)
     }
+
+    /// A GGUF string of at most `limit` bytes (keys and names have limits of their own).
+    mutating func readString(_ what: StaticString, limit: Int) throws(TinyLMError) -> String {
+        let start = offset
+        let length = try read(UInt64.self, what)
+        guard length <= UInt64(limit) else {
+            throw .malformed("\(what) at offset \(start) is \(length) bytes long, more than the limit \(limit) (truncated or corrupt file)")
+        }
+        offset = start
+        return try readString(what)
+    }
 }

@@ -26,6 +26,8 @@ public enum Math {
     /// e^x in Double for |x| < ~708 (callers clamp).
     @inline(__always)
     static func expDouble(_ x: Double) -> Double {
+        // NaN (logits of a model with NaN weights) stays NaN; Int(k) below would trap on it.
+        if x.isNaN { return x }
         if x > 709 { return .infinity }
         if x < -745 { return 0 }
         // x = k·ln2 + r, |r| ≤ ln2/2; e^r by a degree-11 Taylor polynomial (error < 1e-16).

@@ -36,14 +36,26 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
         case adapterShape = 19
         /// An adapter pair whose A and B disagree on the rank.
         case adapterRank = 20
+        /// A file manifest is malformed or inconsistent (FileManifest.swift).
+        case invalidManifest = 11
+        /// Bytes do not match the SHA-256 or the size a manifest gives for them.
+        case integrity = 12
     }
 
     public let kind: Kind
     public let message: String
 
+    /// Messages quote untrusted text (names, template excerpts): longer ones are cut here, so
+    /// that an error about a corrupt file can never be as big as the file.
+    public static let maximumMessageBytes = 4096
+
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
-        self.message = message
+        if message.utf8.count <= Self.maximumMessageBytes {
+            self.message = message
+        } else {
+            self.message = String(decoding: message.utf8.prefix(Self.maximumMessageBytes), as: UTF8.self) + "…"
+        }
     }
 
     public var description: String { message }
@@ -51,4 +63,6 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
     public static func malformed(_ message: String) -> TinyLMError { TinyLMError(.malformedModel, message) }
     public static func unsupported(_ message: String) -> TinyLMError { TinyLMError(.unsupportedModel, message) }
     public static func invalidArgument(_ message: String) -> TinyLMError { TinyLMError(.invalidArgument, message) }
+    public static func invalidManifest(_ message: String) -> TinyLMError { TinyLMError(.invalidManifest, message) }
+    public static func integrity(_ message: String) -> TinyLMError { TinyLMError(.integrity, message) }
 }
