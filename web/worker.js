@@ -9,6 +9,7 @@
 
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
+import { parallelCores } from './core-count.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -32,10 +33,11 @@ function abortError(signal) {
 }
 
 /** Threads when the caller does not say: up to 4 (more rarely helps a small model), and only
- *  when this worker may share memory (the page is cross-origin isolated). */
-function defaultThreads() {
+ *  when this worker may share memory (the page is cross-origin isolated); cores as measured
+ *  where hardwareConcurrency says more than 2 (core-count.js: WebKit says 4 for 2 cores). */
+async function defaultThreads() {
   if (!self.crossOriginIsolated) return 1;
-  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  return parallelCores(Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
 function requireModel() {
@@ -54,7 +56,7 @@ async function load({ source, options = {} }, signal, emit) {
   const progress = (event) => emit({ type: 'progress', ...event });
   engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
     log: () => {},
-    threads: options.threads ?? defaultThreads(),
+    threads: options.threads ?? await defaultThreads(),
     adaptiveThreads: options.adaptiveThreads ?? true,
     relaxedSimd: options.relaxedSimd ?? true,
     ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
