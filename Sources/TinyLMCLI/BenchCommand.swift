@@ -3,15 +3,17 @@ import TinyLM
 import TinyLMHost
 
 /// `tinylm bench`: prompt processing (pp) and generation (tg) speed in tokens/s, like
-/// llama-bench: pp evaluates a P-token prompt from an empty cache; tg evaluates N tokens one
-/// at a time. Each test repeats; the table shows mean ± standard deviation.
+/// llama-bench: pp evaluates a P-token prompt, tg evaluates N tokens one at a time, each after
+/// `-d` tokens already in the cache (default 0: an empty cache; the fill is not timed). Each test
+/// repeats; the table shows mean ± standard deviation, tests named as llama-bench names them
+/// ("pp128", "tg128 @ d1024").
 func runBench(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: ["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"], flags: [])
+    let a = try Arguments(arguments, valued: ["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions", "-d", "--n-depth"], flags: [])
     let promptLength = try a.int("-p", default: 128)
     let generateLength = try a.int("-n", default: 128)
     let repetitions = max(1, try a.int("-r", default: try a.int("--repetitions", default: 3)))
-    let threadList = (a.value("-t") ?? a.value("--threads") ?? "1,\(defaultThreadCount())")
-        .split(separator: ",").compactMap { Int($0) }.reduce(into: [Int]()) { if !$0.contains($1) { $0.append($1) } }
+    let threadList = try numberList(a.value("-t") ?? a.value("--threads") ?? "1,\(defaultThreadCount())", "-t", minimum: 1)
+    let depths = try numberList(a.value("-d") ?? a.value("--n-depth") ?? "0", "-d", minimum: 0)
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     let c = model.config
@@ -19,31 +21,40 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     print(String(format: "load: %.1f ms (mmap + parse + tokenizer)", loaded.loadSeconds * 1000))
     print("| threads | test | t/s | ms/token |")
     print("|---|---|---|---|")
-    // Deterministic pseudo-random prompt tokens (avoiding special ids at the start of the vocab).
+    // Deterministic pseudo-random tokens (avoiding special ids at the start of the vocab).
     var random = SeededRandom(seed: 42)
-    let prompt = (0..<promptLength).map { _ in Int32(1000 + Int(random.next() % UInt64(c.vocabularySize - 1000))) }
+    let randomTokens = { (count: Int) in (0..<count).map { _ in Int32(1000 + Int(random.next() % UInt64(c.vocabularySize - 1000))) } }
+    let prompt = randomTokens(promptLength)
+    let context = randomTokens(depths.max() ?? 0)
     for threads in threadList {
         let executor = makeExecutor(threads: threads)
         let session: Session
-        do { session = try Session(model: model, contextLength: max(promptLength, generateLength) + 8, executor: executor) }
+        do { session = try Session(model: model, contextLength: context.count + max(promptLength, generateLength) + 8, executor: executor) }
         catch { throw CLIError(description: error.message) }
-        if promptLength > 0 {
-            let rates = try measure(repetitions) {
-                session.reset()
-                try session.evaluate(prompt)
-            }.map { Double(promptLength) / $0 }
-            report(threads, "pp\(promptLength)", rates)
-        }
-        if generateLength > 0 {
-            let rates = try measure(repetitions) {
-                session.reset()
-                var token: Int32 = prompt.first ?? 1000
-                for _ in 0..<generateLength {
-                    try session.evaluate([token])
-                    token = Sampler.argmax(session.logits.baseAddress!, count: c.vocabularySize)
-                }
-            }.map { Double(generateLength) / $0 }
-            report(threads, "tg\(generateLength)", rates)
+        for depth in depths {
+            // The cache holds `depth` tokens before every repetition: filled once, and each test
+            // truncates back to it (the cache is positional, so this is what a fresh fill gives).
+            session.reset()
+            do { try session.evaluate(Array(context[..<depth])) } catch { throw CLIError(description: error.message) }
+            let suffix = depth > 0 ? " @ d\(depth)" : ""
+            if promptLength > 0 {
+                let rates = try measure(repetitions) {
+                    session.truncate(to: depth)
+                    try session.evaluate(prompt)
+                }.map { Double(promptLength) / $0 }
+                report(threads, "pp\(promptLength)\(suffix)", rates)
+            }
+            if generateLength > 0 {
+                let rates = try measure(repetitions) {
+                    session.truncate(to: depth)
+                    var token: Int32 = prompt.first ?? 1000
+                    for _ in 0..<generateLength {
+                        try session.evaluate([token])
+                        token = Sampler.argmax(session.logits.baseAddress!, count: c.vocabularySize)
+                    }
+                }.map { Double(generateLength) / $0 }
+                report(threads, "tg\(generateLength)\(suffix)", rates)
+            }
         }
         if let pool = executor as? ThreadPool { pool.shutdown() }
     }
@@ -51,6 +62,18 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     print("peak RSS: \(formatBytes(usage.ru_maxrss * 1024))")
     return 0
+}
+
+/// "1,2" → [1, 2] (duplicates dropped, order kept); anything else is a usage error.
+private func numberList(_ text: String, _ option: String, minimum: Int) throws -> [Int] {
+    var numbers: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let number = Int(part), number >= minimum else {
+            throw CLIError(description: "\(option) takes comma-separated whole numbers of at least \(minimum), got '\(text)'")
+        }
+        if !numbers.contains(number) { numbers.append(number) }
+    }
+    return numbers
 }
 
 private func measure(_ repetitions: Int, _ body: () throws -> Void) throws -> [Double] {

@@ -15,7 +15,7 @@ commands:
   chat      --model PATH [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
             [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
                                                chat with the model's chat format, streamed
-  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3]
+  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [-d 0,1024,4096]
                                                prompt-processing and generation tokens/s
   template  --template FILE --context JSONFILE render a chat template with a JSON context
 
