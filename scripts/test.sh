@@ -26,6 +26,6 @@ step "Node tests of the wasm module (node --test)"
 node --test Tests/web/
 
 if [ -x scripts/test-browser.sh ]; then
-  step "Browser tests (headless Chromium)"
+  step "Browser tests (Chromium, Firefox ESR, WebKitGTK)"
   scripts/test-browser.sh
 fi

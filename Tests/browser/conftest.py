@@ -47,7 +47,7 @@ FIREFOX = os.environ.get('FIREFOX', '/usr/bin/firefox-esr')
 WEBKIT_DRIVER = os.environ.get('WEBKIT_DRIVER', '/usr/bin/WebKitWebDriver')
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Engine:
     """A browser engine the tests run in, and what it lacks (feature → why, for skip reasons)."""
     name: str
