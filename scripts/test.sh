@@ -38,7 +38,7 @@ step "Fuzzing: mutated GGUF files, options and manifests, native and wasm (a bou
 python3 scripts/fuzz.py --cases "${FUZZ_CASES:-3000}" --seed "${FUZZ_SEED:-1}" --target all
 
 if [ -x scripts/test-browser.sh ]; then
-  step "Browser tests (headless Chromium)"
+  step "Browser tests (Chromium, Firefox ESR, WebKitGTK)"
   scripts/test-browser.sh
 fi
 

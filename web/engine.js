@@ -38,7 +38,8 @@ const decoder = new TextDecoder();
 
 async function compile(source) {
   if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
+  // (toString, not instanceof: a buffer from another realm, e.g. an iframe, is bytes too)
+  if (ArrayBuffer.isView(source) || Object.prototype.toString.call(source) === '[object ArrayBuffer]') return WebAssembly.compile(source);
   if (typeof Response !== 'undefined' && source instanceof Response) {
     return WebAssembly.compileStreaming ? WebAssembly.compileStreaming(source) : WebAssembly.compile(await source.arrayBuffer());
   }

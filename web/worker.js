@@ -17,6 +17,7 @@
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
+import { parallelCores } from './core-count.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -48,11 +49,12 @@ function abortError(signal) {
   return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
 }
 
-/** Threads when the caller does not say: one per CPU core, up to 4 (more rarely helps a small
- *  model). Where threads cannot run (the page is not cross-origin isolated…), the engine falls
- *  back to one and says why in threadsError. */
-function defaultThreads() {
-  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+/** Threads when the caller does not say: up to 4 (more rarely helps a small model), and only
+ *  when this worker may share memory (the page is cross-origin isolated); cores as measured
+ *  where hardwareConcurrency says more than 2 (core-count.js: WebKit says 4 for 2 cores). */
+async function defaultThreads() {
+  if (!self.crossOriginIsolated) return 1;
+  return parallelCores(Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
 function requireModel() {
@@ -70,7 +72,7 @@ function unload() {
 async function load({ source, options = {} }, signal, emit) {
   const progress = (event) => emit({ type: 'progress', ...event });
   if (!engine) {
-    const threads = options.threads ?? defaultThreads();
+    const threads = options.threads ?? await defaultThreads();
     engine = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
       log: () => {},
       threads,
@@ -79,8 +81,8 @@ async function load({ source, options = {} }, signal, emit) {
       isolationAdvice: options.isolationAdvice ?? null,
       ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
     });
-    if (threads === 1 && options.threads == null) {
-      engine.threadsError = 'this device reports one CPU core (navigator.hardwareConcurrency), so one thread runs';
+    if (threads === 1 && options.threads == null && self.crossOriginIsolated) {
+      engine.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
     }
   }
   unload();

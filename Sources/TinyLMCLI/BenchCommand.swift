@@ -3,21 +3,23 @@ import TinyLM
 import TinyLMHost
 
 /// `tinylm bench`: prompt processing (pp) and generation (tg) speed in tokens/s, like
-/// llama-bench: pp evaluates a P-token prompt from an empty cache; tg evaluates N tokens one
-/// at a time. Each test repeats; the table shows mean ± standard deviation. With LoRA adapters
-/// (--lora, --lora-scaled) every test also runs with them, alternating with the plain run
-/// repetition by repetition (so both see the same machine load), and a last column gives the
-/// ratio.
+/// llama-bench: pp evaluates a P-token prompt, tg evaluates N tokens one at a time, each after
+/// `-d` tokens already in the cache (default 0: an empty cache; the fill is not timed). Each test
+/// repeats; the table shows mean ± standard deviation, tests named as llama-bench names them
+/// ("pp128", "tg128 @ d1024"). With LoRA adapters (--lora, --lora-scaled) every test also runs
+/// with them, alternating with the plain run repetition by repetition (so both see the same
+/// machine load), and a last column gives the ratio.
 func runBench(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: Set(["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions"]).union(AdapterFlags.valued),
+    let a = try Arguments(arguments, valued: Set(["--model", "-p", "-n", "-t", "--threads", "-r", "--repetitions", "-d", "--n-depth"])
+                            .union(AdapterFlags.valued),
                           flags: ["--no-avx512"])
     // The AVX-512/VNNI prompt kernels are used where the CPU has them; this compares without.
     if a.has("--no-avx512") { MatrixMultiply.allowsAVX512 = false }
     let promptLength = try a.int("-p", default: 128)
     let generateLength = try a.int("-n", default: 128)
     let repetitions = max(1, try a.int("-r", default: try a.int("--repetitions", default: 3)))
-    let threadList = (a.value("-t") ?? a.value("--threads") ?? "1,\(defaultThreadCount())")
-        .split(separator: ",").compactMap { Int($0) }.reduce(into: [Int]()) { if !$0.contains($1) { $0.append($1) } }
+    let threadList = try numberList(a.value("-t") ?? a.value("--threads") ?? "1,\(defaultThreadCount())", "-t", minimum: 1)
+    let depths = try numberList(a.value("-d") ?? a.value("--n-depth") ?? "0", "-d", minimum: 0)
     let loaded = try LoadedModel(path: a.value("--model"))
     let model = loaded.model
     let c = model.config
@@ -35,37 +37,48 @@ func runBench(_ arguments: [String]) throws -> Int32 {
         print("| threads | test | t/s | ms/token | with / without |")
         print("|---|---|---|---|---|")
     }
-    // Deterministic pseudo-random prompt tokens (avoiding special ids at the start of the vocab).
+    // Deterministic pseudo-random tokens (avoiding special ids at the start of the vocab).
     var random = SeededRandom(seed: 42)
-    let prompt = (0..<promptLength).map { _ in Int32(1000 + Int(random.next() % UInt64(c.vocabularySize - 1000))) }
+    let randomTokens = { (count: Int) in (0..<count).map { _ in Int32(1000 + Int(random.next() % UInt64(c.vocabularySize - 1000))) } }
+    let prompt = randomTokens(promptLength)
+    let context = randomTokens(depths.max() ?? 0)
     for threads in threadList {
         let executor = makeExecutor(threads: threads)
         // The plain session, and one with the adapters when there are any.
         var sessions: [Session] = []
         do {
             for list in adapters.isEmpty ? [[]] : [[], adapters] {
-                let session = try Session(model: model, contextLength: max(promptLength, generateLength) + 8, executor: executor)
+                let session = try Session(model: model, contextLength: context.count + max(promptLength, generateLength) + 8, executor: executor)
                 try session.setAdapters(list)
                 sessions.append(session)
             }
         } catch { throw CLIError(description: error.message) }
-        if promptLength > 0 {
-            let rates = try measure(repetitions, sessions) { session in
+        for depth in depths {
+            // The cache holds `depth` tokens before every repetition: filled once, and each test
+            // truncates back to it (the cache is positional, so this is what a fresh fill gives).
+            for session in sessions {
                 session.reset()
-                try session.evaluate(prompt)
-            }.map { $0.map { Double(promptLength) / $0 } }
-            report(threads, "pp\(promptLength)", rates)
-        }
-        if generateLength > 0 {
-            let rates = try measure(repetitions, sessions) { session in
-                session.reset()
-                var token: Int32 = prompt.first ?? 1000
-                for _ in 0..<generateLength {
-                    try session.evaluate([token])
-                    token = Sampler.argmax(session.logits.baseAddress!, count: c.vocabularySize)
-                }
-            }.map { $0.map { Double(generateLength) / $0 } }
-            report(threads, "tg\(generateLength)", rates)
+                do { try session.evaluate(Array(context[..<depth])) } catch { throw CLIError(description: error.message) }
+            }
+            let suffix = depth > 0 ? " @ d\(depth)" : ""
+            if promptLength > 0 {
+                let rates = try measure(repetitions, sessions) { session in
+                    session.truncate(to: depth)
+                    try session.evaluate(prompt)
+                }.map { $0.map { Double(promptLength) / $0 } }
+                report(threads, "pp\(promptLength)\(suffix)", rates)
+            }
+            if generateLength > 0 {
+                let rates = try measure(repetitions, sessions) { session in
+                    session.truncate(to: depth)
+                    var token: Int32 = prompt.first ?? 1000
+                    for _ in 0..<generateLength {
+                        try session.evaluate([token])
+                        token = Sampler.argmax(session.logits.baseAddress!, count: c.vocabularySize)
+                    }
+                }.map { $0.map { Double(generateLength) / $0 } }
+                report(threads, "tg\(generateLength)\(suffix)", rates)
+            }
         }
         if let pool = executor as? ThreadPool { pool.shutdown() }
     }
@@ -73,6 +86,18 @@ func runBench(_ arguments: [String]) throws -> Int32 {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     print("peak RSS: \(formatBytes(usage.ru_maxrss * 1024))")
     return 0
+}
+
+/// "1,2" → [1, 2] (duplicates dropped, order kept); anything else is a usage error.
+private func numberList(_ text: String, _ option: String, minimum: Int) throws -> [Int] {
+    var numbers: [Int] = []
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let number = Int(part), number >= minimum else {
+            throw CLIError(description: "\(option) takes comma-separated whole numbers of at least \(minimum), got '\(text)'")
+        }
+        if !numbers.contains(number) { numbers.append(number) }
+    }
+    return numbers
 }
 
 /// Seconds of each repetition of `body` on each session (sessions alternate within a repetition).

@@ -23,7 +23,8 @@ commands:
                                                with --knowledge: answers from the passages the
                                                knowledge file holds for each question, and
                                                prints their sources
-  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [--no-avx512] [--lora FILE]... [--lora-scaled FILE:SCALE]...
+  bench     --model PATH [-p 128] [-n 128] [-t 1,2] [-r 3] [-d 0,1024] [--no-avx512]
+            [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                prompt-processing and generation tokens/s (with
                                                adapters: each test without and with them, alternately)
   template  --template FILE --context JSONFILE render a chat template with a JSON context

@@ -1,54 +1,135 @@
 #!/usr/bin/env python3
-"""Browser benchmark (not a test: nothing is asserted). Prints first-load time (download +
-store + load), load-from-IndexedDB time, and prompt/decode speed from web/bench.html for each
-thread count (the page is cross-origin isolated under scripts/serve.py, so it can use threads).
+"""Browser benchmark (not a test: nothing is asserted). Opens web/bench.html under
+scripts/serve.py (cross-origin isolated, so it can use threads) in one engine and prints, per
+module build and thread count: prompt and decode speed, the load from IndexedDB ("reload") and
+the wasm memory; also the first visit (download + store + verify + load).
 
-    python3 Tests/browser/bench.py [--model models/gemma-3-270m-q4_k_m.gguf] [--tokens 128] [--threads 1,2]
-                                   [--fixed-threads] [--simd relaxed-simd,simd128]
+    python3 Tests/browser/bench.py [--engine chromium|firefox|webkit|webkit-sab] [--simd relaxed-simd,simd128]
+                                   [--threads 1,2] [--tokens 128] [--prompt 128] [--fixed-threads]
+                                   [--model models/gemma-3-270m-q4_k_m.gguf] [--markdown] [--json FILE]
+
+Engines as in the tests (Tests/browser/conftest.py): webkit has no SharedArrayBuffer, so one
+thread; webkit-sab is WebKitGTK with JSC_useSharedArrayBuffer=1 (threads, as in Safari). WebKit
+runs under xvfb-run (started here when there is no display). Engines without relaxed SIMD run
+the SIMD128 module whatever --simd asks. Before each page visit it waits for a quiet machine
+(scripts/quiet_machine.py). --markdown prints a table for BENCHMARKS.md; --json writes every
+figure (scripts/bench-vs-wllama.py reads it).
 """
 import argparse
+import datetime
 import json
 import os
+import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-from conftest import Browser, StaticServer  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'scripts'))
+from conftest import ENGINES, Browser, StaticServer  # noqa: E402
+from quiet_machine import load_note, wait_for_quiet  # noqa: E402
+
+ENGINE_LABELS = {'chromium': 'Chromium', 'firefox': 'Firefox ESR', 'webkit': 'WebKitGTK',
+                 'webkit-sab': 'WebKitGTK (SharedArrayBuffer on)'}
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_visits(args):
+    engine = ENGINES[args.engine]
+    fixed = '&fixed=1' if args.fixed_threads else ''
+    simds = args.simd.split(',')
+    visits = [('first visit', '&fresh=1', simds[0])] + [('reload', '', simd) for simd in simds]
+    quiet_records = []
+    results = {'engine': engine.name, 'model': args.model, 'date': f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}',
+               'visits': []}
+    server = StaticServer().start()
+    browser = Browser(engine)
+    try:
+        results['browserVersion'] = browser.driver.capabilities.get('browserVersion')
+        for label, fresh, simd in visits:
+            quiet_records.append(wait_for_quiet(args.max_busy, args.max_load, timeout=args.quiet_timeout, log=log))
+            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&prompt={args.prompt}&tokens={args.tokens}'
+                        f'&threads={args.threads}{fresh}{fixed}&simd={simd}')
+            result = browser.wait_for('window.benchResult', timeout=1800, interval=1)
+            if 'error' in result:
+                raise SystemExit(f"bench failed in {engine}: {result['error']}")
+            result.update(label=label, asked=simd, quiet=quiet_records[-1])
+            results['visits'].append(result)
+            log(f"{engine} {label}: load {result['loadMs']:.0f} ms (downloaded: {result['downloaded']}; phases: "
+                f"{json.dumps({k: round(v) for k, v in result['phasesMs'].items()})}); "
+                f"cross-origin isolated: {result['crossOriginIsolated']}, {result['cores']} cores")
+            for run in result['runs']:
+                note = f" ({run['threadsError']})" if run['threadsError'] else ''
+                if run.get('threadSections'):
+                    note += f" (sections parallel/serial: {run['threadSections']['parallel']}/{run['threadSections']['serial']})"
+                log(f"  {run['threads']} thread(s), {run['simd']}{note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
+                    f"decode {run['decodeTokensPerSecond']:.1f} tokens/s; load {run['loadMs']:.0f} ms; "
+                    f"wasm memory {run['memoryBytes'] / 2**20:.0f} MiB")
+    finally:
+        browser.quit()
+        server.stop()
+    results['load'] = load_note(quiet_records)
+    return results
+
+
+def rows(results):
+    """The reload visits' runs, one per (module, threads) that really ran (an engine without
+    relaxed SIMD answers a relaxed-SIMD request with the SIMD128 module: counted once)."""
+    seen = set()
+    for visit in results['visits']:
+        if visit['label'] != 'reload':
+            continue
+        for run in visit['runs']:
+            key = (run['simd'], run['threads'])
+            if key not in seen:
+                seen.add(key)
+                yield run
+
+
+def markdown(results):
+    first = next(v for v in results['visits'] if v['label'] == 'first visit')
+    lines = [f"{ENGINE_LABELS[results['engine']]} {results['browserVersion']}, {os.path.basename(results['model'])}, "
+             f"{results['date']} UTC; first visit (download from 127.0.0.1 + store + verify + load) "
+             f"{first['loadMs'] / 1000:.1f} s. Load: {results['load']}.", '',
+             '| engine | module | threads | prompt t/s | decode t/s | reload | wasm memory |', '|---|---|---|---|---|---|---|']
+    for run in rows(results):
+        lines.append(f"| {ENGINE_LABELS[results['engine']]} | {run['simd']} | {run['threads']} | {run['prefillTokensPerSecond']:.1f} | "
+                     f"{run['decodeTokensPerSecond']:.1f} | {run['loadMs'] / 1000:.2f} s | {run['memoryBytes'] / 2**20:.0f} MiB |")
+    return '\n'.join(lines)
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--engine', default='chromium', choices=list(ENGINES))
     parser.add_argument('--model', default='models/SmolLM2-135M-Instruct.Q4_1.gguf')
-    parser.add_argument('--tokens', type=int, default=128)
+    parser.add_argument('--prompt', type=int, default=128, help='prompt tokens')
+    parser.add_argument('--tokens', type=int, default=128, help='decoded tokens')
     parser.add_argument('--threads', default='1,2', help='thread counts to compare (comma-separated)')
     parser.add_argument('--fixed-threads', action='store_true', help='always split the work (not adaptive)')
     parser.add_argument('--simd', default='relaxed-simd',
                         help='module builds to compare (comma-separated): relaxed-simd (used where the browser '
                              'runs it), simd128 (the baseline)')
+    parser.add_argument('--markdown', action='store_true', help='print a table for BENCHMARKS.md')
+    parser.add_argument('--json', help='write every figure to this file')
+    parser.add_argument('--max-busy', type=float, default=0.25, help='quiet: fewer CPU cores busy than this (3 s)')
+    parser.add_argument('--max-load', type=float, default=None, help='quiet: 1-minute load average below this')
+    parser.add_argument('--quiet-timeout', type=float, default=300, help='seconds to wait for quiet before each visit')
     args = parser.parse_args()
-    fixed = '&fixed=1' if args.fixed_threads else ''
-    server = StaticServer().start()
-    browser = Browser()
-    try:
-        visits = [('first visit', '&fresh=1', args.simd.split(',')[0])]
-        visits += [('reload', '', simd) for simd in args.simd.split(',')]
-        for label, fresh, simd in visits:
-            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&tokens={args.tokens}&threads={args.threads}'
-                        f'{fresh}{fixed}&simd={simd}')
-            result = browser.wait_for('window.benchResult', timeout=900)
-            if 'error' in result:
-                raise SystemExit(f"bench failed: {result['error']}")
-            print(f"{label}: load {result['loadMs']:.0f} ms (downloaded: {result['downloaded']}; phases: "
-                  f"{json.dumps({k: round(v) for k, v in result['phasesMs'].items()})}); "
-                  f"cross-origin isolated: {result['crossOriginIsolated']}, {result['cores']} cores")
-            for run in result['runs']:
-                note = f" ({run['threadsError']})" if run['threadsError'] else ''
-                if run.get('threadSections'):
-                    note += f" (sections parallel/serial: {run['threadSections']['parallel']}/{run['threadSections']['serial']})"
-                print(f"  {run['threads']} thread(s), {run['simd']}{note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
-                      f"decode {run['decodeTokensPerSecond']:.1f} tokens/s")
-    finally:
-        browser.quit()
-        server.stop()
+
+    if args.engine.startswith('webkit') and not os.environ.get('DISPLAY'):
+        if not shutil.which('xvfb-run'):
+            raise SystemExit('WebKitGTK needs an X display: install xvfb (scripts/setup.sh)')
+        os.execvp('xvfb-run', ['xvfb-run', '-a', '-s', '-screen 0 1280x1024x24', sys.executable, *sys.argv])
+    os.environ.setdefault('SE_OFFLINE', 'true')  # selenium must not download drivers
+
+    results = run_visits(args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(results, f, indent=1)
+    if args.markdown:
+        print(markdown(results))
 
 
 if __name__ == '__main__':

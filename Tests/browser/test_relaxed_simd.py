@@ -1,8 +1,9 @@
-"""The relaxed-SIMD modules (web/tinylm-relaxed.wasm, web/tinylm-mt-relaxed.wasm) in Chromium,
-the only engine here that runs relaxed SIMD with the standard's semantics (Node 20's flag gives
-the pre-standard dot product, which the engine's probe rejects). They must compute exactly what
-the baseline modules compute: llama.cpp's logits bit for bit, the same greedy ids, on one
-thread and on two."""
+"""The modules against llama.cpp's logits in each engine: the relaxed-SIMD modules
+(web/tinylm-relaxed.wasm, web/tinylm-mt-relaxed.wasm) where the engine runs relaxed SIMD with
+the standard's semantics (Chromium, Firefox; Node 20's flag gives the pre-standard dot product,
+which the engine's probe rejects; WebKit has none), and the plain SIMD128 modules everywhere.
+They must compute exactly the same: llama.cpp's logits bit for bit, the same greedy ids, on
+one thread and on two."""
 
 import base64
 import json
@@ -10,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import MODEL_URL_PATH, ROOT, expected_greedy_ids, reference_cases
+from conftest import MODEL_URL_PATH, ROOT, SAME_WITHOUT_SHARED_MEMORY, expected_greedy_ids, reference_cases
 
 REFERENCES = os.path.join(ROOT, '..', 'shared', 'reference')
 
@@ -31,20 +32,22 @@ def reference_logits(folder, count):
 
 # SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the Q8_0 one and the K-quant kernels
 # with the probed relaxed_madd.
+@pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 @pytest.mark.parametrize('folder, model_path, count', [
     ('smollm2', MODEL_URL_PATH, 8),
     ('gemma3', '/models/gemma-3-270m-q4_k_m.gguf', 2),
 ])
-def test_relaxed_module_gives_llama_cpp_logits_bit_for_bit(warm, folder, model_path, count):
+def test_modules_give_llama_cpp_logits_bit_for_bit(warm, engine, folder, model_path, count):
     server, browser = warm
+    relaxed = engine.has('relaxed_simd')
     browser.get(f'{server.url}/')
     cases = reference_logits(folder, count)
     result = browser.run(f"""
-        const [cases] = args;
+        const [cases, modules] = args;
         const {{ Engine, relaxedSimdSupported }} = await import('/engine.js');
         const bytes = new Uint8Array(await (await fetch('{model_path}')).arrayBuffer());
         const out = {{ supported: relaxedSimdSupported(), runs: {{}} }};
-        for (const relaxedSimd of [true, false]) {{
+        for (const relaxedSimd of modules) {{
           const engine = await Engine.create(undefined, {{ relaxedSimd }});
           const model = engine.loadModel(bytes);
           const differing = [];
@@ -63,14 +66,17 @@ def test_relaxed_module_gives_llama_cpp_logits_bit_for_bit(warm, folder, model_p
           model.free();
         }}
         return out;
-    """, cases)
-    assert result['supported'] is True
-    assert set(result['runs']) == {'relaxed-simd', 'simd128'}
+    """, cases, [True, False] if relaxed else [False])
+    # The engine's probe must find relaxed SIMD exactly where the engine has it.
+    assert result['supported'] is relaxed
+    assert set(result['runs']) == ({'relaxed-simd', 'simd128'} if relaxed else {'simd128'})
     for simd, run in result['runs'].items():
         assert all(count == 0 for _, count in run['differing']), f'{simd}: logits differ from llama.cpp: {run["differing"]}'
-    print(f"\nrelaxed_madd fused on this machine: {bool(result['runs']['relaxed-simd']['fused'])}")
+    if relaxed:
+        print(f"\nrelaxed_madd fused on this machine: {bool(result['runs']['relaxed-simd']['fused'])}")
 
 
+@pytest.mark.needs('relaxed_simd', 'shared_memory')
 def test_relaxed_modules_give_the_reference_ids_on_one_and_two_threads(warm):
     server, browser = warm
     browser.get(f'{server.url}/')
@@ -98,6 +104,7 @@ def test_relaxed_modules_give_the_reference_ids_on_one_and_two_threads(warm):
     print('\ndecode: ' + ', '.join(f"{r['threads']} thread(s) {r['simd']} {r['tokensPerSecond']:.1f} tokens/s" for r in results))
 
 
+@pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 def test_modules_given_as_bytes_run_as_given(warm):
     server, browser = warm
     browser.get(f'{server.url}/')

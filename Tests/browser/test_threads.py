@@ -3,10 +3,18 @@ and the engine worker runs the shared-memory module (web/tinylm-mt.wasm) with he
 Two threads must give exactly the ids one thread gives (and the native/Node reference). Speed is
 a benchmark's business (Tests/browser/bench.py), never asserted here."""
 
+import os
+
+import pytest
+
 from conftest import MODEL_URL_PATH, expected_greedy_ids, reference_cases
 
+# The CPUs this process (and so the browser it starts) may run on.
+MACHINE_CORES = len(os.sched_getaffinity(0))
 
-def test_page_is_cross_origin_isolated_and_uses_two_threads(warm):
+
+@pytest.mark.needs('shared_memory')
+def test_page_is_cross_origin_isolated_and_uses_the_real_core_count(warm):
     server, browser = warm
     browser.get(f'{server.url}/')
     status = browser.run(f"""
@@ -19,12 +27,30 @@ def test_page_is_cross_origin_isolated_and_uses_two_threads(warm):
     """)
     assert status['isolated'] is True
     assert status['status']['crossOriginIsolated'] is True
-    # The default: min(4, cores) threads when isolated.
-    expected = max(1, min(4, status['cores']))
-    assert status['loaded']['threads'] == expected, status['loaded'].get('threadsError')
-    assert status['status']['threads'] == expected
+    # The default: min(4, cores) threads when isolated, never more than this machine has, also
+    # where navigator.hardwareConcurrency says more (WebKit says 4 for anything under 8 cores).
+    # The measurement answers at least 2 and may see fewer cores than there are under load.
+    threads = status['loaded']['threads']
+    assert min(2, status['cores']) <= threads <= max(2, min(4, MACHINE_CORES)), (status['cores'], status['loaded'].get('threadsError'))
+    assert status['status']['threads'] == threads
 
 
+@pytest.mark.needs('shared_memory')
+def test_core_count_measures_the_cores_that_run_at_once(warm):
+    """web/core-count.js, which the default thread count relies on where the browser's
+    navigator.hardwareConcurrency may be too high: asked for up to 4 cores, whatever the engine
+    reports, it answers no more than the machine has (and at least 2; load may hide cores)."""
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    result = browser.run("""
+        const { parallelCores } = await import('/core-count.js');
+        return { reported: navigator.hardwareConcurrency, four: await parallelCores(4), one: await parallelCores(1) };
+    """)
+    assert 2 <= result['four'] <= max(2, min(4, MACHINE_CORES)), result
+    assert result['one'] == 1
+
+
+@pytest.mark.needs('shared_memory')
 def test_two_threads_give_the_ids_of_one_thread(warm):
     server, browser = warm
     browser.get(f'{server.url}/')
@@ -77,6 +103,7 @@ def test_without_isolation_the_single_thread_module_runs(server, browser):
     assert result['count'] == 4
 
 
+@pytest.mark.needs('shared_memory')
 def test_coi_serviceworker_isolates_a_page_on_a_host_without_headers(server, browser):
     """web/coi-serviceworker.js (the static-host recipe in web/README.md): the example page
     registers it, reloads once, and is then cross-origin isolated and runs two threads."""
@@ -94,3 +121,24 @@ def test_coi_serviceworker_isolates_a_page_on_a_host_without_headers(server, bro
     """)
     assert result['threads'] == 2, result['error']
     assert result['count'] == 4
+
+
+@pytest.mark.only_in('webkit', reason='the one engine here that is cross-origin isolated without SharedArrayBuffer')
+def test_isolated_page_without_shared_memory_says_so(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    result = browser.run(f"""
+        const {{ TinyLM }} = await import('/tinylm.js');
+        const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads: 2 }});
+        try {{
+          const {{ tokens }} = await lm.generate('Hello', {{ temperature: 0, maxTokens: 4, ignoreEOS: true }});
+          return {{ isolated: self.crossOriginIsolated, sab: typeof SharedArrayBuffer, threads: lm.loaded.threads,
+                   error: lm.loaded.threadsError, count: tokens.length }};
+        }} finally {{ lm.terminate(); }}
+    """)
+    assert result['isolated'] is True and result['sab'] == 'undefined'
+    assert result['threads'] == 1 and result['count'] == 4
+    if 'not cross-origin isolated' in result['error']:
+        # Issue 19 item 6: the newcomer-web branch changes this wording; drop this branch when it lands.
+        pytest.xfail(f'threadsError still blames isolation: {result["error"]}')
+    assert 'SharedArrayBuffer' in result['error'] and 'not cross-origin isolated' not in result['error'], result['error']

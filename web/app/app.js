@@ -126,10 +126,11 @@ function progressReporter() {
 async function showStorage() {
   const usage = await modelStore.usage().catch(() => null);
   const stored = await modelStore.list().catch(() => []);
-  $('storage-usage').textContent = usage
-    ? `Models: ${formatBytes(usage.models)}. This site uses ${formatBytes(usage.usage)} of ${formatBytes(usage.quota)} allowed` +
-      `${usage.persisted ? ' (persistent).' : ' (the browser may evict it under storage pressure).'}`
-    : 'Storage information is not available.';
+  // Some browsers (WebKitGTK) have no navigator.storage: no usage, quota or persistence to show.
+  $('storage-usage').textContent = !usage ? 'Storage information is not available.'
+    : usage.quota == null ? `Models: ${formatBytes(usage.models)}. This browser does not say how much space the site may use.`
+    : `Models: ${formatBytes(usage.models)}. This site uses ${formatBytes(usage.usage)} of ${formatBytes(usage.quota)} allowed` +
+      `${usage.persisted ? ' (persistent).' : ' (the browser may evict it under storage pressure).'}`;
   const list = $('stored-models');
   list.replaceChildren();
   for (const record of stored) {

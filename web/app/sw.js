@@ -16,7 +16,7 @@ const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
   './worker-entry.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
   '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
-  '../threads.js', '../kernel-worker.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
+  '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
 ].map((path) => new URL(path, self.location.href).href);
 
 const ISOLATION = {
