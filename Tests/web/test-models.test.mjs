@@ -10,8 +10,9 @@ import { createEngine, root, nativeGreedy, firstFragileStep } from './helpers.mj
 
 const models = path.join(root, 'Tests/models');
 const reference = path.join(models, 'reference');
-// GGUF type ids (ggml_type) whose kernels follow llama.cpp's order: Q4_1, Q5_0, Q8_0, Q4_K, Q6_K.
-const bitExactTypes = new Set([3, 6, 8, 12, 14]);
+// GGUF type ids (ggml_type) whose kernels follow llama.cpp's order: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+// Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (F16/F32 do not yet).
+const bitExactTypes = new Set([2, 3, 6, 7, 8, 10, 11, 12, 13, 14]);
 const fragileGap = 0.5;
 
 let engine;
