@@ -3,29 +3,31 @@
 // reach without carrying its own copy of UnicodeData.
 @_spi(_Unicode) import Swift
 
-/// WordPiece (`tokenizer.ggml.model` = "bert"), with the behaviour of Hugging Face's
-/// `BertNormalizer` + `BertPreTokenizer` + `WordPiece` (what sentence-transformers runs), over
-/// llama.cpp's form of the vocabulary: a word-initial piece is stored with a "▁" (U+2581)
-/// prefix, a continuation piece ("##ing" in vocab.txt) without any prefix.
+/// WordPiece (`tokenizer.ggml.model` = "bert") exactly as llama.cpp runs it, over llama.cpp's
+/// form of the vocabulary: a word-initial piece is stored with a "▁" (U+2581) prefix, a
+/// continuation piece ("##ing" in vocab.txt) without any prefix.
 ///
-/// 1. Clean: drop NUL, U+FFFD and control/format/unassigned/private-use characters (tab, LF
-///    and CR excepted); every white-space character becomes a space.
-/// 2. Put spaces around CJK ideographs (the BERT ranges), so each is a word of its own.
-/// 3. Uncased models: canonical decomposition (NFD) with the non-spacing marks removed
-///    (accents stripped), then each character lower-cased on its own (no context rules).
-/// 4. Split at spaces; every punctuation character (Unicode P*, and all ASCII symbols such as
-///    `$+<=>^|~`) is a word of its own.
-/// 5. Each word: `[UNK]` if longer than 100 characters; otherwise greedy longest-match-first
-///    pieces, the first one "▁"-prefixed; if some position matches no piece, the whole word is
-///    `[UNK]`.
+/// Per code point, in order (`role(of:)`; Unicode data as of 15.1, llama.cpp's tables):
+/// 1. Accent stripping on: the code point becomes the *first* code point of its canonical
+///    decomposition (so "é" is "e", and a Hangul syllable is only its leading jamo: 한 → ᄒ).
+/// 2. White space (the White_Space property: tab, LF, VT, FF, CR, U+0085, NBSP, …) ends a word.
+/// 3. NUL, U+FFFD and control/format/private-use/surrogate code points are dropped; with
+///    accent stripping, so are all marks (Mn, Mc, Me). Unassigned code points stay.
+/// 4. Lower-casing on: the simple (one code point) lower-case mapping.
+/// 5. Punctuation (P*), ASCII symbols (`$+<=>^`|~`) and CJK ideographs are words of their own.
+/// Then each word, "▁"-prefixed, is cut greedily into the longest pieces the vocabulary has;
+/// if some position matches nothing, the whole word is one `[UNK]` (there is no length limit).
+///
+/// Where this differs from Hugging Face's `BertTokenizer` (sentence-transformers), llama.cpp
+/// wins: VT, FF and U+0085 split words instead of vanishing, Mc/Me marks are stripped too,
+/// unassigned code points make a word unknown instead of vanishing, a Hangul syllable keeps
+/// only its leading consonant, and words over 100 characters are cut into pieces.
 struct WordPieceTokenizer {
     let lowercase: Bool
     let stripAccents: Bool
     let unknown: Int32
     /// Longest vocabulary entry in bytes: bounds the match search.
     let longestPiece: Int
-    /// Words longer than this many characters are one unknown token (BERT's limit).
-    static let maxWordCharacters = 100
 
     init(vocabulary: Vocabulary, lowercase: Bool, stripAccents: Bool) {
         self.lowercase = lowercase
@@ -39,161 +41,156 @@ struct WordPieceTokenizer {
     /// Appends the pieces of one plain-text fragment (no special tokens in it).
     func encode(_ text: UnsafeRawBufferPointer, vocabulary: Vocabulary, into output: inout [Int32],
                 scratch: inout WordPieceScratch) {
-        var scalars: [UInt32] = []
-        swap(&scalars, &scratch.scalars)
-        defer { swap(&scalars, &scratch.scalars) }
-        normalize(text, into: &scalars, scratch: &scratch)
         var word: [UInt8] = []
         swap(&word, &scratch.word)
         defer { swap(&word, &scratch.word) }
         word.removeAll(keepingCapacity: true)
-        var characters = 0
+        word.append(contentsOf: Self.wordPrefix)
+        let prefixLength = Self.wordPrefix.count
 
         func finishWord() {
-            guard characters > 0 else { return }
-            appendPieces(of: word, characters: characters, vocabulary: vocabulary, into: &output)
-            word.removeAll(keepingCapacity: true)
-            characters = 0
+            guard word.count > prefixLength else { return }
+            appendPieces(of: word, vocabulary: vocabulary, into: &output)
+            word.removeSubrange(prefixLength...)
         }
 
-        for scalar in scalars {
-            if scalar == 0x20 || Self.isWhitespace(scalar) {
+        var offset = 0
+        while offset < text.count {
+            let (scalar, length) = UTF8Scanner.decode(text, at: offset)
+            offset += length
+            switch Self.role(of: scalar, lowercase: lowercase, stripAccents: stripAccents) {
+            case .separator:
                 finishWord()
-            } else if Self.isPunctuation(scalar) {
+            case .dropped:
+                break
+            case .isolated(let c):
                 finishWord()
-                Self.appendUTF8(scalar, to: &word)
-                characters = 1
+                Self.appendUTF8(c, to: &word)
                 finishWord()
-            } else {
-                Self.appendUTF8(scalar, to: &word)
-                characters += 1
+            case .joined(let c):
+                Self.appendUTF8(c, to: &word)
             }
         }
         finishWord()
     }
 
-    /// Steps 1–3: the normalized text as scalars.
-    private func normalize(_ text: UnsafeRawBufferPointer, into out: inout [UInt32], scratch: inout WordPieceScratch) {
-        out.removeAll(keepingCapacity: true)
-        var cleaned: [UInt32] = []
-        swap(&cleaned, &scratch.cleaned)
-        defer { swap(&cleaned, &scratch.cleaned) }
-        cleaned.removeAll(keepingCapacity: true)
-        var allASCII = true
-        var offset = 0
-        while offset < text.count {
-            let (scalar, length) = UTF8Scanner.decode(text, at: offset)
-            offset += length
-            if scalar == 0 || scalar == 0xFFFD { continue }
-            if scalar == 0x09 || scalar == 0x0A || scalar == 0x0D { cleaned.append(0x20); continue }
-            if Self.isControl(scalar) { continue }
-            if Self.isWhitespace(scalar) { cleaned.append(0x20); continue }
-            if Self.isCJK(scalar) {
-                cleaned.append(0x20)
-                cleaned.append(scalar)
-                cleaned.append(0x20)
-                allASCII = false
-                continue
-            }
-            if scalar >= 0x80 { allASCII = false }
-            cleaned.append(scalar)
-        }
-        if allASCII {
-            // ASCII is its own NFD and has no marks: only the case changes.
-            for c in cleaned { out.append(lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c) }
-            return
-        }
-        if stripAccents {
-            var view = String.UnicodeScalarView()
-            for c in cleaned { view.append(Unicode.Scalar(c) ?? "\u{FFFD}") }
-            let decomposed = String(view)
-            for scalar in decomposed._nfd where scalar.properties.generalCategory != .nonspacingMark {
-                appendCased(scalar, to: &out)
-            }
-        } else {
-            for c in cleaned { appendCased(Unicode.Scalar(c) ?? "\u{FFFD}", to: &out) }
-        }
-    }
-
-    @inline(__always)
-    private func appendCased(_ scalar: Unicode.Scalar, to out: inout [UInt32]) {
-        let c = scalar.value
-        if !lowercase { out.append(c); return }
-        if c < 0x80 { out.append(c >= 0x41 && c <= 0x5A ? c + 32 : c); return }
-        for lower in scalar.properties.lowercaseMapping.unicodeScalars { out.append(lower.value) }
-    }
-
-    /// Step 5 for one word (UTF-8 `word`, `characters` scalars long).
-    private func appendPieces(of word: [UInt8], characters: Int, vocabulary: Vocabulary, into output: inout [Int32]) {
-        if characters > Self.maxWordCharacters {
-            output.append(unknown)
-            return
-        }
+    /// Greedy longest-match-first pieces of one "▁"-prefixed word (UTF-8), or `[UNK]`.
+    private func appendPieces(of word: [UInt8], vocabulary: Vocabulary, into output: inout [Int32]) {
         let firstOutput = output.count
-        let matched: Bool = word.withUnsafeBytes { bytes in
+        word.withUnsafeBytes { bytes in
             let n = bytes.count
             var start = 0
             while start < n {
-                // Longest piece first; ends only at character boundaries.
                 var end = min(n, start + longestPiece)
-                var found: Int? = nil
+                var matched = false
                 while end > start {
-                    if end == n || bytes[end] & 0xC0 != 0x80 {
-                        let piece = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                        found = start == 0 ? Self.findWordInitial(piece, vocabulary) : vocabulary.texts.find(piece)
-                        if found != nil { break }
+                    if let id = vocabulary.texts.find(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) {
+                        output.append(Int32(truncatingIfNeeded: id))
+                        matched = true
+                        break
                     }
                     end -= 1
                 }
-                guard let id = found else { return false }
-                output.append(Int32(id))
+                guard matched else {
+                    output.removeLast(output.count - firstOutput)
+                    return
+                }
                 start = end
             }
-            return true
         }
-        if !matched {
-            output.removeLast(output.count - firstOutput)
-            output.append(unknown)
-        }
+        if output.count == firstOutput { output.append(unknown) }
     }
 
     private static let wordPrefix: [UInt8] = [0xE2, 0x96, 0x81]  // "▁"
 
-    @inline(__always)
-    private static func findWordInitial(_ piece: UnsafeRawBufferPointer, _ vocabulary: Vocabulary) -> Int? {
-        wordPrefix.withUnsafeBytes { prefix in vocabulary.texts.find(prefix, piece) }
+    // MARK: What each code point does (llama.cpp's rules over its Unicode 15.1 data)
+
+    enum Role: Equatable {
+        /// Ends the current word.
+        case separator
+        /// Vanishes without ending the word.
+        case dropped
+        /// A word of its own: this code point.
+        case isolated(UInt32)
+        /// Appended to the current word: this code point.
+        case joined(UInt32)
     }
 
-    // MARK: Character classes (as the Hugging Face BERT normalizer and pre-tokenizer define them)
-
-    /// Control characters removed by the cleaning step: categories Cc, Cf, Cn, Co, Cs.
-    static func isControl(_ c: UInt32) -> Bool {
-        if c < 0x80 { return c < 0x20 || c == 0x7F }
-        guard let scalar = Unicode.Scalar(c) else { return true }
-        switch scalar.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
-        default: return false
-        }
-    }
-
-    static func isWhitespace(_ c: UInt32) -> Bool {
-        if c < 0x80 { return c == 0x20 || (c >= 0x09 && c <= 0x0D) }
-        guard let scalar = Unicode.Scalar(c) else { return false }
-        return scalar.properties.isWhitespace
-    }
-
-    /// ASCII punctuation and symbols, and Unicode punctuation (P*).
-    static func isPunctuation(_ c: UInt32) -> Bool {
+    static func role(of original: UInt32, lowercase: Bool, stripAccents: Bool) -> Role {
+        // Decomposition comes first: "≠" becomes "=", an ASCII symbol.
+        let c = stripAccents ? decompositionStart(original) : original
         if c < 0x80 {
-            return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)
+            if c == 0x20 || (c >= 0x09 && c <= 0x0D) { return .separator }
+            if c < 0x20 || c == 0x7F { return .dropped }
+            if (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126) {
+                return .isolated(c)
+            }
+            return .joined(lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c)
         }
-        guard let scalar = Unicode.Scalar(c) else { return false }
-        switch scalar.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            return true
-        default:
-            return false
+        if isWhitespace(c) { return .separator }
+        if c == 0xFFFD { return .dropped }
+        // Surrogates (from lenient UTF-8) are category Cs; past U+10FFFF llama.cpp cannot
+        // encode the code point again (it throws): both vanish here.
+        guard let scalar = Unicode.Scalar(c) else { return .dropped }
+        let properties = scalar.properties
+        if isAssignedInTables(properties) {
+            switch properties.generalCategory {
+            case .control, .format, .privateUse, .surrogate:
+                return .dropped
+            case .nonspacingMark, .spacingMark, .enclosingMark:
+                if stripAccents { return .dropped }
+            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                 .initialPunctuation, .finalPunctuation, .otherPunctuation:
+                return .isolated(lowercase ? simpleLowercase(scalar) : c)
+            default:
+                break
+            }
+            if isCJK(c) { return .isolated(c) }
+            return .joined(lowercase ? simpleLowercase(scalar) : c)
+        }
+        // Unassigned in llama.cpp's tables: no flags, no case; the CJK test is by range only.
+        return isCJK(c) ? .isolated(c) : .joined(c)
+    }
+
+    /// llama.cpp's tables are Unicode 15.1 (the stdlib's are newer): a code point assigned
+    /// later has no category, case mapping or decomposition there.
+    @inline(__always)
+    static func isAssignedInTables(_ properties: Unicode.Scalar.Properties) -> Bool {
+        guard let age = properties.age else { return false }
+        return age.major < 15 || (age.major == 15 && age.minor <= 1)
+    }
+
+    /// The first code point of the canonical decomposition (NFD) of `c`, or `c`.
+    static func decompositionStart(_ c: UInt32) -> UInt32 {
+        if c < 0xC0 { return c }  // nothing below U+00C0 decomposes
+        // Hangul syllables decompose algorithmically (Unicode §3.12); the leading consonant
+        // is the syllable index divided by 21 vowels × 28 trailing consonants.
+        if c >= 0xAC00 && c <= 0xD7A3 { return 0x1100 + (c - 0xAC00) / 588 }
+        if (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) { return c }  // no decompositions
+        guard let scalar = Unicode.Scalar(c), isAssignedInTables(scalar.properties) else { return c }
+        var single = String()
+        single.unicodeScalars.append(scalar)  // a small string: no allocation
+        var decomposed = single._nfd.makeIterator()
+        return decomposed.next()?.value ?? c
+    }
+
+    /// The one-code-point lower-case mapping (UnicodeData's field 13). The stdlib gives the
+    /// full mapping; the only code point whose full lower case is longer is U+0130 (İ → i̇),
+    /// whose simple lower case is "i".
+    static func simpleLowercase(_ scalar: Unicode.Scalar) -> UInt32 {
+        if scalar.value == 0x130 { return 0x69 }
+        let mapping = scalar.properties.lowercaseMapping.unicodeScalars
+        guard let first = mapping.first, mapping.index(after: mapping.startIndex) == mapping.endIndex else {
+            return scalar.value
+        }
+        return first.value
+    }
+
+    /// The White_Space property (non-ASCII part).
+    static func isWhitespace(_ c: UInt32) -> Bool {
+        switch c {
+        case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
+        default: return false
         }
     }
 
@@ -227,7 +224,5 @@ struct WordPieceTokenizer {
 
 /// Buffers one `WordPieceTokenizer.encode` call reuses across fragments.
 struct WordPieceScratch {
-    var cleaned: [UInt32] = []
-    var scalars: [UInt32] = []
     var word: [UInt8] = []
 }
