@@ -398,3 +398,24 @@ def test_evicted_store_downloads_cleanly_again(server, browser, site, versions):
     assert sum(r['sent'] for r in requests_for(server)[before:]) == versions['v1'][1]['size']
     [record] = stored(browser)['records']
     assert record['complete'] and record['version'] == 'v1'
+
+
+# --- 4. the app's storage page ----------------------------------------------------------------
+
+def test_app_storage_lists_versions_and_applies_an_update(server, browser, site, versions):
+    site.publish(versions, 'v1')
+    browser.get(f'{server.url}/app/')
+    browser.run("const { TinyLM } = await import('/tinylm.js'); (await TinyLM.load(args[0])).terminate();", URL)
+    site.publish(versions, 'v2')
+    browser.run("const { TinyLM } = await import('/tinylm.js'); return await TinyLM.checkForUpdate(args[0]);", URL)
+    browser.driver.find_element('id', 'settings-open').click()
+    item = f"#stored-models li[data-model$='{NAME}']"
+    text = browser.wait_for(f"document.querySelector(\"{item}\")?.textContent", timeout=30)
+    assert 'version v1' in text and 'verified' in text and 'Update to v2 (4.2 MB)' in text, text
+    assert browser.driver.execute_script("return document.getElementById('storage-usage').dataset.persisted") in ('true', 'false')
+    browser.driver.execute_script(f"[...document.querySelectorAll(\"{item} button\")].find((b) => b.textContent.startsWith('Update')).click();")
+    text = browser.wait_for(f"(t => t && t.includes('version v2') && t)(document.querySelector(\"{item}\")?.textContent)", timeout=60)
+    assert 'Update to' not in text
+    browser.driver.execute_script(f"[...document.querySelectorAll(\"{item} button\")].find((b) => b.textContent === 'Delete').click();")
+    browser.wait_for(f"!document.querySelector(\"{item}\")", timeout=30)
+    assert stored(browser)['chunks'] == []
