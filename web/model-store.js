@@ -130,12 +130,14 @@ export class ModelStore {
    * incomplete: the next ensure() fetches that chunk alone (a Range request), online; when the
    * file was streamed without a manifest and its chunk list is not known, the whole file.
    */
-  async discardChunk(id, index) {
+  async discardChunk(id, index, hash = null) {
     const db = await this.open();
     const transaction = db.transaction(['models', 'chunks'], 'readwrite');
     const models = transaction.objectStore('models');
     const record = await promisify(models.get(id));
-    if (record) {
+    // An update switched versions while the chunk was read (and collected the old chunks):
+    // nothing is wrong with the new version, which the caller reads next.
+    if (record && !(hash && record.chunkHashes?.[index] !== hash)) {
       const hash = record.chunkHashes?.[index];
       if (hash) transaction.objectStore('chunks').delete(hash);
       if (record.complete && record.chunkHashes?.length === chunkTotal(record.size, record.chunkSize)) {
@@ -340,6 +342,7 @@ export class ModelStore {
         const fail = (what) => {
           const error = namedError('IntegrityError', `stored chunk ${index} of ${record.name} is ${what}`);
           error.chunkIndex = index;
+          error.chunkHash = record.chunkHashes[index] ?? null;
           return error;
         };
         const hash = record.chunkHashes[index];

@@ -119,7 +119,7 @@ async function load({ source, options = {} }, signal, emit) {
       if (error.name === 'IntegrityError' && record && attempt === 0 && !(source instanceof Blob)) {
         attempt++;
         corruption = error;
-        await store.discardChunk(id, error.chunkIndex); // fetched again: that chunk only, when its hash is known
+        await store.discardChunk(id, error.chunkIndex, error.chunkHash); // fetched again: that chunk only, when its hash is known
         progress({ phase: 'download', done: 0, total: size, refetch: true, reason: error.message });
         continue;
       }
