@@ -137,8 +137,13 @@ export class TinyLM {
    *   onProgress({phase: 'download'|'verify'|'load', done, total})   bytes (load: 0..1)
    *   signal        AbortSignal
    *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
+   *   manifest      the file's manifest (text or object; else url + '.manifest.json' is fetched,
+   *                 or manifestURL; false: none): every chunk is checked against it (model-trust.js)
+   *   publicKey     Ed25519 key the manifest must be signed with (SignatureError otherwise)
+   *   revalidateInterval  ms between fetches of a stored model's manifest (default 1 hour)
    *   contextLength tokens of context (default min(2048, the model's trained length))
-   * Resolves {id, size, sha256, downloaded, info, sampling, contextLength, threads, threadsError, simd}
+   * Resolves {id, size, sha256, downloaded, verified, verification: {source, reason}, version,
+   * update: {version, size, bytes} | null, info, sampling, contextLength, threads, threadsError, simd}
    * (simd: 'relaxed-simd' or 'simd128', the build of the module that runs; sampling: the model's
    * recommended {temperature, topK, topP, minP, repeatPenalty, source}, which generate() and chat()
    * use for the settings a call leaves out, or null when the engine does not know one).
