@@ -265,9 +265,14 @@ def test_file_changing_on_the_server_mid_download_never_mixes(server, browser, s
     v3 = site.publish(versions, 'v3')
     loaded = browser.run("return await window.first;")
     assert 'error' not in loaded, loaded
-    assert loaded['sha256'] == v3['sha256'] and loaded['version'] == 'v3'
+    # The resumption races the swap: it may have fetched the rest of v1 before v3 replaced it
+    # (a resumed planned download retries at once). Either way the stored file is one version
+    # whole, each chunk checked against that version's manifest, never a mix.
+    version = loaded['version']
+    assert version in ('v1', 'v3') and loaded['sha256'] == versions[version][1]['sha256'], loaded
     record = browser.run(f"const {{ modelStore }} = await import('/tinylm.js'); return (await modelStore.get(new URL('{URL}', location.href).href)).chunkHashes;")
-    assert record == v3['chunks']
+    assert record == versions[version][1]['chunks']
+    print(f'\n{browser.engine}: the file changed mid-download; stored {version}')
 
     # Without a manifest (streamed, trust on first download): If-Range fails, the download restarts.
     browser.run("const { modelStore } = await import('/tinylm.js'); for (const r of await modelStore.list()) await modelStore.delete(r.id);")
@@ -284,9 +289,12 @@ def test_file_changing_on_the_server_mid_download_never_mixes(server, browser, s
     site.publish(versions, 'v3', manifest=None)
     loaded = browser.run("return await window.second;")
     assert 'error' not in loaded, loaded
-    assert loaded['sha256'] == versions['v3'][1]['sha256']
+    assert loaded['sha256'] in (versions['v1'][1]['sha256'], versions['v3'][1]['sha256'])
     statuses = [r['status'] for r in requests_for(server)[before:]]
-    assert statuses == [200, 200], statuses  # the resumption's If-Range failed: the whole new file
+    if loaded['sha256'] == versions['v3'][1]['sha256']:
+        assert statuses == [200, 200], statuses  # the resumption's If-Range failed: the whole new file
+    else:
+        assert statuses == [200, 206], statuses  # resumed before the swap: the rest of v1
 
 
 def test_tab_closed_mid_download_and_mid_update_resumes(server, browser, site, versions):
@@ -324,8 +332,8 @@ def test_tab_closed_mid_download_and_mid_update_resumes(server, browser, site, v
     deadline = time.monotonic() + 60
     while not set(changed) & set(stored(browser)['chunks']) and time.monotonic() < deadline:
         time.sleep(0.2)  # until the first new chunk is stored
+    updating = browser.driver.current_window_handle
     browser.driver.switch_to.new_window('tab')
-    updating = browser.driver.window_handles[0]
     fresh = browser.driver.current_window_handle
     browser.driver.switch_to.window(updating)
     browser.driver.close()
