@@ -148,7 +148,10 @@ async function load({ source, options = {} }, signal, emit) {
     }
     loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength, chatCache: null };
     progress({ phase: 'load', done: 1, total: 1 });
-    const { update = record?.update ?? null } = (await revalidation) ?? {};
+    // A revalidation still waiting on a slow network does not hold up the model: it records what
+    // it learns in the store (the next load, and the app's storage page, show it).
+    const late = new Promise((resolve) => setTimeout(resolve, 250, null));
+    const { update = record?.update ?? null } = (revalidation && await Promise.race([revalidation, late])) ?? {};
     return {
       id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
       verified: trust.verified, verification: { source: trust.source, reason: trust.reason }, version: record?.version ?? null, update,
