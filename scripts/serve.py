@@ -20,8 +20,10 @@ Test-only switches simulate a bad network for files under /models/ (Tests/browse
     --no-range         ignore Range headers (always answer 200 with the whole file)
     --corrupt-at N     flip the byte at file offset N in every model response
     --rate BYTES/S     throttle model responses
-    --test-hooks       enables POST /__test__/config (same settings as JSON, at run time)
-                       and GET /__test__/log (the requests seen, with their Range headers)
+    --test-hooks       enables POST /__test__/config (same settings as JSON, at run time,
+                       plus modelsDir: serve /models/ from that folder) and GET /__test__/log
+                       (the requests seen, with their Range headers)
+Model manifests (/models/*.manifest.json) are never cut, throttled or corrupted.
 --port 0 picks a free port; the URL is printed on the first line of stdout either way.
 """
 
@@ -120,12 +122,13 @@ class Settings:
         self.no_range = args.no_range
         self.corrupt_at = args.corrupt_at
         self.rate = args.rate
+        self.models_dir = None  # tests: serve /models/ from another folder (POST {"modelsDir": ...})
         self.test_hooks = args.test_hooks
         self.requests = []  # [{method, path, range, status, sent}]
 
     def update(self, config):
         with self.lock:
-            for key in ('cut_after', 'cut_count', 'no_range', 'corrupt_at', 'rate'):
+            for key in ('cut_after', 'cut_count', 'no_range', 'corrupt_at', 'rate', 'models_dir'):
                 camel = re.sub(r'_(\w)', lambda m: m.group(1).upper(), key)
                 if camel in config:
                     setattr(self, key, config[camel])
@@ -179,9 +182,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         clean = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
         if clean.startswith('/models/'):
             name = clean[len('/models/'):]
+            folder = self.settings.models_dir or self.models
             if name and '/' not in name and not name.startswith('.'):
-                return os.path.join(self.models, name)
-            return os.path.join(self.models, '.missing')
+                return os.path.join(folder, name)
+            return os.path.join(folder, '.missing')
         return super().translate_path(path)
 
     def do_GET(self):
@@ -228,7 +232,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         size = stat.st_size
         etag = f'"{stat.st_mtime_ns:x}-{size:x}"'
         last_modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
-        is_model = path.startswith('/models/')
+        # The failure switches apply to model files, not to the manifests beside them.
+        is_model = path.startswith('/models/') and not path.endswith('.manifest.json')
         s = self.settings
 
         if self.headers.get('If-None-Match') == etag:

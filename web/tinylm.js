@@ -14,6 +14,7 @@
 // TemplateError, GrammarError, WorkerError.
 
 import { ModelStore, formatBytes } from './model-store.js';
+import { checkForUpdate, applyUpdate } from './model-updates.js';
 import { Embedder } from './embedder.js';
 
 export { formatBytes, Embedder };
@@ -50,6 +51,15 @@ export class TinyLM {
 
   /** The weight store (same object as the `modelStore` export). */
   static get store() { return modelStore; }
+
+  /** Whether a newer version of a stored model is published (its manifest): {available, stored,
+   *  latest, bytes} — bytes: what update() downloads. Options: publicKey, manifest, manifestURL. */
+  static checkForUpdate(url, options = {}) { return checkForUpdate(modelStore, url, options); }
+
+  /** Downloads only the changed chunks of a stored model's new version and switches to it once
+   *  complete and checked (the stored version serves until then; an interrupted update resumes).
+   *  Resolves {updated, version, sha256, downloadedBytes}. Options: onProgress, signal, publicKey. */
+  static update(url, options = {}) { return applyUpdate(modelStore, url, options); }
 
   /**
    * A sentence-embedding model (e.g. all-MiniLM-L6-v2) in a Worker of its own: resolves an
@@ -127,13 +137,19 @@ export class TinyLM {
    *   onProgress({phase: 'download'|'verify'|'load', done, total})   bytes (load: 0..1)
    *   signal        AbortSignal
    *   sha256        expected hex SHA-256 of the file, enforced (IntegrityError)
+   *   manifest      the file's manifest (text or object; else url + '.manifest.json' is fetched,
+   *                 or manifestURL; false: none): every chunk is checked against it (model-trust.js)
+   *   publicKey     Ed25519 key the manifest must be signed with (SignatureError otherwise)
+   *   revalidateInterval  ms between fetches of a stored model's manifest (default 1 hour)
    *   contextLength tokens of context (default min(2048, the model's trained length))
-   * Resolves {id, size, sha256, downloaded, info, sampling, contextLength, threads, threadsError, simd}
+   * Resolves {id, size, sha256, downloaded, verified, verification: {source, reason}, version,
+   * update: {version, size, bytes} | null, info, sampling, contextLength, threads, threadsError, simd}
    * (simd: 'relaxed-simd' or 'simd128', the build of the module that runs; sampling: the model's
    * recommended {temperature, topK, topP, minP, repeatPenalty, source}, which generate() and chat()
    * use for the settings a call leaves out, or null when the engine does not know one).
    */
-  async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true } = {}) {
+  async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true,
+    manifest = null, manifestURL = null, publicKey = null, revalidateInterval = undefined } = {}) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
       throw namedError('InvalidArgumentError', 'load() takes a URL or a File/Blob');
     }
@@ -141,7 +157,7 @@ export class TinyLM {
     this.loaded = null;
     this.loaded = await this.#request('load', {
       source: resolved,
-      options: { sha256, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+      options: { sha256, manifest, manifestURL, publicKey, revalidateInterval, contextLength, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
         adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd, isolationAdvice: isolationAdvice() },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return this.loaded;

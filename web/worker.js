@@ -16,6 +16,7 @@
 
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
+import { ensureTrusted, trustFor } from './model-trust.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
 import { parallelCores } from './core-count.js';
 
@@ -90,11 +91,14 @@ async function load({ source, options = {} }, signal, emit) {
   let attempt = 0;
   let corruption = null; // the IntegrityError that made us fetch the model again
   for (;;) {
-    const storeOptions = { sha256: options.sha256, signal, onProgress: progress };
     let record = null;
     let downloaded = false;
+    let trust = trustFor({ picked: true });
+    let revalidation = null;
     try {
-      if (!(options.store === false && source instanceof Blob)) ({ record, downloaded } = await store.ensure(source, storeOptions));
+      if (!(options.store === false && source instanceof Blob)) {
+        ({ record, downloaded, trust, revalidation } = await ensureTrusted(store, source, options, { signal, onProgress: progress }));
+      }
     } catch (error) {
       if (corruption && error.name === 'NetworkError') {
         throw namedError('IntegrityError', `${corruption.message}; the stored copy was deleted and fetching it again failed (${error.message})`);
@@ -115,7 +119,7 @@ async function load({ source, options = {} }, signal, emit) {
       if (error.name === 'IntegrityError' && record && attempt === 0 && !(source instanceof Blob)) {
         attempt++;
         corruption = error;
-        await store.delete(id);
+        await store.discardChunk(id, error.chunkIndex, error.chunkHash); // fetched again: that chunk only, when its hash is known
         progress({ phase: 'download', done: 0, total: size, refetch: true, reason: error.message });
         continue;
       }
@@ -144,8 +148,13 @@ async function load({ source, options = {} }, signal, emit) {
     }
     loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength, chatCache: null };
     progress({ phase: 'load', done: 1, total: 1 });
+    // A revalidation still waiting on a slow network does not hold up the model: it records what
+    // it learns in the store (the next load, and the app's storage page, show it).
+    const late = new Promise((resolve) => setTimeout(resolve, 250, null));
+    const { update = record?.update ?? null } = (revalidation && await Promise.race([revalidation, late])) ?? {};
     return {
       id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
+      verified: trust.verified, verification: { source: trust.source, reason: trust.reason }, version: record?.version ?? null, update,
       sampling: recommendedSampling(model.info),
       threads: engine.threads, threadsError: engine.threadsError, simd: engine.simd,
     };

@@ -6,6 +6,7 @@
 import { TinyLM, modelStore, formatBytes } from '../tinylm.js';
 import { Conversations } from './conversations.js';
 import { renderMarkdown } from './markdown.js';
+import { renderStorage } from './storage-view.js';
 
 /** The models the assistant offers; each is stored once (keyed by its URL). */
 const MODELS = [
@@ -123,31 +124,15 @@ function progressReporter() {
   };
 }
 
-async function showStorage() {
-  const usage = await modelStore.usage().catch(() => null);
-  const stored = await modelStore.list().catch(() => []);
-  // Some browsers (WebKitGTK) have no navigator.storage: no usage, quota or persistence to show.
-  $('storage-usage').textContent = !usage ? 'Storage information is not available.'
-    : usage.quota == null ? `Models: ${formatBytes(usage.models)}. This browser does not say how much space the site may use.`
-    : `Models: ${formatBytes(usage.models)}. This site uses ${formatBytes(usage.usage)} of ${formatBytes(usage.quota)} allowed` +
-      `${usage.persisted ? ' (persistent).' : ' (the browser may evict it under storage pressure).'}`;
-  const list = $('stored-models');
-  list.replaceChildren();
-  for (const record of stored) {
-    const item = document.createElement('li');
-    const label = document.createElement('span');
-    label.textContent = `${record.name} — ${formatBytes(record.complete ? record.size : record.received)}${record.complete ? '' : ' (partial)'}`;
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.textContent = 'Delete';
-    remove.addEventListener('click', async () => {
-      await modelStore.delete(record.id);
-      showStorage();
-      if (record.id === currentModel().url && !app.ready) prepareModel();
-    });
-    item.append(label, remove);
-    list.append(item);
-  }
+/** The settings dialog's Storage section (storage-view.js). */
+function showStorage() {
+  return renderStorage({
+    usage: $('storage-usage'),
+    list: $('stored-models'),
+    onDeleted: (record) => { if (record.id === currentModel().url && !app.ready) prepareModel(); },
+    // The model in use runs from memory: the new version opens on the next load.
+    onUpdated: (record) => { if (record.id === currentModel().url && app.ready) setState('ready', `${app.readyText} · updated: reload to use the new version`); },
+  });
 }
 
 // --- the model ----------------------------------------------------------------------------
@@ -220,7 +205,8 @@ async function loadModel() {
     const usage = await modelStore.usage().catch(() => null);
     const threads = `${result.threads} thread${result.threads === 1 ? '' : 's'}`;
     app.readyText = `${model.label} ready · ${result.contextLength}-token context · ${threads} · models use ${formatBytes(usage?.models ?? result.size)}` +
-      (usage?.quota ? ` of ${formatBytes(usage.quota - (usage.usage ?? 0) + (usage.models ?? 0))} available here` : ' on this device');
+      (usage?.quota ? ` of ${formatBytes(usage.quota - (usage.usage ?? 0) + (usage.models ?? 0))} available here` : ' on this device')
+      + (result.update ? ` · update available (${formatBytes(result.update.bytes)}): Settings › Storage` : '');
     $('status-text').title = result.threadsError ? `Why not more threads: ${result.threadsError}` : '';
     setState('ready', app.readyText);
     showSampling();
