@@ -2,7 +2,7 @@
 # Runs every test of the project: the README's test command, and exactly what CI runs.
 #   scripts/test.sh
 # On a fresh machine it first installs what building and testing need (scripts/setup.sh) and
-# fetches both real models (scripts/fetch-models.sh all); both do nothing when all is there.
+# fetches the models and test data (scripts/fetch-models.sh all); both do nothing when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
