@@ -12,7 +12,8 @@
 // random one per answer, so visitors get varied answers; set it for repeatable ones).
 // Style it with CSS custom properties: --tinylm-accent, --tinylm-background, --tinylm-text,
 // --tinylm-border, --tinylm-height; or ::part(box|status|log|input|send).
-// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text, reason, sampling}}),
+// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text, reason, sampling, sources}}:
+// sources, with a knowledge file, the passages used: [{documentId, title, url, heading, text, score, chunk}]),
 // tinylm-error.
 // Everything shown is text (textContent): the model's output can not inject markup.
 //
