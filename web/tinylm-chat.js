@@ -4,6 +4,7 @@
 //   <tinylm-chat model="/models/SmolLM2-135M-Instruct.Q4_1.gguf"></tinylm-chat>
 //
 // Attributes: model (URL of a GGUF file, required), sha256 (expected hash, enforced),
+// embedder, knowledge, k, embedder-sha256 (answers from a site's pages: below),
 // system (system prompt), placeholder, max-tokens (default 512; an answer cut there says so and
 // offers Continue), autoload (download without asking first; a model already stored always
 // loads at once). Sampling: the model's recommended settings (shown under the status line),
@@ -11,11 +12,22 @@
 // random one per answer, so visitors get varied answers; set it for repeatable ones).
 // Style it with CSS custom properties: --tinylm-accent, --tinylm-background, --tinylm-text,
 // --tinylm-border, --tinylm-height; or ::part(box|status|log|input|send).
-// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text, reason, sampling}}),
+// Events: tinylm-ready ({detail: load result}), tinylm-answer ({detail: {text, reason, sampling, sources}}:
+// sources, with a knowledge file, the passages used: [{documentId, title, url, heading, text, score, chunk}]),
 // tinylm-error.
 // Everything shown is text (textContent): the model's output can not inject markup.
+//
+// Answers from a site's own pages: add a knowledge file (`tinylm index` builds it from the
+// site's folder; web/README.md, "Answers from your site's pages") and the embedding model it
+// was built with:
+//   <tinylm-chat model="/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+//                embedder="/models/all-MiniLM-L6-v2.gguf" knowledge="/site-knowledge.bin"></tinylm-chat>
+// Each question is searched in the knowledge file (k passages, default 3, attribute `k`), the
+// passages go into the prompt, and links to the pages they came from are shown under the
+// answer (page URLs in the file are resolved against the knowledge file's URL).
 
 import { TinyLM, modelStore, formatBytes } from './tinylm.js';
+import { KnowledgeBase } from './knowledge-base.js';
 
 /** Used only with engines that report no recommended sampling for the model (lm.loaded.sampling null). */
 const FALLBACK_SAMPLING = { temperature: 0.7, repeatPenalty: 1.1 };
@@ -37,6 +49,8 @@ const STYLE = `
   .log li.error { border-color: #b3412f; color: #b3412f; }
   .log li.notice { align-self: flex-start; font-size: 0.88em; opacity: 0.85; padding: 0 0.2rem; display: flex; gap: 0.5rem; align-items: center; flex-wrap: wrap; }
   .log li.notice button { padding: 0.15rem 0.6rem; }
+  .log li.sources { align-self: flex-start; font-size: 0.85em; padding: 0 0.2rem; display: flex; gap: 0.3rem 0.7rem; flex-wrap: wrap; }
+  .log li.sources a { color: var(--accent); }
   form { display: flex; gap: 0.4rem; padding: 0.55rem; border-top: 1px solid var(--border); }
   textarea { flex: 1; resize: none; font: inherit; padding: 0.45rem 0.6rem; border: 1px solid var(--border); border-radius: 8px;
     background: transparent; color: inherit; }
@@ -74,6 +88,8 @@ export class TinyLMChat extends HTMLElement {
     /** The conversation so far: [{role, content}] (answers as generated, so the next turn reuses the model's cache). */
     this.messages = [];
     this.lm = null;
+    /** The site's knowledge (a KnowledgeBase from the `knowledge` file), once loaded. */
+    this.knowledge = null;
     this.loading = null;
     this.generating = null;
     this.ui.load.addEventListener('click', () => this.load());
@@ -94,17 +110,19 @@ export class TinyLMChat extends HTMLElement {
     this.loading?.abort();
     this.lm?.terminate();
     this.lm = null;
+    this.knowledge = null;
   }
 
   attributeChangedCallback(name, old, value) {
     if (name === 'model' && old !== null && old !== value && this.isConnected) {
       this.lm?.terminate();
       this.lm = null;
+      this.knowledge = null;
       this.#prepare();
     }
   }
 
-  get ready() { return Boolean(this.lm?.loaded); }
+  get ready() { return Boolean(this.lm?.loaded) && (!this.getAttribute('knowledge') || Boolean(this.knowledge)); }
 
   /** Downloads (once) and loads the model; resolves when the box can answer. */
   async load() {
@@ -128,7 +146,10 @@ export class TinyLMChat extends HTMLElement {
               : phase === 'verify' ? 'Checking the stored model…' : 'Starting the model…');
           },
         });
-        this.#status('Ready — the model runs on your device; nothing you type leaves it.');
+        if (this.getAttribute('knowledge')) await this.#loadKnowledge(controller.signal);
+        this.#status(this.knowledge
+          ? `Ready — answers come from this site's pages (${this.knowledge.documents.length}); the model runs on your device, nothing you type leaves it.`
+          : 'Ready — the model runs on your device; nothing you type leaves it.');
         this.#showSampling();
         this.dispatchEvent(new CustomEvent('tinylm-ready', { detail: result }));
         return result;
@@ -144,6 +165,28 @@ export class TinyLMChat extends HTMLElement {
       }
     })();
     return controller.promise;
+  }
+
+  /** Loads the embedding model (beside the chat model, in its Worker) and the knowledge file. */
+  async #loadKnowledge(signal) {
+    const embedderURL = this.getAttribute('embedder');
+    if (!embedderURL) {
+      const error = new Error('the knowledge attribute needs the embedder attribute too: the URL of the embedding model the knowledge file was built with');
+      error.name = 'InvalidArgumentError';
+      throw error;
+    }
+    const embedder = await this.lm.loadEmbedder(embedderURL, {
+      sha256: this.getAttribute('embedder-sha256') || null,
+      signal,
+      onProgress: ({ phase, done, total }) => {
+        this.ui.progress.value = total ? done / total : 0;
+        this.#status(phase === 'download' ? `Downloading the search model: ${formatBytes(done)} / ${formatBytes(total)}`
+          : phase === 'verify' ? 'Checking the stored search model…' : 'Starting the search model…');
+      },
+    });
+    this.#status("Loading this site's pages…");
+    this.knowledgeURL = new URL(this.getAttribute('knowledge'), location.href);
+    this.knowledge = await KnowledgeBase.fromFile(this.knowledgeURL.href, { embedder, signal });
   }
 
   /** Sends `text` as the user and streams the answer into the box; resolves with the answer. */
@@ -178,6 +221,9 @@ export class TinyLMChat extends HTMLElement {
 
   get maxTokens() { return Math.max(1, Math.round(Number(this.getAttribute('max-tokens'))) || 512); }
 
+  /** Passages searched per question (attribute `k`, default 3). */
+  get k() { return Math.max(1, Math.round(Number(this.getAttribute('k'))) || 3); }
+
   async #answer(item, before) {
     try {
       await this.load();
@@ -202,6 +248,7 @@ export class TinyLMChat extends HTMLElement {
       if (before) conversation.push({ role: 'assistant', content: before });
       result = await this.lm.chat(conversation, {
         ...this.samplingOptions(),
+        ...(this.knowledge ? { knowledge: this.knowledge, k: this.k } : {}),
         maxTokens: this.maxTokens,
         continue: Boolean(before),
         signal: controller.signal,
@@ -225,10 +272,41 @@ export class TinyLMChat extends HTMLElement {
       return answer;
     }
     this.messages.push({ role: 'assistant', content: answer });
+    const sources = result?.sources ?? null;
+    if (sources) this.#showSources(item, sources);
     if (result?.reason === 'length') this.#lengthNotice(result);
     if (result?.sampling) this.#showSampling(result.sampling);
-    this.dispatchEvent(new CustomEvent('tinylm-answer', { detail: { text: answer.trim(), reason: result?.reason ?? 'stopped', sampling: result?.sampling ?? null } }));
+    this.dispatchEvent(new CustomEvent('tinylm-answer', { detail: { text: answer.trim(), reason: result?.reason ?? 'stopped', sampling: result?.sampling ?? null, sources } }));
     return answer.trim();
+  }
+
+  /**
+   * Links to the pages the answer's passages came from, under the answer: one per page, best
+   * first (the passage's heading in the tooltip). Only http(s) URLs become links.
+   */
+  #showSources(item, sources) {
+    item.sourcesElement?.remove();
+    const list = document.createElement('li');
+    list.className = 'sources';
+    list.setAttribute('part', 'sources');
+    const label = document.createElement('span');
+    label.textContent = sources.length ? 'Sources:' : 'No matching page found.';
+    list.append(label);
+    const seen = new Set();
+    for (const source of sources) {
+      if (seen.has(source.documentId)) continue;
+      seen.add(source.documentId);
+      let url = null;
+      try { url = source.url ? new URL(source.url, this.knowledgeURL ?? location.href) : null; } catch { url = null; }
+      const link = document.createElement(url && /^https?:$/.test(url.protocol) ? 'a' : 'span');
+      if (link.tagName === 'A') link.href = url.href;
+      link.textContent = source.title || source.url || source.documentId;
+      link.title = [source.heading, `score ${source.score.toFixed(3)}`].filter(Boolean).join(' · ');
+      link.dataset.documentId = source.documentId;
+      list.append(link);
+    }
+    item.after(list);
+    item.sourcesElement = list;
   }
 
   /** The length limit ended the answer: say so, and offer to go on with it. */
@@ -269,11 +347,16 @@ export class TinyLMChat extends HTMLElement {
   async #prepare() {
     const url = this.getAttribute('model');
     if (!url) return this.#status('Set the model attribute to the URL of a GGUF file.');
-    // A stored model costs nothing to open; a download waits for the visitor (or `autoload`).
-    if (this.hasAttribute('autoload') || await modelStore.has(url).catch(() => false)) return this.load().catch(() => {});
+    // Stored models cost nothing to open; a download waits for the visitor (or `autoload`).
+    const files = [url, ...(this.getAttribute('knowledge') && this.getAttribute('embedder') ? [this.getAttribute('embedder')] : [])]
+      .map((file) => new URL(file, location.href).href);
+    const stored = await Promise.all(files.map((file) => modelStore.has(file).catch(() => false)));
+    if (this.hasAttribute('autoload') || stored.every(Boolean)) return this.load().catch(() => {});
     this.#status('This chat runs a small AI model in your browser. It is downloaded once, then works offline.');
     this.ui.load.hidden = false;
-    const size = await fetch(url, { method: 'HEAD' }).then((r) => Number(r.headers.get('Content-Length')) || 0).catch(() => 0);
+    const sizes = await Promise.all(files.filter((_, i) => !stored[i])
+      .map((file) => fetch(file, { method: 'HEAD' }).then((r) => Number(r.headers.get('Content-Length')) || 0).catch(() => 0)));
+    const size = sizes.every(Boolean) ? sizes.reduce((a, b) => a + b, 0) : 0;
     this.ui.load.textContent = size ? `Load model (${formatBytes(size)})` : 'Load model';
   }
 

@@ -7,6 +7,7 @@ import { TinyLM, modelStore, formatBytes } from '../tinylm.js';
 import { Conversations } from './conversations.js';
 import { renderMarkdown } from './markdown.js';
 import { renderStorage } from './storage-view.js';
+import { Documents } from './documents.js';
 
 /** The models the assistant offers; each is stored once (keyed by its URL). */
 const MODELS = [
@@ -28,9 +29,11 @@ const FALLBACK_SAMPLING = { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, 
 const SAMPLING_SOURCES = { gguf: "the model file's recommendation", table: "TinyLM's table for this model", default: 'default settings', app: "the app's defaults" };
 // v2: v1 stored the old fixed sampling defaults, which would hide the model's recommendation.
 const SETTINGS_KEY = 'tinylm-app.settings.v2';
+const DOCUMENT_PASSAGES = 3; // passages of the user's documents per answer
 const CURRENT_KEY = 'tinylm-app.conversation';
 
 const $ = (id) => document.getElementById(id);
+const WORKER_URL = new URL('./worker-entry.js', import.meta.url); // see worker-entry.js
 const conversations = new Conversations();
 const app = {
   lm: null, settings: loadSettings(), conversation: null, loadedKey: null, ready: false,
@@ -197,7 +200,7 @@ async function loadModel() {
   app.loadedKey = null;
   setState('loading', `Opening ${model.label}…`);
   try {
-    app.lm ??= new TinyLM({ workerURL: new URL('./worker-entry.js', import.meta.url) }); // see worker-entry.js
+    app.lm ??= new TinyLM({ workerURL: WORKER_URL });
     const result = await app.lm.load(model.url, { sha256: model.sha256, signal: controller.signal, onProgress: progressReporter() });
     if (app.loading !== controller) return; // another model was picked meanwhile
     app.loadedKey = model.key;
@@ -268,23 +271,24 @@ function openConversation(conversation) {
   localStorage.setItem(CURRENT_KEY, conversation.id);
   const list = $('messages');
   list.replaceChildren();
-  for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta);
+  for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta, message.sources);
   showConversations();
 }
 
-function addMessage(role, content, meta = '') {
+function addMessage(role, content, meta = '', sources = null) {
   const item = document.createElement('li');
   item.className = `message ${role}`;
-  fillMessage(item, role, content, meta);
+  fillMessage(item, role, content, meta, sources);
   $('messages').append(item);
   item.scrollIntoView({ block: 'end' });
   return item;
 }
 
-function fillMessage(item, role, content, meta) {
+function fillMessage(item, role, content, meta, sources = null) {
   // User text is shown as typed (textContent); model text as DOM-built Markdown.
   if (role === 'user') item.textContent = content;
   else item.replaceChildren(renderMarkdown(content));
+  if (sources) item.append(sourceList(sources));
   if (meta) {
     const small = document.createElement('small');
     small.className = 'meta';
@@ -294,16 +298,42 @@ function fillMessage(item, role, content, meta) {
 }
 
 /**
+ * The passages an answer drew on, numbered as in the prompt ([1] is the first): each one's
+ * document and heading, opening to the passage itself.
+ */
+function sourceList(sources) {
+  const list = document.createElement('div');
+  list.className = 'sources';
+  if (!sources.length) list.textContent = 'No passage of your documents matched.';
+  sources.forEach((source, index) => {
+    const details = document.createElement('details');
+    details.dataset.documentId = source.documentId;
+    details.dataset.chunk = String(source.chunk);
+    const summary = document.createElement('summary');
+    const title = source.title || source.documentId;
+    // Headings often start with the document's title (its first heading): name it once.
+    const place = !source.heading ? title : source.heading.startsWith(title) ? source.heading : `${title} › ${source.heading}`;
+    summary.textContent = `[${index + 1}] ${place}`;
+    summary.title = `similarity ${source.score.toFixed(3)}`;
+    const passage = document.createElement('p');
+    passage.textContent = source.text;
+    details.append(summary, passage);
+    list.append(details);
+  });
+  return list;
+}
+
+/**
  * The messages sent to the model: the system prompt and the conversation. When it no longer
  * fits, the oldest turns go, down to half the context: the next turns then extend this prompt
  * and reuse its KV cache for a while, instead of dropping one turn (and evaluating everything
  * again) at every turn.
  */
-async function promptMessages(conversation, maxTokens, continued = '') {
+async function promptMessages(conversation, maxTokens, continued = '', passageTokens = 0) {
   const system = app.settings.system.trim();
   const history = conversation.messages.map(({ role, content }) => ({ role, content }));
   const context = app.lm.loaded.contextLength;
-  const reserve = Math.min(maxTokens, context / 4);
+  const reserve = Math.min(maxTokens, context / 4) + passageTokens;
   const tail = continued ? [{ role: 'assistant', content: continued }] : [];
   const build = () => [...(system ? [{ role: 'system', content: system }] : []), ...history, ...tail];
   let count = await app.lm.countTokens(build(), { continue: Boolean(continued) });
@@ -350,6 +380,7 @@ async function answer(conversation, item, before) {
   let reply = before;
   let meta = '';
   let result = null;
+  let sources = null;
   let frame = 0;
   const render = () => {
     frame = 0;
@@ -359,9 +390,12 @@ async function answer(conversation, item, before) {
   const started = performance.now();
   let firstTokenMs = null;
   try {
-    const messages = await promptMessages(conversation, options.maxTokens, before);
+    // With documents: the best passages go into the prompt (k of them, about 200 tokens each).
+    const knowledge = app.documents.enabled ? await app.documents.knowledge() : null;
+    const messages = await promptMessages(conversation, options.maxTokens, before, knowledge ? DOCUMENT_PASSAGES * 200 : 0);
     result = await app.lm.chat(messages, {
       ...options, continue: Boolean(before), signal: controller.signal,
+      ...(knowledge ? { knowledge, k: DOCUMENT_PASSAGES } : {}),
       onToken: (piece) => {
         firstTokenMs ??= performance.now() - started;
         reply += piece;
@@ -369,6 +403,7 @@ async function answer(conversation, item, before) {
       },
     });
     reply = before + result.text;
+    sources = result.sources?.map(({ documentId, title, url, heading, text, score, chunk }) => ({ documentId, title, url, heading, text, score, chunk })) ?? null;
     const speed = result.timings.tokensPerSecond;
     meta = `${result.tokens.length} tokens${speed ? ` · ${speed.toFixed(1)} tokens/s` : ''}${result.reason === 'length' ? ' · reached the length limit' : ''}`;
   } catch (error) {
@@ -382,13 +417,13 @@ async function answer(conversation, item, before) {
   // For the curious (and the benchmark): time to the first text, and how much of the prompt the cache held.
   app.lastAnswer = { firstTokenMs, usage: result?.usage ?? null, timings: result?.timings ?? null, reason: result?.reason ?? meta };
   item.classList.remove('streaming');
-  fillMessage(item, 'assistant', reply.trim(), meta);
+  fillMessage(item, 'assistant', reply.trim(), meta, sources);
   if (result?.sampling) item.title = describeSampling(result.sampling);
   if (result?.reason === 'length') addContinueButton(item, conversation);
   item.scrollIntoView({ block: 'end' });
   if (app.generating === controller) app.generating = null;
   // Saved to the conversation it answers, even if the user opened another one meanwhile.
-  conversation.messages.push({ role: 'assistant', content: item.classList.contains('error') ? reply.trim() : reply, meta });
+  conversation.messages.push({ role: 'assistant', content: item.classList.contains('error') ? reply.trim() : reply, meta, ...(sources ? { sources } : {}) });
   await conversations.save(conversation);
   if (app.loadedKey === currentModel().key && !app.loading) {
     setState('ready', app.readyText);
@@ -458,6 +493,9 @@ function wire() {
     if (name in DEFAULTS) { app.settings[name] = value; saveSettings(); showSampling(); }
   });
 
+  const documentsDialog = $('documents');
+  $('documents-open').addEventListener('click', () => { app.documents.refresh(); documentsDialog.showModal(); });
+
   const network = () => { $('network').hidden = navigator.onLine; };
   addEventListener('online', network);
   addEventListener('offline', network);
@@ -474,7 +512,13 @@ async function registerServiceWorker() {
 }
 
 async function main() {
+  app.documents = new Documents({
+    files: $('document-files'), drop: $('drop-zone'), pasteTitle: $('paste-title'), pasteText: $('paste-text'), pasteAdd: $('paste-add'),
+    progress: $('documents-progress'), progressBar: $('documents-progress-bar'), progressText: $('documents-progress-text'),
+    status: $('documents-status'), list: $('document-list'), use: $('use-documents'), useLabel: $('use-documents-label'), count: $('documents-count'),
+  }, { workerURL: WORKER_URL });
   wire();
+  await app.documents.start();
   registerServiceWorker();
   const saved = localStorage.getItem(CURRENT_KEY);
   openConversation((saved && await conversations.get(saved)) || conversations.create(app.settings.model));
