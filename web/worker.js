@@ -17,6 +17,7 @@
 import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
+import { adapterHandlers } from './adapter-worker.js';
 import { parallelCores } from './core-count.js';
 
 const store = new ModelStore();
@@ -62,8 +63,12 @@ function requireModel() {
   return loaded;
 }
 
+// LoRA adapters (adapter-worker.js): each generate request applies its own list.
+const adapters = adapterHandlers({ getModel: () => requireModel().model });
+
 function unload() {
   if (!loaded) return;
+  adapters.release();
   loaded.session.free();
   loaded.model.free();
   loaded = null;
@@ -285,6 +290,7 @@ function constraintOptions(request) {
 
 async function generate(request, signal, emit) {
   const { session, contextLength, model } = requireModel();
+  await adapters.apply(session, request.adapters ?? [], signal);
   const { ids, chatText } = promptFor(request);
   const { constraint, toolFormat } = constraintOptions(request);
   const given = request.options ?? {};
@@ -364,6 +370,8 @@ const handlers = {
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
   async test({ hook, value }) { store.testHooks[hook] = value; return true; },
 };
+
+Object.assign(handlers, adapters.handlers);
 
 // Sentence embeddings and knowledge bases (knowledge-worker.js): the same engine as the model.
 Object.assign(handlers, knowledgeHandlers({
