@@ -6,6 +6,7 @@
 import { TinyLM, modelStore, formatBytes } from '../tinylm.js';
 import { Conversations } from './conversations.js';
 import { renderMarkdown } from './markdown.js';
+import { AdapterPicker } from './adapter-picker.js';
 
 /** The models the assistant offers; each is stored once (keyed by its URL). */
 const MODELS = [
@@ -280,6 +281,7 @@ function openConversation(conversation) {
   app.generating?.abort();
   app.conversation = conversation;
   localStorage.setItem(CURRENT_KEY, conversation.id);
+  app.adapters?.show(conversation.adapter ?? '');
   const list = $('messages');
   list.replaceChildren();
   for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta);
@@ -375,7 +377,7 @@ async function answer(conversation, item, before) {
   try {
     const messages = await promptMessages(conversation, options.maxTokens, before);
     result = await app.lm.chat(messages, {
-      ...options, continue: Boolean(before), signal: controller.signal,
+      ...options, continue: Boolean(before), signal: controller.signal, adapters: await app.adapters.options(conversation.adapter),
       onToken: (piece) => {
         firstTokenMs ??= performance.now() - started;
         reply += piece;
@@ -429,6 +431,15 @@ function wire() {
   for (const model of MODELS) select.append(new Option(model.label, model.key));
   select.value = currentModel().key;
   select.addEventListener('change', () => switchModel(select.value));
+  // A LoRA adapter per conversation (adapter-picker.js).
+  app.adapters = new AdapterPicker({
+    select: $('adapter'), fileInput: $('adapter-file'), getLM: () => (app.ready ? app.lm : null),
+    onPick: (id) => {
+      app.conversation.adapter = id || null;
+      if (app.conversation.messages.length) conversations.save(app.conversation);
+    },
+    onError: (error) => { $('status-text').textContent = `${error.name}: ${error.message}`; },
+  });
 
   $('download').addEventListener('click', () => loadModel());
   $('cancel-download').addEventListener('click', () => app.loading?.abort());
