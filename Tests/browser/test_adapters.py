@@ -140,7 +140,7 @@ def test_the_assistant_applies_an_added_adapter_per_conversation(adapter_server,
         adapted = ask(browser, question)
 
         browser.driver.find_element('id', 'new-chat').click()
-        assert browser.driver.execute_script("return document.getElementById('adapter').value;") == ''
+        browser.wait_for("document.getElementById('adapter').value === '' && tinylmApp.conversation.messages.length === 0")
         plain = ask(browser, question)
 
         # The pieces of llama.cpp's greedy answers, as far as the reference rule makes them exact.

@@ -9,8 +9,8 @@ const ADD = '__add__';
 
 export class AdapterPicker {
   /**
-   * select: the <select>; fileInput: a hidden <input type=file>; getLM(): the TinyLM with a model
-   * loaded (or null); onPick(id): the user chose an adapter id (NONE: none) for the conversation;
+   * select: the <select>; fileInput: a hidden <input type=file>; getLM(): the app's TinyLM (or
+   * null); onPick(id): the user chose an adapter id (NONE: none) for the conversation;
    * onError(error): adding a file failed.
    */
   constructor({ select, fileInput, getLM, onPick, onError }) {
@@ -37,7 +37,7 @@ export class AdapterPicker {
   async add(file) {
     const lm = this.getLM();
     try {
-      if (!lm) throw Object.assign(new Error('load a model before adding an adapter'), { name: 'InvalidStateError' });
+      if (!lm?.loaded) throw Object.assign(new Error('load a model before adding an adapter'), { name: 'InvalidStateError' });
       const handle = await lm.loadAdapter(file);
       this.#cache(lm).set(handle.id, handle);
       await this.show(handle.id);
@@ -49,6 +49,7 @@ export class AdapterPicker {
 
   /** Fills the menu with the stored adapters and selects `id` (NONE: no adapter). */
   async show(id = this.current) {
+    this.select.value = id; // at once (when listed already); the stored list may have changed below
     const stored = (await adapterStore.list()).filter((record) => record.complete);
     const options = [new Option('No adapter', NONE)];
     for (const record of stored) options.push(new Option(`${record.name ?? record.id} (${formatBytes(record.size)})`, record.id));

@@ -433,7 +433,7 @@ function wire() {
   select.addEventListener('change', () => switchModel(select.value));
   // A LoRA adapter per conversation (adapter-picker.js).
   app.adapters = new AdapterPicker({
-    select: $('adapter'), fileInput: $('adapter-file'), getLM: () => (app.ready ? app.lm : null),
+    select: $('adapter'), fileInput: $('adapter-file'), getLM: () => app.lm,
     onPick: (id) => {
       app.conversation.adapter = id || null;
       if (app.conversation.messages.length) conversations.save(app.conversation);
