@@ -20,6 +20,11 @@ export const ERROR_NAMES = {
   10: 'EmbedderMismatchError',
   11: 'InvalidManifestError',
   12: 'IntegrityError',
+  16: 'NotAnAdapterError',
+  17: 'AdapterArchitectureError',
+  18: 'AdapterTensorError',
+  19: 'AdapterShapeError',
+  20: 'AdapterRankError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
@@ -712,10 +717,53 @@ export class Model {
     return new Session(this, handle);
   }
 
-  /** Frees the model and the memory holding its file. Sessions must be freed first. */
+  /**
+   * A LoRA adapter (llama.cpp's GGUF adapter form) for this model, checked against it: Adapter
+   * below. Its bytes are copied into wasm memory once and used there in place. Throws
+   * NotAnAdapterError, AdapterArchitectureError, AdapterTensorError, AdapterShapeError or
+   * AdapterRankError (UnsupportedModelError for a tensor type other than F32/F16/BF16/Q8_0);
+   * the model stays usable.
+   */
+  loadAdapter(bytes) {
+    const e = this.engine;
+    const data = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    if (data.byteLength === 0) throw namedError('NotAnAdapterError', 'empty file: not a LoRA adapter');
+    const pointer = e.abi.tinylm_alloc(data.byteLength);
+    if (!pointer) throw namedError('OutOfMemoryError', `cannot reserve ${data.byteLength} bytes of wasm memory for the adapter`);
+    e.bytes().set(data, pointer);
+    const handle = e.abi.tinylm_adapter_load(this.handle, pointer, data.byteLength);
+    if (!handle) {
+      e.abi.tinylm_free(pointer);
+      e.check(false);
+    }
+    return new Adapter(this, handle, pointer);
+  }
+
+  /** Frees the model and the memory holding its file. Sessions and adapters must be freed first. */
   free() {
     if (!this.handle) return;
     this.engine.abi.tinylm_model_free(this.handle);
+    this.engine.abi.tinylm_free(this.pointer);
+    this.handle = 0;
+  }
+}
+
+/** A LoRA adapter loaded for one model (Model.loadAdapter); sessions apply it with setAdapters. */
+export class Adapter {
+  constructor(model, handle, pointer) {
+    this.model = model;
+    this.engine = model.engine;
+    this.handle = handle;
+    this.pointer = pointer;
+    this.engine.check(this.engine.abi.tinylm_adapter_info(handle) >= 0);
+    /** {architecture, name, alpha, matrices, maxRank, weightBytes} */
+    this.info = JSON.parse(this.engine.resultText());
+  }
+
+  /** Frees the adapter and its bytes; sessions that apply it drop it (their cache is emptied). */
+  free() {
+    if (!this.handle) return;
+    this.engine.abi.tinylm_adapter_free(this.handle);
     this.engine.abi.tinylm_free(this.pointer);
     this.handle = 0;
   }
@@ -758,6 +806,33 @@ export class Session {
     const count = e.withBytes(json, (pointer, length) => e.abi.tinylm_session_chat_tokens(this.handle, pointer, length));
     e.check(count >= 0);
     return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  /**
+   * The LoRA adapters the following evaluations apply, in order: [{adapter, scale}] (scale
+   * default 1, as llama.cpp's --lora; [] is the base model alone). Returns true when the set
+   * changed, which empties the cache (its keys and values came from other weights); the same
+   * set keeps it.
+   */
+  setAdapters(list = []) {
+    const e = this.engine;
+    if (!Array.isArray(list)) throw namedError('InvalidArgumentError', 'setAdapters takes an array of {adapter, scale}');
+    const handles = new Int32Array(list.length);
+    const scales = new Float32Array(list.length);
+    list.forEach((item, i) => {
+      const adapter = item?.adapter;
+      if (!(adapter instanceof Adapter) || !adapter.handle) throw namedError('InvalidArgumentError', `adapters[${i}]: not a loaded Adapter`);
+      if (adapter.model !== this.model) throw namedError('InvalidArgumentError', `adapters[${i}] was loaded for another model`);
+      const scale = item.scale ?? 1;
+      if (typeof scale !== 'number' || !Number.isFinite(scale)) throw namedError('InvalidArgumentError', `adapters[${i}]: scale must be a finite number`);
+      handles[i] = adapter.handle;
+      scales[i] = scale;
+    });
+    const changed = e.withBytes(new Uint8Array(handles.buffer), (handlePointer) =>
+      e.withBytes(new Uint8Array(scales.buffer), (scalePointer) =>
+        e.abi.tinylm_session_set_adapters(this.handle, handlePointer, scalePointer, list.length)));
+    e.check(changed >= 0);
+    return changed === 1;
   }
 
   /** Appends tokens to the context. */

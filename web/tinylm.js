@@ -11,13 +11,15 @@
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,
-// TemplateError, GrammarError, WorkerError.
+// TemplateError, GrammarError, WorkerError; for LoRA adapters (loadAdapter) NotAnAdapterError,
+// AdapterArchitectureError, AdapterTensorError, AdapterShapeError, AdapterRankError.
 
 import { ModelStore, formatBytes } from './model-store.js';
 import { checkForUpdate, applyUpdate } from './model-updates.js';
 import { Embedder } from './embedder.js';
+import { AdapterHandle, adapterStore, adapterList, loadAdapter, unloadAdapter } from './adapters.js';
 
-export { formatBytes, Embedder };
+export { formatBytes, Embedder, AdapterHandle, adapterStore };
 
 /** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
 export const modelStore = new ModelStore();
@@ -164,12 +166,29 @@ export class TinyLM {
   }
 
   /**
+   * Loads a LoRA adapter for the loaded model (adapters.js): a URL (downloaded once into
+   * IndexedDB) or a File/Blob. Options: sha256, onProgress, signal, store. Resolves a handle
+   * for generate()/chat()'s `adapters` option; rejects with NotAnAdapterError,
+   * AdapterArchitectureError, AdapterTensorError, AdapterShapeError or AdapterRankError when
+   * the file does not fit the model (which stays loaded).
+   */
+  loadAdapter(source, options = {}) {
+    return loadAdapter((type, payload, more) => this.#request(type, payload, more), source, options);
+  }
+
+  /** Frees an adapter in the Worker; its stored file stays (adapterStore.delete(adapter.id)). */
+  unloadAdapter(adapter) {
+    return unloadAdapter((type, payload, more) => this.#request(type, payload, more), adapter);
+  }
+
+  /**
    * Generates a continuation of `prompt` (a string, or an array of token ids used as is).
    * Options: temperature, topK, topP, minP, repeatPenalty (left out: the model's recommended
    * value, `loaded.sampling`), repeatWindow, seed (left out: a random one, so answers vary; the
    * result says which), maxTokens (default: the rest of the context), stop (strings), ignoreEOS,
    * responseFormat ({type: 'json_schema', schema} | {type: 'json_object'}) or grammar (GBNF),
-   * signal (AbortSignal), onToken(text, tokenID).
+   * signal (AbortSignal), onToken(text, tokenID), adapters ([{adapter, scale}]: LoRA adapters
+   * from loadAdapter() applied to this request, scale default 1; left out: the base model).
    * Resolves {text, tokens, reason: 'eog'|'stop'|'length'|'context'|'grammar', sampling, usage, timings}
    * (sampling: the settings used, seed included; usage.reusedTokens: prompt tokens the KV cache already held).
    */
@@ -260,7 +279,9 @@ export class TinyLM {
     const { signal = null, onToken = null } = options;
     const generation = {};
     for (const key of GENERATION_OPTIONS) if (options[key] !== undefined) generation[key] = options[key];
-    return this.#request('generate', { ...request, options: generation }, {
+    let adapters;
+    try { adapters = adapterList(options.adapters); } catch (error) { return Promise.reject(error); }
+    return this.#request('generate', { ...request, options: generation, adapters }, {
       signal,
       onEvent: (event) => event.type === 'token' && onToken?.(event.text, event.token),
     });

@@ -18,6 +18,7 @@ import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
 import { ensureTrusted, trustFor } from './model-trust.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
+import { adapterHandlers } from './adapter-worker.js';
 import { parallelCores } from './core-count.js';
 
 const store = new ModelStore();
@@ -63,8 +64,12 @@ function requireModel() {
   return loaded;
 }
 
+// LoRA adapters (adapter-worker.js): each generate request applies its own list.
+const adapters = adapterHandlers({ getModel: () => requireModel().model });
+
 function unload() {
   if (!loaded) return;
+  adapters.release();
   loaded.session.free();
   loaded.model.free();
   loaded = null;
@@ -294,6 +299,7 @@ function constraintOptions(request) {
 
 async function generate(request, signal, emit) {
   const { session, contextLength, model } = requireModel();
+  await adapters.apply(session, request.adapters ?? [], signal);
   const { ids, chatText } = promptFor(request);
   const { constraint, toolFormat } = constraintOptions(request);
   const given = request.options ?? {};
@@ -373,6 +379,8 @@ const handlers = {
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
   async test({ hook, value }) { store.testHooks[hook] = value; return true; },
 };
+
+Object.assign(handlers, adapters.handlers);
 
 // Sentence embeddings and knowledge bases (knowledge-worker.js): the same engine as the model.
 Object.assign(handlers, knowledgeHandlers({

@@ -114,6 +114,25 @@
 //                                              type number (the tests compare the kernels with
 //                                              llama.cpp's results)
 //
+// LoRA adapters (Model/Adapters/; error kinds 16 not an adapter, 17 another architecture than
+// the model's, 18 a tensor that names no matrix of the model or lacks its A/B partner, 19 a
+// pair whose shape does not fit its matrix, 20 A and B of different ranks; the model stays
+// loaded and usable after any of them)
+//   tinylm_adapter_load(model, ptr, len) -> adapter  a LoRA adapter's GGUF bytes (llama.cpp's
+//                                              form), checked against the model; zero copy like
+//                                              models: keep the bytes until tinylm_adapter_free
+//   tinylm_adapter_free(adapter)               sessions applying it drop it first (their cache
+//                                              is emptied), so its bytes may be freed after
+//   tinylm_adapter_info(adapter) -> len        result: JSON {architecture, name, alpha,
+//                                              matrices, maxRank, weightBytes}
+//   tinylm_session_set_adapters(session, adapters, scales, count) -> 1/0
+//                                              adapters: i32[count] handles, scales: f32[count];
+//                                              the session applies them (in order, each
+//                                              y += scale·alpha/rank·B·A·x) from its next
+//                                              evaluation on; count 0: the base model alone.
+//                                              1: the set changed, so the cache was emptied;
+//                                              0: the same set, the cache kept
+
 // Embeddings and knowledge (Model/Encoder/, Knowledge/; error kinds 8 wrong model kind, 9 invalid
 // knowledge file, 10 knowledge from another embedder)
 //   tinylm_embedder_load(ptr, len) -> embedder  a sentence-embedding model's GGUF bytes (zero copy,
@@ -665,6 +684,75 @@ public func tinylm_matmul(_ type: Int32, _ rows: Int32, _ columns: Int32, _ weig
     MatrixMultiply.multiply(weight, input: input, inputStride: Int(columns), batch: Int(batch), output: output,
                             outputStride: Int(rows), scratch: scratch, executor: SerialExecutor())
     return 0
+}
+
+// MARK: - LoRA adapters (Model/Adapters/)
+
+nonisolated(unsafe) private var loraAdapters: [LoRAAdapter?] = []
+
+private func loraAdapter(_ handle: Int32) -> LoRAAdapter? {
+    let index = Int(handle) - 1
+    guard index >= 0, index < loraAdapters.count, let a = loraAdapters[index] else {
+        fail(.invalidArgument("no adapter with handle \(handle)"))
+        return nil
+    }
+    return a
+}
+
+@_cdecl("tinylm_adapter_load")
+public func tinylm_adapter_load(_ modelHandle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32) -> Int32 {
+    guard let m = model(modelHandle), let raw = bytes(pointer, length) else { return 0 }
+    do {
+        return store(try LoRAAdapter(bytes: raw, model: m), in: &loraAdapters)
+    } catch {
+        fail(error)
+        return 0
+    }
+}
+
+@_cdecl("tinylm_adapter_free")
+public func tinylm_adapter_free(_ handle: Int32) {
+    let index = Int(handle) - 1
+    guard index >= 0, index < loraAdapters.count, let adapter = loraAdapters[index] else { return }
+    // Its bytes are freed next (by the caller): no session may keep multiplying by them.
+    for case let e? in sessions where e.session.adapters.contains(where: { $0.adapter === adapter }) {
+        e.endGeneration()
+        _ = try? e.session.setAdapters(e.session.adapters.filter { $0.adapter !== adapter })
+    }
+    loraAdapters[index] = nil
+}
+
+@_cdecl("tinylm_adapter_info")
+public func tinylm_adapter_info(_ handle: Int32) -> Int32 {
+    guard let a = loraAdapter(handle) else { return -1 }
+    let info = JSONValue.object(JSONObject([
+        ("architecture", .string(a.gguf.string("general.architecture") ?? "")),
+        ("name", .string(a.gguf.string("general.name") ?? "")),
+        ("alpha", .number(Double(a.alpha))),
+        ("matrices", .integer(a.adaptedMatrixCount)),
+        ("maxRank", .integer(a.maxRank)),
+        ("weightBytes", .integer(a.weightBytes)),
+    ]))
+    return setResult(Array(info.serialized().utf8))
+}
+
+@_cdecl("tinylm_session_set_adapters")
+public func tinylm_session_set_adapters(_ handle: Int32, _ handlesPointer: UnsafeRawPointer?,
+                                        _ scalesPointer: UnsafeRawPointer?, _ count: Int32) -> Int32 {
+    guard let e = entry(handle), let list = ids(handlesPointer, count), let scales = bytes(scalesPointer, count * 4) else { return -1 }
+    var chosen: [ScaledAdapter] = []
+    for (i, adapterHandle) in list.enumerated() {
+        guard let adapter = loraAdapter(adapterHandle) else { return -1 }
+        let scale = Float(bitPattern: UInt32(littleEndian: scales.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+        chosen.append(ScaledAdapter(adapter, scale: scale))
+    }
+    do {
+        e.endGeneration()
+        return try e.session.setAdapters(chosen) ? 1 : 0
+    } catch {
+        fail(error)
+        return -1
+    }
 }
 
 // MARK: - Embeddings and knowledge (Model/Encoder/, Knowledge/)

@@ -8,6 +8,7 @@ import { Conversations } from './conversations.js';
 import { renderMarkdown } from './markdown.js';
 import { renderStorage } from './storage-view.js';
 import { Documents } from './documents.js';
+import { AdapterPicker } from './adapter-picker.js';
 
 /** The models the assistant offers; each is stored once (keyed by its URL). */
 const MODELS = [
@@ -269,6 +270,7 @@ function openConversation(conversation) {
   app.generating?.abort();
   app.conversation = conversation;
   localStorage.setItem(CURRENT_KEY, conversation.id);
+  app.adapters?.show(conversation.adapter ?? '');
   const list = $('messages');
   list.replaceChildren();
   for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta, message.sources);
@@ -394,7 +396,7 @@ async function answer(conversation, item, before) {
     const knowledge = app.documents.enabled ? await app.documents.knowledge() : null;
     const messages = await promptMessages(conversation, options.maxTokens, before, knowledge ? DOCUMENT_PASSAGES * 200 : 0);
     result = await app.lm.chat(messages, {
-      ...options, continue: Boolean(before), signal: controller.signal,
+      ...options, continue: Boolean(before), signal: controller.signal, adapters: await app.adapters.options(conversation.adapter),
       ...(knowledge ? { knowledge, k: DOCUMENT_PASSAGES } : {}),
       onToken: (piece) => {
         firstTokenMs ??= performance.now() - started;
@@ -450,6 +452,15 @@ function wire() {
   for (const model of MODELS) select.append(new Option(model.label, model.key));
   select.value = currentModel().key;
   select.addEventListener('change', () => switchModel(select.value));
+  // A LoRA adapter per conversation (adapter-picker.js).
+  app.adapters = new AdapterPicker({
+    select: $('adapter'), fileInput: $('adapter-file'), getLM: () => app.lm,
+    onPick: (id) => {
+      app.conversation.adapter = id || null;
+      if (app.conversation.messages.length) conversations.save(app.conversation);
+    },
+    onError: (error) => { $('status-text').textContent = `${error.name}: ${error.message}`; },
+  });
 
   $('download').addEventListener('click', () => loadModel());
   $('cancel-download').addEventListener('click', () => app.loading?.abort());

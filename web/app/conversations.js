@@ -1,6 +1,6 @@
 // The assistant's conversations, kept in IndexedDB (database "tinylm-app") so that a reload —
 // or a visit without network — brings them back. One record per conversation:
-//   {id, title, model, messages: [{role, content}], updated}
+//   {id, title, model, adapter (a LoRA adapter store id, or null), messages: [{role, content}], updated}
 
 const DB_NAME = 'tinylm-app';
 

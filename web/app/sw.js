@@ -14,9 +14,9 @@ const VERSION = 'v7';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
-  './worker-entry.js', './storage-view.js', './documents.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
+  './worker-entry.js', './storage-view.js', './documents.js', './adapter-picker.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
   '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
-  '../embedder.js', '../knowledge-base.js', '../knowledge-worker.js',
+  '../adapters.js', '../adapter-worker.js', '../embedder.js', '../knowledge-base.js', '../knowledge-worker.js',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
   '../model-trust.js', '../model-updates.js', '../manifest.js',
 ].map((path) => new URL(path, self.location.href).href);
