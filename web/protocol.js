@@ -49,6 +49,8 @@ const KINDS = {
   boolean: [(v) => typeof v === 'boolean', 'true or false'],
   string: [(v) => typeof v === 'string', 'a string'],
   strings: [(v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), 'an array of strings'],
+  stringOrStrings: [(v) => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string')), 'a string or an array of strings'],
+  any: [() => true, 'anything'],
   object: [(v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'an object'],
   array: [(v) => Array.isArray(v), 'an array'],
   toolChoice: [(v) => ['auto', 'required', 'none'].includes(v) || (typeof v === 'object' && v !== null && !Array.isArray(v)),

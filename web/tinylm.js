@@ -6,22 +6,25 @@
 //   });
 //   const { text } = await lm.chat([{ role: 'user', content: 'Hi!' }], { onToken: (t) => … });
 //   for await (const { text } of lm.stream('Once upon a time')) …;
+//   await lm.chat.completions.create({ messages, stream: true })    // OpenAI's shapes (openai.js)
 //
 // The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,
-// TemplateError, GrammarError, WorkerError.
+// TemplateError, GrammarError, WorkerError. Options are checked (protocol.js): an unknown one
+// is an InvalidArgumentError naming the closest valid option. Types: tinylm.d.ts.
 
 import { ModelStore, formatBytes } from './model-store.js';
 import { Embedder } from './embedder.js';
+import { OpenAICompatible, openAIError } from './openai.js';
 import {
   namedError, abortError, deserializeError, checkOptions, pickOptions,
   GENERATION_OPTIONS, CHAT_OPTIONS, GENERATE_CALL_OPTIONS, CHAT_CALL_OPTIONS, CONSTRUCTOR_OPTIONS, LOAD_OPTIONS,
   EMBEDDER_LOAD_OPTIONS,
 } from './protocol.js';
 
-export { formatBytes, Embedder };
+export { formatBytes, Embedder, OpenAICompatible, openAIError };
 
 /** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
 export const modelStore = new ModelStore();
@@ -111,6 +114,13 @@ export class TinyLM {
     this.nextID = 1;
     this.loaded = null; // the result of the last load(): {id, size, sha256, info, contextLength, …}
     this.embedder = null; // the Embedder of the last lm.loadEmbedder() (lm.embeddings.create uses it)
+    // The OpenAI-compatible calls (openai.js): lm.chat.completions.create, lm.completions.create,
+    // lm.embeddings.create, lm.models.list; lm.chat stays TinyLM's own chat() as well.
+    const openAI = new OpenAICompatible(this);
+    this.chat = Object.assign(TinyLM.prototype.chat.bind(this), { completions: openAI.chat.completions });
+    this.completions = openAI.completions;
+    this.embeddings = openAI.embeddings;
+    this.models = openAI.models;
     this.worker.onmessage = ({ data }) => this.#receive(data);
     this.worker.onerror = (event) => {
       event.preventDefault?.();
