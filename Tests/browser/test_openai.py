@@ -310,3 +310,16 @@ def test_mistyped_options_are_errors(warm):
     assert worker['error']['option'] == 'topk' and worker['error']['suggestion'] == 'topK'
     # Nothing was dropped or broken: the model still answers.
     assert browser.run("return (await window.lm.generate('Hi', { maxTokens: 1 })).tokens.length;") == 1
+
+
+def test_openai_example_page_runs_client_code(warm):
+    server, browser = warm
+    browser.get(f'{server.url}/examples/openai.html')
+    browser.wait_for("!document.getElementById('run').disabled", timeout=180)
+    browser.driver.find_element('id', 'run').click()
+    assert browser.wait_for('document.body.dataset.done', timeout=240) == 'ok'
+    text = {name: browser.driver.find_element('id', name).text for name in ('answer', 'streamed', 'tool', 'structured')}
+    assert text['answer'].strip()
+    assert text['streamed'].strip() == text['answer'].strip()  # the same seed, streamed
+    assert text['tool'].startswith('opening_hours(')
+    assert set(json.loads(text['structured'])) == {'bread', 'grain'}
