@@ -16,6 +16,7 @@ const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
   './worker-entry.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
   '../tinylm.js', '../protocol.js', '../openai.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../tinylm.wasm',
+  '../embedder.js', '../knowledge-worker.js', '../knowledge-base.js',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
 ].map((path) => new URL(path, self.location.href).href);
 
