@@ -97,7 +97,12 @@ export const CONSTRUCTOR_OPTIONS = Object.freeze({
 });
 
 /** lm.load(source, options) and lm.loadEmbedder(source, options) (the latter without contextLength). */
-export const LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', sha256: 'string', contextLength: 'integer', store: 'boolean' });
+export const LOAD_OPTIONS = Object.freeze({
+  onProgress: 'function', signal: 'signal', sha256: 'string', contextLength: 'integer', store: 'boolean',
+  // File manifests (model-trust.js): the manifest's text or object (false: none), where to fetch
+  // it, the Ed25519 key it must be signed with, ms between revalidations of a stored model.
+  manifest: 'any', manifestURL: 'url', publicKey: 'any', revalidateInterval: 'number',
+});
 export const EMBEDDER_LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', sha256: 'string', store: 'boolean' });
 
 /** Every option of generate()/stream() and of chat()/streamChat(). */

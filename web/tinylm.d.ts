@@ -66,6 +66,13 @@ export interface LoadOptions {
   contextLength?: number;
   /** Store a picked File in IndexedDB too (default true). */
   store?: boolean;
+  /** The file's manifest (text or object; false: none; default: url + '.manifest.json'). */
+  manifest?: string | object | false | null;
+  manifestURL?: string | URL | null;
+  /** Ed25519 key the manifest must be signed with. */
+  publicKey?: string | null;
+  /** ms between fetches of a stored model's manifest (default 1 hour). */
+  revalidateInterval?: number;
 }
 
 export interface EmbedderLoadOptions {
@@ -111,6 +118,11 @@ export interface Loaded {
   threads: number;
   threadsError: string | null;
   simd: 'relaxed-simd' | 'simd128';
+  /** With a manifest (model-trust.js): whether and how the file was verified, its version, a newer one. */
+  verified?: boolean;
+  verification?: { source: string; reason: string | null };
+  version?: string | null;
+  update?: { version: string; size: number; bytes: number } | null;
 }
 
 export type ResponseFormat =
@@ -269,6 +281,12 @@ export class TinyLM {
   static load(source: string | URL | Blob, options?: ConstructorOptions & LoadOptions): Promise<TinyLM>;
   /** The weight store (same object as `modelStore`). */
   static readonly store: ModelStore;
+  /** Whether a newer version of a stored model is published (its manifest). */
+  static checkForUpdate(url: string, options?: { publicKey?: string | null; manifest?: string | object | null; manifestURL?: string | URL | null }):
+    Promise<{ available: boolean; stored: unknown; latest: unknown; bytes: number }>;
+  /** Downloads only the changed chunks of a stored model's new version and switches to it. */
+  static update(url: string, options?: { onProgress?: ((progress: Progress) => void) | null; signal?: AbortSignal | null; publicKey?: string | null }):
+    Promise<{ updated: boolean; version: string | null; sha256: string; downloadedBytes: number }>;
   /** A sentence-embedding model in a Worker of its own. */
   static loadEmbedder(source: string | URL | Blob, options?: ConstructorOptions & EmbedderLoadOptions): Promise<Embedder>;
 
