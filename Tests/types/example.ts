@@ -113,6 +113,11 @@ export async function everyCall(file: File): Promise<void> {
   checkOptions({ temperature: 1 }, GENERATION_OPTIONS, 'generate()');
   console.log(closestName('temprature', Object.keys(GENERATION_OPTIONS)), formatBytes(1024));
 
+  // Published model versions (file manifests).
+  const check = await TinyLM.checkForUpdate('models/SmolLM2-135M-Instruct.Q4_1.gguf', { publicKey: null });
+  if (check.available) console.log((await TinyLM.update('models/SmolLM2-135M-Instruct.Q4_1.gguf', { onProgress: (p) => console.log(p.done) })).version);
+  await TinyLM.load('models/x.gguf', { manifest: false, revalidateInterval: 60_000 });
+
   // Storage.
   const stored = await modelStore.list();
   console.log(stored[0]?.complete, await modelStore.has('models/x.gguf'), (await modelStore.usage()).quota, await modelStore.persist());
