@@ -9,6 +9,7 @@ export const GENERATION_OPTIONS: OptionTable;
 export const CHAT_OPTIONS: OptionTable;
 export const CALL_OPTIONS: OptionTable;
 export const GROUNDING_OPTIONS: OptionTable;
+export const ADAPTER_OPTIONS: OptionTable;
 export const CONSTRUCTOR_OPTIONS: OptionTable;
 export const LOAD_OPTIONS: OptionTable;
 export const EMBEDDER_LOAD_OPTIONS: OptionTable;

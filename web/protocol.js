@@ -105,9 +105,12 @@ export const LOAD_OPTIONS = Object.freeze({
 });
 export const EMBEDDER_LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', sha256: 'string', store: 'boolean' });
 
+/** LoRA adapters of one generation ([{adapter, scale}], adapters.js): sent as the request's `adapters`. */
+export const ADAPTER_OPTIONS = Object.freeze({ adapters: 'array' });
+
 /** Every option of generate()/stream() and of chat()/streamChat(). */
-export const GENERATE_CALL_OPTIONS = Object.freeze({ ...GENERATION_OPTIONS, ...CALL_OPTIONS });
-export const CHAT_CALL_OPTIONS = Object.freeze({ ...GENERATION_OPTIONS, ...CHAT_OPTIONS, ...CALL_OPTIONS, ...GROUNDING_OPTIONS });
+export const GENERATE_CALL_OPTIONS = Object.freeze({ ...GENERATION_OPTIONS, ...CALL_OPTIONS, ...ADAPTER_OPTIONS });
+export const CHAT_CALL_OPTIONS = Object.freeze({ ...GENERATION_OPTIONS, ...CHAT_OPTIONS, ...CALL_OPTIONS, ...GROUNDING_OPTIONS, ...ADAPTER_OPTIONS });
 
 /**
  * Checks `options` (an object, or undefined/null for none) against `table` (name → kind):

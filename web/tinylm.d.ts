@@ -151,6 +151,8 @@ export interface GenerateOptions {
   signal?: AbortSignal | null;
   /** Each piece of text as it comes (token null for the held-back end). */
   onToken?: ((text: string, token: number | null) => void) | null;
+  /** LoRA adapters for this generation (lm.loadAdapter, adapters.js on main). */
+  adapters?: Array<{ adapter: object; scale?: number }>;
 }
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
