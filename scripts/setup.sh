@@ -21,6 +21,8 @@ command -v firefox-esr >/dev/null || need_apt+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null || need_apt+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || need_apt+=(xvfb)
 command -v node >/dev/null || need_apt+=(nodejs)
+# tsc checks web/*.d.ts against a typed example (Tests/types)
+command -v tsc >/dev/null || need_apt+=(node-typescript)
 # `tinylm manifest keygen/create --sign/verify` run the openssl command (Ed25519 needs OpenSSL 3)
 command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -33,6 +33,9 @@ if ! ./build-wasm.sh --check --update; then failed+=("the committed wasm modules
 step "Node tests of the wasm module (node --test)"
 node --test Tests/web/
 
+step "TypeScript declarations: tsc --noEmit --strict over a typed example of every call (Tests/types)"
+tsc -p Tests/types --noEmit --strict
+
 step "Fuzzing: mutated GGUF files, options and manifests, native and wasm (a bounded share)"
 # The same cases every run unless FUZZ_SEED says otherwise; a failure prints how to rebuild it.
 python3 scripts/fuzz.py --cases "${FUZZ_CASES:-3000}" --seed "${FUZZ_SEED:-1}" --target all

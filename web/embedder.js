@@ -8,6 +8,8 @@
 // Vectors are unit length (cosine similarity = dot product). Texts longer than the model takes
 // are cut ([CLS] and [SEP] included), as sentence-transformers does; embedDetailed() says which.
 
+import { namedError } from './protocol.js';
+
 export class Embedder {
   /** `request(type, payload, {signal, onEvent})` sends a Worker request (tinylm.js). */
   constructor(request, loaded, owner = null) {
@@ -31,9 +33,7 @@ export class Embedder {
   /** {vectors: [Float32Array], tokenCounts: [tokens embedded], truncated: [cut?]} for `texts`. */
   embedDetailed(texts, { pooling = 'model', signal = null } = {}) {
     if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) {
-      const error = new Error('embed takes a string or an array of strings');
-      error.name = 'InvalidArgumentError';
-      return Promise.reject(error);
+      return Promise.reject(namedError('InvalidArgumentError', 'embed takes a string or an array of strings'));
     }
     return this.request('embed', { embedder: this.loaded.id, texts, pooling }, { signal });
   }

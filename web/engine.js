@@ -5,6 +5,9 @@
 
 import { createWasiImports } from './wasi.js';
 import { KernelThreads, threadsSupported, threadImports, createSharedMemory, TASKS_PER_THREAD } from './threads.js';
+import { namedError } from './protocol.js';
+
+export { namedError };
 
 /** Error names by TinyLMError.Kind number (Sources/TinyLM/Support/TinyLMError.swift). */
 export const ERROR_NAMES = {
@@ -30,13 +33,6 @@ export const ERROR_NAMES = {
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
  *  'constraint_budget': complete because maxTokens or the context steered it to a short completion). */
 export const FINISH_REASONS = { 1: 'eog', 2: 'stop', 3: 'length', 4: 'context', 5: 'grammar', 6: 'constraint_budget' };
-
-/** Creates an Error whose `name` says what happened (the web API's convention). */
-export function namedError(name, message) {
-  const error = new Error(message);
-  error.name = name;
-  return error;
-}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

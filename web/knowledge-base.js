@@ -26,11 +26,7 @@
 // file), QuotaExceededError (storage full: the documents added before stay usable; the error's
 // `added` lists them), AbortError, InvalidArgumentError.
 
-function namedError(name, message, extra = {}) {
-  const error = new Error(message);
-  error.name = name;
-  return Object.assign(error, extra);
-}
+import { namedError } from './protocol.js';
 
 const FORMATS = { md: 'markdown', markdown: 'markdown', txt: 'text', text: 'text', html: 'html', htm: 'html' };
 

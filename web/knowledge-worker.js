@@ -10,7 +10,7 @@
 //   {type: 'embedderUnload', embedder: id} → true
 //   {type: 'groundMessages', messages, passages} → messages (tinylm.js chat({knowledge}))
 
-import { namedError } from './engine.js';
+import { namedError } from './protocol.js';
 import { modelID } from './model-store.js';
 import { EngineKnowledgeBackend, runKnowledgeOperation } from './knowledge-base.js';
 

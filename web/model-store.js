@@ -27,7 +27,7 @@
 //     then finds the model complete (or resumes the partial download).
 
 import { Sha256, digestHex } from './sha256.js';
-import { namedError } from './engine.js';
+import { namedError, abortError } from './protocol.js';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024; // a multiple of 64, so the hash state can be saved
 const DB_NAME = 'tinylm-models';
@@ -64,12 +64,6 @@ function done(transaction) {
     transaction.onerror = () => reject(transaction.error);
     transaction.onabort = () => reject(transaction.error ?? namedError('AbortError', 'IndexedDB transaction aborted'));
   });
-}
-
-function abortError(signal) {
-  const reason = signal?.reason;
-  if (reason && reason.name === 'AbortError') return reason;
-  return namedError('AbortError', 'the operation was aborted');
 }
 
 export class ModelStore {

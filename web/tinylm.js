@@ -6,44 +6,41 @@
 //   });
 //   const { text } = await lm.chat([{ role: 'user', content: 'Hi!' }], { onToken: (t) => … });
 //   for await (const { text } of lm.stream('Once upon a time')) …;
+//   await lm.chat.completions.create({ messages, stream: true })    // OpenAI's shapes (openai.js)
 //
 // The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,
 // TemplateError, GrammarError, WorkerError; for LoRA adapters (loadAdapter) NotAnAdapterError,
-// AdapterArchitectureError, AdapterTensorError, AdapterShapeError, AdapterRankError.
+// AdapterArchitectureError, AdapterTensorError, AdapterShapeError, AdapterRankError. Options are
+// checked (protocol.js): an unknown one is an InvalidArgumentError naming the closest valid
+// option. Types: tinylm.d.ts.
 
 import { ModelStore, formatBytes } from './model-store.js';
 import { checkForUpdate, applyUpdate } from './model-updates.js';
 import { Embedder } from './embedder.js';
 import { AdapterHandle, adapterStore, adapterList, loadAdapter, unloadAdapter } from './adapters.js';
 
-export { formatBytes, Embedder, AdapterHandle, adapterStore };
+import { OpenAICompatible, openAIError } from './openai.js';
+import {
+  namedError, abortError, deserializeError, checkOptions, pickOptions,
+  GENERATION_OPTIONS, CHAT_OPTIONS, GENERATE_CALL_OPTIONS, CHAT_CALL_OPTIONS, CONSTRUCTOR_OPTIONS, LOAD_OPTIONS,
+  EMBEDDER_LOAD_OPTIONS,
+} from './protocol.js';
+
+export { formatBytes, Embedder, AdapterHandle, adapterStore, OpenAICompatible, openAIError };
 
 /** The weight store, usable without loading anything: list(), delete(id), usage(), persist(), has(url). */
 export const modelStore = new ModelStore();
 
-function namedError(name, message, extra = {}) {
-  const error = new Error(message);
-  error.name = name;
-  return Object.assign(error, extra);
-}
-
-function abortError(signal) {
-  const reason = signal?.reason;
-  return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
-}
-
-const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS',
-  'responseFormat', 'grammar'];
-
 export class TinyLM {
   /** Creates a TinyLM and loads `source` (see load()). */
   static async load(source, options = {}) {
-    const lm = new TinyLM(options);
+    checkOptions(options, { ...CONSTRUCTOR_OPTIONS, ...LOAD_OPTIONS }, 'TinyLM.load()');
+    const lm = new TinyLM(pickOptions(options, CONSTRUCTOR_OPTIONS));
     try {
-      await lm.load(source, options);
+      await lm.load(source, pickOptions(options, LOAD_OPTIONS));
     } catch (error) {
       lm.terminate();
       throw error;
@@ -69,9 +66,10 @@ export class TinyLM {
    * loadEmbedder's. To share one Worker with a chat model, call lm.loadEmbedder instead.
    */
   static async loadEmbedder(source, options = {}) {
-    const lm = new TinyLM(options);
+    checkOptions(options, { ...CONSTRUCTOR_OPTIONS, ...EMBEDDER_LOAD_OPTIONS }, 'TinyLM.loadEmbedder()');
+    const lm = new TinyLM(pickOptions(options, CONSTRUCTOR_OPTIONS));
     try {
-      return await lm.loadEmbedder(source, { ...options, owner: lm });
+      return await lm.#loadEmbedder(source, pickOptions(options, EMBEDDER_LOAD_OPTIONS), lm);
     } catch (error) {
       lm.terminate();
       throw error;
@@ -83,7 +81,13 @@ export class TinyLM {
    * downloaded once into IndexedDB like models. Options: onProgress, signal, sha256, store.
    * A chat model passed here fails with WrongModelKindError (and an embedder passed to load()).
    */
-  async loadEmbedder(source, { onProgress = null, signal = null, sha256 = null, store = true, owner = null } = {}) {
+  async loadEmbedder(source, options = {}) {
+    checkOptions(options, EMBEDDER_LOAD_OPTIONS, 'loadEmbedder()');
+    this.embedder = await this.#loadEmbedder(source, options, null);
+    return this.embedder;
+  }
+
+  async #loadEmbedder(source, { onProgress = null, signal = null, sha256 = null, store = true }, owner) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
       throw namedError('InvalidArgumentError', 'loadEmbedder() takes a URL or a File/Blob');
     }
@@ -110,8 +114,10 @@ export class TinyLM {
    * tinylm-mt-relaxed.wasm beside the plain ones) runs: same results, faster kernels.
    * `loaded.simd` tells which build runs.
    */
-  constructor({ workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null,
-    adaptiveThreads = true, relaxedSimd = true } = {}) {
+  constructor(options = {}) {
+    checkOptions(options, CONSTRUCTOR_OPTIONS, 'new TinyLM()');
+    const { workerURL = new URL('./worker.js', import.meta.url), wasmURL = null, threadedWasmURL = null, threads = null,
+      adaptiveThreads = true, relaxedSimd = true } = options ?? {};
     this.wasmURL = wasmURL ? new URL(wasmURL, location.href).href : null;
     this.threadedWasmURL = threadedWasmURL ? new URL(threadedWasmURL, location.href).href : null;
     this.threads = threads;
@@ -121,6 +127,14 @@ export class TinyLM {
     this.pending = new Map(); // request id → {resolve, reject, onEvent}
     this.nextID = 1;
     this.loaded = null; // the result of the last load(): {id, size, sha256, info, contextLength, …}
+    this.embedder = null; // the Embedder of the last lm.loadEmbedder() (lm.embeddings.create uses it)
+    // The OpenAI-compatible calls (openai.js): lm.chat.completions.create, lm.completions.create,
+    // lm.embeddings.create, lm.models.list; lm.chat stays TinyLM's own chat() as well.
+    const openAI = new OpenAICompatible(this);
+    this.chat = Object.assign(TinyLM.prototype.chat.bind(this), { completions: openAI.chat.completions });
+    this.completions = openAI.completions;
+    this.embeddings = openAI.embeddings;
+    this.models = openAI.models;
     this.worker.onmessage = ({ data }) => this.#receive(data);
     this.worker.onerror = (event) => {
       event.preventDefault?.();
@@ -150,8 +164,10 @@ export class TinyLM {
    * recommended {temperature, topK, topP, minP, repeatPenalty, source}, which generate() and chat()
    * use for the settings a call leaves out, or null when the engine does not know one).
    */
-  async load(source, { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true,
-    manifest = null, manifestURL = null, publicKey = null, revalidateInterval = undefined } = {}) {
+  async load(source, options = {}) {
+    checkOptions(options, LOAD_OPTIONS, 'load()');
+    const { onProgress = null, signal = null, sha256 = null, contextLength = undefined, store = true,
+      manifest = null, manifestURL = null, publicKey = null, revalidateInterval = undefined } = options ?? {};
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
       throw namedError('InvalidArgumentError', 'load() takes a URL or a File/Blob');
     }
@@ -193,6 +209,11 @@ export class TinyLM {
    * (sampling: the settings used, seed included; usage.reusedTokens: prompt tokens the KV cache already held).
    */
   generate(prompt, options = {}) {
+    try {
+      checkOptions(options, GENERATE_CALL_OPTIONS, 'generate()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#generate({ prompt: Array.isArray(prompt) || ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt }, options);
   }
 
@@ -207,6 +228,11 @@ export class TinyLM {
    * knowledge (a KnowledgeBase) with k: answers from its passages, resolving with `sources`.
    */
   chat(messages, options = {}) {
+    try {
+      checkOptions(options, CHAT_CALL_OPTIONS, 'chat()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (options.knowledge) return this.#groundedChat(messages, options);
     return this.#generate({ messages, chatOptions: chatOptions(options) }, options);
   }
@@ -237,6 +263,11 @@ export class TinyLM {
 
   /** Number of tokens of a text (with BOS as generate() adds it) or of a conversation's prompt. */
   countTokens(input, options = {}) {
+    try {
+      checkOptions(options, CHAT_OPTIONS, 'countTokens()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#request('countTokens', typeof input === 'string'
       ? { prompt: input }
       : { messages: input, chatOptions: chatOptions(options) });
@@ -248,7 +279,14 @@ export class TinyLM {
   detokenize(ids) { return this.#request('detokenize', { ids: Array.from(ids) }); }
 
   /** The prompt text the chat template renders for `messages`. */
-  formatChat(messages, options = {}) { return this.#request('formatChat', { messages, chatOptions: chatOptions(options) }); }
+  formatChat(messages, options = {}) {
+    try {
+      checkOptions(options, CHAT_OPTIONS, 'formatChat()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#request('formatChat', { messages, chatOptions: chatOptions(options) });
+  }
 
   /** {loaded, id, size, info, contextLength, memoryBytes, threads, threadsError, simd, threadSections,
    *  crossOriginIsolated} from the worker (threadSections: {parallel, serial} counts of the
@@ -277,11 +315,9 @@ export class TinyLM {
 
   #generate(request, options) {
     const { signal = null, onToken = null } = options;
-    const generation = {};
-    for (const key of GENERATION_OPTIONS) if (options[key] !== undefined) generation[key] = options[key];
     let adapters;
     try { adapters = adapterList(options.adapters); } catch (error) { return Promise.reject(error); }
-    return this.#request('generate', { ...request, options: generation, adapters }, {
+    return this.#request('generate', { ...request, options: pickOptions(options, GENERATION_OPTIONS), adapters }, {
       signal,
       onEvent: (event) => event.type === 'token' && onToken?.(event.text, event.token),
     });
@@ -353,8 +389,7 @@ export class TinyLM {
       entry.resolve(data.value);
     } else if (data.type === 'error') {
       this.pending.delete(data.id);
-      const { name, message, ...extra } = data.error;
-      entry.reject(namedError(name, message, extra));
+      entry.reject(deserializeError(data.error));
     } else {
       entry.onEvent?.(data);
     }

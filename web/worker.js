@@ -1,9 +1,10 @@
 // The dedicated Web Worker that hosts the engine and the weight store, so that the page never
 // blocks while a model downloads, loads or generates (every wasm call is synchronous).
 //
-// Protocol (tinylm.js is the only client): the page posts {id, type, ...}; the worker answers
-// with any number of {id, type: 'progress' | 'token', ...} events and then exactly one
-// {id, type: 'result', value} or {id, type: 'error', error: {name, message, ...}}.
+// Protocol (protocol.js; tinylm.js is the client): the page posts {id, type, ...}; the worker
+// answers with any number of {id, type: 'progress' | 'token', ...} events and then exactly one
+// {id, type: 'result', value} or {id, type: 'error', error: {name, message, ...}}. Options are
+// checked against protocol.js's tables here too: an unknown one is an InvalidArgumentError.
 // {type: 'abort', id} cancels request `id`: generation checks between tokens and yields to the
 // event loop after every token, so the abort message is handled at once. An 'unload' request
 // first aborts every load and generation in progress or waiting, so it never waits for them.
@@ -14,7 +15,8 @@
 // instead of tokenizing the whole conversation again (a re-tokenized answer can differ from the
 // sampled tokens, which would invalidate the cache from that point on).
 
-import { Engine, namedError } from './engine.js';
+import { Engine } from './engine.js';
+import { namedError, abortError, serializeError, checkOptions, pickOptions, GENERATION_OPTIONS, CHAT_OPTIONS } from './protocol.js';
 import { ModelStore, modelID } from './model-store.js';
 import { ensureTrusted, trustFor } from './model-trust.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
@@ -27,7 +29,8 @@ let loaded = null; // { model, session, id, sha256, size, contextLength, chatCac
 const controllers = new Map(); // request id → {controller: AbortController, type}
 let queue = Promise.resolve(); // engine work runs one request at a time
 
-const GENERATION_OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatWindow', 'seed', 'maxTokens', 'stop', 'ignoreEOS'];
+/** The generation options the engine takes as they are (responseFormat and grammar become its constraint options). */
+const { responseFormat: _format, grammar: _grammar, ...ENGINE_OPTIONS } = GENERATION_OPTIONS;
 
 /** The sampling settings a request may leave out: the model's recommendation fills them
  *  (info.sampling: from the GGUF's general.sampling.* keys or the core's per-model table),
@@ -46,17 +49,15 @@ function yieldToEventLoop() {
   return new Promise((resolve) => { waiting.push(resolve); channel.port2.postMessage(0); });
 }
 
-function abortError(signal) {
-  const reason = signal?.reason;
-  return reason?.name === 'AbortError' ? reason : namedError('AbortError', 'the operation was aborted');
-}
-
-/** Threads when the caller does not say: up to 4 (more rarely helps a small model), and only
- *  when this worker may share memory (the page is cross-origin isolated); cores as measured
- *  where hardwareConcurrency says more than 2 (core-count.js: WebKit says 4 for 2 cores). */
+/** Threads when the caller does not say: up to 4 (more rarely helps a small model); cores as
+ *  measured where hardwareConcurrency says more than 2 (core-count.js: WebKit says 4 for 2
+ *  cores). Where this worker may not share memory (the page is not cross-origin isolated) the
+ *  count is asked for anyway, unmeasured: the engine then runs one thread and its threadsError
+ *  says why (and what would fix it). */
 async function defaultThreads() {
-  if (!self.crossOriginIsolated) return 1;
-  return parallelCores(Math.min(4, navigator.hardwareConcurrency || 1));
+  const wanted = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  if (!self.crossOriginIsolated) return wanted;
+  return parallelCores(wanted);
 }
 
 function requireModel() {
@@ -87,7 +88,7 @@ async function load({ source, options = {} }, signal, emit) {
       isolationAdvice: options.isolationAdvice ?? null,
       ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
     });
-    if (threads === 1 && options.threads == null && self.crossOriginIsolated) {
+    if (threads === 1 && options.threads == null && !engine.threadsError) {
       engine.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
     }
   }
@@ -207,6 +208,7 @@ function promptTokens(request) {
  */
 function promptFor({ prompt, messages, chatOptions = {} }) {
   const { model } = requireModel();
+  checkOptions(chatOptions, CHAT_OPTIONS, 'chat options');
   if (messages && chatOptions.tools) return { ids: Array.from(model.toolCallPrompt(messages, chatOptions).tokens), chatText: null };
   if (messages) {
     // chatTokens/formatChat are newer than the first engine builds: say so instead of failing obscurely.
@@ -299,12 +301,12 @@ function constraintOptions(request) {
 
 async function generate(request, signal, emit) {
   const { session, contextLength, model } = requireModel();
+  checkOptions(request.options, GENERATION_OPTIONS, 'generation options');
   await adapters.apply(session, request.adapters ?? [], signal);
   const { ids, chatText } = promptFor(request);
   const { constraint, toolFormat } = constraintOptions(request);
   const given = request.options ?? {};
-  const options = { ...constraint };
-  for (const key of GENERATION_OPTIONS) if (given[key] !== undefined) options[key] = given[key];
+  const options = { ...constraint, ...pickOptions(given, ENGINE_OPTIONS) };
   const sampling = samplingFor(given, model.info);
   Object.assign(options, sampling);
   if (options.maxTokens === undefined) options.maxTokens = Math.max(1, contextLength - ids.length);
@@ -369,7 +371,10 @@ const handlers = {
   async countTokens(request) { return promptTokens(request).length; },
   async tokenize({ text, addSpecial = false }) { return Array.from(requireModel().model.tokenize(text, { addSpecial })); },
   async detokenize({ ids }) { return requireModel().model.detokenize(ids); },
-  async formatChat({ messages, chatOptions = {} }) { return requireModel().model.formatChat(messages, chatOptions); },
+  async formatChat({ messages, chatOptions = {} }) {
+    checkOptions(chatOptions, CHAT_OPTIONS, 'chat options');
+    return requireModel().model.formatChat(messages, chatOptions);
+  },
   async status() {
     return loaded
       ? { loaded: true, id: loaded.id, size: loaded.size, sha256: loaded.sha256, contextLength: loaded.contextLength, info: loaded.model.info,
@@ -425,9 +430,3 @@ self.onmessage = ({ data }) => {
     (error) => self.postMessage({ id, type: 'error', error: serializeError(error) }),
   ).finally(() => controllers.delete(id));
 };
-
-function serializeError(error) {
-  const plain = { name: error?.name || 'Error', message: error?.message || String(error) };
-  for (const key of ['partial', 'bytesNeeded', 'chunkIndex']) if (error?.[key] !== undefined) plain[key] = error[key];
-  return plain;
-}

@@ -25,7 +25,7 @@ def test_greedy_ids_equal_the_reference(warm, case):
     result = browser.run("""
         const [ids] = args;
         let streamed = '';
-        const result = await window.lm.generate(ids, { temperature: 0, maxTokens: 48, ignoreEOS: true,
+        const result = await window.lm.generate(ids, { temperature: 0, repeatPenalty: 1, maxTokens: 48, ignoreEOS: true,
                                                         onToken: (text) => { streamed += text; } });
         result.streamed = streamed;
         return result;

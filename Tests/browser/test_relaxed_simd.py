@@ -89,7 +89,7 @@ def test_relaxed_modules_give_the_reference_ids_on_one_and_two_threads(warm):
         for (const [threads, relaxedSimd] of [[1, true], [2, true], [1, false]]) {{
           const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads, relaxedSimd, adaptiveThreads: false }});
           try {{
-            const result = await lm.generate(ids, {{ temperature: 0, maxTokens: 48, ignoreEOS: true }});
+            const result = await lm.generate(ids, {{ temperature: 0, repeatPenalty: 1, maxTokens: 48, ignoreEOS: true }});
             out.push({{ threads: lm.loaded.threads, simd: lm.loaded.simd, tokens: result.tokens,
                        tokensPerSecond: result.timings.tokensPerSecond }});
           }} finally {{

@@ -64,7 +64,7 @@ def test_two_threads_give_the_ids_of_one_thread(warm):
           // adaptiveThreads: false: every section really is split across the two threads.
           const lm = await TinyLM.load('{MODEL_URL_PATH}', {{ threads, adaptiveThreads: false }});
           try {{
-            const result = await lm.generate(ids, {{ temperature: 0, maxTokens: 48, ignoreEOS: true }});
+            const result = await lm.generate(ids, {{ temperature: 0, repeatPenalty: 1, maxTokens: 48, ignoreEOS: true }});
             out[threads] = {{ threads: lm.loaded.threads, error: lm.loaded.threadsError, tokens: result.tokens,
                              tokensPerSecond: result.timings.tokensPerSecond, sections: (await lm.status()).threadSections }};
           }} finally {{
