@@ -20,6 +20,8 @@ export const ERROR_NAMES = {
   10: 'EmbedderMismatchError',
   11: 'InvalidManifestError',
   12: 'IntegrityError',
+  21: 'SnapshotMismatchError',
+  22: 'InvalidSnapshotError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
@@ -594,6 +596,16 @@ export class Tokenizer {
     return e.resultText();
   }
 
+  /** The model file's fingerprint: 16 hex digits, a hash of every byte (computed once, on first use). */
+  get fingerprint() {
+    if (!this.cachedFingerprint) {
+      const e = this.engine;
+      e.check(e.abi.tinylm_model_fingerprint(this.handle) >= 0);
+      this.cachedFingerprint = e.resultText();
+    }
+    return this.cachedFingerprint;
+  }
+
   /** The raw bytes token `id` contributes to text. */
   tokenPiece(id) {
     const e = this.engine;
@@ -631,6 +643,16 @@ export class Model {
     const e = this.engine;
     e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_detokenize(this.handle, pointer, count)) >= 0);
     return e.resultText();
+  }
+
+  /** The model file's fingerprint: 16 hex digits, a hash of every byte (computed once, on first use). */
+  get fingerprint() {
+    if (!this.cachedFingerprint) {
+      const e = this.engine;
+      e.check(e.abi.tinylm_model_fingerprint(this.handle) >= 0);
+      this.cachedFingerprint = e.resultText();
+    }
+    return this.cachedFingerprint;
   }
 
   /** The raw bytes token `id` contributes to text. */
@@ -758,6 +780,33 @@ export class Session {
     const count = e.withBytes(json, (pointer, length) => e.abi.tinylm_session_chat_tokens(this.handle, pointer, length));
     e.check(count >= 0);
     return new Int32Array(e.result().buffer, 0, count);
+  }
+
+  /**
+   * The session's conversation as bytes (Uint8Array): the cached token ids with their keys and
+   * values as the cache holds them (f16, filled positions only), the chat transcript, and what
+   * they depend on (model file, adapters, `template` when the chat used a custom one). Ends the
+   * generation in progress. Layout: Sources/TinyLM/Generation/SessionSnapshot.swift.
+   */
+  saveSnapshot({ template = '' } = {}) {
+    const e = this.engine;
+    const length = e.withBytes(encoder.encode(template), (pointer, count) => e.abi.tinylm_session_snapshot(this.handle, pointer, count));
+    e.check(length >= 0);
+    return e.result();
+  }
+
+  /**
+   * Replaces the session's cache and transcript with a snapshot's; returns the cached token
+   * count. Throws SnapshotMismatchError (another model file, adapters, template or cache shape)
+   * or InvalidSnapshotError (damaged bytes, longer than the context); the session is unchanged then.
+   */
+  restoreSnapshot(bytes, { template = '' } = {}) {
+    const e = this.engine;
+    const count = e.withBytes(bytes, (pointer, length) =>
+      e.withBytes(encoder.encode(template), (templatePointer, templateLength) =>
+        e.abi.tinylm_session_restore(this.handle, pointer, length, templatePointer, templateLength)));
+    e.check(count >= 0);
+    return count;
   }
 
   /** Appends tokens to the context. */

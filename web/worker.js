@@ -18,6 +18,7 @@ import { Engine, namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
 import { parallelCores } from './core-count.js';
+import { sessionSnapshotHandlers } from './session-snapshot-worker.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -250,11 +251,11 @@ function chatCacheIDs(text) {
 
 /** Remembers what the session holds after a chat answer: the prompt and the answer's tokens
  *  the session evaluated (all of them but a final end-of-turn token). */
-function rememberChat(chatText, promptIDs, replyTokens) {
+function rememberChat(chatText, promptIDs, replyTokens, template = null) {
   const state = requireModel();
   const evaluated = state.session.tokenCount - promptIDs.length;
   state.chatCache = chatText !== null && evaluated >= 0 && evaluated <= replyTokens.length
-    ? { promptText: chatText, promptIDs, replyIDs: replyTokens.slice(0, evaluated) }
+    ? { promptText: chatText, promptIDs, replyIDs: replyTokens.slice(0, evaluated), template } // template: for saveSession
     : null;
 }
 
@@ -335,7 +336,7 @@ async function generate(request, signal, emit) {
     }
   } finally {
     // Also after Stop: the partial answer is in the cache, and the page usually keeps it.
-    if (loaded?.session === session) rememberChat(chatText, ids, tokens);
+    if (loaded?.session === session) rememberChat(chatText, ids, tokens, request.chatOptions?.template ?? null);
   }
 }
 
@@ -364,6 +365,9 @@ const handlers = {
   // Test-only: e.g. {hook: 'failWrites', value: 'QuotaExceededError'} makes every store write throw.
   async test({ hook, value }) { store.testHooks[hook] = value; return true; },
 };
+
+// Saved conversations (session-snapshot-worker.js): the chat's KV cache in IndexedDB.
+Object.assign(handlers, sessionSnapshotHandlers({ requireModel }));
 
 // Sentence embeddings and knowledge bases (knowledge-worker.js): the same engine as the model.
 Object.assign(handlers, knowledgeHandlers({
