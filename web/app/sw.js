@@ -15,7 +15,8 @@ const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
   './worker-entry.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
-  '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../session-snapshots.js', '../session-snapshot-worker.js', '../tinylm.wasm',
+  '../tinylm.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../session-snapshots.js', '../session-snapshot-worker.js',
+  '../embedder.js', '../knowledge-worker.js', '../knowledge-base.js', '../tinylm.wasm',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
 ].map((path) => new URL(path, self.location.href).href);
 
