@@ -28,6 +28,8 @@ export const ERROR_NAMES = {
   18: 'AdapterTensorError',
   19: 'AdapterShapeError',
   20: 'AdapterRankError',
+  21: 'SnapshotMismatchError',
+  22: 'InvalidSnapshotError',
 };
 
 /** Why generation ended ('grammar': a constrained output (JSON schema, grammar, tool call) is complete;
@@ -595,6 +597,16 @@ export class Tokenizer {
     return e.resultText();
   }
 
+  /** The model file's fingerprint: 16 hex digits, a hash of every byte (computed once, on first use). */
+  get fingerprint() {
+    if (!this.cachedFingerprint) {
+      const e = this.engine;
+      e.check(e.abi.tinylm_model_fingerprint(this.handle) >= 0);
+      this.cachedFingerprint = e.resultText();
+    }
+    return this.cachedFingerprint;
+  }
+
   /** The raw bytes token `id` contributes to text. */
   tokenPiece(id) {
     const e = this.engine;
@@ -632,6 +644,16 @@ export class Model {
     const e = this.engine;
     e.check(e.withIDs(ids, (pointer, count) => e.abi.tinylm_detokenize(this.handle, pointer, count)) >= 0);
     return e.resultText();
+  }
+
+  /** The model file's fingerprint: 16 hex digits, a hash of every byte (computed once, on first use). */
+  get fingerprint() {
+    if (!this.cachedFingerprint) {
+      const e = this.engine;
+      e.check(e.abi.tinylm_model_fingerprint(this.handle) >= 0);
+      this.cachedFingerprint = e.resultText();
+    }
+    return this.cachedFingerprint;
   }
 
   /** The raw bytes token `id` contributes to text. */
@@ -829,6 +851,33 @@ export class Session {
         e.abi.tinylm_session_set_adapters(this.handle, handlePointer, scalePointer, list.length)));
     e.check(changed >= 0);
     return changed === 1;
+  }
+
+  /**
+   * The session's conversation as bytes (Uint8Array): the cached token ids with their keys and
+   * values as the cache holds them (f16, filled positions only), the chat transcript, and what
+   * they depend on (model file, adapters, `template` when the chat used a custom one). Ends the
+   * generation in progress. Layout: Sources/TinyLM/Generation/SessionSnapshot.swift.
+   */
+  saveSnapshot({ template = '' } = {}) {
+    const e = this.engine;
+    const length = e.withBytes(encoder.encode(template), (pointer, count) => e.abi.tinylm_session_snapshot(this.handle, pointer, count));
+    e.check(length >= 0);
+    return e.result();
+  }
+
+  /**
+   * Replaces the session's cache and transcript with a snapshot's; returns the cached token
+   * count. Throws SnapshotMismatchError (another model file, adapters, template or cache shape)
+   * or InvalidSnapshotError (damaged bytes, longer than the context); the session is unchanged then.
+   */
+  restoreSnapshot(bytes, { template = '' } = {}) {
+    const e = this.engine;
+    const count = e.withBytes(bytes, (pointer, length) =>
+      e.withBytes(encoder.encode(template), (templatePointer, templateLength) =>
+        e.abi.tinylm_session_restore(this.handle, pointer, length, templatePointer, templateLength)));
+    e.check(count >= 0);
+    return count;
   }
 
   /** Appends tokens to the context. */

@@ -328,6 +328,11 @@ export class TinyLM {
   detokenize(ids: number[] | ArrayLike<number>): Promise<string>;
   /** The prompt text the chat template renders. */
   formatChat(messages: ChatMessage[], options?: ChatTemplateOptions): Promise<string>;
+  /** Saves the conversation the last chat() answered (its KV cache) in IndexedDB. */
+  saveSession(): Promise<{ saved: true; key: string; bytes: number; tokens: number; ms: number } | { saved: false; reason: string }>;
+  /** Reopens a conversation saved with saveSession(): the next chat() evaluates only the new message. */
+  restoreSession(messages: ChatMessage[], options?: ChatTemplateOptions):
+    Promise<{ restored: true; tokens: number; bytes: number; ms: number; alreadyCached: boolean } | { restored: false; reason: string }>;
   status(): Promise<Status>;
   /** Frees the model (the Worker and the stored weights stay); stops a generation in progress. */
   unload(): Promise<void>;

@@ -278,6 +278,29 @@ export class TinyLM {
 
   detokenize(ids) { return this.#request('detokenize', { ids: Array.from(ids) }); }
 
+  /**
+   * Saves the conversation the last chat() answered (its KV cache: session-snapshots.js) in
+   * IndexedDB, replacing the snapshot of its previous turn. Resolves {saved: true, key, bytes,
+   * tokens, ms} or {saved: false, reason} when there is nothing to save.
+   */
+  saveSession() { return this.#request('saveSession', {}); }
+
+  /**
+   * Reopens a conversation saved with saveSession(): `messages` as the page keeps them (ending
+   * with the last answer, sent back unchanged), options as for chat() (template). The next
+   * chat() then evaluates only the new message. Resolves {restored: true, tokens, bytes, ms,
+   * alreadyCached} or {restored: false, reason} (no snapshot, or a stale or mismatched one,
+   * which is deleted): the conversation then simply runs without the cache.
+   */
+  restoreSession(messages, options = {}) {
+    try {
+      checkOptions(options, CHAT_OPTIONS, 'restoreSession()');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#request('restoreSession', { messages, chatOptions: chatOptions(options) });
+  }
+
   /** The prompt text the chat template renders for `messages`. */
   formatChat(messages, options = {}) {
     try {

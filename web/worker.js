@@ -22,6 +22,7 @@ import { ensureTrusted, trustFor } from './model-trust.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
 import { adapterHandlers } from './adapter-worker.js';
 import { parallelCores } from './core-count.js';
+import { sessionSnapshotHandlers } from './session-snapshot-worker.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -266,11 +267,11 @@ function chatCacheIDs(text) {
 
 /** Remembers what the session holds after a chat answer: the prompt and the answer's tokens
  *  the session evaluated (all of them but a final end-of-turn token). */
-function rememberChat(chatText, promptIDs, replyTokens) {
+function rememberChat(chatText, promptIDs, replyTokens, template = null) {
   const state = requireModel();
   const evaluated = state.session.tokenCount - promptIDs.length;
   state.chatCache = chatText !== null && evaluated >= 0 && evaluated <= replyTokens.length
-    ? { promptText: chatText, promptIDs, replyIDs: replyTokens.slice(0, evaluated) }
+    ? { promptText: chatText, promptIDs, replyIDs: replyTokens.slice(0, evaluated), template } // template: for saveSession
     : null;
 }
 
@@ -352,7 +353,7 @@ async function generate(request, signal, emit) {
     }
   } finally {
     // Also after Stop: the partial answer is in the cache, and the page usually keeps it.
-    if (loaded?.session === session) rememberChat(chatText, ids, tokens);
+    if (loaded?.session === session) rememberChat(chatText, ids, tokens, request.chatOptions?.template ?? null);
   }
 }
 
@@ -386,6 +387,8 @@ const handlers = {
 };
 
 Object.assign(handlers, adapters.handlers);
+// Saved conversations (session-snapshot-worker.js): the chat's KV cache in IndexedDB.
+Object.assign(handlers, sessionSnapshotHandlers({ requireModel }));
 
 // Sentence embeddings and knowledge bases (knowledge-worker.js): the same engine as the model.
 Object.assign(handlers, knowledgeHandlers({

@@ -11,7 +11,8 @@
 //   tinylm_last_error_code() gives TinyLMError.Kind's number (1 malformed model, 2 unsupported
 //   model, 3 context overflow, 4 invalid argument, 5 template, 6 grammar, 7 out of memory,
 //   8 wrong model kind, 9 invalid knowledge file, 10 embedder mismatch, 11 invalid manifest,
-//   12 integrity, 16-20 adapter errors: see TinyLMError.Kind) and
+//   12 integrity, 16-20 adapter errors, 21 snapshot mismatch, 22 invalid snapshot: see
+//   TinyLMError.Kind) and
 //   tinylm_last_error_message() a NUL-terminated UTF-8 message. Errors never trap.
 // - Functions that produce bytes (JSON, text, token ids) put them in one result buffer owned by
 //   the module: read tinylm_result_pointer()/tinylm_result_length() before the next call.
@@ -78,6 +79,24 @@
 //   tinylm_session_truncate(session, count)    tinylm_session_token_count(session) -> count
 //   tinylm_session_memory(session) -> bytes
 //   tinylm_evaluate(session, ids, count) -> 0  appends tokens to the context
+//   tinylm_model_fingerprint(model) -> 16      result: the model file's fingerprint, 16 hex
+//                                              digits (ContentHash of every byte; computed on
+//                                              first use, tens of ms per 100 MB in wasm)
+//   tinylm_session_snapshot(session, template, len) -> len  result: the session's conversation
+//                                              as bytes (Generation/SessionSnapshot.swift: cached
+//                                              token ids, their keys and values in f16, the chat
+//                                              transcript, the model/adapters/template identity;
+//                                              template: the source it was rendered with, len 0
+//                                              the model's own). Ends the generation in progress
+//                                              (its reply joins the transcript first)
+//   tinylm_session_restore(session, ptr, len, template, templateLen) -> count  replaces the
+//                                              session's cache and transcript with a snapshot's
+//                                              (copied; returns the cached token count). Error 21
+//                                              for another model file, adapter set, template or
+//                                              cache shape, 22 for bytes that are not an intact
+//                                              snapshot or do not fit the context: the session is
+//                                              unchanged then. The logits are not restored: the
+//                                              next generation evaluates at least one token
 //   tinylm_logits(session) -> ptr              f32[vocabulary] of the next token
 //   tinylm_generate_start(session, ids, count, options, optionsLen) -> reused
 //                                              prefill the prompt (re-using the cached prefix);
@@ -586,6 +605,36 @@ public func tinylm_evaluate(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ cou
         e.endGeneration()
         try e.session.evaluate(list)
         return 0
+    } catch {
+        fail(error)
+        return -1
+    }
+}
+
+@_cdecl("tinylm_model_fingerprint")
+public func tinylm_model_fingerprint(_ handle: Int32) -> Int32 {
+    guard let m = model(handle) else { return -1 }
+    return setResult(Array(ContentHash.hex(m.fingerprint).utf8))
+}
+
+@_cdecl("tinylm_session_snapshot")
+public func tinylm_session_snapshot(_ handle: Int32, _ templatePointer: UnsafeRawPointer?, _ templateLength: Int32) -> Int32 {
+    guard let e = entry(handle), let template = text(templatePointer, templateLength) else { return -1 }
+    e.endGeneration()
+    return setResult(e.session.snapshot(transcript: e.transcript, templateSource: template.isEmpty ? nil : template))
+}
+
+@_cdecl("tinylm_session_restore")
+public func tinylm_session_restore(_ handle: Int32, _ pointer: UnsafeRawPointer?, _ length: Int32,
+                                   _ templatePointer: UnsafeRawPointer?, _ templateLength: Int32) -> Int32 {
+    guard let e = entry(handle), let raw = bytes(pointer, length),
+          let template = text(templatePointer, templateLength) else { return -1 }
+    do {
+        let transcript = try e.session.restore(snapshot: raw, templateSource: template.isEmpty ? nil : template)
+        e.generator = nil
+        e.generatorContinuesTranscript = false
+        e.transcript = transcript ?? ChatTranscript()
+        return Int32(e.session.tokens.count)
     } catch {
         fail(error)
         return -1

@@ -42,6 +42,10 @@ export async function everyCall(file: File): Promise<void> {
   for await (const piece of stream) console.log(piece.text);
   console.log((await stream.result).toolCalls);
 
+  const saved = await lm.saveSession();
+  if (saved.saved) console.log(saved.bytes);
+  const restored = await lm.restoreSession(messages);
+  if (!restored.restored) console.log(restored.reason);
   const persona = await lm.loadAdapter('adapters/persona.gguf', { sha256: null, onProgress: (p) => console.log(p.phase) });
   const rank: number = persona.info.maxRank;
   await lm.chat(messages, { adapters: [{ adapter: persona, scale: 0.5 + rank * 0 }] });

@@ -214,6 +214,7 @@ async function loadModel() {
     $('status-text').title = result.threadsError ? `Why not more threads: ${result.threadsError}` : '';
     setState('ready', app.readyText);
     showSampling();
+    await restoreConversationCache(app.conversation);
   } catch (error) {
     if (app.loading !== controller) return;
     if (error.name === 'AbortError') {
@@ -275,6 +276,20 @@ function openConversation(conversation) {
   list.replaceChildren();
   for (const message of conversation.messages) addMessage(message.role, message.role === 'user' ? message.content : message.content.trim(), message.meta, message.sources);
   showConversations();
+  restoreConversationCache(conversation);
+}
+
+/**
+ * Puts the KV cache saved after the conversation's last answer back into the engine (when the
+ * model is ready and the conversation has an answer), so that the next question evaluates only
+ * itself. A missing, stale or mismatched snapshot is skipped: the question then evaluates the
+ * history as usual. app.lastRestore says what happened (the browser tests read it).
+ */
+async function restoreConversationCache(conversation) {
+  if (!app.ready || !app.lm?.loaded || conversation.messages.at(-1)?.role !== 'assistant') return;
+  const messages = await promptMessages(conversation, samplingOptions().maxTokens);
+  if (conversation !== app.conversation) return;
+  app.lastRestore = await app.lm.restoreSession(messages).catch((error) => ({ restored: false, reason: `${error.name}: ${error.message}` }));
 }
 
 function addMessage(role, content, meta = '', sources = null) {
@@ -427,6 +442,9 @@ async function answer(conversation, item, before) {
   // Saved to the conversation it answers, even if the user opened another one meanwhile.
   conversation.messages.push({ role: 'assistant', content: item.classList.contains('error') ? reply.trim() : reply, meta, ...(sources ? { sources } : {}) });
   await conversations.save(conversation);
+  // The KV cache of this turn, so that reopening the conversation after a reload answers
+  // without evaluating its history again (restoreConversationCache).
+  if (result) app.lastSave = await app.lm.saveSession().catch((error) => ({ saved: false, reason: `${error.name}: ${error.message}` }));
   if (app.loadedKey === currentModel().key && !app.loading) {
     setState('ready', app.readyText);
   }

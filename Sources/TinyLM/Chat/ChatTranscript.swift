@@ -31,6 +31,16 @@ public struct ChatTranscript: Sendable {
     /// Forgets everything (a new conversation).
     public mutating func reset() { self = ChatTranscript() }
 
+    /// The text the tokens spell, as bytes (what a session snapshot stores to rebuild it).
+    public var textBytes: [UInt8] { text }
+
+    /// A transcript rebuilt from its tokens and text (a restored session snapshot): the tokens
+    /// are placed in the text again as `extend` placed them.
+    public init(tokens: [Int32], text: [UInt8], tokenizer: Tokenizer) {
+        place(tokens, after: 0, in: text, tokenizer: tokenizer)
+        self.text = text
+    }
+
     /// Makes the transcript hold the prompt `rendered` (the chat template's output for the whole
     /// conversation, ending with the generation prompt) and returns its tokens: a prefix of the
     /// transcript's tokens, then the tokens of the text after it.

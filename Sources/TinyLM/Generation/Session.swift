@@ -96,6 +96,12 @@ public final class Session {
 
     public func reset() { tokens.removeAll(keepingCapacity: true) }
 
+    /// Says the cache holds `ids` (a restored snapshot copied their keys and values in).
+    func replaceTokens(_ ids: [Int32]) {
+        tokens.removeAll(keepingCapacity: true)
+        tokens.append(contentsOf: ids)
+    }
+
     /// Makes the context hold exactly `prompt`, re-using the cached prefix it shares with what is
     /// already there (multi-turn chat evaluates only the new turn). Returns how many tokens were
     /// reused. At least one token is always evaluated so that `logits` belong to `prompt`.

@@ -7,6 +7,8 @@ public final class Model {
     public let config: ModelConfig
     public let tokenizer: Tokenizer
     let network: Network
+    /// `fingerprint`, once computed (Generation/SessionSnapshot.swift).
+    var cachedFingerprint: UInt64? = nil
 
     /// The network. An enum rather than a protocol existential so that calls are static
     /// (Embedded Swift has no existentials of value protocols); every architecture so far is a

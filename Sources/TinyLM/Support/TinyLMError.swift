@@ -40,6 +40,13 @@ public struct TinyLMError: Error, Equatable, CustomStringConvertible {
         case invalidManifest = 11
         /// Bytes do not match the SHA-256 or the size a manifest gives for them.
         case integrity = 12
+        // Session snapshots (Generation/SessionSnapshot.swift).
+        /// A session snapshot made with another model file, other adapters, another chat
+        /// template or another cache shape than the session it is restored into.
+        case snapshotMismatch = 21
+        /// Bytes that are not a session snapshot: wrong magic or version, truncated, a bad
+        /// checksum, more tokens than the session's context, a token outside the vocabulary.
+        case invalidSnapshot = 22
     }
 
     public let kind: Kind
