@@ -115,8 +115,8 @@ def write_peft(folder: Path, config: dict, tensors: dict[str, np.ndarray], dtype
     return folder
 
 
-def run_convert(folder: Path, outfile: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), str(folder), "--base", str(BASE),
+def run_convert(folder: Path, outfile: Path, *extra: str, base: Path = BASE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), str(folder), "--base", str(base),
                            "--outfile", str(outfile), *extra], capture_output=True, text=True)
 
 
@@ -291,3 +291,54 @@ def test_truncated_safetensors(tmp_path):
     weights.write_bytes(weights.read_bytes()[:-100])
     result = run_convert(folder, tmp_path / "cut.gguf")
     assert result.returncode != 0 and "do not fit its size or the file" in result.stderr
+
+
+# ----------------------------------------------------------------------------- other architectures
+
+def random_peft_for(model: Path, rank: int, seed: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """A random rank-`rank` PEFT adapter on every matrix PEFT can adapt in `model` (all seven per
+    layer and the embedding), in Hugging Face orientation, from the GGUF's shapes."""
+    rng = np.random.default_rng(seed)
+    shapes = {t.name: [int(d) for d in t.shape] for t in gguf.GGUFReader(model).tensors}
+    tensors = {}
+    width, vocabulary = shapes["token_embd.weight"]
+    tensors["base_model.model.model.embed_tokens.lora_embedding_A"] = rng.normal(0, 0.5, (rank, vocabulary))
+    tensors["base_model.model.model.embed_tokens.lora_embedding_B"] = rng.normal(0, 0.5, (width, rank))
+    block = 0
+    while f"blk.{block}.attn_q.weight" in shapes:
+        for kind, module in HF_MODULES.items():
+            columns, rows = shapes[f"blk.{block}.{kind}.weight"]
+            prefix = f"base_model.model.model.layers.{block}.{module}"
+            tensors[f"{prefix}.lora_A.weight"] = rng.normal(0, 0.5, (rank, columns))
+            tensors[f"{prefix}.lora_B.weight"] = rng.normal(0, 0.5, (rows, rank))
+        block += 1
+    config = {"peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank,
+              "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                                 "embed_tokens"]}
+    return config, {k: v.astype(np.float32) for k, v in tensors.items()}
+
+
+@pytest.mark.parametrize("model_name", ["llama3", "qwen2", "qwen3", "gemma3"])
+def test_adapter_for_each_architecture_loads_and_changes_the_output(tmp_path, model_name):
+    """The test models of Tests/models: what the converter writes passes TinyLM's adapter checks
+    (llama.cpp's shape rules, embedding included) and changes what the model says."""
+    model = ROOT / "Tests" / "models" / f"{model_name}.gguf"
+    architecture = str(gguf.GGUFReader(model).fields["general.architecture"].contents())
+    config, tensors = random_peft_for(model, rank=4, seed=len(model_name))
+    folder = write_peft(tmp_path / model_name, config, tensors, "F32")
+    out = tmp_path / f"{model_name}-lora.gguf"
+    result = run_convert(folder, out, base=model)
+    assert result.returncode == 0, result.stderr
+    reader = gguf.GGUFReader(out)
+    assert str(reader.fields["general.architecture"].contents()) == architecture
+    assert len(reader.tensors) == len(tensors)
+    if not TINYLM.is_file():
+        pytest.skip(f"{TINYLM} is not built (swift build -c release -Xswiftc -enable-testing)")
+
+    def generate(*adapter: str) -> list[int]:
+        run = subprocess.run([str(TINYLM), "generate", "--model", str(model), *adapter, "--prompt-ids", "[1, 2, 3]",
+                              "--temperature", "0", "--ignore-eos", "--ids", "--max-tokens", "8"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+    assert generate("--lora", str(out)) != generate()
