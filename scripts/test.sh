@@ -25,6 +25,9 @@ swift build "${swift_flags[@]}" --build-tests 2>&1 | { grep -vE '^\[[0-9]+/[0-9]
 step "Swift tests (the model tests run real inference against llama.cpp's reference vectors)"
 swift test "${swift_flags[@]}" --skip-build
 
+step "Python scripts: convert-lora.py on llama.cpp's reference adapter, then tinylm runs the result (pytest)"
+python3 -m pytest -q Tests/scripts/
+
 step "wasm: rebuild the four modules and compare them with the committed web/*.wasm"
 # On a mismatch --update puts the rebuilt modules into web/, so the tests below run what the
 # sources build; the run still fails at the end until they are committed.
