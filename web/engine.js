@@ -597,16 +597,6 @@ export class Tokenizer {
     return e.resultText();
   }
 
-  /** The model file's fingerprint: 16 hex digits, a hash of every byte (computed once, on first use). */
-  get fingerprint() {
-    if (!this.cachedFingerprint) {
-      const e = this.engine;
-      e.check(e.abi.tinylm_model_fingerprint(this.handle) >= 0);
-      this.cachedFingerprint = e.resultText();
-    }
-    return this.cachedFingerprint;
-  }
-
   /** The raw bytes token `id` contributes to text. */
   tokenPiece(id) {
     const e = this.engine;
