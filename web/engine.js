@@ -293,10 +293,23 @@ export class Engine {
    * takes the file chunk by chunk, so a large file never exists twice in memory.
    */
   beginModelUpload(byteLength) {
+    return this.#beginUpload(byteLength, 'model', (pointer) => {
+      const handle = this.abi.tinylm_model_load(pointer, byteLength);
+      return handle ? new Model(this, handle, pointer) : null;
+    });
+  }
+
+  /**
+   * Reserves `byteLength` bytes of wasm memory for a GGUF file of `kind` ('model',
+   * 'embedder'): write() copies chunks in as they arrive, finish() parses it with `load`
+   * (the bytes stay in place: zero copy; null means failed: the error is the engine's last),
+   * cancel() releases the memory.
+   */
+  #beginUpload(byteLength, kind, load) {
     if (!(byteLength > 0)) throw namedError('InvalidModelError', 'empty file: not a GGUF model');
     const pointer = this.abi.tinylm_alloc(byteLength);
     if (!pointer) {
-      throw namedError('OutOfMemoryError', `cannot reserve ${byteLength} bytes of wasm memory for the model`);
+      throw namedError('OutOfMemoryError', `cannot reserve ${byteLength} bytes of wasm memory for the ${kind}`);
     }
     let finished = false;
     const engine = this;
@@ -306,19 +319,19 @@ export class Engine {
       /** Copies `chunk` (Uint8Array) to `offset` within the file. */
       write(chunk, offset) {
         if (offset < 0 || offset + chunk.byteLength > byteLength) {
-          throw namedError('InvalidArgumentError', `chunk at ${offset} (+${chunk.byteLength}) is outside the ${byteLength}-byte model`);
+          throw namedError('InvalidArgumentError', `chunk at ${offset} (+${chunk.byteLength}) is outside the ${byteLength}-byte ${kind}`);
         }
         engine.bytes().set(chunk, pointer + offset);
       },
       /** Parses the uploaded file; the weights stay where they are (zero copy). */
       finish() {
         finished = true;
-        const handle = engine.abi.tinylm_model_load(pointer, byteLength);
-        if (!handle) {
+        const loaded = load(pointer);
+        if (!loaded) {
           engine.abi.tinylm_free(pointer);
           engine.check(false);
         }
-        return new Model(engine, handle, pointer);
+        return loaded;
       },
       cancel() { if (!finished) { finished = true; engine.abi.tinylm_free(pointer); } },
     };
@@ -347,31 +360,10 @@ export class Engine {
 
   /** Like beginModelUpload, for a sentence-embedding model (finish() gives an Embedder). */
   beginEmbedderUpload(byteLength) {
-    if (!(byteLength > 0)) throw namedError('InvalidModelError', 'empty file: not a GGUF model');
-    const pointer = this.abi.tinylm_alloc(byteLength);
-    if (!pointer) throw namedError('OutOfMemoryError', `cannot reserve ${byteLength} bytes of wasm memory for the embedder`);
-    let finished = false;
-    const engine = this;
-    return {
-      pointer,
-      byteLength,
-      write(chunk, offset) {
-        if (offset < 0 || offset + chunk.byteLength > byteLength) {
-          throw namedError('InvalidArgumentError', `chunk at ${offset} (+${chunk.byteLength}) is outside the ${byteLength}-byte model`);
-        }
-        engine.bytes().set(chunk, pointer + offset);
-      },
-      finish() {
-        finished = true;
-        const handle = engine.abi.tinylm_embedder_load(pointer, byteLength);
-        if (!handle) {
-          engine.abi.tinylm_free(pointer);
-          engine.check(false);
-        }
-        return new Embedder(engine, handle, pointer);
-      },
-      cancel() { if (!finished) { finished = true; engine.abi.tinylm_free(pointer); } },
-    };
+    return this.#beginUpload(byteLength, 'embedder', (pointer) => {
+      const handle = this.abi.tinylm_embedder_load(pointer, byteLength);
+      return handle ? new Embedder(this, handle, pointer) : null;
+    });
   }
 
   /** Loads a whole embedding-model GGUF held in one buffer. */
