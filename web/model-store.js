@@ -28,6 +28,7 @@
 
 import { Sha256, digestHex } from './sha256.js';
 import { namedError, abortError } from './protocol.js';
+import { promisify, done } from './idb.js';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024; // a multiple of 64, so the hash state can be saved
 const DB_NAME = 'tinylm-models';
@@ -51,20 +52,7 @@ export function formatBytes(bytes) {
   return `${value.toFixed(unit === 0 || value >= 100 ? 0 : 1)} ${units[unit]}`;
 }
 
-function promisify(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
 
-function done(transaction) {
-  return new Promise((resolve, reject) => {
-    transaction.oncomplete = () => resolve();
-    transaction.onerror = () => reject(transaction.error);
-    transaction.onabort = () => reject(transaction.error ?? namedError('AbortError', 'IndexedDB transaction aborted'));
-  });
-}
 
 export class ModelStore {
   constructor({ dbName = DB_NAME, chunkSize = CHUNK_SIZE } = {}) {

@@ -20,27 +20,14 @@
 // saved or restored; saving a conversation's next turn replaces its previous snapshot.
 
 import { digestHex } from './sha256.js';
-import { namedError } from './engine.js';
+import { promisify, done } from './idb.js';
 
 const DB_NAME = 'tinylm-sessions';
 const DB_VERSION = 1;
 
 const encoder = new TextEncoder();
 
-function promisify(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
 
-function done(transaction) {
-  return new Promise((resolve, reject) => {
-    transaction.oncomplete = () => resolve();
-    transaction.onerror = () => reject(transaction.error);
-    transaction.onabort = () => reject(transaction.error ?? namedError('AbortError', 'IndexedDB transaction aborted'));
-  });
-}
 
 /** The identity part of the keys: model fingerprint, adapters (ids with scales, '' for none), template hash. */
 export async function snapshotScope({ model, adapters = '', template = '' }) {

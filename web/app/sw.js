@@ -10,12 +10,12 @@
 // (SharedArrayBuffer, tinylm-mt.wasm) even on a static host that cannot send them: from the
 // first visit the service worker controls, i.e. the next load.
 
-const VERSION = 'v9';
+const VERSION = 'v10';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
   './worker-entry.js', './storage-view.js', './documents.js', './adapter-picker.js', './notes.html', './notes.js', './note-schema.js', './icons/icon.svg', './icons/icon-192.png', './icons/icon-512.png',
-  '../tinylm.js', '../protocol.js', '../openai.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../session-snapshots.js', '../session-snapshot-worker.js', '../tinylm.wasm',
+  '../tinylm.js', '../protocol.js', '../openai.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../idb.js', '../session-snapshots.js', '../session-snapshot-worker.js', '../tinylm.wasm',
   '../adapters.js', '../adapter-worker.js', '../embedder.js', '../knowledge-base.js', '../knowledge-worker.js',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
   '../model-trust.js', '../model-updates.js', '../manifest.js',
