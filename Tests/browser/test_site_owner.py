@@ -95,7 +95,16 @@ def fresh_browser():
 
 def load_and_ask(browser):
     """Clicks Load model, asks one question, returns (answer, load result, crossOriginIsolated)."""
-    browser.wait_for("document.querySelector('tinylm-chat')?.shadowRoot?.querySelector('.load')?.hidden === false", timeout=60)
+    try:
+        browser.wait_for("document.querySelector('tinylm-chat')?.shadowRoot?.querySelector('.load')?.hidden === false", timeout=180)
+    except TimeoutError:
+        # What the box says instead (its status line and whether it is defined) names the stall.
+        state = browser.driver.execute_script("""
+            const box = document.querySelector('tinylm-chat');
+            return { defined: !!customElements.get('tinylm-chat'), isolated: self.crossOriginIsolated,
+                     text: box?.shadowRoot?.textContent?.slice(0, 400) ?? null,
+                     controller: !!navigator.serviceWorker?.controller };""")
+        raise AssertionError(f'the Load button never showed: {state}')
     browser.driver.execute_script("document.querySelector('tinylm-chat').shadowRoot.querySelector('.load').click()")
     browser.wait_for("document.querySelector('tinylm-chat').ready", timeout=240)
     answer = browser.run("""
