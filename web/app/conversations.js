@@ -2,14 +2,9 @@
 // or a visit without network — brings them back. One record per conversation:
 //   {id, title, model, adapter (a LoRA adapter store id, or null), messages: [{role, content}], updated}
 
-const DB_NAME = 'tinylm-app';
+import { promisify } from '../idb.js';
 
-function promisify(request) {
-  return new Promise((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
+const DB_NAME = 'tinylm-app';
 
 export class Conversations {
   async open() {
