@@ -87,7 +87,9 @@ class ManifestMutator:
                 elif op == 2:
                     chunks[rng.randrange(len(chunks))] = rng.choice(['', 'A' * 64, 'g' * 64, '0' * 63, '0' * 65, None, 7, ['x']])
                 elif op == 3:
-                    chunks[rng.randrange(len(chunks))] = chunks[rng.randrange(len(chunks))].upper()
+                    # An earlier change may have left a non-string entry: that one becomes a wrong hash.
+                    source = chunks[rng.randrange(len(chunks))]
+                    chunks[rng.randrange(len(chunks))] = source.upper() if isinstance(source, str) else 'A' * 64
                 elif op == 4:
                     m['chunks'] = []
                 else:
