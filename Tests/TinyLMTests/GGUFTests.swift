@@ -169,6 +169,30 @@ import Testing
         }
     }
 
+    /// A negative sliding window once loaded natively as "no window" while wasm32 (where most
+    /// such values do not fit an Int) refused the file: both must refuse it.
+    @Test func negativeSlidingWindowIsMalformed() throws {
+        for window: GGUFWriter.Value in [.i32(-1), .i64(.min)] {
+            var w = GGUFWriter()
+            w.metadata = [
+                ("general.architecture", .string("gemma3")), ("gemma3.embedding_length", .u32(64)),
+                ("gemma3.block_count", .u32(2)), ("gemma3.attention.head_count", .u32(4)),
+                ("gemma3.attention.head_count_kv", .u32(2)), ("gemma3.feed_forward_length", .u32(128)),
+                ("gemma3.context_length", .u32(256)), ("gemma3.attention.sliding_window", window),
+            ]
+            let bytes = w.bytes()
+            try bytes.withUnsafeBytes { raw in
+                let f = try GGUFFile(bytes: raw)
+                do {
+                    _ = try ModelConfig(gguf: f)
+                    Issue.record("a negative sliding window was accepted")
+                } catch {
+                    #expect(error.kind == .malformedModel && error.message.contains("sliding_window"), "message was: \(error.message)")
+                }
+            }
+        }
+    }
+
     /// Every truncation of a valid file, and thousands of random corruptions, must come back as
     /// an error value or a successfully parsed file — never a trap, crash or hang.
     @Test func truncatedAndMutatedFilesNeverCrash() throws {

@@ -45,6 +45,13 @@ public struct ModelConfig: Sendable {
     public var keyValueDimension: Int { kvHeadCount * keyLength }
     public var valueDimension: Int { kvHeadCount * valueLength }
 
+    private static func checkedSlidingWindow(_ window: Int, key: String) throws(TinyLMError) -> Int {
+        guard window >= 0, window <= Int(Int32.max) else {
+            throw .malformed("\(key) must be between 0 and 2^31 - 1, found \(window)")
+        }
+        return window
+    }
+
     public func usesSlidingWindow(layer: Int) -> Bool {
         slidingWindow > 0 && (slidingWindowPattern == 0 || (layer + 1) % slidingWindowPattern != 0)
     }
@@ -126,10 +133,10 @@ public struct ModelConfig: Sendable {
         slidingWindow = 0
         slidingWindowPattern = 0
         ropeLocalBase = ropeBase
-        if let local = recipe.localAttention, let window = try gguf.optionalInt("\(a).attention.sliding_window"), window > 0 {
-            guard window <= Int(Int32.max) else {
-                throw .malformed("\(a).attention.sliding_window must be between 0 and 2^31 - 1, found \(window)")
-            }
+        // A negative window is malformed, not "no window": wasm32 cannot even represent most of
+        // them, and both builds must say the same about one file.
+        if let local = recipe.localAttention, let window = try gguf.optionalInt("\(a).attention.sliding_window"),
+           try Self.checkedSlidingWindow(window, key: "\(a).attention.sliding_window") > 0 {
             slidingWindow = window
             if let value = gguf["\(a).attention.sliding_window_pattern"], value.intValue == nil {
                 throw .unsupported("a per-layer attention.sliding_window_pattern is not supported (only a period)")

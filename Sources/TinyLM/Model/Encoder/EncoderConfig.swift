@@ -80,7 +80,9 @@ public struct EncoderConfig: Sendable {
               feedForwardLength > 0, feedForwardLength <= 1 << 16, contextLength > 1, contextLength <= 1 << 16 else {
             throw .malformed("inconsistent encoder dimensions: embedding \(embeddingLength), layers \(layerCount), heads \(headCount), feed-forward \(feedForwardLength), context \(contextLength)")
         }
-        if let kv = gguf.int("\(a).attention.head_count_kv"), kv != headCount {
+        // optionalInt rather than int(): a value wasm32 cannot hold is an error in both builds,
+        // never a silent default in one of them.
+        if let kv = try gguf.optionalInt("\(a).attention.head_count_kv"), kv != headCount {
             throw .unsupported("encoder with \(kv) key/value heads for \(headCount) query heads is not supported")
         }
         if gguf.bool("\(a).attention.causal") == true {
@@ -96,8 +98,8 @@ public struct EncoderConfig: Sendable {
         guard layerNormEpsilon.isFinite, layerNormEpsilon >= 0 else {
             throw .malformed("invalid \(a).attention.layer_norm_epsilon \(layerNormEpsilon)")
         }
-        tokenTypeCount = gguf.int("tokenizer.ggml.token_type_count") ?? 1
-        if let value = gguf.int("\(a).pooling_type"), value != 0 {
+        tokenTypeCount = try gguf.optionalInt("tokenizer.ggml.token_type_count") ?? 1
+        if let value = try gguf.optionalInt("\(a).pooling_type"), value != 0 {
             guard let pooling = EmbeddingPooling(ggufValue: value) else {
                 throw .unsupported("pooling type \(value) (\(a).pooling_type) is not supported: 1 mean, 2 CLS, 3 last")
             }
@@ -106,7 +108,7 @@ public struct EncoderConfig: Sendable {
             pooling = .mean
         }
         maxTokens = contextLength
-        if let limit = gguf.int("sentence_transformers.max_seq_length"), limit >= 2, limit < contextLength {
+        if let limit = try gguf.optionalInt("sentence_transformers.max_seq_length"), limit >= 2, limit < contextLength {
             maxTokens = limit
         }
     }
