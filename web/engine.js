@@ -683,10 +683,12 @@ export class Model {
   }
 
   /**
-   * Generation options that constrain the output to a call of one of `tools`
-   * (toolChoice: 'auto' | 'required' — both force a call — | 'none' | {type: 'function', function: {name}}).
+   * Generation options for a chat that may call one of `tools` (toolChoice: 'auto' — the
+   * model writes freely, and once it opens a call in `format` the rest is held to a valid call:
+   * a lazy constraint, ConstraintTrigger.swift — | 'required' | {type: 'function', function:
+   * {name}} — the answer is that call from its first token — | 'none' — no constraint).
    */
-  toolCallOptions(tools, { toolChoice = 'required', format = null, ...rest } = {}) {
+  toolCallOptions(tools, { toolChoice = 'auto', format = null, ...rest } = {}) {
     const options = { ...rest, tools, toolChoice };
     if (format) options.toolCallFormat = format;
     return options;

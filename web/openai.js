@@ -18,9 +18,12 @@
 // - Settings left out take the model's recommended sampling (lm.loaded.sampling), not
 //   OpenAI's temperature 1; the seed is random unless given. top_k, min_p and repeat_penalty
 //   (llama.cpp's names) are accepted besides the API's own.
-// - With `tools`, tool_choice 'auto' makes the model call a tool (as 'required' does): the
-//   engine constrains the answer to one call. 'none' answers in text without the tools.
-// - A streamed tool call arrives whole, in one chunk, when the model has finished it.
+// - With `tools`, tool_choice 'auto' (the default) lets the model answer in text or call a tool;
+//   once it opens a call, the engine holds the rest to a valid call of one of the tools (one call
+//   per answer: parallel_tool_calls is accepted, the model makes one). 'required' and
+//   {type: 'function', function: {name}} force a call; 'none' answers as without the tools.
+// - A streamed tool call comes as the API streams one: a delta with the call's id, type, name
+//   and empty arguments, then the arguments' text in fragments as the model writes it.
 // - The last chunk of a stream carries `usage` (with stream_options.include_usage, as the API
 //   does: one more chunk with empty `choices`).
 // Errors are TinyLM's named errors (`name`: InvalidArgumentError, ContextOverflowError, …) that
@@ -141,7 +144,8 @@ export class OpenAICompatible {
       } catch (error) {
         throw openAIError(error);
       }
-      const message = { role: 'assistant', content: result.toolCalls ? null : result.text, refusal: null };
+      const content = result.toolCalls ? (result.content?.trim() || null) : result.text;
+      const message = { role: 'assistant', content, refusal: null };
       if (result.toolCalls) message.tool_calls = result.toolCalls;
       return {
         ...shape, object: 'chat.completion',
@@ -158,12 +162,22 @@ export class OpenAICompatible {
     });
     return streamOf(stream, requestOptions?.signal, async function* pieces() {
       yield chunk({ role: 'assistant', content: '' });
+      let streamedCalls = 0;
       for await (const piece of stream) {
-        // A tool call's text is the model's own call syntax: the call comes parsed, at the end.
-        if (piece.text && !tools) yield chunk({ content: piece.text });
+        // With tools the Worker splits each piece into the answer's content and the call's deltas.
+        const content = tools ? piece.content : piece.text;
+        if (content) yield chunk({ content });
+        if (piece.toolCalls) {
+          for (const delta of piece.toolCalls) {
+            if (delta.id) streamedCalls = Math.max(streamedCalls, delta.index + 1);
+            yield chunk({ tool_calls: [delta] });
+          }
+        }
       }
       const result = await stream.result;
-      if (result.toolCalls) yield chunk({ tool_calls: result.toolCalls.map((call, index) => ({ index, ...call })) });
+      // Calls the stream could not follow piece by piece (none with the engine's grammar) come whole.
+      const rest = (result.toolCalls ?? []).slice(streamedCalls).map((call, i) => ({ index: streamedCalls + i, ...call }));
+      if (rest.length) yield chunk({ tool_calls: rest });
       const usage = usageOf(result);
       yield chunk({}, FINISH_REASONS[result.reason] ?? 'stop', includeUsage ? null : usage);
       if (includeUsage) yield { ...shape, object: 'chat.completion.chunk', choices: [], usage };

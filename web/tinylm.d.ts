@@ -149,8 +149,9 @@ export interface GenerateOptions {
   /** GBNF rules (llama.cpp's notation). */
   grammar?: string;
   signal?: AbortSignal | null;
-  /** Each piece of text as it comes (token null for the held-back end). */
-  onToken?: ((text: string, token: number | null) => void) | null;
+  /** Each piece of text as it comes (token null for the held-back end); `piece` also has
+   *  `content` and `toolCalls` in a chat with tools (see StreamPiece). */
+  onToken?: ((text: string, token: number | null, piece: StreamPiece) => void) | null;
   /** LoRA adapters for this generation (lm.loadAdapter, adapters.js on main). */
   adapters?: Array<{ adapter: AdapterHandle; scale?: number }>;
 }
@@ -171,6 +172,9 @@ export interface Tool {
   function: { name: string; description?: string; parameters?: JSONSchema };
 }
 
+/** 'auto' (the default): the model answers in text or calls a tool (the call, once opened, is
+ *  held to the tools' schemas); 'required': it calls one; {type, function: {name}}: it calls
+ *  that one; 'none': a chat as without the tools. */
 export type ToolChoice = 'auto' | 'required' | 'none' | { type: 'function'; function: { name: string } };
 
 export interface ToolCall {
@@ -183,7 +187,7 @@ export interface ToolCall {
 export interface ChatTemplateOptions {
   /** A custom Jinja template instead of the model's. */
   template?: string;
-  /** The answer is a call of one of them (result.toolCalls). */
+  /** Functions the model may call (result.toolCalls, reason 'tool_calls'), as toolChoice says. */
   tools?: Tool[];
   toolChoice?: ToolChoice;
   addGenerationPrompt?: boolean;
@@ -211,14 +215,30 @@ export interface GenerateResult {
 }
 
 export interface ChatResult extends GenerateResult {
+  /** Set when the model called a tool (then reason is 'tool_calls'). */
   toolCalls?: ToolCall[];
+  /** With tools: the answer's text outside the call (all of `text` when there is no call). */
+  content?: string;
   /** With `knowledge`: the passages used. */
   sources?: SearchHit[];
+}
+
+/** One step of a tool call as the OpenAI API streams it: the first names the call (id, type,
+ *  function.name, arguments ''), the next ones carry fragments of function.arguments. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
 }
 
 export interface StreamPiece {
   text: string;
   token: number | null;
+  /** With tools: the part of `text` that is the answer's content ('' inside a call). */
+  content?: string;
+  /** With tools: the call's deltas this piece brings, or null. */
+  toolCalls?: ToolCallDelta[] | null;
 }
 
 /** An async iterator of pieces; breaking out of the loop stops generation. */

@@ -220,7 +220,9 @@ export class TinyLM {
   /**
    * Answers a conversation `messages` ([{role: 'system'|'user'|'assistant', content}]),
    * formatted with the model's own chat template. Same options as generate(), plus
-   * template (custom Jinja source), tools (function list: the answer is a call, `toolCalls`),
+   * template (custom Jinja source), tools (function list, OpenAI's shape) with toolChoice
+   * ('auto', the default: the model answers in text or calls a tool, `toolCalls`; 'required':
+   * it must call one; {type: 'function', function: {name}}: that one; 'none': as without tools),
    * and continue: true (the last message is an assistant answer cut short, e.g. by maxTokens:
    * the model goes on with it instead of starting a new one). Send each turn's answer back as
    * it came (result.text): then the next turn reuses the whole KV cache and only the new
@@ -256,7 +258,8 @@ export class TinyLM {
     return this.#stream((more) => this.generate(prompt, more), options);
   }
 
-  /** chat() as an async iterator of {text, token} pieces. */
+  /** chat() as an async iterator of {text, token} pieces (with tools also {content, toolCalls}:
+   *  the piece's answer text, and the call's OpenAI stream deltas while the model writes one). */
   streamChat(messages, options = {}) {
     return this.#stream((more) => this.chat(messages, more), options);
   }
@@ -342,7 +345,7 @@ export class TinyLM {
     try { adapters = adapterList(options.adapters); } catch (error) { return Promise.reject(error); }
     return this.#request('generate', { ...request, options: pickOptions(options, GENERATION_OPTIONS), adapters }, {
       signal,
-      onEvent: (event) => event.type === 'token' && onToken?.(event.text, event.token),
+      onEvent: (event) => event.type === 'token' && onToken?.(event.text, event.token, event),
     });
   }
 
@@ -359,9 +362,10 @@ export class TinyLM {
     const result = start({
       ...options,
       signal: controller.signal,
-      onToken: (text, token) => {
-        options.onToken?.(text, token);
-        queue.push({ text, token });
+      onToken: (text, token, event) => {
+        options.onToken?.(text, token, event);
+        // With tools: also the piece's `content` and the call's `toolCalls` deltas (worker.js).
+        queue.push('content' in event ? { text, token, content: event.content, toolCalls: event.toolCalls ?? null } : { text, token });
         wake?.();
       },
     });

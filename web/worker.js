@@ -23,6 +23,7 @@ import { knowledgeHandlers } from './knowledge-worker.js';
 import { adapterHandlers } from './adapter-worker.js';
 import { parallelCores } from './core-count.js';
 import { sessionSnapshotHandlers } from './session-snapshot-worker.js';
+import { ToolCallStream } from './tool-call-stream.js';
 
 const store = new ModelStore();
 let engine = null;
@@ -210,7 +211,9 @@ function promptTokens(request) {
 function promptFor({ prompt, messages, chatOptions = {} }) {
   const { model } = requireModel();
   checkOptions(chatOptions, CHAT_OPTIONS, 'chat options');
-  if (messages && chatOptions.tools) return { ids: Array.from(model.toolCallPrompt(messages, chatOptions).tokens), chatText: null };
+  if (messages && callsTools(chatOptions)) return { ids: Array.from(model.toolCallPrompt(messages, chatOptions).tokens), chatText: null };
+  // toolChoice 'none': a chat as without the tools.
+  if (chatOptions.toolChoice === 'none') chatOptions = withoutTools(chatOptions);
   if (messages) {
     // chatTokens/formatChat are newer than the first engine builds: say so instead of failing obscurely.
     const abi = model.engine.abi;
@@ -275,6 +278,15 @@ function rememberChat(chatText, promptIDs, replyTokens, template = null) {
     : null;
 }
 
+/** Whether a chat request may call its tools (it has some, and toolChoice is not 'none'). */
+function callsTools(chatOptions) {
+  return Boolean(chatOptions?.tools?.length) && chatOptions.toolChoice !== 'none';
+}
+
+function withoutTools({ tools: _tools, toolChoice: _toolChoice, ...rest }) {
+  return rest;
+}
+
 /**
  * Structured output: `responseFormat` ({type: 'json_schema', schema | json_schema: {schema}} or
  * {type: 'json_object'}) and `grammar` (GBNF) become the engine's constraint options; with
@@ -284,10 +296,10 @@ function constraintOptions(request) {
   const { model } = requireModel();
   const options = request.options ?? {};
   const format = options.responseFormat;
-  if (request.messages && request.chatOptions?.tools) {
+  if (request.messages && callsTools(request.chatOptions)) {
     const prompt = model.toolCallPrompt(request.messages, request.chatOptions);
     const { tools, toolChoice } = request.chatOptions;
-    return { constraint: model.toolCallOptions(tools, { toolChoice: toolChoice ?? 'required', format: prompt.format }), toolFormat: prompt.format };
+    return { constraint: model.toolCallOptions(tools, { toolChoice: toolChoice ?? 'auto', format: prompt.format }), toolFormat: prompt.format };
   }
   if (format?.type === 'json_schema') {
     const schema = format.schema ?? format.json_schema?.schema;
@@ -321,17 +333,28 @@ async function generate(request, signal, emit) {
   let firstToken = null;
   const tokens = [];
   let text = '';
+  // With tools, each piece also says which of its text is the answer's content and which the
+  // call's arguments (OpenAI stream deltas).
+  const calls = toolFormat ? new ToolCallStream(toolFormat) : null;
+  const split = (piece, tail = '') => (piece ? { content: piece.content + tail, toolCalls: piece.toolCalls } : {});
   try {
     for (;;) {
       const step = session.nextToken();
       firstToken ??= performance.now();
       text += step.text;
+      const piece = calls?.push(step.text) ?? null;
       if (step.done) {
-        if (step.text) emit({ type: 'token', text: step.text, token: null });
+        const tail = calls?.finish() ?? '';
+        if (step.text || tail) emit({ type: 'token', text: step.text, token: null, ...split(piece, tail) });
         const ended = performance.now();
-        const toolCalls = toolFormat ? model.parseToolCalls(text, toolFormat) : undefined;
+        // The model called a tool when the call's constraint completed ('auto': it only takes
+        // hold once the model opens a call; otherwise the answer is text).
+        const called = toolFormat && (step.reason === 'grammar' || step.reason === 'constraint_budget');
+        const toolCalls = called ? model.parseToolCalls(text, toolFormat) : undefined;
+        if (toolCalls?.length && calls.streamed) toolCalls[0].id = calls.streamed.id;
         return {
           text, tokens, reason: toolCalls ? 'tool_calls' : step.reason, ...(toolCalls ? { toolCalls } : {}),
+          ...(calls ? { content: calls.content } : {}),
           sampling: { ...sampling, maxTokens: options.maxTokens },
           usage: { promptTokens: ids.length, reusedTokens: reused, completionTokens: tokens.length },
           timings: {
@@ -343,7 +366,7 @@ async function generate(request, signal, emit) {
         };
       }
       tokens.push(step.token);
-      emit({ type: 'token', text: step.text, token: step.token });
+      emit({ type: 'token', text: step.text, token: step.token, ...split(piece) });
       await yieldToEventLoop();
       if (signal.aborted) {
         const error = abortError(signal);

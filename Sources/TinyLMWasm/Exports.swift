@@ -106,7 +106,10 @@
 //                                              constraint: jsonSchema: {…}, grammar: "GBNF",
 //                                              json: true (any object), or tools: [...] with
 //                                              toolChoice and toolCallFormat (from
-//                                              tinylm_tool_prompt); errors in them: kind 6
+//                                              tinylm_tool_prompt); errors in them: kind 6.
+//                                              toolChoice "auto" (the default) is lazy: free
+//                                              text until the model opens a call, then the
+//                                              call's grammar (finish reason 5 or 6 = a call)
 //   tinylm_generate_next(session) -> token     token ≥ 0: result holds the text to show now;
 //                                              -1: finished, result holds the remaining text and
 //                                              tinylm_generate_finish_reason() says why

@@ -479,7 +479,7 @@ struct GrammarTests {
         let calls = try ToolCalling.parse("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", format: qwenish)
         #expect(calls[0]?["type"] == "function")
         #expect(calls[0]?["function"]?["name"] == "get_weather")
-        #expect(calls[0]?["function"]?["arguments"] == #"{"city":"Paris"}"#)
+        #expect(calls[0]?["function"]?["arguments"] == #"{"city": "Paris"}"#)  // as the model wrote it
         #expect(calls[0]?["id"]?.stringValue?.hasPrefix("call_") == true)
         let only = ToolCallSpec(tools: tools, choice: .function("now"), format: nil)
         #expect(!GrammarAutomaton(grammar: try only.grammar(format: ToolCallFormat())).isPrefix(bytes(#"{"name":"get"#)))

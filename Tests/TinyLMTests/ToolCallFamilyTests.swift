@@ -132,7 +132,7 @@ import Testing
             #expect(try Self.arguments(calls) == ["city": "Paris"], "\(text)")
         }
         let several = try ToolCalling.parse(#"<|tool_call|>{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"n": 2}}<|/tool_call|>"#, format: f)
-        #expect(several.arrayValue?.count == 2 && several[1]?["function"]?["arguments"] == #"{"n":2}"#)
+        #expect(several.arrayValue?.count == 2 && several[1]?["function"]?["arguments"] == #"{"n": 2}"#)
         // Phi-3.5 (no template format): the plain JSON it was asked for.
         let plain = try ToolCalling.parse(#"{"name": "get_weather", "arguments": {"city": "Paris"}}"#, format: ToolCallFormat())
         #expect(plain[0]?["function"]?["name"] == "get_weather")

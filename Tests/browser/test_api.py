@@ -175,8 +175,14 @@ def test_chat_with_tools_returns_tool_calls(warm):
         const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Current weather',
           parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
         const r = await window.lm.chat([{ role: 'user', content: 'What is the weather in Paris?' }],
-                                       { tools, temperature: 0, maxTokens: 60 });
-        return { reason: r.reason, calls: r.toolCalls };
+                                       { tools, toolChoice: 'required', temperature: 0, maxTokens: 60 });
+        // Streamed: each piece says which of its text is content and which the call's deltas.
+        const stream = window.lm.streamChat([{ role: 'user', content: 'What is the weather in Paris?' }],
+                                            { tools, toolChoice: 'required', temperature: 0, maxTokens: 60 });
+        const pieces = [];
+        for await (const piece of stream) pieces.push(piece);
+        const streamed = await stream.result;
+        return { reason: r.reason, calls: r.toolCalls, content: r.content, pieces, streamed: streamed.toolCalls };
     """)
     import json
     assert result['reason'] == 'tool_calls'
@@ -184,3 +190,9 @@ def test_chat_with_tools_returns_tool_calls(warm):
     call = result['calls'][0]
     assert call['type'] == 'function' and call['function']['name'] == 'get_weather'
     assert 'city' in json.loads(call['function']['arguments'])
+    assert result['content'] == ''
+    deltas = [d for p in result['pieces'] for d in (p['toolCalls'] or [])]
+    assert all(p['content'] == '' for p in result['pieces'])
+    assert deltas[0]['id'] == result['streamed'][0]['id'] and deltas[0]['function']['name'] == 'get_weather'
+    assert ''.join(d['function']['arguments'] for d in deltas) == call['function']['arguments']
+    assert [c['function'] for c in result['streamed']] == [call['function']]

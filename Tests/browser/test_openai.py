@@ -154,49 +154,150 @@ def test_json_schema_response_format_equals_tinylm(warm):
     assert isinstance(json.loads(outcome['object']), dict)
 
 
-@pytest.mark.only_in('chromium', reason=IN_WASM)
-def test_tool_calls_equal_tinylm_and_stream_whole(warm):
-    _, browser = warm
-    outcome = browser.run("""
-        const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Current weather in a city',
-          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
-        const messages = [{ role: 'user', content: 'What is the weather in Paris?' }];
-        const own = await window.lm.chat(messages, { tools, seed: 9, temperature: 0, maxTokens: 60 });
-        const completion = await window.lm.chat.completions.create({ messages, tools, tool_choice: 'auto', seed: 9, temperature: 0, max_tokens: 60 });
+WEATHER_TOOL = {'type': 'function', 'function': {
+    'name': 'get_weather', 'description': 'Current weather in a city',
+    'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}}, 'required': ['city']}}}
+# The API reference's stream deltas of a tool call: the first names it, the next ones carry
+# fragments of its arguments.
+FIRST_CALL_DELTA = {'index': int, 'id': str, 'type': str, 'function': {'name': str, 'arguments': str}}
+LATER_CALL_DELTA = {'index': int, 'function': {'arguments': str}}
+# Requests SmolLM2 (greedy, no repeat penalty) answers with a call, and in text, when it may
+# choose (tool_choice 'auto'). The 135M model answers most weather questions from its
+# imagination, and its recommended repeat penalty (1.1) keeps it from repeating the call syntax
+# the system message shows: these tests set it to 1.
+WEATHER = [{'role': 'user', 'content': 'Call get_weather for Paris.'}]
+CAPITAL = [{'role': 'user', 'content': 'What is the capital of France?'}]
+
+
+def tool_requests(browser, messages, tool_choice, **extra):
+    """The same chat request three ways: lm.chat.completions.create, its stream (with usage),
+    and TinyLM's own lm.chat; seed and temperature fixed."""
+    return browser.run("""
+        const [messages, tools, toolChoice, extra] = args;
+        const request = { messages, tools, seed: 9, temperature: 0, repeat_penalty: 1, max_tokens: 60, ...extra };
+        if (toolChoice !== null) request.tool_choice = toolChoice;
+        const completion = await window.lm.chat.completions.create(request);
         const chunks = [];
-        for await (const chunk of await window.lm.chat.completions.create({ messages, tools, seed: 9, temperature: 0, max_tokens: 60, stream: true }))
+        for await (const chunk of await window.lm.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } }))
           chunks.push(chunk);
-        // The conversation goes on with the call and its result, as OpenAI code sends them.
-        const call = completion.choices[0].message.tool_calls[0];
-        const answer = await window.lm.chat.completions.create({ seed: 9, max_tokens: 30, messages: [...messages,
-          completion.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '{"temperature_c": 18, "sky": "cloudy"}' }] });
-        return { own: own.toolCalls, completion, chunks, answer };
-    """)
+        const options = { tools, seed: 9, temperature: 0, repeatPenalty: 1, maxTokens: 60 };
+        if (toolChoice !== null) options.toolChoice = toolChoice;
+        const own = await window.lm.chat(messages, options);
+        return { completion, chunks, own: { text: own.text, reason: own.reason, toolCalls: own.toolCalls ?? null, content: own.content } };
+    """, messages, [WEATHER_TOOL], tool_choice, extra)
+
+
+def streamed_calls(chunks):
+    """Checks every chunk's shape and the tool-call deltas' (first naming the call, then
+    argument fragments); returns (content, [{id, name, arguments}]) as the stream adds up."""
+    for chunk in chunks:
+        check_shape(chunk, CHUNK, 'chunk')
+        assert chunk['id'] == chunks[0]['id']
+    content = ''
+    calls = []
+    for chunk in chunks[:-1]:
+        delta = chunk['choices'][0]['delta']
+        content += delta.get('content') or ''
+        for call in delta.get('tool_calls', []):
+            if 'id' in call:
+                check_shape(call, FIRST_CALL_DELTA, 'first tool_calls delta')
+                assert call['type'] == 'function' and call['function']['arguments'] == ''
+                assert call['index'] == len(calls)
+                calls.append({'id': call['id'], 'name': call['function']['name'], 'arguments': ''})
+            else:
+                check_shape(call, LATER_CALL_DELTA, 'tool_calls delta')
+                assert set(call) == {'index', 'function'} and set(call['function']) == {'arguments'}
+                calls[call['index']]['arguments'] += call['function']['arguments']
+    # With include_usage: the finish chunk, then the usage chunk with empty choices.
+    assert chunks[-1]['choices'] == [] and chunks[-2]['usage'] is None
+    check_shape(chunks[-1]['usage'], USAGE, 'usage chunk')
+    assert all(c['choices'][0]['finish_reason'] is None for c in chunks[:-2])
+    return content, calls
+
+
+def test_auto_calls_the_tool_and_streams_the_call_in_pieces(warm):
+    _, browser = warm
+    outcome = tool_requests(browser, WEATHER, 'auto')
     completion = outcome['completion']
     check_shape(completion, CHAT_COMPLETION)
     message = completion['choices'][0]['message']
     assert completion['choices'][0]['finish_reason'] == 'tool_calls'
     assert message['content'] is None
     check_shape(message['tool_calls'], [TOOL_CALL], 'tool_calls')
+    assert len(message['tool_calls']) == 1
+    call = message['tool_calls'][0]
+    assert call['type'] == 'function' and call['function']['name'] == 'get_weather'
+    assert isinstance(json.loads(call['function']['arguments'])['city'], str)
     own = outcome['own']
-    assert [c['function'] for c in message['tool_calls']] == [c['function'] for c in own]
-    assert message['tool_calls'][0]['type'] == 'function'
-    assert message['tool_calls'][0]['function']['name'] == 'get_weather'
-    assert 'city' in json.loads(message['tool_calls'][0]['function']['arguments'])
+    assert own['reason'] == 'tool_calls'
+    assert [c['function'] for c in own['toolCalls']] == [call['function']]
 
-    chunks = outcome['chunks']
-    for chunk in chunks:
-        check_shape(chunk, CHUNK, 'chunk')
-    deltas = [c['choices'][0]['delta'] for c in chunks]
-    assert not any(d.get('content') for d in deltas), 'the raw call text leaked into content'
-    calls = [d['tool_calls'] for d in deltas if 'tool_calls' in d]
-    assert len(calls) == 1
-    check_shape(calls[0], [{'index': int, **TOOL_CALL}], 'delta.tool_calls')
-    assert [c['function'] for c in calls[0]] == [c['function'] for c in own]
-    assert chunks[-1]['choices'][0]['finish_reason'] == 'tool_calls'
+    content, calls = streamed_calls(outcome['chunks'])
+    assert content == ''
+    assert outcome['chunks'][-2]['choices'][0]['finish_reason'] == 'tool_calls'
+    # More than one fragment: the arguments come as the model writes them.
+    fragments = [c for c in outcome['chunks'][:-1] if any('id' not in d for d in c['choices'][0]['delta'].get('tool_calls', []))]
+    assert len(fragments) > 1
+    assert [(c['name'], c['arguments']) for c in calls] == [('get_weather', call['function']['arguments'])]
 
-    check_shape(outcome['answer'], CHAT_COMPLETION)
-    assert outcome['answer']['choices'][0]['message']['content'].strip()
+
+def test_auto_answers_in_text_when_the_model_writes_text(warm):
+    _, browser = warm
+    outcome = tool_requests(browser, CAPITAL, None)  # tool_choice left out: 'auto', the API's default with tools
+    completion = outcome['completion']
+    check_shape(completion, CHAT_COMPLETION)
+    choice = completion['choices'][0]
+    assert choice['finish_reason'] == 'stop'
+    assert 'tool_calls' not in choice['message']
+    assert isinstance(choice['message']['content'], str) and choice['message']['content'].strip()
+    assert not choice['message']['content'].lstrip().startswith('{')
+    own = outcome['own']
+    assert own['toolCalls'] is None and own['reason'] == 'eog' and own['text'] == choice['message']['content'] == own['content']
+    content, calls = streamed_calls(outcome['chunks'])
+    assert calls == [] and content == choice['message']['content']
+    assert outcome['chunks'][-2]['choices'][0]['finish_reason'] == 'stop'
+
+
+def test_required_named_and_none_tool_choices(warm):
+    _, browser = warm
+    # 'required' makes the question 'auto' answers in text a call ...
+    required = tool_requests(browser, CAPITAL, 'required')
+    choice = required['completion']['choices'][0]
+    assert choice['finish_reason'] == 'tool_calls'
+    assert choice['message']['tool_calls'][0]['function']['name'] == 'get_weather'
+    _, calls = streamed_calls(required['chunks'])
+    assert [c['arguments'] for c in calls] == [choice['message']['tool_calls'][0]['function']['arguments']]
+    # ... so does naming the function ...
+    named = tool_requests(browser, CAPITAL, {'type': 'function', 'function': {'name': 'get_weather'}})
+    assert named['completion']['choices'][0]['message']['tool_calls'][0]['function']['name'] == 'get_weather'
+    # ... and 'none' answers the weather question in text, as without the tools.
+    none = tool_requests(browser, WEATHER, 'none')
+    choice = none['completion']['choices'][0]
+    assert choice['finish_reason'] == 'stop' and 'tool_calls' not in choice['message']
+    assert choice['message']['content'].strip()
+    without = browser.run("""
+        const r = await window.lm.chat.completions.create({ messages: args[0], seed: 9, temperature: 0, repeat_penalty: 1, max_tokens: 60 });
+        return r.choices[0].message.content;
+    """, WEATHER)
+    assert choice['message']['content'] == without == none['own']['text']
+    content, calls = streamed_calls(none['chunks'])
+    assert calls == [] and content == without
+
+
+@pytest.mark.only_in('chromium', reason=IN_WASM)
+def test_a_call_and_its_result_continue_the_conversation(warm):
+    _, browser = warm
+    outcome = browser.run("""
+        const [messages, tools] = args;
+        const completion = await window.lm.chat.completions.create({ messages, tools, seed: 9, temperature: 0, repeat_penalty: 1, max_tokens: 60 });
+        // The conversation goes on with the call and its result, as OpenAI code sends them.
+        const call = completion.choices[0].message.tool_calls[0];
+        const answer = await window.lm.chat.completions.create({ seed: 9, max_tokens: 30, messages: [...messages,
+          completion.choices[0].message, { role: 'tool', tool_call_id: call.id, content: '{"temperature_c": 18, "sky": "cloudy"}' }] });
+        return answer;
+    """, WEATHER, [WEATHER_TOOL])
+    check_shape(outcome, CHAT_COMPLETION)
+    assert outcome['choices'][0]['message']['content'].strip()
 
 
 def test_text_completion_equals_generate(warm):

@@ -38,9 +38,19 @@ export async function everyCall(file: File): Promise<void> {
   await lm.chat([...messages, { role: 'assistant', content: answer.text }], { continue: true, template: '{{ messages }}' });
 
   for await (const { text, token } of lm.stream('The capital of France is', { maxTokens: 8 })) console.log(text, token);
-  const stream = lm.streamChat(messages, { temperature: 0 });
-  for await (const piece of stream) console.log(piece.text);
-  console.log((await stream.result).toolCalls);
+  const stream = lm.streamChat(messages, { temperature: 0, tools, toolChoice: 'auto' });
+  let callArguments = '';
+  for await (const piece of stream) {
+    console.log(piece.text, piece.content ?? '');
+    for (const delta of piece.toolCalls ?? []) {
+      if (delta.id) console.log(delta.index, delta.type, delta.function.name);
+      callArguments += delta.function.arguments;
+    }
+  }
+  const streamed = await stream.result;
+  console.log(streamed.toolCalls?.[0]?.function.arguments === callArguments, streamed.content);
+  await lm.chat(messages, { tools, toolChoice: { type: 'function', function: { name: 'get_weather' } } });
+  await lm.chat(messages, { tools, toolChoice: 'none', onToken: (text, token, piece) => console.log(text, token, piece.content) });
 
   const saved = await lm.saveSession();
   if (saved.saved) console.log(saved.bytes);
@@ -102,6 +112,10 @@ export async function everyCall(file: File): Promise<void> {
   for await (const chunk of chunks) {
     const c: ChatCompletionChunk = chunk;
     console.log(c.choices[0]?.delta.content ?? '', c.choices[0]?.finish_reason, c.usage?.total_tokens);
+  }
+  // A streamed call: the first delta names it, later ones carry fragments of its arguments.
+  for await (const chunk of await lm.chat.completions.create({ messages: [{ role: 'user', content: 'Weather?' }], tools, stream: true })) {
+    for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) console.log(delta.index, delta.id, delta.function?.name, delta.function?.arguments);
   }
   chunks.controller.abort();
   const legacy: Completion = await lm.completions.create({ prompt: 'Once upon a time', max_tokens: 16, echo: true });

@@ -3,7 +3,9 @@ extension GenerationOptions {
     /// `{temperature, topK, topP, minP, repeatPenalty, repeatWindow, seed, maxTokens, stop,
     /// ignoreEOS}`, and at most one output constraint: `jsonSchema` (a JSON Schema object or
     /// boolean), `grammar` (GBNF text), `json: true` (any JSON object), or `tools` (OpenAI tool
-    /// list, with optional `toolChoice` and `toolCallFormat` {prefix, suffix, argumentsKey}).
+    /// list, with optional `toolChoice` — "auto" (the default: text or a call), "required",
+    /// "none" or {type: "function", function: {name}} — and `toolCallFormat` {prefix, suffix,
+    /// argumentsKey}).
     /// Missing keys keep their defaults; a key of the wrong type is an error, so a
     /// typo in the page's code is reported rather than silently ignored.
     public init(json bytes: [UInt8]) throws(TinyLMError) {
@@ -16,7 +18,7 @@ extension GenerationOptions {
         guard let object = value.objectValue else { throw .invalidArgument("generation options must be a JSON object") }
         var constraintKeys: [String] = []
         var tools: [ToolDefinition]? = nil
-        var toolChoice = ToolChoice.required
+        var toolChoice = ToolChoice.auto  // OpenAI's default when tools are given
         var toolFormat: ToolCallFormat? = nil
         for (key, v) in object.entries {
             func number() throws(TinyLMError) -> Double {

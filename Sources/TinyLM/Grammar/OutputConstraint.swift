@@ -57,6 +57,17 @@ public struct OutputConstraint: Sendable {
         }
     }
 
+    /// Where the constraint begins when it is lazy (tool choice "auto": at the call's opening in
+    /// the model's format); nil when it holds from the first token.
+    public func trigger(for model: Model) -> ConstraintTrigger? {
+        switch source {
+        case .grammar: return nil
+        case .toolCalls(let spec):
+            guard spec.choice == .auto else { return nil }
+            return ConstraintTrigger(toolCallFormat: spec.format ?? ToolCallFormat(model: model))
+        }
+    }
+
     /// A masker for generation with `model`.
     public func masker(for model: Model) throws(TinyLMError) -> TokenMasker {
         let grammar = try grammar(for: model)

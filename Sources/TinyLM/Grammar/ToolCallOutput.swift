@@ -30,8 +30,7 @@ extension ToolCalling {
         if bodies.isEmpty { bodies.append(bytes[...]) }
         var calls: [JSONValue] = []
         for body in bodies {
-            for (name, arguments) in try callsIn(body, argumentsKey: format.argumentsKey) {
-                let argumentsText = arguments.stringValue ?? JSONSchemaGrammar.serialize(arguments)
+            for (name, argumentsText) in try callsIn(body, argumentsKey: format.argumentsKey) {
                 var hash: UInt32 = 0x811C_9DC5
                 for b in body { hash = (hash ^ UInt32(b)) &* 0x0100_0193 }
                 hash = (hash ^ UInt32(truncatingIfNeeded: calls.count)) &* 0x0100_0193
@@ -50,30 +49,84 @@ extension ToolCalling {
 
     /// The calls in one body: JSON objects (or arrays of them) separated by whitespace, "," or
     /// ";", each `{"name": …, argumentsKey: …}`; or Python-style `name.call(k=v, …)` /
-    /// `name(k=v, …)` calls.
-    static func callsIn(_ body: ArraySlice<UInt8>, argumentsKey: String) throws(TinyLMError) -> [(String, JSONValue)] {
+    /// `name(k=v, …)` calls. Each with its arguments' text: as the model wrote the JSON value
+    /// (what a stream of the call sends piece by piece), the content of a JSON string holding
+    /// them, or the compact JSON of Python-style keyword arguments.
+    static func callsIn(_ body: ArraySlice<UInt8>, argumentsKey: String) throws(TinyLMError) -> [(String, String)] {
         var scanner = CallScanner(bytes: Array(body))
-        var calls: [(String, JSONValue)] = []
+        var calls: [(String, String)] = []
         scanner.skip(["<|python_tag|>", "functools"])
         while true {
             scanner.skipSeparators()
             scanner.skip(["<|python_tag|>"])
             guard let byte = scanner.peek else { break }
             if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                let start = scanner.position
                 let value = try scanner.json()
-                for call in value.arrayValue ?? [value] {
+                let objectStarts = byte == UInt8(ascii: "[") ? Self.elementStarts(scanner.bytes, arrayAt: start) : [start]
+                for (i, call) in (value.arrayValue ?? [value]).enumerated() {
                     guard let name = call["name"]?.stringValue else {
                         throw TinyLMError(.grammar, "the tool call has no \"name\"")
                     }
-                    calls.append((name, call[argumentsKey] ?? call["arguments"] ?? call["parameters"] ?? .object(JSONObject())))
+                    var key = argumentsKey
+                    if call[key] == nil { key = call["arguments"] != nil ? "arguments" : "parameters" }
+                    guard let arguments = call[key] else { calls.append((name, "{}")); continue }
+                    if let text = arguments.stringValue {
+                        calls.append((name, text))
+                    } else if i < objectStarts.count, let raw = Self.memberText(key, objectAt: objectStarts[i], in: scanner.bytes) {
+                        calls.append((name, raw))
+                    } else {
+                        calls.append((name, JSONSchemaGrammar.serialize(arguments)))
+                    }
                 }
             } else if CallScanner.isIdentifierStart(byte) {
-                calls.append(try scanner.pythonCall())
+                let (name, arguments) = try scanner.pythonCall()
+                calls.append((name, JSONSchemaGrammar.serialize(arguments)))
             } else {
                 throw TinyLMError(.grammar, "the tool call is neither JSON nor a function call: unexpected '\(String(decoding: [byte], as: UTF8.self))'")
             }
         }
         return calls
+    }
+
+    /// Where each element of the (valid) JSON array at `start` begins.
+    static func elementStarts(_ bytes: [UInt8], arrayAt start: Int) -> [Int] {
+        var parser = JSONParser(bytes: bytes, maxDepth: JSONValue.defaultMaxDepth)
+        parser.pos = start + 1
+        var starts: [Int] = []
+        while true {
+            parser.skipWhitespace()
+            guard parser.pos < bytes.count, bytes[parser.pos] != UInt8(ascii: "]") else { return starts }
+            starts.append(parser.pos)
+            do { _ = try parser.parseValue() } catch { return starts }
+            parser.skipWhitespace()
+            guard parser.pos < bytes.count, bytes[parser.pos] == UInt8(ascii: ",") else { return starts }
+            parser.pos += 1
+        }
+    }
+
+    /// The text of the value of `key` (its last occurrence, as the parsed object keeps) in the
+    /// (valid) JSON object at `start`, exactly as written.
+    static func memberText(_ key: String, objectAt start: Int, in bytes: [UInt8]) -> String? {
+        guard start < bytes.count, bytes[start] == UInt8(ascii: "{") else { return nil }
+        var parser = JSONParser(bytes: bytes, maxDepth: JSONValue.defaultMaxDepth)
+        parser.pos = start + 1
+        var found: String? = nil
+        while true {
+            parser.skipWhitespace()
+            guard parser.pos < bytes.count, bytes[parser.pos] == UInt8(ascii: "\"") else { return found }
+            guard let name = try? parser.parseString() else { return found }
+            parser.skipWhitespace()
+            guard parser.pos < bytes.count, bytes[parser.pos] == UInt8(ascii: ":") else { return found }
+            parser.pos += 1
+            parser.skipWhitespace()
+            let valueStart = parser.pos
+            do { _ = try parser.parseValue() } catch { return found }
+            if name == key { found = String(decoding: bytes[valueStart..<parser.pos], as: UTF8.self) }
+            parser.skipWhitespace()
+            guard parser.pos < bytes.count, bytes[parser.pos] == UInt8(ascii: ",") else { return found }
+            parser.pos += 1
+        }
     }
 
     private static func hex(_ v: UInt32) -> String {

@@ -8,6 +8,8 @@
 ///    `{"name": <a tool's name>, "arguments": <that tool's parameters>}`, inside the
 ///    template's own wrapper when it has one (Qwen/Hermes: `<tool_call>\n…\n</tool_call>`;
 ///    Phi-4-mini: `<|tool_call|>[…]<|/tool_call|>`; Llama 3.x: bare, with "parameters").
+///    With `ToolChoice.auto` the constraint is lazy: the model writes freely, and only once it
+///    opens a call (`ConstraintTrigger`) is the rest held to the grammar.
 /// 3. The result: `ToolCalling.parse(_:format:)` (ToolCallOutput.swift) returns OpenAI-shaped
 ///    calls `[{id, type: "function", function: {name, arguments: "<JSON text>"}}]` from what
 ///    these families write, unconstrained too.
@@ -54,8 +56,10 @@ public struct ToolDefinition: Sendable {
 
 /// Which tool calls are allowed.
 public enum ToolChoice: Sendable, Equatable {
-    /// Exactly one call to one of the tools ("auto" is treated the same: a constrained
-    /// output cannot also leave room for free text).
+    /// The model chooses: it answers in text, or calls one of the tools (then the call, from
+    /// its opening on, is constrained to a valid call). OpenAI's default when tools are given.
+    case auto
+    /// Exactly one call to one of the tools.
     case required
     /// No call: generation is not constrained.
     case none
@@ -67,7 +71,8 @@ public enum ToolChoice: Sendable, Equatable {
     public init(json: JSONValue) throws(TinyLMError) {
         if let s = json.stringValue {
             switch s {
-            case "auto", "required", "any": self = .required
+            case "auto": self = .auto
+            case "required", "any": self = .required
             case "none": self = .none
             default: throw .invalidArgument("toolChoice must be \"auto\", \"required\", \"none\" or {type: \"function\", function: {name}}")
             }
@@ -191,6 +196,7 @@ struct ToolCallSpec: Sendable {
 
 extension OutputConstraint {
     /// A tool call (see `ToolCalling`); `format` nil uses the model's template's format.
+    /// `.auto` makes the constraint lazy (see `trigger(for:)`); `.none` gives no constraint.
     public static func toolCalls(_ tools: [ToolDefinition], choice: ToolChoice = .required,
                                  format: ToolCallFormat? = nil) throws(TinyLMError) -> OutputConstraint? {
         if choice == .none { return nil }
