@@ -34,7 +34,7 @@ export function adapterHandlers({ getModel }) {
         bytes = new Uint8Array(size);
         return { write: (chunk, offset) => bytes.set(chunk, offset), cancel: () => { bytes = null; } };
       },
-      signal, onProgress: progress,
+      kind: 'adapter', signal, onProgress: progress,
     });
     Object.assign(entry, { record, size: bytes.byteLength, sha256: record?.sha256 ?? null, downloaded, refetched, trust, revalidation });
     return bytes;

@@ -25,7 +25,7 @@ export async function loadKnowledgeFile(url, { onProgress = () => {}, signal = n
       bytes = new Uint8Array(length);
       return { write: (chunk, offset) => bytes.set(chunk, offset), cancel: () => { bytes = null; } };
     },
-    signal, onProgress: onProgress ?? (() => {}),
+    kind: 'knowledge file', signal, onProgress: onProgress ?? (() => {}),
   });
   return { bytes, id, size, sha256: record?.sha256 ?? null, downloaded, refetched, ...trustReport(checked, record, await lateUpdate(revalidation, record)) };
 }

@@ -40,7 +40,7 @@ export function knowledgeHandlers({ getEngine, store, yieldToEventLoop }) {
         return { id, size: entry.size, sha256: entry.sha256, downloaded: false, refetched: false, ...entry.report, info: entry.embedder.info };
       }
       const { record, size, sink: upload, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, source, options, {
-        begin: (bytes) => engine.beginEmbedderUpload(bytes), signal, onProgress: progress,
+        begin: (bytes) => engine.beginEmbedderUpload(bytes), kind: 'embedder', signal, onProgress: progress,
       });
       progress({ phase: 'load', done: 0, total: 1 });
       const embedder = upload.finish();

@@ -23,12 +23,13 @@ export function trustReport(trust, record, update = record?.update ?? null) {
 /**
  * Stores `source` (URL, Blob, or the 'file:…' id of a picked file stored earlier) in `store` as
  * `options` ask (trustOptions; `store: false` with a Blob: not stored, read as it is), then
- * reads it into a sink from `begin(size)`, {write(bytes, offset), cancel()}.
+ * reads it into a sink from `begin(size)`, {write(bytes, offset), cancel()}. `kind` ('model',
+ * 'embedder', 'adapter', 'knowledge file') is kept in the record for storage pages.
  * Resolves {id, record, size, sink, downloaded, refetched, trust, revalidation}.
  * Rejects with IntegrityError, SignatureError, InvalidManifestError, NetworkError,
  * QuotaExceededError, AbortError; the sink is cancelled then.
  */
-export async function loadTrustedFile(store, source, options, { begin, signal = null, onProgress = () => {} }) {
+export async function loadTrustedFile(store, source, options, { begin, kind = null, signal = null, onProgress = () => {} }) {
   const isBlob = typeof Blob !== 'undefined' && source instanceof Blob;
   const storedID = typeof source === 'string' && source.startsWith('file:');
   const id = storedID ? source : modelID(source);
@@ -47,6 +48,8 @@ export async function loadTrustedFile(store, source, options, { begin, signal = 
     } else if (!(options.store === false && isBlob)) {
       try {
         ({ record, downloaded, trust, revalidation } = await ensureTrusted(store, source, options, { signal, onProgress }));
+        // What the file is, for storage pages (models and embedders share one store).
+        if (kind && record.kind !== kind) record = (await store.annotate(record.id, { kind })) ?? record;
       } catch (error) {
         if (corruption && error.name === 'NetworkError') {
           throw namedError('IntegrityError', `${corruption.message}; the stored copy was deleted and fetching it again failed (${error.message})`);

@@ -95,7 +95,7 @@ async function load({ source, options = {} }, signal, emit) {
   }
   unload();
   const { id, record, size, sink: upload, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, source, options, {
-    begin: (bytes) => engine.beginModelUpload(bytes), signal, onProgress: progress,
+    begin: (bytes) => engine.beginModelUpload(bytes), kind: 'model', signal, onProgress: progress,
   });
   progress({ phase: 'load', done: 0, total: 1 });
   let model;

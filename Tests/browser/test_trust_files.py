@@ -241,3 +241,46 @@ def test_knowledge_file_checked_against_its_manifest_and_its_signature(server, b
     before = len(gets(server, '/models/site.tlmk'))
     again = browser.run(from_file, {'publicKey': keys['good']})
     assert again['file']['downloaded'] is False and len(gets(server, '/models/site.tlmk')) == before
+
+
+def test_app_storage_lists_every_kind_of_file_and_deletes_each(server, browser, site):
+    publish_manifest(site, 'lora.gguf', manifest_for(site / 'lora.gguf', 'lora.gguf', 'a1'))
+    browser.get(f'{server.url}/app/')
+    exported = browser.run("""
+        const { TinyLM } = await import('/tinylm.js');
+        const { KnowledgeBase } = await import('/knowledge-base.js');
+        const lm = await TinyLM.load('/models/smollm2.gguf');
+        await lm.loadAdapter('/models/lora.gguf');
+        const embedder = await lm.loadEmbedder('/models/minilm.gguf');
+        const kb = await KnowledgeBase.open('source', { embedder, storage: 'memory' });
+        await kb.add(args[0]);
+        window.storageTest = { lm, embedder };
+        return Array.from(await kb.export());
+    """, DOCUMENTS)
+    (site / 'site.tlmk').write_bytes(bytes(exported))
+    publish_manifest(site, 'site.tlmk', manifest_for(site / 'site.tlmk', 'site.tlmk', 'k1', 256))
+    browser.run("""
+        const { KnowledgeBase } = await import('/knowledge-base.js');
+        await KnowledgeBase.fromFile('/models/site.tlmk', { embedder: window.storageTest.embedder });
+        window.storageTest.lm.terminate();
+    """)
+    browser.driver.find_element('id', 'settings-open').click()
+    items = browser.wait_for("""(items => items.length === 4 && items)([...document.querySelectorAll('#stored-models li')]
+        .map((li) => ({ kind: li.dataset.kind, id: li.dataset.model, text: li.querySelector('span').textContent })))""", timeout=30)
+    kinds = {item['id'].rsplit('/', 1)[-1]: item for item in items}
+    assert [item['kind'] for item in items] == ['model', 'embedder', 'adapter', 'knowledge file'], items
+    assert kinds['smollm2.gguf']['text'].startswith('Model: smollm2.gguf — 98.4 MB') and 'not verified' in kinds['smollm2.gguf']['text']
+    assert kinds['minilm.gguf']['text'].startswith('Embedder: minilm.gguf — 46.2 MB')
+    assert kinds['lora.gguf']['text'].startswith('Adapter: lora.gguf — 4.9 MB · version a1 · verified'), kinds['lora.gguf']
+    assert 'Knowledge file: site.tlmk' in kinds['site.tlmk']['text'] and 'version k1 · verified' in kinds['site.tlmk']['text']
+    usage = browser.driver.execute_script("const p = document.getElementById('storage-usage'); return [p.textContent, p.dataset.persisted];")
+    assert usage[0].startswith('Stored files: 150 MB') and usage[1] in ('true', 'false'), usage
+    if browser.driver.execute_script('return !!navigator.storage?.estimate'):
+        assert 'allowed' in usage[0], usage
+
+    for name in ('lora.gguf', 'site.tlmk', 'minilm.gguf', 'smollm2.gguf'):
+        item = f"#stored-models li[data-model$='/{name}']"
+        browser.driver.execute_script(f"[...document.querySelectorAll(\"{item} button\")].find((b) => b.textContent === 'Delete').click();")
+        browser.wait_for(f"!document.querySelector(\"{item}\")", timeout=30)
+    for module, store in (('/tinylm.js', 'modelStore'), ('/adapters.js', 'adapterStore'), ('/knowledge-files.js', 'knowledgeFileStore')):
+        assert stored(browser, module, store) == {'records': [], 'chunks': []}, store
