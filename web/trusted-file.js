@@ -23,7 +23,7 @@ export function trustReport(trust, record, update = record?.update ?? null) {
 /**
  * Stores `source` (URL, Blob, or the 'file:…' id of a picked file stored earlier) in `store` as
  * `options` ask (trustOptions; `store: false` with a Blob: not stored, read as it is), then
- * reads it into a sink from `begin(size)`, {write(bytes, offset), cancel()}. `kind` ('model',
+ * reads it into a sink from `begin(size)` (or a promise of one), {write(bytes, offset), cancel()}. `kind` ('model',
  * 'embedder', 'adapter', 'knowledge file') is kept in the record for storage pages.
  * Resolves {id, record, size, sink, downloaded, refetched, trust, revalidation}.
  * Rejects with IntegrityError, SignatureError, InvalidManifestError, NetworkError,
@@ -58,15 +58,27 @@ export async function loadTrustedFile(store, source, options, { begin, kind = nu
       }
     }
     const size = record ? record.size : source.size;
-    const sink = begin(size);
+    // begin() may resolve later (the engine still compiling): the read starts at once and the
+    // chunks checked before the sink exists wait for it, so reading overlaps the start-up.
+    let sink = null;
+    const held = [];
+    const starting = Promise.resolve(begin(size)).then((ready) => {
+      sink = ready;
+      for (const [bytes, offset] of held.splice(0)) sink.write(bytes, offset);
+      return sink;
+    });
+    starting.catch(() => {}); // awaited below
+    const write = (bytes, offset) => (sink ? sink.write(bytes, offset) : held.push([bytes, offset]));
     try {
       if (record) {
-        await store.read(record, { signal, onProgress, onChunk: (bytes, offset) => sink.write(bytes, offset) });
+        await store.read(record, { signal, onProgress, onChunk: write });
       } else {
-        await readBlob(source, signal, onProgress, (bytes, offset) => sink.write(bytes, offset));
+        await readBlob(source, signal, onProgress, write);
       }
+      await starting;
     } catch (error) {
-      sink.cancel();
+      held.length = 0;
+      starting.then((ready) => ready.cancel(), () => {});
       // A corrupt or missing stored chunk: drop it and fetch it again, once.
       if (error.name === 'IntegrityError' && record && !refetched && !isBlob && !storedID) {
         refetched = true;

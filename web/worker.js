@@ -77,25 +77,44 @@ function unload() {
   loaded = null;
 }
 
+/** The engine for `options` (the first request's settings decide it; later ones share it). */
+async function startEngine(options) {
+  const threads = options.threads ?? await defaultThreads();
+  const started = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
+    log: () => {},
+    threads,
+    adaptiveThreads: options.adaptiveThreads ?? true,
+    relaxedSimd: options.relaxedSimd ?? true,
+    isolationAdvice: options.isolationAdvice ?? null,
+    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
+  });
+  if (threads === 1 && options.threads == null && !started.threadsError) {
+    started.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
+  }
+  return started;
+}
+
+let engineStarting = null; // the engine's creation, while it runs
+
+/** The engine, created on first use (once, however many requests ask at the same time). */
+function getEngine(options) {
+  if (engine) return Promise.resolve(engine);
+  engineStarting ??= startEngine(options).then((started) => (engine = started), (error) => {
+    engineStarting = null;
+    throw error;
+  });
+  return engineStarting;
+}
+
 async function load({ source, options = {} }, signal, emit) {
   const progress = (event) => emit({ type: 'progress', ...event });
-  if (!engine) {
-    const threads = options.threads ?? await defaultThreads();
-    engine = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
-      log: () => {},
-      threads,
-      adaptiveThreads: options.adaptiveThreads ?? true,
-      relaxedSimd: options.relaxedSimd ?? true,
-      isolationAdvice: options.isolationAdvice ?? null,
-      ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
-    });
-    if (threads === 1 && options.threads == null && !engine.threadsError) {
-      engine.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
-    }
-  }
+  // The module compiles (and its threads start) while the stored file is read and checked:
+  // loadTrustedFile holds the first chunks until the engine can take them.
+  const ready = getEngine(options);
+  ready.catch(() => {}); // awaited by begin() below; a failure before then is reported there
   unload();
   const { id, record, size, sink: upload, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, source, options, {
-    begin: (bytes) => engine.beginModelUpload(bytes), kind: 'model', signal, onProgress: progress,
+    begin: async (bytes) => (await ready).beginModelUpload(bytes), kind: 'model', signal, onProgress: progress,
   });
   progress({ phase: 'load', done: 0, total: 1 });
   let model;
@@ -343,13 +362,7 @@ Object.assign(handlers, sessionSnapshotHandlers({ requireModel }));
 Object.assign(handlers, knowledgeHandlers({
   store,
   yieldToEventLoop,
-  getEngine: async (options) => (engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
-    log: () => {},
-    threads: options.threads ?? defaultThreads(),
-    adaptiveThreads: options.adaptiveThreads ?? true,
-    relaxedSimd: options.relaxedSimd ?? true,
-    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
-  })),
+  getEngine,
 }));
 
 self.onmessage = ({ data }) => {
