@@ -3,7 +3,9 @@
 // model, and each generation's choice of adapters applied to the session.
 //
 // Requests:
-//   {type: 'adapterLoad', source, options: {sha256, store}} → {id, size, sha256, downloaded, info}
+//   {type: 'adapterLoad', source, options: {sha256, manifest, manifestURL, publicKey, revalidateInterval, store}}
+//      → {id, size, sha256, downloaded, refetched, verified, verification, version, update, info}
+//      (checked like models, on download and on every read back: trusted-file.js)
 //      source: a URL, a Blob, or the store id of a file picked earlier ('file:…')
 //      progress events {phase: 'download'|'verify'|'load', done, total} as for models
 //   {type: 'adapterUnload', adapter: id} → true (false if none was loaded under that id)
@@ -15,6 +17,7 @@
 
 import { namedError } from './engine.js';
 import { ModelStore, modelID } from './model-store.js';
+import { loadTrustedFile, lateUpdate, trustReport } from './trusted-file.js';
 
 /** `getModel()` gives the loaded engine Model (or throws InvalidStateError). */
 export function adapterHandlers({ getModel }) {
@@ -23,14 +26,17 @@ export function adapterHandlers({ getModel }) {
   const entries = new Map();
   const adapted = new WeakSet(); // sessions that apply adapters
 
-  /** The file's bytes: from the store, or from a Blob that was not stored. */
+  /** The file's bytes, read back from the store (each chunk checked) or from a Blob that was not stored. */
   async function fileBytes(entry, signal, progress) {
-    const bytes = new Uint8Array(entry.size);
-    if (entry.record) {
-      await entry.store.read(entry.record, { signal, onProgress: progress, onChunk: (chunk, offset) => bytes.set(chunk, offset) });
-    } else {
-      bytes.set(new Uint8Array(await entry.source.arrayBuffer()));
-    }
+    let bytes = null;
+    const { record, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, entry.record?.id ?? entry.source, entry.options, {
+      begin: (size) => {
+        bytes = new Uint8Array(size);
+        return { write: (chunk, offset) => bytes.set(chunk, offset), cancel: () => { bytes = null; } };
+      },
+      kind: 'adapter', signal, onProgress: progress,
+    });
+    Object.assign(entry, { record, size: bytes.byteLength, sha256: record?.sha256 ?? null, downloaded, refetched, trust, revalidation });
     return bytes;
   }
 
@@ -51,29 +57,21 @@ export function adapterHandlers({ getModel }) {
       async adapterLoad({ source, options = {} }, signal, emit) {
         const progress = (event) => emit({ type: 'progress', ...event });
         getModel(); // a model first: the adapter is checked against it
-        const id = modelID(source);
-        let record = null;
-        let downloaded = false;
-        if (typeof source === 'string' && source.startsWith('file:')) {
-          // A picked file stored earlier, named by its store id (adapterStore.list()).
-          record = await store.get(source);
-          if (!record?.complete) throw namedError('InvalidStateError', `no stored adapter file ${source}: pick the file again`);
-        } else if (!(options.store === false && source instanceof Blob)) {
-          ({ record, downloaded } = await store.ensure(source, { sha256: options.sha256, signal, onProgress: progress }));
-        }
+        const id = typeof source === 'string' && source.startsWith('file:') ? source : modelID(source);
         const previous = entries.get(id);
         previous?.adapter?.free();
-        const entry = { source, record, store, size: record ? record.size : source.size, sha256: record?.sha256 ?? null, adapter: null };
+        const entry = { source, options, record: null, size: null, sha256: null, adapter: null };
         try {
           await engineAdapter(entry, signal, progress);
         } catch (error) {
           // Not an adapter for this model: do not keep the file.
-          if (record && /^(NotAnAdapter|Adapter\w+|InvalidModel)Error$/.test(error.name)) await store.delete(id);
+          if (entry.record && /^(NotAnAdapter|Adapter\w+|InvalidModel)Error$/.test(error.name)) await store.delete(id);
           entries.delete(id);
           throw error;
         }
         entries.set(id, entry);
-        return { id, size: entry.size, sha256: entry.sha256, downloaded, info: entry.adapter.info };
+        const report = trustReport(entry.trust, entry.record, await lateUpdate(entry.revalidation, entry.record));
+        return { id, size: entry.size, sha256: entry.sha256, downloaded: entry.downloaded, refetched: entry.refetched, ...report, info: entry.adapter.info };
       },
 
       async adapterUnload({ adapter: id }) {

@@ -17,6 +17,12 @@ export interface EmbedderLoaded {
   size: number;
   sha256: string | null;
   downloaded: boolean;
+  refetched: boolean;
+  /** How the file was checked, as for models (tinylm.d.ts TrustReport). */
+  verified: boolean;
+  verification: { source: string; reason: string | null };
+  version: string | null;
+  update: { version: string; size: number; bytes: number } | null;
   info: EmbedderInfo;
 }
 

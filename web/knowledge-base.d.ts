@@ -1,6 +1,7 @@
 // Types of web/knowledge-base.js: documents embedded, stored in IndexedDB and searched on the device.
 
 import type { Embedder, EmbedderInfo } from './embedder.js';
+import type { TrustOptions, TrustReport, Progress } from './tinylm.js';
 
 export type DocumentFormat = 'text' | 'markdown' | 'html';
 
@@ -73,12 +74,15 @@ export class KnowledgeBase {
   static open(name: string, options: OpenOptions): Promise<KnowledgeBase>;
   /** A knowledge base from a knowledge file (bytes or a URL), e.g. what `tinylm index` builds. */
   static fromFile(source: string | URL | Uint8Array | ArrayBuffer,
-    options: { embedder: Embedder; name?: string | null; storage?: 'indexeddb' | 'memory' | KnowledgeStorage; signal?: AbortSignal | null }): Promise<KnowledgeBase>;
+    options: TrustOptions & { embedder: Embedder; name?: string | null; storage?: 'indexeddb' | 'memory' | KnowledgeStorage; signal?: AbortSignal | null;
+      onProgress?: ((progress: Progress) => void) | null }): Promise<KnowledgeBase>;
   /** Deletes a stored knowledge base and its documents. */
   static delete(name: string, options?: { storage?: 'indexeddb' | KnowledgeStorage }): Promise<void>;
 
   readonly name: string;
   readonly embedder: Embedder;
+  /** fromFile(url): how the knowledge file was stored and checked; null otherwise. */
+  readonly file: (TrustReport & { id: string; size: number; sha256: string | null; downloaded: boolean; refetched: boolean }) | null;
   readonly key: string;
   /** The documents, in the order they were added. */
   readonly documents: DocumentSummary[];

@@ -27,6 +27,7 @@
 // `added` lists them), AbortError, InvalidArgumentError.
 
 import { namedError } from './protocol.js';
+import { loadKnowledgeFile } from './knowledge-files.js';
 
 const FORMATS = { md: 'markdown', markdown: 'markdown', txt: 'text', text: 'text', html: 'html', htm: 'html' };
 
@@ -314,17 +315,20 @@ export class KnowledgeBase {
   }
 
   /**
-   * A knowledge base from a knowledge file (bytes, or a URL to fetch), e.g. the one
-   * `tinylm index` builds for a site. Kept in memory unless `storage` says otherwise.
+   * A knowledge base from a knowledge file (bytes, or a URL), e.g. the one `tinylm index`
+   * builds for a site. Kept in memory unless `storage` says otherwise. A URL is downloaded
+   * once into IndexedDB and checked like a model (knowledge-files.js): options sha256,
+   * manifest, manifestURL, publicKey, revalidateInterval, onProgress; `kb.file` then says
+   * {id, sha256, downloaded, verified, verification, version, update}.
    */
-  static async fromFile(source, { embedder, name = null, storage = 'memory', signal = null } = {}) {
+  static async fromFile(source, { embedder, name = null, storage = 'memory', signal = null, onProgress = null, ...trust } = {}) {
     let bytes = source;
+    let file = null;
     if (typeof source === 'string' || source instanceof URL) {
-      const response = await fetch(source, { signal });
-      if (!response.ok) throw namedError('NetworkError', `cannot fetch ${source}: HTTP ${response.status}`);
-      bytes = new Uint8Array(await response.arrayBuffer());
+      ({ bytes, ...file } = await loadKnowledgeFile(source, { ...trust, signal, onProgress }));
     }
     const kb = await KnowledgeBase.open(name ?? `file-${nextKey}`, { embedder, storage });
+    kb.file = file;
     await kb.import(bytes);
     return kb;
   }
@@ -335,6 +339,8 @@ export class KnowledgeBase {
     await store.deleteBase(name);
   }
 
+  /** fromFile(url): how the knowledge file was stored and checked (knowledge-files.js); null otherwise. */
+  file = null;
   #documents = new Map();
   #queue = Promise.resolve();
 

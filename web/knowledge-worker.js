@@ -3,7 +3,9 @@
 // texts, and the knowledge operations of knowledge-base.js's EngineKnowledgeBackend.
 //
 // Requests (tinylm.js's Embedder is the client):
-//   {type: 'embedderLoad', source, options: {sha256, store}} → {id, size, sha256, downloaded, info}
+//   {type: 'embedderLoad', source, options: {sha256, manifest, manifestURL, publicKey, revalidateInterval, store}}
+//      → {id, size, sha256, downloaded, refetched, verified, verification, version, update, info}
+//      (checked like models: trusted-file.js)
 //      progress events {phase: 'download'|'verify'|'load', done, total} as for models
 //   {type: 'embed', embedder: id, texts, pooling} → {vectors: [Float32Array], tokenCounts, truncated}
 //   {type: 'knowledge', embedder: id, op, args} → the operation's result (progress events for 'add')
@@ -12,6 +14,7 @@
 
 import { namedError } from './protocol.js';
 import { modelID } from './model-store.js';
+import { loadTrustedFile, lateUpdate, trustReport } from './trusted-file.js';
 import { EngineKnowledgeBackend, runKnowledgeOperation } from './knowledge-base.js';
 
 /**
@@ -34,31 +37,17 @@ export function knowledgeHandlers({ getEngine, store, yieldToEventLoop }) {
       const id = modelID(source);
       if (embedders.has(id)) {
         const entry = embedders.get(id);
-        return { id, size: entry.size, sha256: entry.sha256, downloaded: false, info: entry.embedder.info };
+        return { id, size: entry.size, sha256: entry.sha256, downloaded: false, refetched: false, ...entry.report, info: entry.embedder.info };
       }
-      let record = null;
-      let downloaded = false;
-      if (!(options.store === false && source instanceof Blob)) ({ record, downloaded } = await store.ensure(source, { sha256: options.sha256, signal, onProgress: progress }));
-      const size = record ? record.size : source.size;
-      const upload = engine.beginEmbedderUpload(size);
-      try {
-        if (record) {
-          await store.read(record, { signal, onProgress: progress, onChunk: (bytes, offset) => upload.write(bytes, offset) });
-        } else {
-          const step = 4 * 1024 * 1024;
-          for (let offset = 0; offset < size; offset += step) {
-            upload.write(new Uint8Array(await source.slice(offset, offset + step).arrayBuffer()), offset);
-          }
-        }
-      } catch (error) {
-        upload.cancel();
-        throw error;
-      }
+      const { record, size, sink: upload, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, source, options, {
+        begin: (bytes) => engine.beginEmbedderUpload(bytes), kind: 'embedder', signal, onProgress: progress,
+      });
       progress({ phase: 'load', done: 0, total: 1 });
       const embedder = upload.finish();
-      embedders.set(id, { embedder, backend: new EngineKnowledgeBackend(embedder), size, sha256: record?.sha256 ?? null });
+      const report = trustReport(trust, record, await lateUpdate(revalidation, record));
+      embedders.set(id, { embedder, backend: new EngineKnowledgeBackend(embedder), size, sha256: record?.sha256 ?? null, report });
       progress({ phase: 'load', done: 1, total: 1 });
-      return { id, size, sha256: record?.sha256 ?? null, downloaded, info: embedder.info };
+      return { id, size, sha256: record?.sha256 ?? null, downloaded, refetched, ...report, info: embedder.info };
     },
 
     async embed({ embedder, texts, pooling = 'model' }) {

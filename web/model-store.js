@@ -331,7 +331,8 @@ export class ModelStore {
         const data = hash ? await promisify(db.transaction('chunks').objectStore('chunks').get(hash)) : undefined;
         if (failure) return;
         const expectedLength = Math.min(record.chunkSize, record.size - index * record.chunkSize);
-        if (!(data instanceof ArrayBuffer)) throw fail('missing');
+        // (toString, not instanceof: a store opened from another realm gives that realm's buffers)
+        if (Object.prototype.toString.call(data) !== '[object ArrayBuffer]') throw fail('missing');
         if (data.byteLength !== expectedLength) throw fail(`${data.byteLength} bytes instead of ${expectedLength}`);
         if (await digestHex(data) !== hash) throw fail('corrupt (SHA-256 mismatch)');
         if (failure) return;

@@ -103,7 +103,11 @@ export const LOAD_OPTIONS = Object.freeze({
   // it, the Ed25519 key it must be signed with, ms between revalidations of a stored model.
   manifest: 'any', manifestURL: 'url', publicKey: 'any', revalidateInterval: 'number',
 });
-export const EMBEDDER_LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', sha256: 'string', store: 'boolean' });
+/** What every published file's load takes to check it (model-trust.js, trusted-file.js). */
+export const TRUST_OPTIONS = Object.freeze({ sha256: 'string', manifest: 'any', manifestURL: 'url', publicKey: 'any', revalidateInterval: 'number' });
+export const EMBEDDER_LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', store: 'boolean', ...TRUST_OPTIONS });
+/** lm.loadAdapter(source, options). */
+export const ADAPTER_LOAD_OPTIONS = Object.freeze({ onProgress: 'function', signal: 'signal', store: 'boolean', ...TRUST_OPTIONS });
 
 /** LoRA adapters of one generation ([{adapter, scale}], adapters.js): sent as the request's `adapters`. */
 export const ADAPTER_OPTIONS = Object.freeze({ adapters: 'array' });

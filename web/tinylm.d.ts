@@ -75,10 +75,36 @@ export interface LoadOptions {
   revalidateInterval?: number;
 }
 
-export interface EmbedderLoadOptions {
+/** How a published file (model, embedder, adapter, knowledge file) is checked (trusted-file.js). */
+export interface TrustOptions {
+  /** Expected hex SHA-256 of the file (IntegrityError otherwise). */
+  sha256?: string | null;
+  /** The file's manifest (text or object; false: none; default: url + '.manifest.json'). */
+  manifest?: string | object | false | null;
+  manifestURL?: string | URL | null;
+  /** Ed25519 key the manifest must be signed with (SignatureError otherwise). */
+  publicKey?: string | null;
+  /** ms between fetches of a stored file's manifest (default 1 hour). */
+  revalidateInterval?: number;
+}
+
+/** What a load says about how the file was checked. */
+export interface TrustReport {
+  verified: boolean;
+  verification: { source: string; reason: string | null };
+  version: string | null;
+  update: { version: string; size: number; bytes: number } | null;
+}
+
+export interface EmbedderLoadOptions extends TrustOptions {
   onProgress?: ((progress: Progress) => void) | null;
   signal?: AbortSignal | null;
-  sha256?: string | null;
+  store?: boolean;
+}
+
+export interface AdapterLoadOptions extends TrustOptions {
+  onProgress?: ((progress: Progress) => void) | null;
+  signal?: AbortSignal | null;
   store?: boolean;
 }
 
@@ -327,10 +353,10 @@ export class TinyLM {
   /** Loads a sentence-embedding model into this Worker, beside the chat model. */
   loadEmbedder(source: string | URL | Blob, options?: EmbedderLoadOptions): Promise<Embedder>;
   /** Loads a LoRA adapter for the loaded model (downloaded once into IndexedDB, like models);
-   *  rejects with NotAnAdapterError, AdapterArchitectureError, AdapterTensorError,
+   *  checked like a model (TrustOptions); rejects with IntegrityError, SignatureError,
+   *  NotAnAdapterError, AdapterArchitectureError, AdapterTensorError,
    *  AdapterShapeError or AdapterRankError when the file does not fit (the model stays loaded). */
-  loadAdapter(source: string | URL | Blob, options?: { sha256?: string | null; onProgress?: ((progress: Progress) => void) | null;
-    signal?: AbortSignal | null; store?: boolean }): Promise<AdapterHandle>;
+  loadAdapter(source: string | URL | Blob, options?: AdapterLoadOptions): Promise<AdapterHandle>;
   /** Frees an adapter in the Worker; its stored file stays. */
   unloadAdapter(adapter: AdapterHandle): Promise<void>;
 
@@ -377,5 +403,10 @@ export declare class AdapterHandle {
   readonly sha256: string;
   /** Whether loading it downloaded it (false: it came from IndexedDB). */
   readonly downloaded: boolean;
+  readonly refetched: boolean;
+  readonly verified: boolean;
+  readonly verification: { source: string; reason: string | null } | null;
+  readonly version: string | null;
+  readonly update: { version: string; size: number; bytes: number } | null;
   readonly info: { architecture: string; name: string; alpha: number; matrices: number; maxRank: number; weightBytes: number };
 }

@@ -20,6 +20,7 @@
 import { ModelStore, formatBytes } from './model-store.js';
 import { checkForUpdate, applyUpdate } from './model-updates.js';
 import { Embedder } from './embedder.js';
+import { trustOptions } from './trusted-file.js';
 import { AdapterHandle, adapterStore, adapterList, loadAdapter, unloadAdapter } from './adapters.js';
 
 import { OpenAICompatible, openAIError } from './openai.js';
@@ -78,7 +79,9 @@ export class TinyLM {
 
   /**
    * Loads a sentence-embedding model into this TinyLM's Worker (beside a chat model, if any):
-   * downloaded once into IndexedDB like models. Options: onProgress, signal, sha256, store.
+   * downloaded once into IndexedDB and checked like models. Options: onProgress, signal, store,
+   * and load()'s sha256, manifest, manifestURL, publicKey, revalidateInterval; the Embedder's
+   * `loaded` says {verified, verification, version, update} as load() does.
    * A chat model passed here fails with WrongModelKindError (and an embedder passed to load()).
    */
   async loadEmbedder(source, options = {}) {
@@ -87,14 +90,14 @@ export class TinyLM {
     return this.embedder;
   }
 
-  async #loadEmbedder(source, { onProgress = null, signal = null, sha256 = null, store = true }, owner) {
+  async #loadEmbedder(source, { onProgress = null, signal = null, store = true, ...trust }, owner) {
     if (typeof source !== 'string' && !(source instanceof URL) && !(source instanceof Blob)) {
       throw namedError('InvalidArgumentError', 'loadEmbedder() takes a URL or a File/Blob');
     }
     const resolved = source instanceof Blob ? source : new URL(String(source), location.href).href;
     const loaded = await this.#request('embedderLoad', {
       source: resolved,
-      options: { sha256, store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
+      options: { ...trustOptions(trust), store, wasmURL: this.wasmURL, threadedWasmURL: this.threadedWasmURL, threads: this.threads,
         adaptiveThreads: this.adaptiveThreads, relaxedSimd: this.relaxedSimd },
     }, { signal, onEvent: (event) => event.type === 'progress' && onProgress?.(event) });
     return new Embedder((type, payload, options) => this.#request(type, payload, options), loaded, owner);
@@ -183,7 +186,8 @@ export class TinyLM {
 
   /**
    * Loads a LoRA adapter for the loaded model (adapters.js): a URL (downloaded once into
-   * IndexedDB) or a File/Blob. Options: sha256, onProgress, signal, store. Resolves a handle
+   * IndexedDB) or a File/Blob, checked like a model: options sha256, manifest, manifestURL,
+   * publicKey, revalidateInterval (as for load()), onProgress, signal, store. Resolves a handle
    * for generate()/chat()'s `adapters` option; rejects with NotAnAdapterError,
    * AdapterArchitectureError, AdapterTensorError, AdapterShapeError or AdapterRankError when
    * the file does not fit the model (which stays loaded).

@@ -17,8 +17,8 @@
 
 import { Engine } from './engine.js';
 import { namedError, abortError, serializeError, checkOptions, pickOptions, GENERATION_OPTIONS, CHAT_OPTIONS } from './protocol.js';
-import { ModelStore, modelID } from './model-store.js';
-import { ensureTrusted, trustFor } from './model-trust.js';
+import { ModelStore } from './model-store.js';
+import { loadTrustedFile, lateUpdate, trustReport } from './trusted-file.js';
 import { knowledgeHandlers } from './knowledge-worker.js';
 import { adapterHandlers } from './adapter-worker.js';
 import { parallelCores } from './core-count.js';
@@ -78,105 +78,73 @@ function unload() {
   loaded = null;
 }
 
-async function load({ source, options = {} }, signal, emit) {
-  const progress = (event) => emit({ type: 'progress', ...event });
-  if (!engine) {
-    const threads = options.threads ?? await defaultThreads();
-    engine = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
-      log: () => {},
-      threads,
-      adaptiveThreads: options.adaptiveThreads ?? true,
-      relaxedSimd: options.relaxedSimd ?? true,
-      isolationAdvice: options.isolationAdvice ?? null,
-      ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
-    });
-    if (threads === 1 && options.threads == null && !engine.threadsError) {
-      engine.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
-    }
+/** The engine for `options` (the first request's settings decide it; later ones share it). */
+async function startEngine(options) {
+  const threads = options.threads ?? await defaultThreads();
+  const started = await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
+    log: () => {},
+    threads,
+    adaptiveThreads: options.adaptiveThreads ?? true,
+    relaxedSimd: options.relaxedSimd ?? true,
+    isolationAdvice: options.isolationAdvice ?? null,
+    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
+  });
+  if (threads === 1 && options.threads == null && !started.threadsError) {
+    started.threadsError = 'this device has one CPU core free for the page (navigator.hardwareConcurrency, measured where it over-reports), so one thread runs';
   }
-  unload();
-  const id = modelID(source);
-  let attempt = 0;
-  let corruption = null; // the IntegrityError that made us fetch the model again
-  for (;;) {
-    let record = null;
-    let downloaded = false;
-    let trust = trustFor({ picked: true });
-    let revalidation = null;
-    try {
-      if (!(options.store === false && source instanceof Blob)) {
-        ({ record, downloaded, trust, revalidation } = await ensureTrusted(store, source, options, { signal, onProgress: progress }));
-      }
-    } catch (error) {
-      if (corruption && error.name === 'NetworkError') {
-        throw namedError('IntegrityError', `${corruption.message}; the stored copy was deleted and fetching it again failed (${error.message})`);
-      }
-      throw error;
-    }
-    const size = record ? record.size : source.size;
-    const upload = engine.beginModelUpload(size);
-    try {
-      if (record) {
-        await store.read(record, { signal, onProgress: progress, onChunk: (bytes, offset) => upload.write(bytes, offset) });
-      } else {
-        await readBlob(source, signal, progress, (bytes, offset) => upload.write(bytes, offset));
-      }
-    } catch (error) {
-      upload.cancel();
-      // A corrupt or missing stored chunk: drop the stored copy and fetch it again, once.
-      if (error.name === 'IntegrityError' && record && attempt === 0 && !(source instanceof Blob)) {
-        attempt++;
-        corruption = error;
-        await store.discardChunk(id, error.chunkIndex, error.chunkHash); // fetched again: that chunk only, when its hash is known
-        progress({ phase: 'download', done: 0, total: size, refetch: true, reason: error.message });
-        continue;
-      }
-      if (error.name === 'IntegrityError' && source instanceof Blob) {
-        await store.delete(id);
-        error.message += '; the stored copy was deleted: pick the file again';
-      }
-      throw error;
-    }
-    progress({ phase: 'load', done: 0, total: 1 });
-    let model;
-    try {
-      model = upload.finish();
-    } catch (error) {
-      // Not a model we can read: do not keep it in storage.
-      if (record && error.name === 'InvalidModelError') await store.delete(id);
-      throw error;
-    }
-    const contextLength = Math.min(options.contextLength ?? 2048, model.info.trainedContextLength || 2048);
-    let session;
-    try {
-      session = model.createSession({ contextLength });
-    } catch (error) {
-      model.free();
-      throw error;
-    }
-    loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength, chatCache: null };
-    progress({ phase: 'load', done: 1, total: 1 });
-    // A revalidation still waiting on a slow network does not hold up the model: it records what
-    // it learns in the store (the next load, and the app's storage page, show it).
-    const late = new Promise((resolve) => setTimeout(resolve, 250, null));
-    const { update = record?.update ?? null } = (revalidation && await Promise.race([revalidation, late])) ?? {};
-    return {
-      id, size, sha256: loaded.sha256, downloaded, refetched: attempt > 0, contextLength, info: model.info,
-      verified: trust.verified, verification: { source: trust.source, reason: trust.reason }, version: record?.version ?? null, update,
-      sampling: recommendedSampling(model.info),
-      threads: engine.threads, threadsError: engine.threadsError, simd: engine.simd,
-    };
-  }
+  return started;
 }
 
-/** A Blob loaded without storing it: slices straight into wasm memory. */
-async function readBlob(blob, signal, progress, onChunk) {
-  const step = 4 * 1024 * 1024;
-  for (let offset = 0; offset < blob.size; offset += step) {
-    if (signal?.aborted) throw abortError(signal);
-    onChunk(new Uint8Array(await blob.slice(offset, offset + step).arrayBuffer()), offset);
-    progress({ phase: 'verify', done: Math.min(blob.size, offset + step), total: blob.size });
+let engineStarting = null; // the engine's creation, while it runs
+
+/** The engine, created on first use (once, however many requests ask at the same time). */
+function getEngine(options) {
+  if (engine) return Promise.resolve(engine);
+  engineStarting ??= startEngine(options).then((started) => (engine = started), (error) => {
+    engineStarting = null;
+    throw error;
+  });
+  return engineStarting;
+}
+
+async function load({ source, options = {} }, signal, emit) {
+  const progress = (event) => emit({ type: 'progress', ...event });
+  // The module compiles (and its threads start) while the stored file is read and checked:
+  // loadTrustedFile holds the first chunks until the engine can take them.
+  const ready = getEngine(options);
+  ready.catch(() => {}); // awaited by begin() below; a failure before then is reported there
+  unload();
+  const { id, record, size, sink: upload, downloaded, refetched, trust, revalidation } = await loadTrustedFile(store, source, options, {
+    begin: async (bytes) => (await ready).beginModelUpload(bytes), kind: 'model', signal, onProgress: progress,
+  });
+  progress({ phase: 'load', done: 0, total: 1 });
+  let model;
+  try {
+    model = upload.finish();
+  } catch (error) {
+    // Not a model we can read: do not keep it in storage.
+    if (record && error.name === 'InvalidModelError') await store.delete(id);
+    throw error;
   }
+  const contextLength = Math.min(options.contextLength ?? 2048, model.info.trainedContextLength || 2048);
+  let session;
+  try {
+    session = model.createSession({ contextLength });
+  } catch (error) {
+    model.free();
+    throw error;
+  }
+  loaded = { model, session, id, sha256: record?.sha256 ?? null, size, contextLength, chatCache: null };
+  progress({ phase: 'load', done: 1, total: 1 });
+  // A revalidation still waiting on a slow network does not hold up the model: it records what
+  // it learns in the store (the next load, and the app's storage page, show it).
+  const update = await lateUpdate(revalidation, record);
+  return {
+    id, size, sha256: loaded.sha256, downloaded, refetched, contextLength, info: model.info,
+    ...trustReport(trust, record, update),
+    sampling: recommendedSampling(model.info),
+    threads: engine.threads, threadsError: engine.threadsError, simd: engine.simd,
+  };
 }
 
 /** The model's recommended sampling (info.sampling, when the core provides it), or null. */
@@ -417,13 +385,7 @@ Object.assign(handlers, sessionSnapshotHandlers({ requireModel }));
 Object.assign(handlers, knowledgeHandlers({
   store,
   yieldToEventLoop,
-  getEngine: async (options) => (engine ??= await Engine.create(options.wasmURL ? new URL(options.wasmURL, self.location.href) : undefined, {
-    log: () => {},
-    threads: options.threads ?? defaultThreads(),
-    adaptiveThreads: options.adaptiveThreads ?? true,
-    relaxedSimd: options.relaxedSimd ?? true,
-    ...(options.threadedWasmURL ? { threadedSource: new URL(options.threadedWasmURL, self.location.href) } : {}),
-  })),
+  getEngine,
 }));
 
 self.onmessage = ({ data }) => {

@@ -67,7 +67,7 @@ def test_first_visit_downloads_with_progress_then_works_offline(server, browser)
     browser.wait_for("document.getElementById('stored-models').textContent.includes('98.4 MB')")
     # Engines without navigator.storage (WebKitGTK) cannot say how much space the site may use.
     storage_line = browser.driver.find_element('id', 'storage-usage').text
-    assert storage_line.startswith('Models: 98.4 MB.') and '?' not in storage_line, storage_line
+    assert storage_line.startswith('Stored files: 98.4 MB.') and '?' not in storage_line, storage_line
     browser.screenshot('app-settings.png')
     browser.driver.execute_script("document.getElementById('settings').close()")
 

@@ -10,7 +10,7 @@
 // (SharedArrayBuffer, tinylm-mt.wasm) even on a static host that cannot send them: from the
 // first visit the service worker controls, i.e. the next load.
 
-const VERSION = 'v10';
+const VERSION = 'v11';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
@@ -18,7 +18,7 @@ const SHELL = [
   '../tinylm.js', '../protocol.js', '../openai.js', '../worker.js', '../engine.js', '../wasi.js', '../model-store.js', '../sha256.js', '../idb.js', '../session-snapshots.js', '../session-snapshot-worker.js', '../tinylm.wasm',
   '../adapters.js', '../adapter-worker.js', '../embedder.js', '../knowledge-base.js', '../knowledge-worker.js',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
-  '../model-trust.js', '../model-updates.js', '../manifest.js',
+  '../model-trust.js', '../model-updates.js', '../manifest.js', '../trusted-file.js', '../knowledge-files.js',
 ].map((path) => new URL(path, self.location.href).href);
 
 const ISOLATION = {
