@@ -115,7 +115,7 @@ enum KernelTable {
             #if TINYLM_RELAXED_SIMD
             case .wasmRelaxed: Q4_1.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
             #endif
-            default: Q4_1.SIMD128.multiply(job, rows: rows)
+            default: Q4_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
             }
         case .q5_0:
             switch isa {
@@ -126,7 +126,7 @@ enum KernelTable {
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q5_0.AVX2.self, job, rows: rows) { Q5_0.SIMD128.multiply(job, rows: $0) }
             #endif
-            default: Q5_0.SIMD128.multiply(job, rows: rows)
+            default: Q5_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
             }
         case .q5_1:
             switch isa {
@@ -137,7 +137,7 @@ enum KernelTable {
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q5_1.AVX2.self, job, rows: rows) { Q5_1.SIMD128.multiply(job, rows: $0) }
             #endif
-            default: Q5_1.SIMD128.multiply(job, rows: rows)
+            default: Q5_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
             }
         case .q8_0:
             switch isa {
@@ -151,7 +151,7 @@ enum KernelTable {
             #if TINYLM_RELAXED_SIMD
             case .wasmRelaxed: Q8_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
             #endif
-            default: Q8_0.SIMD128.multiply(job, rows: rows)
+            default: Q8_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
             }
         case .q2_K:
             switch isa {

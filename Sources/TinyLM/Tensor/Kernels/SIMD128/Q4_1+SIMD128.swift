@@ -14,9 +14,9 @@ extension Q4_1 {
                                odd: unsafeBitCast((both &>> 8) & 0x000F, to: SIMD16<Int16>.self))
         }
 
-        static func multiply(_ job: KernelJob, rows: Range<Int>) {
+        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int? = nil) {
             let blocks = job.blocks, rowBytes = job.rowBytes
-            SIMD128Block32.forEachGroup(job, rows: rows) { r, count, t in
+            SIMD128Block32.multiply(Self.self, affine: true, job, rows: rows, chunk: chunk) { r, count, t in
                 SIMD128Block32.affine(Self.self, job.row(r), rowBytes, count, blocks, job.activations(t), job.results(t, r))
             }
         }

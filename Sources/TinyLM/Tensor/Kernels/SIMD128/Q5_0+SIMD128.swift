@@ -12,9 +12,9 @@ extension Q5_0 {
             return WeightPairs(Sub32(e0: s.e0 &- 16, o0: s.o0 &- 16, e1: s.e1 &- 16, o1: s.o1 &- 16))
         }
 
-        static func multiply(_ job: KernelJob, rows: Range<Int>) {
+        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int? = nil) {
             let blocks = job.blocks, rowBytes = job.rowBytes
-            SIMD128Block32.forEachGroup(job, rows: rows) { r, count, t in
+            SIMD128Block32.multiply(Self.self, affine: false, job, rows: rows, chunk: chunk) { r, count, t in
                 SIMD128Block32.symmetric(Self.self, job.row(r), rowBytes, count, blocks, job.activations(t), job.results(t, r))
             }
         }

@@ -10,9 +10,9 @@ extension Q8_0 {
             return WeightPairs(even: (v &<< 8) &>> 8, odd: v &>> 8)
         }
 
-        static func multiply(_ job: KernelJob, rows: Range<Int>) {
+        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int? = nil) {
             let blocks = job.blocks, rowBytes = job.rowBytes
-            SIMD128Block32.forEachGroup(job, rows: rows) { r, count, t in
+            SIMD128Block32.multiply(Self.self, affine: false, job, rows: rows, chunk: chunk) { r, count, t in
                 SIMD128Block32.symmetric(Self.self, job.row(r), rowBytes, count, blocks, job.activations(t), job.results(t, r))
             }
         }

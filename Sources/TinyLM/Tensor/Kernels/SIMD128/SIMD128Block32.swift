@@ -39,6 +39,11 @@ enum SIMD128Block32 {
             }
             return
         }
+        #if arch(wasm32) && !TINYLM_RELAXED_SIMD
+        symmetric2(F.self, rows, rowBytes, blocks, act, out)
+        symmetric2(F.self, rows + 2 * rowBytes, rowBytes, blocks, act, out + 2)
+        return
+        #endif
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
         for b in 0..<blocks {
             let a = ActivationPairs(act.planes + b * 32)
@@ -75,6 +80,11 @@ enum SIMD128Block32 {
             }
             return
         }
+        #if arch(wasm32) && !TINYLM_RELAXED_SIMD
+        affine2(F.self, rows, rowBytes, blocks, act, out)
+        affine2(F.self, rows + 2 * rowBytes, rowBytes, blocks, act, out + 2)
+        return
+        #endif
         // Four rows unrolled, so the accumulators stay in registers; the four rows' f16 scales
         // are converted together.
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
@@ -95,6 +105,123 @@ enum SIMD128Block32 {
         out[1] = LaneMath.horizontalSum(acc1) + m[1]
         out[2] = LaneMath.horizontalSum(acc2) + m[2]
         out[3] = LaneMath.horizontalSum(acc3) + m[3]
+    }
+
+    #if arch(wasm32) && !TINYLM_RELAXED_SIMD
+    // The plain wasm modules run four rows as two passes of two: four rows' eight
+    // accumulators, the activations and the constants are more v128 values than x86 has
+    // registers, and V8 then spills inside the loop (as in the relaxed kernels).
+
+    /// vec_dot of two rows (`rowBytes` apart) of a symmetric format against one token.
+    @inline(__always)
+    static func symmetric2<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                                   _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let w = rows + b * F.blockBytes
+            let scales = FP16.toFloat4(SIMD4(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)), 0, 0))
+                * act.d[b]
+            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
+            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+        }
+        out[0] = LaneMath.horizontalSum(acc0)
+        out[1] = LaneMath.horizontalSum(acc1)
+    }
+
+    /// vec_dot of two rows of an affine format against one token.
+    @inline(__always)
+    static func affine2<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                                _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var minSums = SIMD4<Float>()   // lanes 2 and 3
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let w = rows + b * F.blockBytes
+            let h0 = w.loadUnaligned(as: UInt32.self), h1 = (w + rowBytes).loadUnaligned(as: UInt32.self)
+            // d₀, d₁, m₀, m₁ converted together.
+            let header = FP16.toFloat4(SIMD4(h0 & 0xFFFF, h1 & 0xFFFF, h0 &>> 16, h1 &>> 16))
+            let scales = header * act.d[b]
+            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
+            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+            minSums = WasmFusedMultiplyAdd.apply(header, act.s[b], minSums)   // as MinSums
+        }
+        out[0] = LaneMath.horizontalSum(acc0) + minSums[2]
+        out[1] = LaneMath.horizontalSum(acc1) + minSums[3]
+    }
+
+    /// vec_dot of a symmetric (Q5_0, Q8_0) or affine (Q4_1, Q5_1) format over a batch, in the
+    /// plain wasm modules: each pair of rows is unpacked once into this chunk's scratch slot
+    /// (per block both rows' value pairs, 128 bytes, then the four f16 header halves as
+    /// Floats) and every token runs over that copy from L1, instead of unpacking the nibbles
+    /// and converting the scales again per token. Returns the rows it left (fewer than two, or
+    /// all of them when there is no slot).
+    static func multiplyUnpacked<F: SIMD128PairedBlocks>(_: F.Type, affine: Bool, _ job: KernelJob, rows: Range<Int>,
+                                                         chunk: Int) -> Range<Int> {
+        guard job.batch >= 2, chunk >= 0, let slot = job.scratch.unpackSlot(chunk) else { return rows }
+        let blocks = job.blocks, rowBytes = job.rowBytes
+        let headers = (slot + 128 * blocks).assumingMemoryBound(to: SIMD4<Float>.self)
+        var r = rows.lowerBound
+        while r + 2 <= rows.upperBound {
+            let first = job.row(r)
+            for b in 0..<blocks {
+                let w = first + b * F.blockBytes
+                let h0 = w.loadUnaligned(as: UInt16.self), h1 = (w + rowBytes).loadUnaligned(as: UInt16.self)
+                let m0: UInt16 = affine ? w.loadUnaligned(fromByteOffset: 2, as: UInt16.self) : 0
+                let m1: UInt16 = affine ? (w + rowBytes).loadUnaligned(fromByteOffset: 2, as: UInt16.self) : 0
+                headers[b] = FP16.toFloat4(SIMD4(UInt32(h0), UInt32(h1), UInt32(m0), UInt32(m1)))
+                let p0 = F.pairs(w), p1 = F.pairs(w + rowBytes), out = slot + 128 * b
+                out.storeBytes(of: p0.even, as: SIMD16<Int16>.self)
+                out.storeBytes(of: p0.odd, toByteOffset: 32, as: SIMD16<Int16>.self)
+                out.storeBytes(of: p1.even, toByteOffset: 64, as: SIMD16<Int16>.self)
+                out.storeBytes(of: p1.odd, toByteOffset: 96, as: SIMD16<Int16>.self)
+            }
+            for t in 0..<job.batch {
+                unpackedDot2(UnsafeRawPointer(slot), headers, blocks, affine: affine, job.activations(t), job.results(t, r))
+            }
+            r += 2
+        }
+        return r..<rows.upperBound
+    }
+
+    /// An unpacked pair of rows against one token.
+    @inline(__always)
+    static func unpackedDot2(_ slot: UnsafeRawPointer, _ headers: UnsafePointer<SIMD4<Float>>, _ blocks: Int, affine: Bool,
+                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        var minSums = SIMD4<Float>()   // lanes 2 and 3
+        for b in 0..<blocks {
+            let a = ActivationPairs(act.planes + b * 32)
+            let header = headers[b]
+            let scales = header * act.d[b]
+            let p = slot + 128 * b
+            let w0 = WeightPairs(even: p.loadUnaligned(as: SIMD16<Int16>.self), odd: p.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int16>.self))
+            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(w0, a), acc0)
+            let w1 = WeightPairs(even: p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Int16>.self),
+                                 odd: p.loadUnaligned(fromByteOffset: 96, as: SIMD16<Int16>.self))
+            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(w1, a), acc1)
+            if affine { minSums = WasmFusedMultiplyAdd.apply(header, act.s[b], minSums) }   // as MinSums
+        }
+        if affine {
+            out[0] = LaneMath.horizontalSum(acc0) + minSums[2]
+            out[1] = LaneMath.horizontalSum(acc1) + minSums[3]
+        } else {
+            out[0] = LaneMath.horizontalSum(acc0)
+            out[1] = LaneMath.horizontalSum(acc1)
+        }
+    }
+    #endif
+
+    /// The rows `rows` of a vec_dot format: prompt batches of the plain wasm modules unpacked
+    /// once per pair of rows (`multiplyUnpacked`), the rest by `group(row, count, token)`.
+    @inline(__always)
+    static func multiply<F: SIMD128PairedBlocks>(_: F.Type, affine: Bool, _ job: KernelJob, rows: Range<Int>, chunk: Int?,
+                                                 _ group: (_ row: Int, _ count: Int, _ token: Int) -> Void) {
+        var rest = rows
+        #if arch(wasm32) && !TINYLM_RELAXED_SIMD
+        if let chunk { rest = multiplyUnpacked(F.self, affine: affine, job, rows: rows, chunk: chunk) }
+        #endif
+        forEachGroup(job, rows: rest, group)
     }
 
     /// The repacked order of Q4_0 (GEMM and GEMV alike): per block the whole block's sum,
