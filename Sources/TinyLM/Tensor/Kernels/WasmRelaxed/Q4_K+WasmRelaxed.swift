@@ -1,0 +1,97 @@
+// Q4_K's relaxed-SIMD kernel (wasm): the repacked GEMV order (llama.cpp's single-token kernel
+// for Q4_K matrices whose row count is a multiple of 8: every decode step of such a model),
+// four rows per pass, as ggml's own x86 steps: i16x8.relaxed_dot_i8x16_i7x16 (pmaddubsw, the
+// nibbles being the 0…127 operand) gives Int16 pair sums, i32x4.dot_i16x8 (pmaddwd) multiplies
+// them by the sub-block's 6-bit scale. The sums are exact integers, so the four rows' sums
+// transpose into one vector and the float steps are the SIMD128 kernel's. Other orders (4-token
+// GEMM, vec_dot, tiled) and leftover rows take the SIMD128 kernel.
+
+#if TINYLM_RELAXED_SIMD
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
+extension Q4_K {
+    enum WasmRelaxed {
+        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+            guard job.allTokens(take: .gemv) else {
+                Q4_K.SIMD128.multiply(job, rows: rows)
+                return
+            }
+            let blocks = job.blocks, rowBytes = job.rowBytes
+            var r = rows.lowerBound
+            while r + 4 <= rows.upperBound {
+                for t in 0..<job.batch { gemv4(job.row(r), rowBytes, blocks, job.activations(t), job.results(t, r)) }
+                r += 4
+            }
+            if r < rows.upperBound { Q4_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
+        }
+
+        /// Four rows against one token in the GEMV order (see ReferenceOrders.gemv).
+        @inline(__always)
+        static func gemv4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                          _ out: UnsafeMutablePointer<Float>) {
+            var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
+            for b in 0..<blocks {
+                let y = UnsafeRawPointer(act.q8 + b * 256)
+                let subSums = subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
+                let w = rows + b * Q4_K.blockBytes
+                let s0 = rowSums(w, y, subSums), s1 = rowSums(w + rowBytes, y, subSums)
+                let s2 = rowSums(w + 2 * rowBytes, y, subSums), s3 = rowSums(w + 3 * rowBytes, y, subSums)
+                let isum = transposedSum(s0.isum, s1.isum, s2.isum, s3.isum)
+                let msum = transposedSum(s0.msum, s1.msum, s2.msum, s3.msum)
+                let words = headerWords4(w, rowBytes)   // d | dmin << 16
+                let da = act.d[b]
+                let scale = FP16.toFloat4(words & 0xFFFF) * da, minScale = FP16.toFloat4(words &>> 16) * da
+                acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum), scale, acc)
+                accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(msum), minScale, accMin)
+            }
+            let result = acc - accMin
+            out[0] = result[0]
+            out[1] = result[1]
+            out[2] = result[2]
+            out[3] = result[3]
+        }
+
+        /// The activations' sum over each 32-value sub-block (two Q8_K sums of 16), as Int16
+        /// (|sum| ≤ 32·127).
+        @inline(__always)
+        static func subBlockSums(_ sums: UnsafeRawPointer) -> SIMD8<Int16> {
+            let first = tinylm_narrow_i32(sums.loadUnaligned(as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self))
+            let second = tinylm_narrow_i32(sums.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 48, as: SIMD4<Int32>.self))
+            return tinylm_narrow_i32(tinylm_pair_sums_i16(first), tinylm_pair_sums_i16(second))
+        }
+
+        /// One row's Σ_j sc_j·Σ q·a and Σ_j m_j·Σ a over a super-block, each as four Int32
+        /// partial sums.
+        @inline(__always)
+        static func rowSums(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ subSums: SIMD8<Int16>)
+            -> (isum: SIMD4<Int32>, msum: SIMD4<Int32>) {
+            let sm = unpackScaleMin(w + 4)
+            let packed = unsafeBitCast(SIMD2<UInt64>(sm.scales, sm.mins), to: SIMD16<Int8>.self)   // sc₀…sc₇, m₀…m₇
+            var isum = SIMD4<Int32>()
+            for g in 0..<4 {
+                let q = w + 16 + 32 * g
+                let q0 = q.loadUnaligned(as: SIMD8<UInt16>.self), q1 = q.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)
+                let a = y + 64 * g
+                // Sub-block 2g in the low nibbles, 2g + 1 in the high ones; per Int16 lane at
+                // most 4·15·127.
+                let low = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), unsafeBitCast(q0 & 0x0F0F, to: SIMD16<Int8>.self))
+                    &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), unsafeBitCast(q1 & 0x0F0F, to: SIMD16<Int8>.self))
+                let high = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), unsafeBitCast((q0 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
+                    &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), unsafeBitCast((q1 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
+                isum &+= tinylm_dot_i16x8(low, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(high, splatByte(packed, 2 * g + 1))
+            }
+            return (isum, tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subSums))
+        }
+
+        /// Byte `index` of `v`, zero-extended, in every Int16 lane (one swizzle: index bytes
+        /// above 15 give 0).
+        @inline(__always)
+        static func splatByte(_ v: SIMD16<Int8>, _ index: Int) -> SIMD8<Int16> {
+            unsafeBitCast(tinylm_swizzle_i8(v, unsafeBitCast(SIMD8<UInt16>(repeating: 0x8000 | UInt16(truncatingIfNeeded: index)), to: SIMD16<Int8>.self)),
+                          to: SIMD8<Int16>.self)
+        }
+    }
+}
+#endif
