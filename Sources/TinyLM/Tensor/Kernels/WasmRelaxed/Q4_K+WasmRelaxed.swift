@@ -75,16 +75,18 @@ extension Q4_K {
                 let words = headerWords4(w0, rowBytes)   // d | dmin << 16
                 let da = act.d[b]
                 let scale = FP16.toFloat4(words & 0xFFFF) * da, minScale = FP16.toFloat4(words &>> 16) * da
-                @inline(__always) func span(_ g: Int, _ lane: SIMD4<Int32>) {
+                // (A loop, not a local function: one that captures acc and accMin and is not
+                // inlined boxes them on the heap, and helper threads must never allocate.)
+                for g in 0..<4 {
                     let isum = transposedSum(spanDot(w0, y, p0, g), spanDot(w1, y, p1, g), spanDot(w2, y, p2, g), spanDot(w3, y, p3, g))
+                    // All ones in lane g, zero elsewhere (lane-wise integer ops: a compare
+                    // would be a per-lane loop).
+                    let offset = SIMD4<UInt32>(0, 1, 2, 3) &- UInt32(truncatingIfNeeded: g)
+                    let lane = unsafeBitCast(((offset | (0 &- offset)) &>> 31) &- 1, to: SIMD4<Int32>.self)
                     let msum = transposedSum(m0 & lane, m1 & lane, m2 & lane, m3 & lane)
                     acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum), scale, acc)
                     accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(msum), minScale, accMin)
                 }
-                span(0, SIMD4(-1, 0, 0, 0))
-                span(1, SIMD4(0, -1, 0, 0))
-                span(2, SIMD4(0, 0, -1, 0))
-                span(3, SIMD4(0, 0, 0, -1))
             }
             let result = acc - accMin
             out[0] = result[0]
