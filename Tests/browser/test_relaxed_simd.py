@@ -30,8 +30,8 @@ def reference_logits(folder, count):
     return out
 
 
-# SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the Q8_0 one and the K-quant kernels
-# with the probed relaxed_madd.
+# SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the relaxed Q5_0, Q8_0, Q4_K and Q6_K
+# ones.
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 @pytest.mark.parametrize('folder, model_path, count', [
     ('smollm2', MODEL_URL_PATH, 8),
@@ -154,8 +154,8 @@ def test_modules_given_as_bytes_run_as_given(warm):
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 def test_relaxed_kernels_give_llama_cpp_bits_for_every_format(warm, engine):
     """Tests/vectors/llama-kernels (llama.cpp's own results, scripts/kernel-vectors/make.py)
-    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q8_0) and every other
-    format's SIMD128 kernel, at every batch size."""
+    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q5_0, Q8_0, Q4_K, Q6_K)
+    and every other format's SIMD128 kernel, at every batch size."""
     server, browser = warm
     browser.get(f'{server.url}/')
     directory = os.path.join(ROOT, 'Tests', 'vectors', 'llama-kernels')
