@@ -30,8 +30,8 @@ def reference_logits(folder, count):
     return out
 
 
-# SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the Q8_0 one and the K-quant kernels
-# with the probed relaxed_madd.
+# SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the relaxed Q5_0, Q8_0, Q4_K and Q6_K
+# ones.
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 @pytest.mark.parametrize('folder, model_path, count', [
     ('smollm2', MODEL_URL_PATH, 8),
@@ -77,6 +77,41 @@ def test_modules_give_llama_cpp_logits_bit_for_bit(warm, engine, folder, model_p
 
 
 @pytest.mark.needs('relaxed_simd', 'shared_memory')
+def test_relaxed_k_quant_kernels_give_llama_cpp_logits_on_two_threads(warm):
+    """Gemma 3 (Q5_0, Q4_K, Q6_K, Q8_0) through tinylm-mt-relaxed.wasm with its helper workers
+    always on, so the relaxed kernels run on helper threads and on row ranges that are not
+    multiples of their row groups: llama.cpp's logits bit for bit."""
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    cases = reference_logits('gemma3', 2)
+    result = browser.run("""
+        const [cases] = args;
+        const { Engine } = await import('/engine.js');
+        const bytes = new Uint8Array(await (await fetch('/models/gemma-3-270m-q4_k_m.gguf')).arrayBuffer());
+        const engine = await Engine.create(undefined, { relaxedSimd: true, threads: 2, adaptiveThreads: false });
+        const model = engine.loadModel(bytes);
+        const differing = [];
+        for (const c of cases) {
+          const expected = new Uint32Array(Uint8Array.from(atob(c.logits), (ch) => ch.charCodeAt(0)).buffer);
+          // (The prompt's batch orders, and in the last layer, which keeps only the last
+          // token, the single-token ones.)
+          const session = model.createSession({ contextLength: 64 });
+          session.evaluate(c.ids);
+          const floats = session.logits();
+          const logits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
+          let count = logits.length === expected.length ? 0 : -1;
+          for (let i = 0; count >= 0 && i < expected.length; i++) if (logits[i] !== expected[i]) count++;
+          session.free();
+          differing.push([c.name, count]);
+        }
+        model.free();
+        return { simd: engine.simd, threads: engine.threads, differing };
+    """, cases)
+    assert (result['simd'], result['threads']) == ('relaxed-simd', 2)
+    assert all(count == 0 for _, count in result['differing']), f"logits differ from llama.cpp: {result['differing']}"
+
+
+@pytest.mark.needs('relaxed_simd', 'shared_memory')
 def test_relaxed_modules_give_the_reference_ids_on_one_and_two_threads(warm):
     server, browser = warm
     browser.get(f'{server.url}/')
@@ -119,8 +154,8 @@ def test_modules_given_as_bytes_run_as_given(warm):
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 def test_relaxed_kernels_give_llama_cpp_bits_for_every_format(warm, engine):
     """Tests/vectors/llama-kernels (llama.cpp's own results, scripts/kernel-vectors/make.py)
-    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q8_0) and every other
-    format's SIMD128 kernel, at every batch size."""
+    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q5_0, Q8_0, Q4_K, Q6_K)
+    and every other format's SIMD128 kernel, at every batch size."""
     server, browser = warm
     browser.get(f'{server.url}/')
     directory = os.path.join(ROOT, 'Tests', 'vectors', 'llama-kernels')

@@ -253,6 +253,48 @@ static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_max_i8(tinylm_i
     return (tinylm_i8x16)wasm_i8x16_max((v128_t)a, (v128_t)b);
 }
 
+/// i16x8.relaxed_dot_i8x16_i7x16_s: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1]. Deterministic and
+/// exact when every b[j] is in 0…127 (the sum then fits Int16): x86 engines lower it to one
+/// pmaddubsw, ggml's own first step, b being the unsigned operand.
+static inline __attribute__((always_inline)) tinylm_i16x8 tinylm_relaxed_dot2_i8_i7(tinylm_i8x16 a, tinylm_i8x16 b) {
+    return (tinylm_i16x8)wasm_i16x8_relaxed_dot_i8x16_i7x16((v128_t)a, (v128_t)b);
+}
+
+/// i8x16.swizzle: byte i = v[index[i]], or 0 where index[i] > 15.
+static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_swizzle_i8(tinylm_i8x16 v, tinylm_i8x16 index) {
+    return (tinylm_i8x16)wasm_i8x16_swizzle((v128_t)v, (v128_t)index);
+}
+
+/// i16x8.narrow_i32x4_s: a's four lanes then b's, as Int16 (saturating; callers pass values
+/// that fit).
+static inline __attribute__((always_inline)) tinylm_i16x8 tinylm_narrow_i32(tinylm_i32x4 a, tinylm_i32x4 b) {
+    return (tinylm_i16x8)wasm_i16x8_narrow_i32x4((v128_t)a, (v128_t)b);
+}
+
+/// i16x8.extend_low_i8x16_s / extend_high: bytes 0–7 (8–15) sign-extended.
+static inline __attribute__((always_inline)) tinylm_i16x8 tinylm_extend_low_i8(tinylm_i8x16 a) {
+    return (tinylm_i16x8)wasm_i16x8_extend_low_i8x16((v128_t)a);
+}
+
+static inline __attribute__((always_inline)) tinylm_i16x8 tinylm_extend_high_i8(tinylm_i8x16 a) {
+    return (tinylm_i16x8)wasm_i16x8_extend_high_i8x16((v128_t)a);
+}
+
+/// i16x8.extend_high_i8x16_u: bytes 8–15 zero-extended.
+static inline __attribute__((always_inline)) tinylm_i16x8 tinylm_extend_high_u8(tinylm_i8x16 a) {
+    return (tinylm_i16x8)wasm_u16x8_extend_high_u8x16((v128_t)a);
+}
+
+/// i32x4.extadd_pairwise_i16x8_s: lane i = a[2i] + a[2i+1].
+static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_pair_sums_i16(tinylm_i16x8 a) {
+    return (tinylm_i32x4)wasm_i32x4_extadd_pairwise_i16x8((v128_t)a);
+}
+
+/// i8x16.eq as an all-ones/zero byte mask.
+static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_equal_i8(tinylm_i8x16 a, tinylm_i8x16 b) {
+    return (tinylm_i8x16)wasm_i8x16_eq((v128_t)a, (v128_t)b);
+}
+
 /// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
     return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);

@@ -12,14 +12,14 @@
 //          (scalar)    portable native)    native build)       (batches)
 //   Q4_0   Q4_0.swift  Q4_0+SIMD128        Q4_0+AVX2           Block32+AVX512    SIMD128
 //   Q4_1   Q4_1.swift  Q4_1+SIMD128        Q4_1+AVX2           Block32+AVX512    Q4_1+WasmRelaxed
-//   Q5_0   Q5_0.swift  Q5_0+SIMD128        Q5_0+AVX2           Block32+AVX512    SIMD128
+//   Q5_0   Q5_0.swift  Q5_0+SIMD128        Q5_0+AVX2           Block32+AVX512    Q5_0+WasmRelaxed
 //   Q5_1   Q5_1.swift  Q5_1+SIMD128        Q5_1+AVX2           Block32+AVX512    SIMD128
 //   Q8_0   Q8_0.swift  Q8_0+SIMD128        Q8_0+AVX2           Block32+AVX512    Q8_0+WasmRelaxed
 //   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SuperBlock+AVX512 SIMD128
 //   Q3_K   Q3_K.swift  Q3_K+SIMD128        Q3_K+AVX2           SuperBlock+AVX512 SIMD128
-//   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SuperBlock+AVX512 SIMD128
+//   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SuperBlock+AVX512 Q4_K+WasmRelaxed (GEMV)
 //   Q5_K   Q5_K.swift  Q5_K+SIMD128        Q5_K+AVX2           SuperBlock+AVX512 SIMD128
-//   Q6_K   Q6_K.swift  Q6_K+SIMD128        Q6_K+AVX2           SuperBlock+AVX512 SIMD128
+//   Q6_K   Q6_K.swift  Q6_K+SIMD128        Q6_K+AVX2           SuperBlock+AVX512 Q6_K+WasmRelaxed (vec_dot)
 // A cell naming another set runs that set's kernel. The AVX-512/VNNI kernels are one per
 // layout, not per format (Sources/TinyLMAVX512/<Layout>+AVX512.swift: loops over rows the
 // formats' AVX2 code unpacked, Kernels/AVX512/AVX512Kernels.swift); they run prompt batches
@@ -126,6 +126,9 @@ enum KernelTable {
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q5_0.AVX2.self, job, rows: rows) { Q5_0.SIMD128.multiply(job, rows: $0) }
             #endif
+            #if TINYLM_RELAXED_SIMD
+            case .wasmRelaxed: Q5_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+            #endif
             default: Q5_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
             }
         case .q5_1:
@@ -184,6 +187,9 @@ enum KernelTable {
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q4_K.AVX2.self, .q4_K, job, rows: rows) { Q4_K.SIMD128.multiply($0, rows: $1) }
             #endif
+            #if TINYLM_RELAXED_SIMD
+            case .wasmRelaxed: Q4_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+            #endif
             default: Q4_K.SIMD128.multiply(job, rows: rows)
             }
         case .q5_K:
@@ -205,6 +211,9 @@ enum KernelTable {
             #endif
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q6_K.AVX2.self, .q6_K, job, rows: rows) { Q6_K.SIMD128.multiply($0, rows: $1) }
+            #endif
+            #if TINYLM_RELAXED_SIMD
+            case .wasmRelaxed: Q6_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
             #endif
             default: Q6_K.SIMD128.multiply(job, rows: rows)
             }

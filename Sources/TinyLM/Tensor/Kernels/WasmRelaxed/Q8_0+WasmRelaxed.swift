@@ -15,7 +15,7 @@ extension Q8_0 {
 
         /// Two rows of Q8_0. Both operands are signed here, so the activations are split
         /// into their positive and negative parts (each in 0…127: ggml's Q8 activations stay
-        /// within ±127) and x·y = x·y⁺ + (−x)·y⁻, exactly. (Moving x's sign onto y instead, as
+        /// within ±127) and x·y = x·y⁺ − x·y⁻, exactly. (Moving x's sign onto y instead, as
         /// ggml's vpsignb does, needs a byte compare that LLVM turns into an arithmetic byte
         /// shift, which x86 engines emulate in five instructions.)
         @inline(__always)
@@ -93,16 +93,18 @@ extension Q8_0 {
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
         }
 
-        /// Q8_0's 32 signed quants (at offset 2) against y = y⁺ − y⁻.
+        /// Q8_0's 32 signed quants (at offset 2) against y = y⁺ − y⁻: the pair sums of x·y⁺ and
+        /// of x·y⁻ (i16x8.relaxed_dot: pmaddubsw) are each within ±2·127², and so is their
+        /// difference, x·y's pair sum, which the Int16 subtraction gives exactly; widened to
+        /// ggml's four-value lanes by one pmaddwd (i32x4.extadd_pairwise).
         @inline(__always)
         static func splitLanes(_ block: UnsafeRawPointer, _ positive0: SIMD16<Int8>, _ negative0: SIMD16<Int8>,
                                _ positive1: SIMD16<Int8>, _ negative1: SIMD16<Int8>) -> (SIMD4<Float>, SIMD4<Float>) {
             let x0 = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)
             let x1 = block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)
-            let zero = SIMD16<Int8>()
-            let low = tinylm_relaxed_dot4_i8_i7(x0, positive0, tinylm_relaxed_dot4_i8_i7(zero &- x0, negative0, SIMD4()))
-            let high = tinylm_relaxed_dot4_i8_i7(x1, positive1, tinylm_relaxed_dot4_i8_i7(zero &- x1, negative1, SIMD4()))
-            return (tinylm_float_i32x4(low), tinylm_float_i32x4(high))
+            let low = tinylm_relaxed_dot2_i8_i7(x0, positive0) &- tinylm_relaxed_dot2_i8_i7(x0, negative0)
+            let high = tinylm_relaxed_dot2_i8_i7(x1, positive1) &- tinylm_relaxed_dot2_i8_i7(x1, negative1)
+            return (tinylm_float_i32x4(tinylm_pair_sums_i16(low)), tinylm_float_i32x4(tinylm_pair_sums_i16(high)))
         }
     }
 }

@@ -70,7 +70,7 @@ struct WasmUnpackedPair {
 
     @inline(__always)
     static func lanes(_ y: SIMD16<Int8>, _ x: SIMD16<Int8>) -> SIMD4<Float> {
-        tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y, x, SIMD4()))
+        tinylm_float_i32x4(tinylm_pair_sums_i16(tinylm_relaxed_dot2_i8_i7(y, x)))
     }
 }
 
