@@ -178,7 +178,8 @@ import Testing
                 ("general.architecture", .string("gemma3")), ("gemma3.embedding_length", .u32(64)),
                 ("gemma3.block_count", .u32(2)), ("gemma3.attention.head_count", .u32(4)),
                 ("gemma3.attention.head_count_kv", .u32(2)), ("gemma3.feed_forward_length", .u32(128)),
-                ("gemma3.context_length", .u32(256)), ("gemma3.attention.sliding_window", window),
+                ("gemma3.context_length", .u32(256)), ("gemma3.vocab_size", .u32(300)),
+                ("gemma3.attention.sliding_window", window),
             ]
             let bytes = w.bytes()
             try bytes.withUnsafeBytes { raw in
@@ -186,7 +187,7 @@ import Testing
                 do {
                     _ = try ModelConfig(gguf: f)
                     Issue.record("a negative sliding window was accepted")
-                } catch {
+                } catch let error as TinyLMError {
                     #expect(error.kind == .malformedModel && error.message.contains("sliding_window"), "message was: \(error.message)")
                 }
             }
