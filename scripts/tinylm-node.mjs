@@ -25,7 +25,7 @@ commands (as the native tinylm; see its usage):
             [--json-schema FILE | --grammar FILE | --json]
   chat      [--model PATH] [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
             [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
-  bench     [--model PATH] [-p 128] [-n 128] [-t 1,2] [-r 3]
+  bench     [--model PATH] [-p 128] [-n 128] [-t 1,2] [-r 3] [--lora FILE]... [--lora-scaled FILE:SCALE]...
 
 wasm options (every command):
   --threads N      run the kernels on N threads (the shared-memory module tinylm-mt.wasm with
@@ -398,45 +398,61 @@ async function runChat(argv) {
 }
 
 async function runBench(argv) {
-  const a = parse(argv, new Set(['--model', '-p', '-n', '-t', '--threads', '-r', '--repetitions', '--wasm']), new Set(engineFlags));
+  const a = parse(argv, new Set(['--model', '-p', '-n', '-t', '--threads', '-r', '--repetitions', '--wasm', '--lora', '--lora-scaled']), new Set(engineFlags));
   const promptLength = number(a, '-p', 128, { integer: true });
   const generateLength = number(a, '-n', 128, { integer: true });
   const repetitions = Math.max(1, number(a, '-r', number(a, '--repetitions', 3, { integer: true }), { integer: true }));
   const threadList = [...new Set((a.value('-t') ?? a.value('--threads') ?? '1').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0))];
+  const adapterFiles = adapterArguments(a);
   let printedHeader = false;
   for (const threads of threadList) {
     const { engine, model, loadMs } = await loadModel(a, threads);
     const info = model.info;
+    const adapters = [];
+    for (const { file, scale } of adapterFiles) adapters.push({ adapter: model.loadAdapter(await readFile(file)), scale });
     if (!printedHeader) {
       console.log(`model: ${info.name} (${info.architecture}), ${formatBytes(info.fileBytes)}, weights read per token ${formatBytes(info.weightBytesPerToken)}`);
       console.log(`load: ${loadMs.toFixed(1)} ms (copy into wasm memory + parse + tokenizer)`);
-      console.log('| threads | test | t/s | ms/token |');
-      console.log('|---|---|---|---|');
+      for (const { file, scale } of adapterFiles) console.log(`adapter: ${path.basename(file)}, scale ${scale}`);
+      console.log(adapters.length ? '| threads | test | t/s | ms/token | with / without |\n|---|---|---|---|---|' : '| threads | test | t/s | ms/token |\n|---|---|---|---|');
       printedHeader = true;
     }
     // The native tool's deterministic pseudo-random prompt is not reproduced; any valid ids do.
     const prompt = Array.from({ length: promptLength }, (_, i) => 1000 + ((i * 7919) % (info.vocabularySize - 1000)));
-    const session = model.createSession({ contextLength: Math.max(promptLength, generateLength) + 8 });
+    const contextLength = Math.max(promptLength, generateLength) + 8;
+    // With adapters, a second session applies them and the two take turns repetition by
+    // repetition (as the native bench), so that both see the same machine load.
+    const sessions = [model.createSession({ contextLength })];
+    if (adapters.length) {
+      sessions.push(model.createSession({ contextLength }));
+      sessions[1].setAdapters(adapters);
+    }
     const measure = (body) => {
-      body();  // warm-up
-      const seconds = [];
-      for (let r = 0; r < repetitions; r++) {
-        const start = performance.now();
-        body();
-        seconds.push((performance.now() - start) / 1000);
+      const seconds = sessions.map(() => []);
+      for (let r = -1; r < repetitions; r++) {
+        sessions.forEach((session, k) => {
+          const start = performance.now();
+          body(session);
+          if (r >= 0) seconds[k].push((performance.now() - start) / 1000);  // r = -1: warm-up
+        });
       }
       return seconds;
     };
     const report = (test, rates) => {
-      const mean = rates.reduce((x, y) => x + y, 0) / rates.length;
-      const deviation = Math.sqrt(rates.map((r) => (r - mean) ** 2).reduce((x, y) => x + y, 0) / Math.max(1, rates.length - 1));
-      console.log(`| ${engine.threads} | ${test} | ${mean.toFixed(1)} ± ${deviation.toFixed(1)} | ${(1000 / mean).toFixed(2)} |`);
+      const means = rates.map((list) => list.reduce((x, y) => x + y, 0) / list.length);
+      rates.forEach((list, k) => {
+        const mean = means[k];
+        const deviation = Math.sqrt(list.map((r) => (r - mean) ** 2).reduce((x, y) => x + y, 0) / Math.max(1, list.length - 1));
+        const ratio = k === 0 ? (adapters.length ? ' |' : '') : ` ${(mean / means[0]).toFixed(3)} |`;
+        console.log(`| ${engine.threads} | ${test}${k === 0 ? '' : '+lora'} | ${mean.toFixed(1)} ± ${deviation.toFixed(1)} | ${(1000 / mean).toFixed(2)} |${ratio}`);
+      });
     };
     if (promptLength > 0) {
-      report(`pp${promptLength}`, measure(() => { session.reset(); session.evaluate(prompt); }).map((s) => promptLength / s));
+      report(`pp${promptLength}`, measure((session) => { session.reset(); session.evaluate(prompt); })
+        .map((list) => list.map((s) => promptLength / s)));
     }
     if (generateLength > 0) {
-      report(`tg${generateLength}`, measure(() => {
+      report(`tg${generateLength}`, measure((session) => {
         session.reset();
         let token = prompt[0] ?? 1000;
         for (let i = 0; i < generateLength; i++) {
@@ -446,13 +462,26 @@ async function runBench(argv) {
           for (let k = 1; k < logits.length; k++) if (logits[k] > logits[best]) best = k;
           token = best;
         }
-      }).map((s) => generateLength / s));
+      }).map((list) => list.map((s) => generateLength / s)));
     }
-    session.free();
+    for (const session of sessions) session.free();
+    for (const { adapter } of adapters) adapter.free();
     engine.terminate();
   }
   console.log(`peak RSS: ${formatBytes(process.resourceUsage().maxRSS * 1024)}`);
   return 0;
+}
+
+/** `--lora FILE` (scale 1) and `--lora-scaled FILE:SCALE`, as the native tool's AdapterFlags. */
+function adapterArguments(a) {
+  const list = a.values('--lora').map((file) => ({ file, scale: 1 }));
+  for (const item of a.values('--lora-scaled')) {
+    const colon = item.lastIndexOf(':');
+    const scale = Number(item.slice(colon + 1));
+    if (colon <= 0 || !Number.isFinite(scale)) throw new UsageError(`--lora-scaled wants FILE:SCALE, got ${item}`);
+    list.push({ file: item.slice(0, colon), scale });
+  }
+  return list;
 }
 
 /**

@@ -7,13 +7,15 @@ the wasm memory; also the first visit (download + store + verify + load).
     python3 Tests/browser/bench.py [--engine chromium|firefox|webkit|webkit-sab] [--simd relaxed-simd,simd128]
                                    [--threads 1,2] [--tokens 128] [--prompt 128] [--fixed-threads]
                                    [--model models/gemma-3-270m-q4_k_m.gguf] [--markdown] [--json FILE]
+                                   [--adapter ADAPTER.gguf [--adapter-scale 1] [--rounds 3]]
 
 Engines as in the tests (Tests/browser/conftest.py): webkit has no SharedArrayBuffer, so one
 thread; webkit-sab is WebKitGTK with JSC_useSharedArrayBuffer=1 (threads, as in Safari). WebKit
 runs under xvfb-run (started here when there is no display). Engines without relaxed SIMD run
 the SIMD128 module whatever --simd asks. Before each page visit it waits for a quiet machine
 (scripts/quiet_machine.py). --markdown prints a table for BENCHMARKS.md; --json writes every
-figure (scripts/bench-vs-wllama.py reads it).
+figure (scripts/bench-vs-wllama.py reads it). With --adapter (a LoRA adapter for the model) each
+run measures without and with it in turns, --rounds times each, and prints both and their ratio.
 """
 import argparse
 import datetime
@@ -21,6 +23,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -44,14 +47,22 @@ def run_visits(args):
     quiet_records = []
     results = {'engine': engine.name, 'model': args.model, 'date': f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}',
                'visits': []}
-    server = StaticServer().start()
+    model, adapter, models_dir = args.model, '', None
+    if args.adapter:
+        # One served folder holding the model and the adapter (as Tests/browser/test_adapters.py).
+        models_dir = tempfile.mkdtemp(prefix='tinylm-bench-')
+        for source in (args.model, args.adapter):
+            os.symlink(os.path.realpath(source), os.path.join(models_dir, os.path.basename(source)))
+        model = f'models/{os.path.basename(args.model)}'
+        adapter = f'&adapter=models/{os.path.basename(args.adapter)}&scale={args.adapter_scale}&rounds={args.rounds}'
+    server = StaticServer(*(['--models-dir', models_dir] if models_dir else [])).start()
     browser = Browser(engine)
     try:
         results['browserVersion'] = browser.driver.capabilities.get('browserVersion')
         for label, fresh, simd in visits:
             quiet_records.append(wait_for_quiet(args.max_busy, args.max_load, timeout=args.quiet_timeout, log=log))
-            browser.get(f'{server.url}/bench.html?auto=1&model={args.model}&prompt={args.prompt}&tokens={args.tokens}'
-                        f'&threads={args.threads}{fresh}{fixed}&simd={simd}')
+            browser.get(f'{server.url}/bench.html?auto=1&model={model}&prompt={args.prompt}&tokens={args.tokens}'
+                        f'&threads={args.threads}{fresh}{fixed}&simd={simd}{adapter}')
             result = browser.wait_for('window.benchResult', timeout=1800, interval=1)
             if 'error' in result:
                 raise SystemExit(f"bench failed in {engine}: {result['error']}")
@@ -67,9 +78,17 @@ def run_visits(args):
                 log(f"  {run['threads']} thread(s), {run['simd']}{note}: prompt {run['prefillTokensPerSecond']:.1f} tokens/s; "
                     f"decode {run['decodeTokensPerSecond']:.1f} tokens/s; load {run['loadMs']:.0f} ms; "
                     f"wasm memory {run['memoryBytes'] / 2**20:.0f} MiB")
+                if 'adapter' in run:
+                    with_adapter = run['adapter']
+                    log(f"    with the adapter: prompt {with_adapter['prefillTokensPerSecond']:.1f} tokens/s "
+                        f"({with_adapter['prefillTokensPerSecond'] / run['prefillTokensPerSecond']:.3f}); decode "
+                        f"{with_adapter['decodeTokensPerSecond']:.1f} tokens/s "
+                        f"({with_adapter['decodeTokensPerSecond'] / run['decodeTokensPerSecond']:.3f})")
     finally:
         browser.quit()
         server.stop()
+        if models_dir:
+            shutil.rmtree(models_dir)
     results['load'] = load_note(quiet_records)
     return results
 
@@ -97,6 +116,12 @@ def markdown(results):
     for run in rows(results):
         lines.append(f"| {ENGINE_LABELS[results['engine']]} | {run['simd']} | {run['threads']} | {run['prefillTokensPerSecond']:.1f} | "
                      f"{run['decodeTokensPerSecond']:.1f} | {run['loadMs'] / 1000:.2f} s | {run['memoryBytes'] / 2**20:.0f} MiB |")
+    if any('adapter' in run for run in rows(results)):
+        lines += ['', '| module | threads | test | without t/s | with adapter t/s | with / without |', '|---|---|---|---|---|---|']
+        for run in rows(results):
+            for test, key in (('prompt', 'prefillTokensPerSecond'), ('decode', 'decodeTokensPerSecond')):
+                plain, adapted = run[key], run['adapter'][key]
+                lines.append(f"| {run['simd']} | {run['threads']} | {test} | {plain:.1f} | {adapted:.1f} | {adapted / plain:.3f} |")
     return '\n'.join(lines)
 
 
@@ -111,6 +136,9 @@ def main():
     parser.add_argument('--simd', default='relaxed-simd',
                         help='module builds to compare (comma-separated): relaxed-simd (used where the browser '
                              'runs it), simd128 (the baseline)')
+    parser.add_argument('--adapter', help='a LoRA adapter for the model: measure without and with it, in turns')
+    parser.add_argument('--adapter-scale', type=float, default=1.0, help='the adapter\'s scale')
+    parser.add_argument('--rounds', type=int, default=3, help='with --adapter: measurements of each, alternated')
     parser.add_argument('--markdown', action='store_true', help='print a table for BENCHMARKS.md')
     parser.add_argument('--json', help='write every figure to this file')
     parser.add_argument('--max-busy', type=float, default=0.25, help='quiet: fewer CPU cores busy than this (3 s)')

@@ -203,21 +203,18 @@ struct PreTokenizerSplitter {
 
             var spaces = 0
             while flags(pos + spaces) & W != 0 { spaces += 1 }
-            // \s+(?!\S)
-            if spaces > 1 && cpt(pos + spaces) != Self.outOfRange {
-                pos += spaces - 1
-                add(pos, &out)
-                continue
-            }
-            // \s+
-            if spaces > 0 {
-                pos += spaces
-                add(pos, &out)
-                continue
-            }
-            pos += 1
+            pos = endOfWhitespace(pos, spaces: spaces)
             add(pos, &out)
         }
+    }
+
+    /// The last alternatives of both patterns, at `pos` followed by `spaces` whitespace
+    /// characters: \s+(?!\S) (the run but its last space, which goes with the word after it),
+    /// else \s+, else the one character. Where that match ends.
+    @inline(__always)
+    func endOfWhitespace(_ pos: Int, spaces: Int) -> Int {
+        if spaces > 1 && cpt(pos + spaces) != Self.outOfRange { return pos + spaces - 1 }
+        return pos + max(spaces, 1)
     }
 
     // MARK: Llama 3 / Qwen 2 / Qwen 3.5
@@ -295,19 +292,7 @@ struct PreTokenizerSplitter {
                 add(pos, &out)
                 continue
             }
-            // \s+(?!\S)
-            if spaces > 1 && cpt(pos + spaces) != Self.outOfRange {
-                pos += spaces - 1
-                add(pos, &out)
-                continue
-            }
-            // \s+
-            if spaces > 0 {
-                pos += spaces
-                add(pos, &out)
-                continue
-            }
-            pos += 1
+            pos = endOfWhitespace(pos, spaces: spaces)
             add(pos, &out)
         }
     }

@@ -6,6 +6,19 @@
 #ifndef TINYLM_INTRINSICS_H
 #define TINYLM_INTRINSICS_H
 
+typedef unsigned short tinylm_u16x8 __attribute__((ext_vector_type(8)));
+
+/// Interleaves of the low or high halves of a and b in 16-, 32- or 64-bit elements
+/// (punpck[lh]{wd,dq,qdq} on x86, one i8x16.shuffle in wasm; Swift's lane-by-lane SIMD
+/// initializers become chains of inserts): the steps of an 8 × 8 transposition.
+#define TINYLM_SHUFFLE static inline __attribute__((always_inline))
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_low16(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11); }
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_high16(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15); }
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_low32(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 0, 1, 8, 9, 2, 3, 10, 11); }
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_high32(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 4, 5, 12, 13, 6, 7, 14, 15); }
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_low64(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11); }
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_high64(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15); }
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -20,6 +33,24 @@ typedef int tinylm_i32x4 __attribute__((ext_vector_type(4)));
 typedef float tinylm_f32x4 __attribute__((ext_vector_type(4)));
 
 #define TINYLM_AVX2 static inline __attribute__((always_inline, target("avx2")))
+
+typedef double tinylm_f64x4 __attribute__((ext_vector_type(4)));
+
+/// vcvtph2ps: eight f16 bit patterns to f32 (Swift's SIMD8<Float>(SIMD8<Float16>) is a generic
+/// conversion the optimizer leaves as an out-of-line lane loop).
+static inline __attribute__((always_inline, target("avx2,f16c"))) tinylm_f32x8 tinylm_f16x8_to_f32(tinylm_u16x8 bits) {
+    return (tinylm_f32x8)_mm256_cvtph_ps((__m128i)bits);
+}
+
+/// vcvtps2pd: four f32 to f64 (exact).
+TINYLM_AVX2 tinylm_f64x4 tinylm_f32x4_to_f64(tinylm_f32x4 a) {
+    return (tinylm_f64x4)_mm256_cvtps_pd((__m128)a);
+}
+
+/// vcvtpd2ps: four f64 to f32, rounded to nearest even.
+TINYLM_AVX2 tinylm_f32x4 tinylm_f64x4_to_f32(tinylm_f64x4 a) {
+    return (tinylm_f32x4)_mm256_cvtpd_ps((__m256d)a);
+}
 
 /// vpmaddubsw then vpmaddwd with ones: lane i = Σ a[j]·b[j] for j in 4i..<4i+4, a unsigned,
 /// b signed (the 16-bit pair sums saturate; callers keep |a·b| ≤ 128·127).
@@ -179,7 +210,6 @@ static inline __attribute__((always_inline)) tinylm_i32x4 tinylm_dot_i16x8(tinyl
     return (tinylm_i32x4)__builtin_wasm_dot_s_i32x4_i16x8(a, b);
 }
 
-typedef unsigned short tinylm_u16x8 __attribute__((ext_vector_type(8)));
 typedef unsigned int tinylm_u32x4 __attribute__((ext_vector_type(4)));
 
 /// i32x4.extend_low_i16x8_u: lanes 0–3 widened (Swift's truncatingIfNeeded init is a call).
@@ -190,6 +220,23 @@ static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_widen_low_u16(t
 /// i32x4.extend_high_i16x8_u: lanes 4–7 widened.
 static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_widen_high_u16(tinylm_u16x8 a) {
     return (tinylm_u32x4)wasm_u32x4_extend_high_u16x8((v128_t)a);
+}
+
+typedef double tinylm_f64x2 __attribute__((ext_vector_type(2)));
+
+/// f64x2.promote_low_f32x4: lanes 0–1 of a to f64 (exact).
+static inline __attribute__((always_inline)) tinylm_f64x2 tinylm_promote_low_f32(tinylm_f32x4 a) {
+    return (tinylm_f64x2)wasm_f64x2_promote_low_f32x4((v128_t)a);
+}
+
+/// f64x2.promote_low_f32x4 of lanes 2–3 of a.
+static inline __attribute__((always_inline)) tinylm_f64x2 tinylm_promote_high_f32(tinylm_f32x4 a) {
+    return (tinylm_f64x2)wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle((v128_t)a, (v128_t)a, 2, 3, 2, 3));
+}
+
+/// f32x4.demote_f64x2_zero of a and b, joined: [a0, a1, b0, b1] rounded to nearest even.
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_demote_f64(tinylm_f64x2 a, tinylm_f64x2 b) {
+    return (tinylm_f32x4)wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero((v128_t)a), wasm_f32x4_demote_f64x2_zero((v128_t)b), 0, 1, 4, 5);
 }
 
 /// i32x4.lt_u as an all-ones/zero mask (Swift's compare-then-cast is a per-lane loop).

@@ -122,7 +122,8 @@ final class AdapterBinding {
                 let x = converted + t * convertedStride
                 LoRAProduct.round(input + t * inputStride, count: a.columns, for: a.type, into: x)
                 let out = lowRank + t * lowRankStride
-                for r in 0..<rank { out[r] = LoRAProduct.dot(a.type, a.row(r), x, count: a.columns, order: order) }
+                LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: rank, x: x, count: a.columns,
+                                     order: order, factor: nil, into: out)
                 LoRAProduct.round(out, count: rank, for: bType, into: out)
             }
         }
@@ -150,11 +151,9 @@ final class AdapterBinding {
         let low = lowRank, lowStride = lowRankStride
         func run(_ rows: Range<Int>) {
             for t in 0..<batch {
-                let x = low + t * lowStride, y = output + t * outputStride
-                for o in rows {
-                    let d = LoRAProduct.dot(b.type, b.row(o), x, count: rank, order: order)
-                    y[o] = y[o] + d * factor
-                }
+                LoRAProduct.products(b.type, rows: b.row(rows.lowerBound), rowBytes: b.rowBytes, rowCount: rows.count,
+                                     x: low + t * lowStride, count: rank, order: order, factor: factor,
+                                     into: output + t * outputStride + rows.lowerBound)
             }
         }
         if batch >= 2 {

@@ -1,3 +1,7 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// The dot products of a LoRA term (t = A·x, then B·t) for float adapter tensors, summed the
 /// way llama.cpp's CPU backend sums a ggml_mul_mat of a float weight on x86 with AVX-512 (the
 /// reference build), so that the adapter's contribution is its bit for bit:
@@ -12,6 +16,10 @@
 ///   across lanes), and the k mod 64 remaining products added one by one — in double for
 ///   f16/bf16, with fused multiply-adds in float for f32.
 ///
+/// That last, serial sum is all of a B row when the rank is under 64, so B's rows are taken
+/// eight at a time, one per vector lane, each lane adding its products in ggml's order
+/// (`HalfWidthElement.eightShortDots`).
+///
 /// Products of two f16 (or bf16) values are exact in Float, so a fused multiply-add is an
 /// add there, in wasm too. F32 adapters need true FMAs: natively the hardware's; wasm forms
 /// them in Double (rarely a double rounding away). BF16 adapters are summed in the same order,
@@ -22,7 +30,7 @@ enum LoRAProduct {
         type == .f32 || type == .f16 || type == .bf16 || type == .q8_0
     }
 
-    /// Whether `dot` handles `type` (else `MatrixMultiply` does).
+    /// Whether `products` handles `type` (else `MatrixMultiply` does).
     static func isFloat(_ type: TensorType) -> Bool { type == .f32 || type == .f16 || type == .bf16 }
 
     enum Order {
@@ -43,19 +51,16 @@ enum LoRAProduct {
         switch type {
         case .f16:
             var i = 0
-            #if TINYLM_HARDWARE_F16
             while i + 8 <= count {
-                UnsafeMutableRawPointer(out + i).storeBytes(of: FP16.round8(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)),
-                                                            as: SIMD8<Float>.self)
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+                #if TINYLM_HARDWARE_F16
+                let rounded = FP16.round8(v)
+                #else
+                let rounded = SIMD8(lowHalf: FP16.round4(v.lowHalf), highHalf: FP16.round4(v.highHalf))
+                #endif
+                UnsafeMutableRawPointer(out + i).storeBytes(of: rounded, as: SIMD8<Float>.self)
                 i += 8
             }
-            #else
-            while i + 4 <= count {
-                UnsafeMutableRawPointer(out + i).storeBytes(of: FP16.round4(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Float>.self)),
-                                                            as: SIMD4<Float>.self)
-                i += 4
-            }
-            #endif
             while i < count {
                 out[i] = FP16.round(x[i])
                 i += 1
@@ -67,138 +72,260 @@ enum LoRAProduct {
         }
     }
 
-    /// Σ_c row[c]·x[c] over `count` values of a `type` row, `x` already converted (`round`).
-    @inline(__always)
-    static func dot(_ type: TensorType, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, order: Order) -> Float {
+    /// For `rowCount` rows of a `type` matrix starting at `rows`, `rowBytes` apart, and `x`
+    /// already converted (`round`): out[r] = Σ_c row_r[c]·x[c], or with a `factor`
+    /// out[r] = out[r] + (Σ…)·factor (ggml_scale, then ggml_add: two roundings, never fused).
+    static func products(_ type: TensorType, rows: UnsafeRawPointer, rowBytes: Int, rowCount: Int,
+                         x: UnsafePointer<Float>, count: Int, order: Order, factor: Float?,
+                         into out: UnsafeMutablePointer<Float>) {
         switch type {
-        case .f16: return dot(HalfElement.self, row, x, count: count, order: order)
-        case .bf16: return dot(BrainHalfElement.self, row, x, count: count, order: order)
-        default: return dot(FloatElement.self, row, x, count: count, order: order)
+        case .f16: products(HalfElement.self, rows, rowBytes, rowCount, x, count, order, factor, out)
+        case .bf16: products(BrainHalfElement.self, rows, rowBytes, rowCount, x, count, order, factor, out)
+        default: products(FloatElement.self, rows, rowBytes, rowCount, x, count, order, factor, out)
         }
     }
 
+    // Not inlined: compiled once per element type, its loops keep their accumulators in whole
+    // vector registers.
+    @inline(never)
+    static func products<E: LoRAElement>(_: E.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ rowCount: Int,
+                                         _ x: UnsafePointer<Float>, _ count: Int, _ order: Order, _ factor: Float?,
+                                         _ out: UnsafeMutablePointer<Float>) {
+        @inline(__always) func store(_ r: Int, _ sum: Float) {
+            if let factor { out[r] = out[r] + sum * factor } else { out[r] = sum }
+        }
+        var r = 0
+        if order == .tiled {
+            // Four rows at once: each keeps its own single accumulator chain (tinyBLAS's order),
+            // and the four chains overlap.
+            while r + 4 <= rowCount {
+                let row = rows + r * rowBytes
+                var s0 = Lanes16(), s1 = Lanes16(), s2 = Lanes16(), s3 = Lanes16()
+                var l = 0
+                while l < count {
+                    s0.add(E.self, row, x, l)
+                    s1.add(E.self, row + rowBytes, x, l)
+                    s2.add(E.self, row + 2 * rowBytes, x, l)
+                    s3.add(E.self, row + 3 * rowBytes, x, l)
+                    l += 16
+                }
+                store(r, s0.sum); store(r + 1, s1.sum); store(r + 2, s2.sum); store(r + 3, s3.sum)
+                r += 4
+            }
+        }
+        if order == .vectorDot && count < 64 {
+            while r + 8 <= rowCount {
+                let sums = E.eightShortDots(rows + r * rowBytes, stride: rowBytes, x, count: count)
+                let target = UnsafeMutableRawPointer(out + r)
+                if let factor {
+                    let y = target.loadUnaligned(as: SIMD8<Float>.self)
+                    target.storeBytes(of: y + sums * factor, as: SIMD8<Float>.self)
+                } else {
+                    target.storeBytes(of: sums, as: SIMD8<Float>.self)
+                }
+                r += 8
+            }
+        }
+        while r < rowCount {
+            store(r, dot(E.self, rows + r * rowBytes, x, count: count, order: order))
+            r += 1
+        }
+    }
+
+    /// Σ_c row[c]·x[c] in `order`.
     @inline(__always)
     static func dot<E: LoRAElement>(_: E.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, count: Int, order: Order) -> Float {
-        let xr = UnsafeRawPointer(x)
-        @inline(__always) func xs(_ i: Int) -> SIMD16<Float> { xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) }
         if order == .tiled {
-            var acc = SIMD16<Float>()
+            var acc = Lanes16()
             var l = 0
             while l < count {
-                acc = E.multiplyAdd(E.load16(row, l), xs(l), acc)
+                acc.add(E.self, row, x, l)
                 l += 16
             }
-            return reduce(acc)
+            return acc.sum
         }
         var i = 0
         var head: Float = 0
         if count >= 64 {
-            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
+            var s0 = Lanes16(), s1 = Lanes16(), s2 = Lanes16(), s3 = Lanes16()
             while i + 64 <= count {
-                s0 = E.multiplyAdd(E.load16(row, i), xs(i), s0)
-                s1 = E.multiplyAdd(E.load16(row, i + 16), xs(i + 16), s1)
-                s2 = E.multiplyAdd(E.load16(row, i + 32), xs(i + 32), s2)
-                s3 = E.multiplyAdd(E.load16(row, i + 48), xs(i + 48), s3)
+                s0.add(E.self, row, x, i)
+                s1.add(E.self, row, x, i + 16)
+                s2.add(E.self, row, x, i + 32)
+                s3.add(E.self, row, x, i + 48)
                 i += 64
             }
             s0 += s2
             s1 += s3
             s0 += s1
-            head = reduce(s0)
+            head = s0.sum
         }
         return E.addRemainder(head, row, x, from: i, to: count)
     }
 
-    /// _mm512_reduce_add_ps: halves of 8, of 4, then lanes (0+2) + (1+3).
-    @inline(__always)
-    static func reduce(_ v: SIMD16<Float>) -> Float {
-        let a = v.highHalf + v.lowHalf
-        let b = a.highHalf + a.lowHalf
-        return (b[0] + b[2]) + (b[1] + b[3])
+    /// A 16-lane accumulator (one AVX-512 register in ggml) as two 8-lane halves, which
+    /// compile to whole registers natively (AVX2) and to v128 pairs in wasm.
+    struct Lanes16 {
+        var low = SIMD8<Float>(), high = SIMD8<Float>()
+
+        @inline(__always)
+        mutating func add<E: LoRAElement>(_: E.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ i: Int) {
+            let xs = UnsafeRawPointer(x + i)
+            low = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), low)
+            high = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), high)
+        }
+
+        @inline(__always)
+        static func += (a: inout Lanes16, b: Lanes16) {
+            a.low += b.low
+            a.high += b.high
+        }
+
+        /// _mm512_reduce_add_ps: halves of 8, of 4, then lanes (0+2) + (1+3).
+        @inline(__always)
+        var sum: Float {
+            let a = high + low
+            let b = a.highHalf + a.lowHalf
+            return (b[0] + b[2]) + (b[1] + b[3])
+        }
     }
 }
 
 /// How one adapter tensor type loads and multiplies (generic, so each type's loop is
 /// specialized).
 protocol LoRAElement {
-    static func load16(_ row: UnsafeRawPointer, _ index: Int) -> SIMD16<Float>
     static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float>
     static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float
-    static func multiplyAdd(_ w: SIMD16<Float>, _ x: SIMD16<Float>, _ acc: SIMD16<Float>) -> SIMD16<Float>
+    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float>
     /// vec_dot's tail: the products from `start` on added to `head`.
     static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float
+    /// The vector-dot sums of eight rows `stride` bytes apart, `count` < 64 (all tail).
+    static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float>
 }
 
-extension LoRAElement {
-    /// For f16 and bf16 (exact products): ggml_float sumf = head; sumf += (double)(w·x)…
+/// F16 and BF16: 16-bit values whose products with converted activations are exact in Float.
+/// ggml adds vec_dot's tail in double (ggml_float sumf = head; sumf += (double)(w·x)…).
+protocol HalfWidthElement: LoRAElement {
+    static func widen8(_ bits: SIMD8<UInt16>) -> SIMD8<Float>
+    static func widen1(_ bits: UInt16) -> Float
+}
+
+extension HalfWidthElement {
     @inline(__always)
-    static func addRemainderInDouble(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
+    static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
+        widen8(row.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<UInt16>.self))
+    }
+
+    @inline(__always)
+    static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float {
+        widen1(row.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+    }
+
+    @inline(__always)
+    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> { acc + w * x }
+
+    @inline(__always)
+    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
         var sum = Double(head)
-        var i = start
-        while i + 8 <= count {
-            let p = load8(row, i) * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            sum += Double(p[0]); sum += Double(p[1]); sum += Double(p[2]); sum += Double(p[3])
-            sum += Double(p[4]); sum += Double(p[5]); sum += Double(p[6]); sum += Double(p[7])
-            i += 8
-        }
-        while i < count {
-            sum += Double(load1(row, i) * x[i])
-            i += 1
-        }
+        for i in start..<count { sum += Double(load1(row, i) * x[i]) }
         return Float(sum)
     }
+
+    /// Eight rows side by side: each 8 × 8 block of their raw 16-bit values is transposed, so
+    /// that one vector holds column c of all eight rows, and lane r adds row r's products in
+    /// column order, in double, exactly as `addRemainder` does for one row.
+    @inline(__always)
+    static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+        var sum = DoubleLanes8()
+        @inline(__always) func add(_ column: SIMD8<UInt16>, _ c: Int) { sum.add(widen8(column) * SIMD8(repeating: x[c])) }
+        var c = 0
+        while c + 8 <= count {
+            @inline(__always) func bits(_ r: Int) -> SIMD8<UInt16> { row.loadUnaligned(fromByteOffset: r * stride + c * 2, as: SIMD8<UInt16>.self) }
+            let r0 = bits(0), r1 = bits(1), r2 = bits(2), r3 = bits(3), r4 = bits(4), r5 = bits(5), r6 = bits(6), r7 = bits(7)
+            // Pairs of rows, then quads, then all eight, interleaved.
+            let p0 = tinylm_interleave_low16(r0, r1), p1 = tinylm_interleave_high16(r0, r1)
+            let p2 = tinylm_interleave_low16(r2, r3), p3 = tinylm_interleave_high16(r2, r3)
+            let p4 = tinylm_interleave_low16(r4, r5), p5 = tinylm_interleave_high16(r4, r5)
+            let p6 = tinylm_interleave_low16(r6, r7), p7 = tinylm_interleave_high16(r6, r7)
+            let q0 = tinylm_interleave_low32(p0, p2), q1 = tinylm_interleave_high32(p0, p2)
+            let q2 = tinylm_interleave_low32(p4, p6), q3 = tinylm_interleave_high32(p4, p6)
+            let q4 = tinylm_interleave_low32(p1, p3), q5 = tinylm_interleave_high32(p1, p3)
+            let q6 = tinylm_interleave_low32(p5, p7), q7 = tinylm_interleave_high32(p5, p7)
+            add(tinylm_interleave_low64(q0, q2), c); add(tinylm_interleave_high64(q0, q2), c + 1)
+            add(tinylm_interleave_low64(q1, q3), c + 2); add(tinylm_interleave_high64(q1, q3), c + 3)
+            add(tinylm_interleave_low64(q4, q6), c + 4); add(tinylm_interleave_high64(q4, q6), c + 5)
+            add(tinylm_interleave_low64(q5, q7), c + 6); add(tinylm_interleave_high64(q5, q7), c + 7)
+            c += 8
+        }
+        while c < count {
+            @inline(__always) func at(_ r: Int) -> UInt16 { row.loadUnaligned(fromByteOffset: r * stride + c * 2, as: UInt16.self) }
+            add(SIMD8(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)), c)
+            c += 1
+        }
+        return sum.rounded
+    }
 }
 
-enum HalfElement: LoRAElement {
+/// Eight double sums, each lane adding its own products in turn.
+struct DoubleLanes8 {
+    #if TINYLM_X86_AVX2
+    var low = SIMD4<Double>(), high = SIMD4<Double>()
+
     @inline(__always)
-    static func load16(_ row: UnsafeRawPointer, _ index: Int) -> SIMD16<Float> {
-        let h = row.loadUnaligned(fromByteOffset: index * 2, as: SIMD16<UInt16>.self)
-        return SIMD16(lowHalf: FP16.toFloat8(h.lowHalf), highHalf: FP16.toFloat8(h.highHalf))
+    mutating func add(_ p: SIMD8<Float>) {
+        low += tinylm_f32x4_to_f64(p.lowHalf)
+        high += tinylm_f32x4_to_f64(p.highHalf)
     }
+
     @inline(__always)
-    static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        FP16.toFloat8(row.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<UInt16>.self))
+    var rounded: SIMD8<Float> { SIMD8(lowHalf: tinylm_f64x4_to_f32(low), highHalf: tinylm_f64x4_to_f32(high)) }
+    #elseif arch(wasm32)
+    var l0 = SIMD2<Double>(), l1 = SIMD2<Double>(), l2 = SIMD2<Double>(), l3 = SIMD2<Double>()
+
+    @inline(__always)
+    mutating func add(_ p: SIMD8<Float>) {
+        l0 += tinylm_promote_low_f32(p.lowHalf)
+        l1 += tinylm_promote_high_f32(p.lowHalf)
+        l2 += tinylm_promote_low_f32(p.highHalf)
+        l3 += tinylm_promote_high_f32(p.highHalf)
     }
+
     @inline(__always)
-    static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float {
-        FP16.toFloat(row.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-    }
+    var rounded: SIMD8<Float> { SIMD8(lowHalf: tinylm_demote_f64(l0, l1), highHalf: tinylm_demote_f64(l2, l3)) }
+    #else
+    var lanes = SIMD8<Double>()
+
     @inline(__always)
-    static func multiplyAdd(_ w: SIMD16<Float>, _ x: SIMD16<Float>, _ acc: SIMD16<Float>) -> SIMD16<Float> { acc + w * x }
+    mutating func add(_ p: SIMD8<Float>) { lanes += SIMD8<Double>(p) }
+
     @inline(__always)
-    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
-        addRemainderInDouble(head, row, x, from: start, to: count)
-    }
+    var rounded: SIMD8<Float> { SIMD8<Float>(lanes) }
+    #endif
 }
 
-enum BrainHalfElement: LoRAElement {
+enum HalfElement: HalfWidthElement {
     @inline(__always)
-    static func load16(_ row: UnsafeRawPointer, _ index: Int) -> SIMD16<Float> {
-        let h = SIMD16<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: index * 2, as: SIMD16<UInt16>.self))
-        return unsafeBitCast(h &<< 16, to: SIMD16<Float>.self)
+    static func widen8(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        #if TINYLM_X86_AVX2
+        return tinylm_f16x8_to_f32(bits)
+        #else
+        return FP16.toFloat8(bits)
+        #endif
     }
     @inline(__always)
-    static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
-        let h = SIMD8<UInt32>(truncatingIfNeeded: row.loadUnaligned(fromByteOffset: index * 2, as: SIMD8<UInt16>.self))
-        return unsafeBitCast(h &<< 16, to: SIMD8<Float>.self)
+    static func widen1(_ bits: UInt16) -> Float { FP16.toFloat(bits) }
+}
+
+enum BrainHalfElement: HalfWidthElement {
+    @inline(__always)
+    static func widen8(_ bits: SIMD8<UInt16>) -> SIMD8<Float> {
+        unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: bits) &<< 16, to: SIMD8<Float>.self)
     }
     @inline(__always)
-    static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float {
-        BF16.toFloat(row.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-    }
-    @inline(__always)
-    static func multiplyAdd(_ w: SIMD16<Float>, _ x: SIMD16<Float>, _ acc: SIMD16<Float>) -> SIMD16<Float> { acc + w * x }
-    @inline(__always)
-    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
-        addRemainderInDouble(head, row, x, from: start, to: count)
-    }
+    static func widen1(_ bits: UInt16) -> Float { BF16.toFloat(bits) }
 }
 
 enum FloatElement: LoRAElement {
-    @inline(__always)
-    static func load16(_ row: UnsafeRawPointer, _ index: Int) -> SIMD16<Float> {
-        row.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
-    }
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> {
         row.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
@@ -208,11 +335,11 @@ enum FloatElement: LoRAElement {
         row.loadUnaligned(fromByteOffset: index * 4, as: Float.self)
     }
     @inline(__always)
-    static func multiplyAdd(_ w: SIMD16<Float>, _ x: SIMD16<Float>, _ acc: SIMD16<Float>) -> SIMD16<Float> {
+    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> {
         #if TINYLM_HARDWARE_FMA
         return acc.addingProduct(w, x)
         #else
-        return SIMD16<Float>(SIMD16<Double>(w) * SIMD16<Double>(x) + SIMD16<Double>(acc))
+        return SIMD8<Float>(SIMD8<Double>(w) * SIMD8<Double>(x) + SIMD8<Double>(acc))
         #endif
     }
     /// ggml_vec_dot_f32's tail: float sumf, `sumf += x[i]*y[i]` contracted to a fused multiply-add.
@@ -228,5 +355,12 @@ enum FloatElement: LoRAElement {
             #endif
         }
         return sum
+    }
+    /// Row by row (F32 adapters are rare; their serial fused sums stay scalar).
+    @inline(__always)
+    static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+        var sums = SIMD8<Float>()
+        for r in 0..<8 { sums[r] = addRemainder(0, row + r * stride, x, from: 0, to: count) }
+        return sums
     }
 }
