@@ -11,7 +11,10 @@
 //
 // The tab holds a Web Lock for as long as it lives and tells the engine its name: the engine
 // asks for the same lock, which it gets once the tab is gone (closed, crashed, navigated away),
-// since a MessagePort says nothing when its other end goes away.
+// since a MessagePort says nothing when its other end goes away. A page the browser keeps in
+// its back/forward cache still holds the lock, so on pagehide the page says goodbye itself
+// (its requests stop; the model is freed if no other tab uses it), and when it comes back
+// (pageshow) it connects again and loads its model again (from IndexedDB).
 
 import { Sha256 } from './sha256.js';
 
@@ -31,6 +34,26 @@ export class SharedEngineConnection {
     this.tab = `tinylm-tab-${randomHex(16)}`;
     this.releaseLock = null;
     this.terminated = false;
+    this.lastLoad = null; // the last load request, sent again after a return from the back/forward cache
+    this.suspended = null; // the engine's name while the page sits in the back/forward cache
+    this.onPageHide = () => {
+      if (!this.port) return;
+      this.suspended = this.name;
+      this.#disconnect(false);
+    };
+    this.onPageShow = ({ persisted }) => {
+      if (!persisted || this.suspended === null) return;
+      const name = this.suspended;
+      this.suspended = null;
+      this.sending = this.sending.then(() => {
+        if (this.terminated || this.port) return;
+        this.#connect(name);
+        // Id 0 is no request of tinylm.js: the answer is dropped, the model is back before the next request.
+        if (this.lastLoad) this.port.postMessage({ ...this.lastLoad, id: 0 });
+      });
+    };
+    globalThis.addEventListener?.('pagehide', this.onPageHide);
+    globalThis.addEventListener?.('pageshow', this.onPageShow);
     // Every message waits for the lock (the engine must not see a tab before the tab holds it)
     // and for the ones before it, so they arrive in order.
     this.sending = holdLock(this.tab).then((release) => { this.releaseLock = release; });
@@ -40,6 +63,8 @@ export class SharedEngineConnection {
     this.sending = this.sending.then(() => {
       if (this.terminated) return;
       const name = message.type === 'load' ? engineName(message, this.tab) : (this.name ?? 'tinylm');
+      if (message.type === 'load') this.lastLoad = message;
+      if (message.type === 'unload') this.lastLoad = null;
       if (name !== this.name) this.#connect(name);
       this.port.postMessage(message);
     });
@@ -48,6 +73,8 @@ export class SharedEngineConnection {
   /** Lets go of the engine (it frees what only this page used); the Worker-like object is done. */
   terminate() {
     this.terminated = true;
+    globalThis.removeEventListener?.('pagehide', this.onPageHide);
+    globalThis.removeEventListener?.('pageshow', this.onPageShow);
     this.#disconnect(true);
     this.sending.then(() => this.releaseLock?.());
   }

@@ -172,3 +172,24 @@ def test_opt_out_gives_each_tab_its_own_engine(server, browser):
     """)
     shared_workers = in_tab(browser, handles[0], "return typeof SharedWorker !== 'undefined';")
     assert default['shared'] == (shared_workers and not default['isolated']), default
+
+
+def test_a_page_left_lets_go_of_the_engine_and_takes_it_back_on_return(server, browser):
+    handles = open_tabs(browser, server, 2)
+    needs_shared_workers(browser)
+    load_in_tabs(browser, handles, {'sharedEngine': True})
+    expected = greedy_text(browser, handles[0], tokens=8)
+    # Tab A goes to another page: kept in the back/forward cache or not, it leaves the engine.
+    in_tab(browser, handles[0], "addEventListener('pagehide', (e) => localStorage.setItem('cached', String(e.persisted)));")
+    browser.get(f'{server.url}/README.md')
+    browser.driver.switch_to.window(handles[1])
+    browser.wait_for('window.lm.status().then((s) => { window.engineTabs = s.sharedEngine.tabs; }), window.engineTabs === 1', timeout=30)
+    assert greedy_text(browser, handles[1], tokens=8) == expected
+    browser.driver.switch_to.window(handles[0])
+    browser.driver.back()
+    browser.wait_for("document.readyState === 'complete'")
+    if not browser.run("return localStorage.getItem('cached') === 'true' && !!window.lm;"):
+        return  # not kept in the cache: the page starts afresh, with nothing to take back
+    # Back from the cache: the page's TinyLM works again (the model is loaded again for it).
+    assert greedy_text(browser, handles[0], tokens=8) == expected
+    assert in_tab(browser, handles[0], 'return (await window.lm.status()).sharedEngine.tabs;') == 2
