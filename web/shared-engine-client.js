@@ -13,8 +13,9 @@
 // asks for the same lock, which it gets once the tab is gone (closed, crashed, navigated away),
 // since a MessagePort says nothing when its other end goes away. A page the browser keeps in
 // its back/forward cache still holds the lock, so on pagehide the page says goodbye itself
-// (its requests stop; the model is freed if no other tab uses it), and when it comes back
-// (pageshow) it connects again and loads its model again (from IndexedDB).
+// (its requests stop; the model is freed if no other tab uses it); back from the cache, its
+// next request connects again and first loads its model again (from IndexedDB). (WebKit drops
+// the messages of a SharedWorker connected during pageshow, so the page waits for a request.)
 
 import { Sha256 } from './sha256.js';
 
@@ -35,37 +36,38 @@ export class SharedEngineConnection {
     this.releaseLock = null;
     this.terminated = false;
     this.lastLoad = null; // the last load request, sent again after a return from the back/forward cache
-    this.suspended = null; // the engine's name while the page sits in the back/forward cache
+    this.suspended = null; // the engine's name while the page sits in the back/forward cache (null: it does not)
     this.onPageHide = () => {
       if (!this.port) return;
       this.suspended = this.name;
       this.#disconnect(false);
-    };
-    this.onPageShow = ({ persisted }) => {
-      if (!persisted || this.suspended === null) return;
-      const name = this.suspended;
-      this.suspended = null;
-      this.sending = this.sending.then(() => {
-        if (this.terminated || this.port) return;
-        this.#connect(name);
-        // Id 0 is no request of tinylm.js: the answer is dropped, the model is back before the next request.
-        if (this.lastLoad) this.port.postMessage({ ...this.lastLoad, id: 0 });
-      });
+      // WebKit releases a cached page's locks, Chromium keeps them: let go here, hold a new one on return.
+      this.releaseLock?.();
+      this.releaseLock = null;
     };
     globalThis.addEventListener?.('pagehide', this.onPageHide);
-    globalThis.addEventListener?.('pageshow', this.onPageShow);
     // Every message waits for the lock (the engine must not see a tab before the tab holds it)
     // and for the ones before it, so they arrive in order.
     this.sending = holdLock(this.tab).then((release) => { this.releaseLock = release; });
   }
 
   postMessage(message) {
-    this.sending = this.sending.then(() => {
+    this.sending = this.sending.then(async () => {
       if (this.terminated) return;
-      const name = message.type === 'load' ? engineName(message, this.tab) : (this.name ?? 'tinylm');
       if (message.type === 'load') this.lastLoad = message;
       if (message.type === 'unload') this.lastLoad = null;
-      if (name !== this.name) this.#connect(name);
+      const resuming = this.suspended; // back from the back/forward cache: that engine again
+      this.suspended = null;
+      if (resuming !== null) {
+        this.tab = `tinylm-tab-${randomHex(16)}`;
+        this.releaseLock = await holdLock(this.tab);
+      }
+      const name = message.type === 'load' ? engineName(message, this.tab) : (this.name ?? resuming ?? 'tinylm');
+      if (name !== this.name) {
+        this.#connect(name);
+        // Id 0 is no request of tinylm.js (its answer is dropped): the model is back for this request.
+        if (name === resuming && this.lastLoad && message.type !== 'load') this.port.postMessage({ ...this.lastLoad, id: 0 });
+      }
       this.port.postMessage(message);
     });
   }
@@ -74,7 +76,6 @@ export class SharedEngineConnection {
   terminate() {
     this.terminated = true;
     globalThis.removeEventListener?.('pagehide', this.onPageHide);
-    globalThis.removeEventListener?.('pageshow', this.onPageShow);
     this.#disconnect(true);
     this.sending.then(() => this.releaseLock?.());
   }
