@@ -84,8 +84,10 @@ function receive(tab, data) {
         abort(tab, id, namedError('AbortError', 'stopped by unload()'));
       }
       tab.usesModel = false;
-      for (const key of [...tab.resources]) if (key.startsWith('adapterLoad:')) tab.resources.delete(key);
-      releaseUnused();
+      // The model's adapters go with it (as in worker.js's unload), for this tab.
+      const adapters = [...tab.resources].filter((key) => key.startsWith('adapterLoad:'));
+      for (const key of adapters) tab.resources.delete(key);
+      releaseUnused(adapters);
       tab.send({ id: data.id, type: 'result', value: true });
       return;
   }

@@ -8,7 +8,8 @@
 //   for await (const { text } of lm.stream('Once upon a time')) …;
 //   await lm.chat.completions.create({ messages, stream: true })    // OpenAI's shapes (openai.js)
 //
-// The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
+// The engine runs in a dedicated Web Worker (worker.js), or with sharedEngine in a SharedWorker
+// the site's tabs share (shared-engine.js); weights are stored once in IndexedDB
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,

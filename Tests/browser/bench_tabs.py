@@ -3,7 +3,8 @@
 web/shared-engine.js) against an engine per tab (sharedEngine: false). For 1 and 3 tabs in a
 fresh browser profile: the memory of the browser's processes (the sum of their PSS from
 /proc/<pid>/smaps_rollup, so pages shared between processes count once; RSS summed too) with
-the tabs open and with the model loaded in every tab, and the time from starting the loads in
+the tabs open and with the model loaded in every tab, the engines' wasm memory (each engine
+once), and the time from starting the loads in
 all tabs at once until the last one is loaded, first with an empty store (download) and then
 again from IndexedDB after every tab was reloaded. Then the speed the two cost in one page:
 greedy prefill and decode, alternating shared and dedicated (a SharedWorker runs one thread;
@@ -136,6 +137,12 @@ def measure(engine, tabs, shared):
         options = {'sharedEngine': shared}
         cold = load_all(browser, handles, options)
         loaded = browser_memory(browser)
+        # The engines' wasm memory, each engine counted once (shared: one instance for all tabs).
+        engines = {}
+        for handle in handles:
+            browser.driver.switch_to.window(handle)
+            status = browser.run('return await window.lm.status();')
+            engines[(status.get('sharedEngine') or {}).get('instance', handle)] = status['memoryBytes']
         downloaded = sum(r['sent'] for r in server.model_requests())
         # Leave every tab (the engines go with them: a page in the back/forward cache lets go of
         # a shared engine itself), then load again from IndexedDB.
@@ -148,7 +155,8 @@ def measure(engine, tabs, shared):
             browser.get(url)
         warm = load_all(browser, handles, options)
         return {'tabs': tabs, 'shared': shared, 'idleMiB': idle, 'loadedMiB': loaded,
-                'modelMiB': {key: loaded[key] - idle[key] for key in idle}, 'coldLoadMs': cold, 'warmLoadMs': warm,
+                'modelMiB': {key: loaded[key] - idle[key] for key in idle},
+                'engines': len(engines), 'wasmMiB': round(sum(engines.values()) / 2**20), 'coldLoadMs': cold, 'warmLoadMs': warm,
                 'downloadedMB': round(downloaded / 1e6, 1)}
     finally:
         browser.quit()
