@@ -24,6 +24,11 @@ import { namedError, serializeError } from './protocol.js';
 
 /** Names this engine in status() answers, so pages and tests can tell whether they share it. */
 const instance = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+/** Why one thread runs, where the engine's own reason would blame the page: this worker is not
+ *  isolated although the page is (browsers do not isolate SharedWorkers; DESIGN.md). */
+const ONE_THREAD = 'a shared engine runs in a SharedWorker, which the browser gives no SharedArrayBuffer ' +
+  '(not cross-origin isolated, even when the page is), so one thread runs; sharedEngine: false gives each tab ' +
+  'a dedicated Worker, which runs threads where the page has SharedArrayBuffer';
 /** Requests the dedicated Worker answers without queueing them behind engine work. */
 const IMMEDIATE = new Set(['status', 'test']);
 /** Things a tab loads besides the model: the request that frees one, and its field naming the loaded id. */
@@ -48,6 +53,12 @@ class Tab {
     this.usesModel = false;
     this.resources = new Set(); // 'adapterLoad:<id>' | 'embedderLoad:<id>'
     this.gone = false;
+    this.pageIsolated = false; // the page is cross-origin isolated (its load request says so)
+  }
+
+  /** An engine answer (load or status) with the true reason for one thread. */
+  explained(value) {
+    return this.pageIsolated && !self.crossOriginIsolated && value?.threadsError ? { ...value, threadsError: ONE_THREAD } : value;
   }
 
   send(message) {
@@ -91,6 +102,8 @@ function receive(tab, data) {
       tab.send({ id: data.id, type: 'result', value: true });
       return;
   }
+  // isolationAdvice is null when the page is isolated (tinylm.js: what would fix it otherwise).
+  if (data.type === 'load') tab.pageIsolated = data.options?.isolationAdvice === null;
   if (IMMEDIATE.has(data.type)) {
     run(tab, data);
     return;
@@ -171,7 +184,7 @@ function start(tab, request) {
   const { id, type } = request;
   if (type === 'load' && model) {
     tab.usesModel = true;
-    tab.send({ id, type: 'result', value: { ...model, downloaded: false, refetched: false } });
+    tab.send({ id, type: 'result', value: tab.explained({ ...model, downloaded: false, refetched: false }) });
     return;
   }
   if (RELEASES[type]) {
@@ -221,6 +234,7 @@ function post(message) {
         if (tab.gone) releaseUnused([key]); else tab.resources.add(key);
       }
       if (type === 'status') value = { ...value, sharedEngine: { instance, tabs: tabs.length, modelLoads } };
+      if ((type === 'load' || type === 'status') && tab) value = tab.explained(value);
     } else if (type === 'load') {
       model = null; // a failed load leaves no model (worker.js frees the previous one first)
     }

@@ -71,6 +71,8 @@ def test_two_tabs_share_one_download_and_one_model(server, browser):
     sent = sum(r['sent'] for r in server.model_requests() if r['status'] in (200, 206))
     assert sent == MODEL_SIZE, server.model_requests()
     assert sorted(entry['downloaded'] for entry in loaded) == [False, True]
+    # Browsers isolate no SharedWorker (DESIGN.md): one thread, and the reason names the real cause.
+    assert all(entry['threads'] == 1 and 'SharedWorker' in entry['threadsError'] for entry in loaded), loaded
     statuses = [in_tab(browser, handle, 'return await window.lm.status();') for handle in handles]
     engines = {status['sharedEngine']['instance'] for status in statuses}
     assert len(engines) == 1, statuses
