@@ -92,7 +92,7 @@ def test_two_tabs_share_one_download_and_one_model(server, browser):
     in_tab(browser, handles[0], 'await window.lm.unload();')
     assert greedy_text(browser, handles[1]) == alone
     in_tab(browser, handles[1], 'await window.lm.unload();')
-    browser.wait_for('window.lm.status().then((s) => { window.lastStatus = s; }), window.lastStatus && !window.lastStatus.loaded', timeout=30)
+    browser.wait_for('window.lm.status().then((s) => { window.lastStatus = s; }), window.lastStatus && !window.lastStatus.loaded', timeout=120)
 
 
 def test_abort_and_closing_a_tab_stop_only_that_tab(server, browser):
@@ -127,7 +127,7 @@ def test_abort_and_closing_a_tab_stop_only_that_tab(server, browser):
     browser.wait_for('window.tokensC > 2')
     browser.driver.close()
     browser.driver.switch_to.window(handles[1])
-    browser.wait_for('window.lm.status().then((s) => { window.engineTabs = s.sharedEngine.tabs; }), window.engineTabs === 2', timeout=30)
+    browser.wait_for('window.lm.status().then((s) => { window.engineTabs = s.sharedEngine.tabs; }), window.engineTabs === 2', timeout=120)
     assert greedy_text(browser, handles[1], tokens=16) == expected
 
 
@@ -185,7 +185,7 @@ def test_a_page_left_lets_go_of_the_engine_and_takes_it_back_on_return(server, b
     in_tab(browser, handles[0], "addEventListener('pagehide', (e) => localStorage.setItem('cached', String(e.persisted)));")
     browser.get(f'{server.url}/README.md')
     browser.driver.switch_to.window(handles[1])
-    browser.wait_for('window.lm.status().then((s) => { window.engineTabs = s.sharedEngine.tabs; }), window.engineTabs === 1', timeout=30)
+    browser.wait_for('window.lm.status().then((s) => { window.engineTabs = s.sharedEngine.tabs; }), window.engineTabs === 1', timeout=120)
     assert greedy_text(browser, handles[1], tokens=8) == expected
     browser.driver.switch_to.window(handles[0])
     browser.driver.back()
