@@ -7,6 +7,11 @@
 // or {id, type: 'error', error: serializeError(error)}. {type: 'abort', id} cancels request `id`.
 // A 'generate' request is {prompt | messages, chatOptions?: CHAT_OPTIONS, options: GENERATION_OPTIONS}.
 //
+// The same messages reach a SharedWorker (shared-engine.js, one engine for the tabs of a site)
+// through a MessagePort (shared-engine-client.js), with two more that only the router sees:
+// {type: 'hello', tab} first (tab: the name of a Web Lock the tab holds while it lives, so the
+// router learns when it is gone) and {type: 'goodbye'} when the page lets go of the engine.
+//
 // Both sides check every option against the tables below: an unknown key (a typo such as
 // `temprature`) is an InvalidArgumentError naming the key and the closest valid one, never a
 // silently dropped setting. Ranges (temperature ≥ 0, topP in 0…1, …) are the core's to check
@@ -91,9 +96,11 @@ export const CALL_OPTIONS = Object.freeze({ signal: 'signal', onToken: 'function
 /** chat() with a knowledge base (page-only). */
 export const GROUNDING_OPTIONS = Object.freeze({ knowledge: 'object', k: 'integer' });
 
-/** new TinyLM(options): where the Worker and the modules are, how many threads run. */
+/** new TinyLM(options): where the Worker and the modules are, how many threads run, whether the
+ *  tabs of the site share one engine (sharedEngine: shared-engine-client.js). */
 export const CONSTRUCTOR_OPTIONS = Object.freeze({
   workerURL: 'url', wasmURL: 'url', threadedWasmURL: 'url', threads: 'integer', adaptiveThreads: 'boolean', relaxedSimd: 'boolean',
+  sharedEngine: 'boolean',
 });
 
 /** lm.load(source, options) and lm.loadEmbedder(source, options) (the latter without contextLength). */

@@ -45,6 +45,10 @@ export interface ConstructorOptions {
   adaptiveThreads?: boolean;
   /** Run the relaxed-SIMD build where the browser can (default true). */
   relaxedSimd?: boolean;
+  /** Share one engine (a SharedWorker, one per model) with the site's other tabs that load the
+   *  same model; false: a dedicated Worker. Default: shared unless the page is cross-origin
+   *  isolated (a SharedWorker runs one thread). */
+  sharedEngine?: boolean;
 }
 
 export interface Progress {
@@ -288,6 +292,9 @@ export interface Status {
   simd: string | null;
   threadSections: { parallel: number; serial: number } | null;
   crossOriginIsolated: boolean;
+  /** Present on a shared engine: its id (the same in every tab that shares it), the tabs
+   *  connected to it, and how many times it loaded the model. */
+  sharedEngine?: { instance: string; tabs: number; modelLoads: number };
 }
 
 /** TinyLM's own chat() with the OpenAI-compatible namespace on it (lm.chat.completions.create). */

@@ -8,7 +8,8 @@
 //   for await (const { text } of lm.stream('Once upon a time')) …;
 //   await lm.chat.completions.create({ messages, stream: true })    // OpenAI's shapes (openai.js)
 //
-// The engine runs in a dedicated Web Worker (worker.js); weights are stored once in IndexedDB
+// The engine runs in a dedicated Web Worker (worker.js), or with sharedEngine in a SharedWorker
+// the site's tabs share (shared-engine.js); weights are stored once in IndexedDB
 // (model-store.js). Every failure rejects with an Error whose `name` says what happened:
 // NetworkError, IntegrityError, QuotaExceededError, InvalidModelError, UnsupportedModelError,
 // ContextOverflowError, AbortError, OutOfMemoryError, InvalidArgumentError, InvalidStateError,
@@ -22,6 +23,7 @@ import { checkForUpdate, applyUpdate } from './model-updates.js';
 import { Embedder } from './embedder.js';
 import { trustOptions } from './trusted-file.js';
 import { AdapterHandle, adapterStore, adapterList, loadAdapter, unloadAdapter } from './adapters.js';
+import { SharedEngineConnection, wantsSharedEngine } from './shared-engine-client.js';
 
 import { OpenAICompatible, openAIError } from './openai.js';
 import {
@@ -115,7 +117,10 @@ export class TinyLM {
    * keep the CPUs busy); false always splits the work. relaxedSimd (default true): where the
    * browser runs relaxed SIMD, the relaxed build of the module (tinylm-relaxed.wasm,
    * tinylm-mt-relaxed.wasm beside the plain ones) runs: same results, faster kernels.
-   * `loaded.simd` tells which build runs.
+   * `loaded.simd` tells which build runs. sharedEngine: the tabs of the site that load the same
+   * model share one engine in a SharedWorker (shared-engine.js: one download, one copy in
+   * memory, requests taken from the tabs in turn); false: a dedicated Worker for this TinyLM.
+   * Default: shared unless the page is cross-origin isolated (a SharedWorker runs one thread).
    */
   constructor(options = {}) {
     checkOptions(options, CONSTRUCTOR_OPTIONS, 'new TinyLM()');
@@ -126,7 +131,9 @@ export class TinyLM {
     this.threads = threads;
     this.adaptiveThreads = adaptiveThreads;
     this.relaxedSimd = relaxedSimd;
-    this.worker = new Worker(workerURL, { type: 'module', name: 'tinylm' });
+    this.worker = wantsSharedEngine(options ?? {})
+      ? new SharedEngineConnection(new URL('./shared-engine.js', import.meta.url))
+      : new Worker(workerURL, { type: 'module', name: 'tinylm' });
     this.pending = new Map(); // request id → {resolve, reject, onEvent}
     this.nextID = 1;
     this.loaded = null; // the result of the last load(): {id, size, sha256, info, contextLength, …}

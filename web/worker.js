@@ -388,7 +388,9 @@ Object.assign(handlers, knowledgeHandlers({
   getEngine,
 }));
 
-self.onmessage = ({ data }) => {
+/** Handles one message of the protocol; `post` sends the answers (to the page, or through
+ *  shared-engine.js's router to the tab that asked when this module runs in a SharedWorker). */
+export function handleMessage(data, post = (message) => self.postMessage(message)) {
   if (data.type === 'abort') {
     controllers.get(data.id)?.controller.abort(namedError('AbortError', 'aborted by the caller'));
     return;
@@ -402,7 +404,7 @@ self.onmessage = ({ data }) => {
   }
   const controller = new AbortController();
   controllers.set(id, { controller, type });
-  const emit = (event) => self.postMessage({ id, ...event });
+  const emit = (event) => post({ id, ...event });
   // Store-only work (status, test hooks) need not wait for a generation to finish.
   const run = () => handlers[type]
     ? handlers[type](data, controller.signal, emit)
@@ -414,7 +416,11 @@ self.onmessage = ({ data }) => {
     queue = task.catch(() => {});
   }
   task.then(
-    (value) => self.postMessage({ id, type: 'result', value }),
-    (error) => self.postMessage({ id, type: 'error', error: serializeError(error) }),
+    (value) => post({ id, type: 'result', value }),
+    (error) => post({ id, type: 'error', error: serializeError(error) }),
   ).finally(() => controllers.delete(id));
-};
+}
+
+// A dedicated Worker's page talks to it directly; in a SharedWorker, shared-engine.js imports
+// this module and hands it the messages of every tab.
+if (typeof SharedWorkerGlobalScope === 'undefined') self.onmessage = ({ data }) => handleMessage(data);

@@ -18,6 +18,9 @@ export async function everyCall(file: File): Promise<void> {
     onProgress: ({ phase, done, total }) => console.log(phase, done / total),
   });
   const other = new TinyLM({ workerURL: new URL('./worker.js', location.href), adaptiveThreads: false });
+  const ownEngine = await TinyLM.load('models/SmolLM2-135M-Instruct.Q4_1.gguf', { sharedEngine: false });
+  const engineStatus: Status = await lm.status();
+  console.log(engineStatus.sharedEngine?.tabs, engineStatus.sharedEngine?.modelLoads, ownEngine.loaded?.threads);
   const loaded: Loaded = await other.load(file, { store: false, signal: new AbortController().signal });
   console.log(loaded.simd, loaded.threads, loaded.sampling?.temperature, lm.info?.name, TinyLM.store === modelStore);
 

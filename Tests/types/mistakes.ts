@@ -19,4 +19,6 @@ export async function mistakes(lm: TinyLM): Promise<void> {
   const stream = await lm.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], stream: true });
   // @ts-expect-error a stream has no choices: iterate it
   console.log(stream.choices);
+  // @ts-expect-error sharedEngine is true or false
+  new TinyLM({ sharedEngine: 'yes' });
 }
