@@ -10,7 +10,7 @@
 // (SharedArrayBuffer, tinylm-mt.wasm) even on a static host that cannot send them: from the
 // first visit the service worker controls, i.e. the next load.
 
-const VERSION = 'v11';
+const VERSION = 'v12';
 const CACHE = `tinylm-app-${VERSION}`;
 const SHELL = [
   './', './index.html', './app.js', './app.css', './conversations.js', './markdown.js', './manifest.webmanifest',
@@ -19,6 +19,7 @@ const SHELL = [
   '../adapters.js', '../adapter-worker.js', '../embedder.js', '../knowledge-base.js', '../knowledge-worker.js',
   '../threads.js', '../kernel-worker.js', '../core-count.js', '../tinylm-mt.wasm', '../tinylm-relaxed.wasm', '../tinylm-mt-relaxed.wasm',
   '../model-trust.js', '../model-updates.js', '../manifest.js', '../trusted-file.js', '../knowledge-files.js',
+  '../shared-engine-client.js', '../shared-engine.js', '../tool-call-stream.js',
 ].map((path) => new URL(path, self.location.href).href);
 
 const ISOLATION = {
