@@ -232,6 +232,8 @@ class Fuzzer:
             if not os.path.exists(EMBEDDER):
                 print(f'knowledge cases skipped: no {EMBEDDER} (scripts/fetch-models.sh)', flush=True)
                 return
+            if not os.path.exists(NATIVE_CLI):
+                sys.exit(f'missing {NATIVE_CLI} (it writes the knowledge seeds): run swift build -c release')
             files = []
             for path in knowledge_seeds.ensure(self.seed_dir, NATIVE_CLI, EMBEDDER):
                 with open(path, 'rb') as f:
