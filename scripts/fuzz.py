@@ -17,7 +17,10 @@ manifest (web/manifest.js and FileManifest must agree; a sample also through `ti
 verify`), all (both + manifest). Case i of seed s is always the same case (given the same seed
 files: --real-models says whether the real models are among them). A crash, trap,
 hang (--timeout), memory jump (--memory-limit) or disagreement is reported with the command that
-rebuilds it; the exit status is 1 if there was any.
+rebuilds it; the exit status is 1 if there was any. Native and wasm must agree on everything
+but two known differences, compared only up to where they start: JSON integers beyond 32 bits
+in a chat request (Doubles in wasm32) and generation from NaN or infinite weights (x86 and wasm
+convert NaN to int8 differently).
 
 Kinds (--kinds, default all): model (a GGUF model file with options and a chat request),
 manifest, adapter, knowledge. With all, --adapter-share and --knowledge-share of the cases
@@ -28,16 +31,15 @@ unchanged, but some of their numbers now hold adapter or knowledge cases instead
 --kinds model,manifest runs the old sequence exactly. Adapter cases mutate small adapters made
 for the small seed models (scripts/fuzz/adapter_seeds.py) and, at a low share, the reference
 SmolLM2 adapter (when the real SmolLM2 is a seed), like model files; the outcome is the error
-kind, or the adapter's info and the first greedy tokens. Knowledge cases mutate files written
-by `tinylm index` with all-MiniLM-L6-v2 (models/; without it the kind is skipped) in each
-vector form, mostly with the checksum recomputed; the outcome is the error kind, or the
-info, one search with a fixed query vector and the file written back. Native and wasm must agree on everything
-but two known differences, compared only up to where they start: JSON integers beyond 32 bits
-in a chat request (Doubles in wasm32) and generation from NaN or infinite weights (x86 and wasm
-convert NaN to int8 differently).
+kind, or the adapter's info and the first tokens generated with it (mostly greedy).
+Knowledge cases mutate files written by `tinylm index` with all-MiniLM-L6-v2 (models/;
+without it the kind is skipped) in each vector form, mostly with the checksum recomputed; the
+outcome is the error kind, or the info, one search with a fixed query vector and the file
+written back.
 
 Needs: swift build -c release (tinylm-fuzz, tinylm), ./build-wasm.sh single, the gguf Python
-package (scripts/setup.sh). The real models in models/ join the seeds when present.
+package (scripts/setup.sh). The real models in models/ join the seeds when present;
+models/all-MiniLM-L6-v2.gguf is the embedder of the knowledge cases.
 """
 
 import argparse
