@@ -293,7 +293,7 @@ class Fuzzer:
         share = f' --real-share {self.args.real_share:g}' if self.args.real_share != 1.0 and real == 'yes' else ''
         if case.get('kind') in ('adapter', 'knowledge'):
             return (f'scripts/fuzz.py --seed {self.args.seed} --first {case["number"]} --cases 1 --kinds {case["kind"]} '
-                    f'--real-models {real}{share} (the file: --save-failures)')
+                    f'--real-models {real}{share}')
         if case.get('edits') is None:
             return f'scripts/fuzz.py --seed {self.args.seed} --first {case["number"]} --cases 1 --target manifest --real-models {real}{share}'
         return f'scripts/fuzz.py --seed {self.args.seed} --case {case["number"]} --real-models {real}{share} --save DIR'
