@@ -34,8 +34,8 @@ SmolLM2 adapter (when the real SmolLM2 is a seed), like model files; the outcome
 kind, or the adapter's info and the first tokens generated with it (mostly greedy).
 Knowledge cases mutate files written by `tinylm index` with all-MiniLM-L6-v2 (models/;
 without it the kind is skipped) in each vector form, mostly with the checksum recomputed; the
-outcome is the error kind, or the info, one search with a fixed query vector and the file
-written back.
+outcome is the error kind, or the info, one search with a fixed query vector, the file
+written back and the file merged into itself.
 
 Needs: swift build -c release (tinylm-fuzz, tinylm), ./build-wasm.sh single, the gguf Python
 package (scripts/setup.sh). The real models in models/ join the seeds when present;

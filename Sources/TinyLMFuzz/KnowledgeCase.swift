@@ -4,7 +4,7 @@ import TinyLMWasm
 /// One fuzz case's knowledge file, opened for an (unchanged) embedder by the C ABI calls the
 /// wasm module exports, in the same order as scripts/fuzz/wasm-worker.mjs: open (in the
 /// file's vector form or converted to another), info, one search with the driver's query
-/// vector, and the file written back out. The embedder is loaded once per seed and kept.
+/// vector, the file written back out, and the file merged into what it opened as. The embedder is loaded once per seed and kept.
 enum KnowledgeCase {
     nonisolated(unsafe) static var embedders: [Int: Int32] = [:]
 
@@ -31,6 +31,10 @@ enum KnowledgeCase {
         parts.append("search:" + (hits >= 0 ? Hex.encode(ModelCase.result()) : failed()))
         let exported = tinylm_knowledge_export(base, nil, 0)
         parts.append("export:" + (exported >= 0 ? SHA256.hash(ModelCase.result()).hex : failed()))
+        // Merging the file into what it opened as replaces every document by itself.
+        let merged = file.withUnsafeBytes { tinylm_knowledge_merge(base, $0.baseAddress, Int32($0.count)) }
+        parts.append("merge:" + (merged >= 0 ? String(merged) : failed()))
+        parts.append("info:" + (tinylm_knowledge_info(base) >= 0 ? Hex.encode(ModelCase.result()) : failed()))
         return ModelCase.Outcome(loaded: true, summary: Array(parts.joined(separator: "\n").utf8), loadSummary: loadSummary)
     }
 }

@@ -282,6 +282,9 @@ function runKnowledge(embedder, file, form, query) {
     parts.push(`search:${hits >= 0 ? hex(engine.result()) : failed()}`);
     const exported = abi.tinylm_knowledge_export(base, 0, 0);
     parts.push(`export:${exported >= 0 ? sha256(engine.result()) : failed()}`);
+    const merged = withBytes(file, (p, n) => abi.tinylm_knowledge_merge(base, p, n));
+    parts.push(`merge:${merged >= 0 ? merged : failed()}`);
+    parts.push(`info:${abi.tinylm_knowledge_info(base) >= 0 ? hex(engine.result()) : failed()}`);
   } finally {
     abi.tinylm_knowledge_free(base);
   }
