@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Fuzzes everything that reads untrusted bytes: GGUF files (parser, model loader, tokenizer,
 chat template from the metadata, session and sampling), the JSON options and chat requests a
-page passes with them (grammars, JSON schemas, tools), and file manifests — natively and in
-the wasm module under Node.
+page passes with them (grammars, JSON schemas, tools), file manifests, LoRA adapters (loaded
+against their base model, then a few tokens generated with them) and knowledge files (opened,
+then searched once) — natively and in the wasm module under Node.
 
   scripts/fuzz.py --cases 3000 --seed 1                 native + wasm + manifests
   scripts/fuzz.py --cases 100000 --seed 7 --target native
   scripts/fuzz.py --seed 7 --case 4242 --save /tmp/x    rebuild one case (GGUF, options, chat) to look at
   scripts/fuzz.py --seed 7 --rerun report.json          only the cases that failed in a --report
+  scripts/fuzz.py --cases 20000 --kinds adapter,knowledge   only adapters and knowledge files
 
 Targets: native (Sources/TinyLMFuzz, in one process), wasm (web/tinylm.wasm through
 web/engine.js in Node), both (every model case through both; their outcomes must agree),
@@ -20,8 +22,24 @@ but two known differences, compared only up to where they start: JSON integers b
 in a chat request (Doubles in wasm32) and generation from NaN or infinite weights (x86 and wasm
 convert NaN to int8 differently).
 
+Kinds (--kinds, default all): model (a GGUF model file with options and a chat request),
+manifest, adapter, knowledge. With all, --adapter-share and --knowledge-share of the cases
+(10% each) are adapters and knowledge files, drawn before the model/manifest split; every
+other case is exactly the case it was before these kinds existed (the same number of the same
+seed gives the same model or manifest case), so old seeds' model and manifest cases are
+unchanged, but some of their numbers now hold adapter or knowledge cases instead;
+--kinds model,manifest runs the old sequence exactly. Adapter cases mutate small adapters made
+for the small seed models (scripts/fuzz/adapter_seeds.py) and, at a low share, the reference
+SmolLM2 adapter (when the real SmolLM2 is a seed), like model files; the outcome is the error
+kind, or the adapter's info and the first tokens generated with it (mostly greedy).
+Knowledge cases mutate files written by `tinylm index` with all-MiniLM-L6-v2 (models/;
+without it the kind is skipped) in each vector form, mostly with the checksum recomputed; the
+outcome is the error kind, or the info, one search with a fixed query vector, the file
+written back and the file merged into itself.
+
 Needs: swift build -c release (tinylm-fuzz, tinylm), ./build-wasm.sh single, the gguf Python
-package (scripts/setup.sh). The real models in models/ join the seeds when present.
+package (scripts/setup.sh). The real models in models/ join the seeds when present;
+models/all-MiniLM-L6-v2.gguf is the embedder of the knowledge cases.
 """
 
 import argparse
@@ -41,9 +59,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, 'fuzz'))
 
+import adapter_seeds  # noqa: E402
 import gguf_layout  # noqa: E402
 import gguf_mutator  # noqa: E402
 import json_mutator  # noqa: E402
+import knowledge_mutator  # noqa: E402
+import knowledge_seeds  # noqa: E402
 import manifest_mutator  # noqa: E402
 import seeds as seed_files  # noqa: E402
 
@@ -52,6 +73,10 @@ NATIVE_CLI = os.path.join(ROOT, '.build/release/tinylm')
 WASM_WORKER = os.path.join(HERE, 'fuzz/wasm-worker.mjs')
 REAL_MODELS = [('smollm2', 'models/SmolLM2-135M-Instruct.Q4_1.gguf', 5.0), ('gemma3', 'models/gemma-3-270m-q4_k_m.gguf', 2.0)]
 SMALL_WEIGHTS = {'llama-bpe': 30.0, 'qwen2-bpe': 20.0, 'gemma3-spm': 25.0, 'gemma3-spm-low-bits': 12.0, 'values': 6.0}
+REAL_ADAPTER = ('smollm2-lora', os.path.join(os.path.dirname(ROOT), 'shared/reference/smollm2-lora/smollm2-test-lora.gguf'), 'smollm2', 0.15)
+EMBEDDER = os.path.join(ROOT, 'models/all-MiniLM-L6-v2.gguf')
+ADAPTER_KEYS = {'general.type', 'adapter.type', 'adapter.lora.alpha', 'general.architecture'}
+KINDS = ['model', 'manifest', 'adapter', 'knowledge']
 TEMPLATE_DIR = os.path.join(os.path.dirname(ROOT), 'shared/reference/chat-templates/templates')
 
 
@@ -67,6 +92,7 @@ class Worker:
     """A worker process speaking the length-prefixed protocol (Sources/TinyLMFuzz/main.swift)."""
 
     def __init__(self, name, argv, seeds, memory_limit=None):
+        # seeds: every file the worker holds (model seeds, then adapter seeds and the embedder).
         self.name, self.argv, self.seeds, self.memory_limit = name, argv, seeds, memory_limit
         self.process = None
         self.stderr = None
@@ -173,6 +199,54 @@ class Fuzzer:
         self.counts = {}
         self.differences = 0
         self.manifest_bases = None
+        self.adapters = []  # {name, path, base (index into self.seeds), weight, index (worker seed index)}
+        self.embedder_index = None
+        self.knowledge = None
+        self.query = b''
+
+    @property
+    def worker_seeds(self):
+        extra = [{'path': a['path']} for a in self.adapters]
+        if self.embedder_index is not None:
+            extra.append({'path': EMBEDDER})
+        return self.seeds + extra
+
+    def file_kind_setup(self, kinds):
+        """Adapter seeds (for the model seeds present) and knowledge seeds (with the embedder)."""
+        names = {seed['name']: index for index, seed in enumerate(self.seeds)}
+        if 'adapter' in kinds:
+            for name, (path, base) in adapter_seeds.ensure(self.seed_dir).items():
+                self.adapters.append({'name': name, 'path': path, 'base': names[base], 'weight': 1.0})
+            name, path, base, weight = REAL_ADAPTER
+            if base in names and os.path.exists(path):
+                self.adapters.append({'name': name, 'path': path, 'base': names[base], 'weight': weight})
+            for number, adapter in enumerate(self.adapters):
+                adapter['index'] = len(self.seeds) + number
+                with open(adapter['path'], 'rb') as f:
+                    data = f.read()
+                mutator = gguf_mutator.Mutator(data, gguf_layout.parse(data), [])
+                # The keys an adapter is checked by are the ones worth aiming at.
+                mutator.important |= ADAPTER_KEYS
+                mutator.important_entries = [e for e in mutator.layout.metadata if e.key in mutator.important]
+                adapter['mutator'] = mutator
+            self.adapter_total = sum(a['weight'] for a in self.adapters)
+        if 'knowledge' in kinds:
+            if not os.path.exists(EMBEDDER):
+                print(f'knowledge cases skipped: no {EMBEDDER} (scripts/fetch-models.sh)', flush=True)
+                return
+            if not os.path.exists(NATIVE_CLI):
+                sys.exit(f'missing {NATIVE_CLI} (it writes the knowledge seeds): run swift build -c release')
+            files = []
+            for path in knowledge_seeds.ensure(self.seed_dir, NATIVE_CLI, EMBEDDER):
+                with open(path, 'rb') as f:
+                    files.append(f.read())
+            self.knowledge = knowledge_mutator.KnowledgeMutator(files)
+            self.embedder_index = len(self.seeds) + len(self.adapters)
+            dimensions = self.knowledge.files[0][1].dimensions
+            rng = random.Random('knowledge query')
+            values = [rng.gauss(0, 1) for _ in range(dimensions)]
+            norm = sum(v * v for v in values) ** 0.5
+            self.query = struct.pack(f'<{dimensions}f', *(v / norm for v in values))
 
     # --- cases -------------------------------------------------------------------------------
 
@@ -217,6 +291,9 @@ class Fuzzer:
         # Which seed a case starts from depends on the seed set: name it.
         real = 'yes' if any(s['real'] for s in self.seeds) else 'no'
         share = f' --real-share {self.args.real_share:g}' if self.args.real_share != 1.0 and real == 'yes' else ''
+        if case.get('kind') in ('adapter', 'knowledge'):
+            return (f'scripts/fuzz.py --seed {self.args.seed} --first {case["number"]} --cases 1 --kinds {case["kind"]} '
+                    f'--real-models {real}{share}')
         if case.get('edits') is None:
             return f'scripts/fuzz.py --seed {self.args.seed} --first {case["number"]} --cases 1 --target manifest --real-models {real}{share}'
         return f'scripts/fuzz.py --seed {self.args.seed} --case {case["number"]} --real-models {real}{share} --save DIR'
@@ -226,7 +303,9 @@ class Fuzzer:
     def fail(self, kind, target, case, detail):
         entry = {'kind': kind, 'target': target, 'case': case['number'], 'seed_file': case.get('seed', 'manifest'),
                  'what': case.get('note', ''), 'detail': detail, 'reproduce': self.reproduce(case)}
-        if case.get('edits') is not None and self.args.save_failures:
+        if case.get('kind') in ('adapter', 'knowledge') and self.args.save_failures:
+            entry['saved'] = self.save_file_case(case, self.args.save_failures)
+        elif case.get('edits') is not None and self.args.save_failures:
             entry['saved'] = self.save_case(case, self.args.save_failures)
         self.failures.append(entry)
         print(f'\n!! {kind} ({target}) at case {case["number"]} [{entry["seed_file"]}: {entry["what"][:200]}]\n   {detail[:1500]}\n'
@@ -342,6 +421,86 @@ class Fuzzer:
                 return f'   first differing step:\n   native {x[:400]}\n   wasm   {y[:400]}'
         return '   (the rerun agreed: the outcome depends on earlier cases)'
 
+    # --- adapters and knowledge files -----------------------------------------------------------
+
+    def adapter_case(self, number):
+        rng = random.Random(f'{self.args.seed}:adapter:{number}')
+        pick = rng.random() * self.adapter_total
+        for adapter in self.adapters:
+            pick -= adapter['weight']
+            if pick < 0:
+                break
+        edits, note = ([], 'unchanged') if rng.random() < 0.05 else adapter['mutator'].case(rng)
+        options = b'{"temperature":0}' if rng.random() < 0.8 else json.dumps({'temperature': 0.8, 'seed': rng.randrange(1000)}).encode()
+        return {'number': number, 'kind': 'adapter', 'adapter': adapter, 'seed': adapter['name'], 'edits': edits, 'note': note,
+                'options': options, 'real': adapter['weight'] < 1}
+
+    def knowledge_case(self, number):
+        rng = random.Random(f'{self.args.seed}:knowledge:{number}')
+        data, index, note = self.knowledge.case(rng)
+        form = -1 if rng.random() < 0.7 else rng.choice([0, 1, 2, 3])
+        return {'number': number, 'kind': 'knowledge', 'seed': knowledge_seeds.FORMS[index], 'data': data, 'form': form,
+                'note': f'form {form}: {note}'}
+
+    def save_file_case(self, case, directory):
+        os.makedirs(directory, exist_ok=True)
+        stem = os.path.join(directory, f'case-{self.args.seed}-{case["number"]}')
+        if case['kind'] == 'adapter':
+            with open(case['adapter']['path'], 'rb') as f:
+                data = apply_edits(f.read(), case['edits'])
+            path = stem + '.adapter.gguf'
+        else:
+            data, path = case['data'], stem + '.tlkb'
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    @staticmethod
+    def adapter_payload(case, flags=0):
+        edits = b''.join(struct.pack('<QQI', o, d, len(i)) + i for o, d, i in case['edits'])
+        return (b'\x04' + struct.pack('<III', case['adapter']['base'], case['adapter']['index'], flags)
+                + struct.pack('<I', len(case['options'])) + case['options'] + struct.pack('<I', len(case['edits'])) + edits)
+
+    def knowledge_payload(self, case):
+        return (b'\x05' + struct.pack('<Ii', self.embedder_index, case['form']) + struct.pack('<I', len(self.query)) + self.query
+                + case['data'])
+
+    def run_file_case(self, workers, case):
+        """An adapter or knowledge case through every worker; native and wasm must agree."""
+        payload = self.adapter_payload(case) if case['kind'] == 'adapter' else self.knowledge_payload(case)
+        self.count(f'{case["kind"]} seed {case["seed"]}')
+        timeout = self.args.timeout * (6 if case.get('real') else 1)
+        outcomes = []
+        for worker in workers:
+            reply = self.run_on(worker, case, payload, timeout)
+            if reply is not None:
+                self.check_memory(worker, case, reply)
+                self.count(f'{case["kind"]} {worker.name} {reply["status"]}' + (f' kind {reply.get("kind")}' if reply['status'] == 'error' else ''))
+            outcomes.append(reply)
+        if len(workers) != 2 or not all(outcomes):
+            return
+        a, b = outcomes
+        same = (a['status'], a.get('kind')) == (b['status'], b.get('kind'))
+        if same and not (a['finite'] and b['finite']):
+            same = a['loadSummary'] == b['loadSummary']
+            self.count(f'{case["kind"]} compared up to generation (non-finite logits)')
+        elif same and a['summary'] != b['summary'] and a['loadSummary'] == b['loadSummary'] and case['kind'] == 'adapter':
+            # As for models: NaN or infinite weights may give finite but different logits.
+            try:
+                reply = workers[0].request(self.adapter_payload(case, flags=4), timeout)
+            except (WorkerDied, WorkerTimeout):
+                reply = {}
+            same = reply.get('finiteWeights') is False
+            if same:
+                self.count('adapter compared up to generation (non-finite weights)')
+        elif same:
+            same = a['summary'] == b['summary']
+        if not same:
+            self.differences += 1
+            self.fail('difference', 'native/wasm', case,
+                      f'native: {a["status"]} {a.get("kind", "")} {a.get("message", "")[:300]}\n'
+                      f'   wasm:   {b["status"]} {b.get("kind", "")} {b.get("message", "")[:300]}')
+
     # --- manifests ---------------------------------------------------------------------------
 
     def manifest_setup(self, directory):
@@ -412,11 +571,11 @@ class Fuzzer:
         if 'native' in targets:
             if not os.path.exists(NATIVE_WORKER):
                 sys.exit(f'missing {NATIVE_WORKER}: run swift build -c release')
-            made['native'] = Worker('native', [NATIVE_WORKER], self.seeds, memory_limit=self.args.address_space)
+            made['native'] = Worker('native', [NATIVE_WORKER], self.worker_seeds, memory_limit=self.args.address_space)
         if 'wasm' in targets:
             if not os.path.exists(os.path.join(ROOT, 'web/tinylm.wasm')):
                 sys.exit('missing web/tinylm.wasm: run ./build-wasm.sh single')
-            made['wasm'] = Worker('wasm', ['node', WASM_WORKER], self.seeds)
+            made['wasm'] = Worker('wasm', ['node', WASM_WORKER], self.worker_seeds)
         for worker in made.values():
             worker.start()
         return made
@@ -459,6 +618,9 @@ def main():
     parser.add_argument('--real-models', choices=['auto', 'yes', 'no'], default='auto')
     parser.add_argument('--real-share', type=float, default=1.0, help='scales how often the real models are the seed')
     parser.add_argument('--manifest-share', type=float, default=0.2, help="with 'all': the share of manifest cases")
+    parser.add_argument('--kinds', default='all', help=f"comma-separated case kinds ({','.join(KINDS)}) or all")
+    parser.add_argument('--adapter-share', type=float, default=0.1, help='the share of adapter cases when other kinds run too')
+    parser.add_argument('--knowledge-share', type=float, default=0.1, help='the share of knowledge cases when other kinds run too')
     parser.add_argument('--timeout', type=float, default=30.0, help='seconds per case (6x for the real models)')
     parser.add_argument('--memory-limit', type=int, default=512 << 20, help='bytes one case may grow memory by')
     parser.add_argument('--address-space', type=int, default=12 << 30, help='RLIMIT_AS of the native worker')
@@ -467,6 +629,11 @@ def main():
     parser.add_argument('--rerun', help="run only the failed cases of this --report file (same --seed)")
     args = parser.parse_args()
     fuzzer = Fuzzer(args)
+    kinds = set(KINDS) if args.kinds == 'all' else set(args.kinds.split(','))
+    if not kinds <= set(KINDS):
+        parser.error(f'--kinds: {", ".join(sorted(kinds - set(KINDS)))} unknown (kinds: {", ".join(KINDS)}, or all)')
+    if args.target == 'manifest':
+        kinds &= {'manifest'}
 
     if args.case is not None and args.save:
         case = fuzzer.model_case(args.case)
@@ -477,6 +644,18 @@ def main():
 
     model_targets = {'native': ['native'], 'wasm': ['wasm'], 'both': ['native', 'wasm'], 'manifest': [], 'all': ['native', 'wasm']}[args.target]
     manifest_share = {'manifest': 1.0, 'all': args.manifest_share}.get(args.target, 0.0)
+    if 'manifest' not in kinds:
+        manifest_share = 0.0
+    elif 'model' not in kinds:
+        manifest_share = 1.0 if manifest_share else 0.0
+    fuzzer.file_kind_setup(kinds)
+    file_shares = [(kind, share) for kind, share in (('adapter', args.adapter_share), ('knowledge', args.knowledge_share))
+                   if kind in kinds and (kind != 'knowledge' or fuzzer.knowledge)]
+    if not kinds & {'model', 'manifest'}:
+        total = sum(share for _, share in file_shares) or 1.0
+        file_shares = [(kind, share / total) for kind, share in file_shares]
+    if not kinds & {'model', 'manifest'} and not file_shares:
+        sys.exit('no case kind to run')
     workers = fuzzer.workers(set(model_targets) | ({'native', 'wasm'} if manifest_share else set()))
     temporary = tempfile.TemporaryDirectory(prefix='tinylm-fuzz-')
     if manifest_share:
@@ -490,9 +669,26 @@ def main():
         numbers = range(args.first, args.first + args.cases)
     started = time.monotonic()
     model_cases = manifest_cases = 0
+    file_cases = {'adapter': 0, 'knowledge': 0}
+
+    def file_kind(number):
+        """adapter, knowledge or None (a model or manifest case, drawn as before these kinds existed)."""
+        if not file_shares:
+            return None
+        pick = random.Random(f'{args.seed}:file-kind:{number}').random()
+        for kind, share in file_shares:
+            pick -= share
+            if pick < 0:
+                return kind
+        return None
     try:
         for done, number in enumerate(numbers, 1):
-            if manifest_share and random.Random(f'{args.seed}:kind:{number}').random() < manifest_share:
+            kind = file_kind(number)
+            if kind is not None:
+                case = fuzzer.adapter_case(number) if kind == 'adapter' else fuzzer.knowledge_case(number)
+                fuzzer.run_file_case([workers[name] for name in model_targets], case)
+                file_cases[kind] += 1
+            elif manifest_share and random.Random(f'{args.seed}:kind:{number}').random() < manifest_share:
                 fuzzer.run_manifest_case(workers['native'], workers['wasm'], number)
                 manifest_cases += 1
             else:
@@ -508,6 +704,7 @@ def main():
     elapsed = time.monotonic() - started
     summary = {
         'seed': args.seed, 'first': args.first, 'cases': len(numbers), 'model_cases': model_cases, 'manifest_cases': manifest_cases,
+        'adapter_cases': file_cases['adapter'], 'knowledge_cases': file_cases['knowledge'],
         'target': args.target, 'seconds': round(elapsed, 1), 'outcomes': dict(sorted(fuzzer.counts.items())),
         'failures': fuzzer.failures,
     }

@@ -39,7 +39,7 @@ node --test Tests/web/
 step "TypeScript declarations: tsc --noEmit --strict over a typed example of every call (Tests/types)"
 tsc -p Tests/types --noEmit --strict
 
-step "Fuzzing: mutated GGUF files, options and manifests, native and wasm (a bounded share)"
+step "Fuzzing: mutated GGUF files, options, manifests, LoRA adapters and knowledge files, native and wasm (a bounded share)"
 # The same cases every run unless FUZZ_SEED says otherwise; a failure prints how to rebuild it.
 python3 scripts/fuzz.py --cases "${FUZZ_CASES:-3000}" --seed "${FUZZ_SEED:-1}" --target all
 

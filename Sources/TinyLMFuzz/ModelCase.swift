@@ -52,19 +52,19 @@ enum ModelCase {
         return true
     }
 
-    private static func lastError() -> (Int32, String) {
+    static func lastError() -> (Int32, String) {
         let code = tinylm_last_error_code()
         guard let pointer = tinylm_last_error_message() else { return (code, "") }
         return (code, String(cString: pointer.assumingMemoryBound(to: CChar.self)))
     }
 
-    private static func result() -> [UInt8] {
+    static func result() -> [UInt8] {
         let length = Int(tinylm_result_length())
         guard length > 0, let pointer = tinylm_result_pointer() else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: length))
     }
 
-    private static func ids(_ bytes: [UInt8]) -> [Int32] {
+    static func ids(_ bytes: [UInt8]) -> [Int32] {
         stride(from: 0, to: bytes.count - 3, by: 4).map { i in
             Int32(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
         }

@@ -10,6 +10,11 @@
 //               whether the weights are finite), u32 n + options JSON, u32 n + chat
 //               request JSON, u32 edit count, edits (u64 offset, u64 deleted, u32 n + inserted bytes)
 //   3 manifest: the manifest text
+//   4 adapter:  u32 base model seed index, u32 adapter seed index, u32 flags (4: say whether
+//               the adapter's weights are finite), u32 n + options JSON, u32 edit count, edits
+//               (against the adapter seed, as in 2)
+//   5 knowledge: u32 embedder seed index, u32 vector form (-1 as i32: the file's), u32 n +
+//               query vector (f32), then the knowledge file itself
 // Answers on stdout: u32 length, then a JSON object.
 
 import Foundation
@@ -106,6 +111,48 @@ func runModelCase(_ reader: inout FrameReader) throws -> JSONObject {
     return reply
 }
 
+func reply(_ outcome: ModelCase.Outcome) -> JSONObject {
+    var reply = JSONObject()
+    reply["status"] = .string(outcome.loaded ? "loaded" : "error")
+    if !outcome.loaded {
+        reply["kind"] = .integer(Int(outcome.errorKind))
+        reply["message"] = .string(String(outcome.errorMessage.prefix(300)))
+    }
+    reply["summary"] = .string(SHA256.hash(outcome.summary).hex)
+    reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
+    reply["finite"] = .bool(outcome.finiteLogits)
+    reply["memory"] = .integer(peakResidentBytes())
+    return reply
+}
+
+func runAdapterCase(_ reader: inout FrameReader) throws -> JSONObject {
+    let baseIndex = try reader.u32(), adapterIndex = try reader.u32()
+    let flags = try reader.u32()
+    let options = try reader.take(try reader.u32())
+    let editCount = try reader.u32()
+    var edits: [SeedBuffer.Edit] = []
+    for _ in 0..<editCount {
+        let offset = try reader.u64(), deleted = try reader.u64()
+        edits.append(SeedBuffer.Edit(offset: offset, deleteCount: deleted, insert: try reader.take(try reader.u32())))
+    }
+    guard let base = seeds[baseIndex], let seed = seeds[adapterIndex] else { throw SeedBuffer.Failure(description: "no seed \(baseIndex) or \(adapterIndex)") }
+    let model = AdapterCase.model(seedIndex: baseIndex, file: try base.view(applying: []))
+    let file = try seed.view(applying: edits)
+    defer { seed.restore() }
+    var answer = reply(AdapterCase.run(model: model, adapter: file, options: options))
+    if flags & 4 != 0 { answer["finiteWeights"] = .bool(ModelCase.weightsAreFinite(file)) }
+    return answer
+}
+
+func runKnowledgeCase(_ reader: inout FrameReader) throws -> JSONObject {
+    let embedderIndex = try reader.u32()
+    let form = Int32(truncatingIfNeeded: try reader.u32())
+    let query = try reader.take(try reader.u32())
+    guard let seed = seeds[embedderIndex] else { throw SeedBuffer.Failure(description: "no seed \(embedderIndex)") }
+    let embedder = KnowledgeCase.embedder(seedIndex: embedderIndex, file: try seed.view(applying: []))
+    return reply(KnowledgeCase.run(embedder: embedder, file: reader.rest(), form: form, query: query))
+}
+
 func runManifestCase(_ text: [UInt8]) -> JSONObject {
     var reply = JSONObject()
     do {
@@ -139,6 +186,10 @@ while let header = readExactly(4) {
             answer(try runModelCase(&reader))
         case 3:
             answer(runManifestCase(reader.rest()))
+        case 4:
+            answer(try runAdapterCase(&reader))
+        case 5:
+            answer(try runKnowledgeCase(&reader))
         default:
             answer(["status": "failed", "message": .string("unknown request \(payload[0])")])
         }

@@ -23,9 +23,13 @@ const encoder = new TextEncoder();
 
 let engine = null;
 const seeds = new Map(); // index → {path, pristine: Uint8Array, pointer}
+const baseModels = new Map(); // seed index → model handle (adapter cases; the pristine seed bytes)
+const embedders = new Map(); // seed index → embedder handle (knowledge cases)
 
 async function start() {
   engine = await Engine.create(new URL(`file://${wasmPath}`), { log: () => {} });
+  baseModels.clear();
+  embedders.clear();
   for (const seed of seeds.values()) place(seed);
 }
 
@@ -202,6 +206,152 @@ function runModel(pointer, length, options, chat, generate) {
   return { loaded: true, summary: parts.join('\n'), loadSummary, finite };
 }
 
+// --- adapters and knowledge files: as AdapterCase.swift and KnowledgeCase.swift ---------------
+
+function runAdapter(model, pointer, length, options) {
+  const abi = engine.abi;
+  if (!model) return { loaded: false, kind: -1, message: 'the base model does not load' };
+  const adapter = abi.tinylm_adapter_load(model, pointer, length);
+  if (!adapter) return { loaded: false, ...codeAndMessage() };
+  const parts = [];
+  const failed = () => `E${abi.tinylm_last_error_code()}`;
+  let finite = true;
+  let loadSummary = '';
+  try {
+    parts.push(`info:${abi.tinylm_adapter_info(adapter) >= 0 ? hex(engine.result()) : failed()}`);
+    loadSummary = parts.join('\n');
+    let vocabulary = 0;
+    if (abi.tinylm_model_info(model) >= 0) {
+      try {
+        const info = JSON.parse(new TextDecoder().decode(engine.result()));
+        vocabulary = Number.isInteger(info.vocabularySize) ? info.vocabularySize : 0;
+      } catch { /* as native: no logits check */ }
+    }
+    const session = abi.tinylm_session_create(model, 64, 8);
+    if (!session) {
+      parts.push(`session:${failed()}`);
+    } else {
+      try {
+        const set = withBytes(new Uint8Array(Int32Array.of(adapter).buffer), (h) => withBytes(new Uint8Array(Float32Array.of(1).buffer),
+          (s) => abi.tinylm_session_set_adapters(session, h, s, 1)));
+        parts.push(`set:${set >= 0 ? set : failed()}`);
+        const count = withBytes(SAMPLE_TEXT, (p, n) => abi.tinylm_tokenize(model, p, n, 3));
+        let prompt = count >= 0 ? idsOf(engine.result()).slice(0, 8) : [];
+        if (!prompt.length) prompt = [0];
+        const started = withBytes(idBytes(prompt), (ids) => withBytes(options, (p, n) => abi.tinylm_generate_start(session, ids, prompt.length, p, n)));
+        parts.push(`start:${started >= 0 ? started : failed()}`);
+        if (started >= 0) {
+          for (let step = 0; step < 4; step++) {
+            if (vocabulary > 0) {
+              const logits = abi.tinylm_logits(session);
+              if (logits && !new Float32Array(engine.memory.buffer, logits, vocabulary).every(Number.isFinite)) finite = false;
+            }
+            const token = abi.tinylm_generate_next(session);
+            if (token === -2) { parts.push(`next:${failed()}`); break; }
+            parts.push(`next:${token}`);
+            if (token === -1) break;
+          }
+        }
+      } finally {
+        abi.tinylm_session_free(session);
+      }
+    }
+  } finally {
+    abi.tinylm_adapter_free(adapter);
+  }
+  return { loaded: true, summary: parts.join('\n'), loadSummary, finite };
+}
+
+function codeAndMessage() {
+  const { code, message } = lastError();
+  return { kind: code, message };
+}
+
+function runKnowledge(embedder, file, form, query) {
+  const abi = engine.abi;
+  if (!embedder) return { loaded: false, kind: -1, message: 'the embedder does not load' };
+  const base = withBytes(file, (p, n) => abi.tinylm_knowledge_open(embedder, p, n, form));
+  if (!base) return { loaded: false, ...codeAndMessage() };
+  const parts = [];
+  const failed = () => `E${abi.tinylm_last_error_code()}`;
+  let loadSummary = '';
+  try {
+    parts.push(`info:${abi.tinylm_knowledge_info(base) >= 0 ? hex(engine.result()) : failed()}`);
+    loadSummary = parts.join('\n');
+    const hits = withBytes(query, (p) => abi.tinylm_knowledge_search(base, p, 3));
+    parts.push(`search:${hits >= 0 ? hex(engine.result()) : failed()}`);
+    const exported = abi.tinylm_knowledge_export(base, 0, 0);
+    parts.push(`export:${exported >= 0 ? sha256(engine.result()) : failed()}`);
+    const merged = withBytes(file, (p, n) => abi.tinylm_knowledge_merge(base, p, n));
+    parts.push(`merge:${merged >= 0 ? merged : failed()}`);
+    parts.push(`info:${abi.tinylm_knowledge_info(base) >= 0 ? hex(engine.result()) : failed()}`);
+  } finally {
+    abi.tinylm_knowledge_free(base);
+  }
+  return { loaded: true, summary: parts.join('\n'), loadSummary, finite: true };
+}
+
+function outcomeReply(outcome, before) {
+  const reply = { status: outcome.loaded ? 'loaded' : 'error', memory: engine.memoryBytes, grew: engine.memoryBytes - before };
+  if (!outcome.loaded) Object.assign(reply, { kind: outcome.kind, message: outcome.message.slice(0, 300) });
+  reply.summary = sha256(outcome.loaded ? outcome.summary : '');
+  reply.loadSummary = sha256(outcome.loaded ? outcome.loadSummary : '');
+  reply.finite = outcome.loaded ? outcome.finite : true;
+  return reply;
+}
+
+async function trapped(error) {
+  if (!(error instanceof WebAssembly.RuntimeError || error instanceof RangeError)) throw error;
+  const reply = { status: 'trap', message: String(error.message), stack: String(error.stack).split('\n').slice(0, 12).join('\n') };
+  await start();
+  return reply;
+}
+
+async function adapterCase(frame) {
+  const baseIndex = frame.u32();
+  const seed = seeds.get(frame.u32());
+  frame.u32(); // flags: only the native worker checks weights
+  const options = frame.take(frame.u32());
+  const edits = [];
+  for (let count = frame.u32(); count > 0; count--) {
+    const offset = frame.u64();
+    const deleteCount = frame.u64();
+    edits.push({ offset, deleteCount, insert: frame.take(frame.u32()) });
+  }
+  const before = engine.memoryBytes;
+  if (!baseModels.has(baseIndex)) {
+    const base = seeds.get(baseIndex);
+    baseModels.set(baseIndex, engine.abi.tinylm_model_load(base.pointer + FRONT_SLACK, base.pristine.length));
+  }
+  const file = view(seed, edits);
+  let restarted = false;
+  try {
+    return outcomeReply(runAdapter(baseModels.get(baseIndex), file.pointer, file.length, options), before);
+  } catch (error) {
+    restarted = true;
+    return await trapped(error);
+  } finally {
+    if (!restarted) restore(seed, file.dirty);
+  }
+}
+
+async function knowledgeCase(frame) {
+  const index = frame.u32();
+  const form = frame.u32() | 0;
+  const query = frame.take(frame.u32());
+  const file = frame.rest();
+  const before = engine.memoryBytes;
+  if (!embedders.has(index)) {
+    const seed = seeds.get(index);
+    embedders.set(index, engine.abi.tinylm_embedder_load(seed.pointer + FRONT_SLACK, seed.pristine.length));
+  }
+  try {
+    return outcomeReply(runKnowledge(embedders.get(index), file, form, query), before);
+  } catch (error) {
+    return await trapped(error);
+  }
+}
+
 // --- requests -------------------------------------------------------------------------------
 
 class Frame {
@@ -288,6 +438,8 @@ async function handle(payload) {
     }
     case 2: return modelCase(frame);
     case 3: return manifestCase(frame);
+    case 4: return adapterCase(frame);
+    case 5: return knowledgeCase(frame);
     default: return { status: 'failed', message: `unknown request ${payload[0]}` };
   }
 }
