@@ -66,7 +66,11 @@ export function parallelCores(limit) {
 async function measure(limit) {
   const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
   try {
-    return Math.min(limit, Math.max(2, await measureOnce(url, limit)));
+    // Never more than the browser reports: engines over-report (WebKit, containers) but none
+    // reports fewer cores than run its threads, while a busy machine can fool a 0.5 ms window
+    // into seeing one worker more than there are cores (Firefox once measured 3 of 2).
+    const reported = Math.floor(globalThis.navigator?.hardwareConcurrency) || limit;
+    return Math.min(limit, Math.max(2, reported), Math.max(2, await measureOnce(url, limit)));
   } finally {
     URL.revokeObjectURL(url);
   }
