@@ -25,9 +25,14 @@ public enum MatrixMultiply {
     /// (Kernels/KernelTable.swift) on each chunk, in llama.cpp's order for the whole batch.
     /// Requires `isSupported(weight.type)`, `weight.columns <= scratch.maxColumns`; batches
     /// larger than `scratch.maxBatch` are processed in several passes.
+    ///
+    /// `afterRows` runs on the thread that computed a chunk of rows, right after it (for every
+    /// pass): a LoRA adapter's B product adds its terms there, inside the same parallel section,
+    /// instead of in a section of its own.
     public static func multiply(_ weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                                 output: UnsafeMutablePointer<Float>, outputStride: Int,
-                                scratch: MatmulScratch, executor: any ComputeExecutor) {
+                                scratch: MatmulScratch, executor: any ComputeExecutor,
+                                afterRows: (Range<Int>) -> Void = { _ in }) {
         precondition(weight.columns <= scratch.maxColumns, "MatrixMultiply: scratch too narrow for this weight")
         precondition(weight.columns % weight.type.blockElements == 0, "MatrixMultiply: columns not a whole number of blocks")
         var done = 0
@@ -36,7 +41,7 @@ public enum MatrixMultiply {
             multiplyPass(weight, input: input + done * inputStride, inputStride: inputStride, batch: n,
                          tokens: (total: batch, first: done),
                          output: output + done * outputStride, outputStride: outputStride,
-                         scratch: scratch, executor: executor)
+                         scratch: scratch, executor: executor, afterRows: afterRows)
             done += n
         }
     }
@@ -72,19 +77,19 @@ public enum MatrixMultiply {
 
     static func multiplyPass(_ weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                              tokens: (total: Int, first: Int), output: UnsafeMutablePointer<Float>, outputStride: Int,
-                             scratch: MatmulScratch, executor: any ComputeExecutor) {
+                             scratch: MatmulScratch, executor: any ComputeExecutor, afterRows: (Range<Int>) -> Void) {
         switch weight.type {
         case .f32:
             runFloat(weight, FloatKernelF32.self, input: input, inputStride: inputStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor)
+                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
         case .f16:
             roundActivations(weight.columns, input, inputStride, batch, scratch, executor, toBF16: false)
             runFloat(weight, FloatKernelF16.self, input: scratch.f, inputStride: scratch.columnStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor)
+                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
         case .bf16:
             roundActivations(weight.columns, input, inputStride, batch, scratch, executor, toBF16: true)
             runFloat(weight, FloatKernelBF16.self, input: scratch.f, inputStride: scratch.columnStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor)
+                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             quantizeActivations(activationFormat(weight.type), weight.columns, input, inputStride, batch, scratch, executor)
             let job = KernelJob(weight: weight, batch: batch, totalTokens: tokens.total, firstToken: tokens.first, scratch: scratch,
@@ -92,6 +97,7 @@ public enum MatrixMultiply {
             // Chunks start at multiples of the widest row group a kernel takes (eight rows).
             executor.parallelChunks(weight.rows, granularity: 8) { chunk, rows in
                 KernelTable.multiply(job, rows: rows, chunk: chunk)
+                afterRows(rows)
             }
         default: preconditionFailure("MatrixMultiply: unsupported weight type")
         }
@@ -167,7 +173,8 @@ public enum MatrixMultiply {
     }
 
     static func runFloat<K: FloatRowKernel>(_ weight: WeightMatrix, _: K.Type, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
-                                            output: UnsafeMutablePointer<Float>, outputStride: Int, executor: any ComputeExecutor) {
+                                            output: UnsafeMutablePointer<Float>, outputStride: Int, executor: any ComputeExecutor,
+                                            afterRows: (Range<Int>) -> Void) {
         let columns = weight.columns
         let rowBytes = weight.rowBytes
         let data = weight.data
@@ -184,6 +191,7 @@ public enum MatrixMultiply {
                 }
                 r0 = r1
             }
+            afterRows(rows)
         }
     }
 }
