@@ -25,14 +25,9 @@ public enum MatrixMultiply {
     /// (Kernels/KernelTable.swift) on each chunk, in llama.cpp's order for the whole batch.
     /// Requires `isSupported(weight.type)`, `weight.columns <= scratch.maxColumns`; batches
     /// larger than `scratch.maxBatch` are processed in several passes.
-    ///
-    /// `afterRows` runs on the thread that computed a chunk of rows, right after it (for every
-    /// pass): a LoRA adapter's B product adds its terms there, inside the same parallel section,
-    /// instead of in a section of its own.
     public static func multiply(_ weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                                 output: UnsafeMutablePointer<Float>, outputStride: Int,
-                                scratch: MatmulScratch, executor: any ComputeExecutor,
-                                afterRows: (Range<Int>) -> Void = { _ in }) {
+                                scratch: MatmulScratch, executor: any ComputeExecutor) {
         precondition(weight.columns <= scratch.maxColumns, "MatrixMultiply: scratch too narrow for this weight")
         precondition(weight.columns % weight.type.blockElements == 0, "MatrixMultiply: columns not a whole number of blocks")
         var done = 0
@@ -41,7 +36,7 @@ public enum MatrixMultiply {
             multiplyPass(weight, input: input + done * inputStride, inputStride: inputStride, batch: n,
                          tokens: (total: batch, first: done),
                          output: output + done * outputStride, outputStride: outputStride,
-                         scratch: scratch, executor: executor, afterRows: afterRows)
+                         scratch: scratch, executor: executor)
             done += n
         }
     }
@@ -77,19 +72,19 @@ public enum MatrixMultiply {
 
     static func multiplyPass(_ weight: WeightMatrix, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                              tokens: (total: Int, first: Int), output: UnsafeMutablePointer<Float>, outputStride: Int,
-                             scratch: MatmulScratch, executor: any ComputeExecutor, afterRows: (Range<Int>) -> Void) {
+                             scratch: MatmulScratch, executor: any ComputeExecutor) {
         switch weight.type {
         case .f32:
             runFloat(weight, FloatKernelF32.self, input: input, inputStride: inputStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
+                     output: output, outputStride: outputStride, executor: executor)
         case .f16:
             roundActivations(weight.columns, input, inputStride, batch, scratch, executor, toBF16: false)
             runFloat(weight, FloatKernelF16.self, input: scratch.f, inputStride: scratch.columnStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
+                     output: output, outputStride: outputStride, executor: executor)
         case .bf16:
             roundActivations(weight.columns, input, inputStride, batch, scratch, executor, toBF16: true)
             runFloat(weight, FloatKernelBF16.self, input: scratch.f, inputStride: scratch.columnStride, batch: batch,
-                     output: output, outputStride: outputStride, executor: executor, afterRows: afterRows)
+                     output: output, outputStride: outputStride, executor: executor)
         case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             quantizeActivations(activationFormat(weight.type), weight.columns, input, inputStride, batch, scratch, executor)
             let job = KernelJob(weight: weight, batch: batch, totalTokens: tokens.total, firstToken: tokens.first, scratch: scratch,
@@ -97,7 +92,6 @@ public enum MatrixMultiply {
             // Chunks start at multiples of the widest row group a kernel takes (eight rows).
             executor.parallelChunks(weight.rows, granularity: 8) { chunk, rows in
                 KernelTable.multiply(job, rows: rows, chunk: chunk)
-                afterRows(rows)
             }
         default: preconditionFailure("MatrixMultiply: unsupported weight type")
         }
@@ -173,8 +167,7 @@ public enum MatrixMultiply {
     }
 
     static func runFloat<K: FloatRowKernel>(_ weight: WeightMatrix, _: K.Type, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
-                                            output: UnsafeMutablePointer<Float>, outputStride: Int, executor: any ComputeExecutor,
-                                            afterRows: (Range<Int>) -> Void) {
+                                            output: UnsafeMutablePointer<Float>, outputStride: Int, executor: any ComputeExecutor) {
         let columns = weight.columns
         let rowBytes = weight.rowBytes
         let data = weight.data
@@ -191,7 +184,6 @@ public enum MatrixMultiply {
                 }
                 r0 = r1
             }
-            afterRows(rows)
         }
     }
 }

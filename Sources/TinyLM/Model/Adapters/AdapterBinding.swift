@@ -90,28 +90,6 @@ final class AdapterBinding {
         }
     }
 
-    /// The one term of matrix `slot` when a decode step can add it inside the base matmul's
-    /// parallel section (`MatrixMultiply.multiply`'s `afterRows`): a single adapter on it, with
-    /// a float B. On several threads a B product of its own (serial, or in a section of its own)
-    /// costs a decode step a tenth or more; inside the base matmul's chunks it costs its share.
-    func fusableTerm(slot: Int) -> Int? {
-        let first = firstTerm[slot]
-        guard firstTerm[slot + 1] - first == 1, LoRAProduct.isFloat(terms[first].b.type) else { return nil }
-        return first
-    }
-
-    /// One token's lowRank = A·x of term `index` (first half of a fused decode step).
-    func prepareRows(term index: Int, input: UnsafePointer<Float>, state: InferenceState) {
-        multiplyA(terms[index], input: input, inputStride: 0, batch: 1, state: state)
-    }
-
-    /// output[rows] += factor·(B·lowRank)[rows] for term `index` (second half, per chunk of rows).
-    func addRows(term index: Int, _ rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
-        let term = terms[index]
-        addRowsOfB(term, rows, batch: 1, output: output, outputStride: 0,
-                   order: LoRAProduct.order(rows: term.b.rows, columns: term.rank, batch: 1))
-    }
-
     /// Adds the terms of the embedding table (`slot`) to the looked-up rows of `tokens`.
     func addToEmbeddings(slot: Int, tokens: UnsafeBufferPointer<Int32>, rows: UnsafeMutablePointer<Float>, state: InferenceState) {
         var index = firstTerm[slot]
@@ -156,16 +134,6 @@ final class AdapterBinding {
         }
     }
 
-    private func addRowsOfB(_ term: Term, _ rows: Range<Int>, batch: Int, output: UnsafeMutablePointer<Float>,
-                            outputStride: Int, order: LoRAProduct.Order) {
-        let b = term.b
-        for t in 0..<batch {
-            LoRAProduct.products(b.type, rows: b.row(rows.lowerBound), rowBytes: b.rowBytes, rowCount: rows.count,
-                                 x: lowRank + t * lowRankStride, count: term.rank, order: order, factor: term.factor,
-                                 into: output + t * outputStride + rows.lowerBound)
-        }
-    }
-
     /// output[t] += factor·(B·lowRank[t]).
     private func addB(_ term: Term, batch: Int, output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
         let b = term.b, rank = term.rank, factor = term.factor
@@ -180,8 +148,13 @@ final class AdapterBinding {
             return
         }
         let order = LoRAProduct.order(rows: b.rows, columns: rank, batch: batch)
+        let low = lowRank, lowStride = lowRankStride
         func run(_ rows: Range<Int>) {
-            addRowsOfB(term, rows, batch: batch, output: output, outputStride: outputStride, order: order)
+            for t in 0..<batch {
+                LoRAProduct.products(b.type, rows: b.row(rows.lowerBound), rowBytes: b.rowBytes, rowCount: rows.count,
+                                     x: low + t * lowStride, count: rank, order: order, factor: factor,
+                                     into: output + t * outputStride + rows.lowerBound)
+            }
         }
         if batch >= 2 {
             state.executor.parallelRanges(b.rows, granularity: 16) { run($0) }

@@ -13,14 +13,6 @@ struct Linear {
     /// output[b·outputStride + r] = Σ_c W[r,c]·input[b·inputStride + c] (+ the adapters' terms).
     func callAsFunction(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
-        if batch == 1, let slot, let adapters = state.adapters, let term = adapters.fusableTerm(slot: slot) {
-            adapters.prepareRows(term: term, input: input, state: state)
-            MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: 1, output: output,
-                                    outputStride: outputStride, scratch: state.scratch, executor: state.executor) { rows in
-                adapters.addRows(term: term, rows, output: output)
-            }
-            return
-        }
         MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
                                 output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)
         if let slot, let adapters = state.adapters {
