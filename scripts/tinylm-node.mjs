@@ -24,7 +24,8 @@ commands (as the native tinylm; see its usage):
             [--stop STR]... [--ids] [--ignore-eos] [--context N] [--verbose]
             [--json-schema FILE | --grammar FILE | --json]
   chat      [--model PATH] [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
-            [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
+            [--json-schema FILE | --grammar FILE | --json] [--tools FILE [--tool-choice auto|required|none|NAME]]
+            [sampling options]
   bench     [--model PATH] [-p 128] [-n 128] [-t 1,2] [-r 3] [--lora FILE]... [--lora-scaled FILE:SCALE]...
 
 wasm options (every command):
@@ -304,7 +305,7 @@ function threadModes(engine) {
 }
 
 async function runChat(argv) {
-  const a = parse(argv, new Set(['--model', '--prompt', '--system', '--chat-template', '--tools', ...samplingOptions, ...engineOptions]),
+  const a = parse(argv, new Set(['--model', '--prompt', '--system', '--chat-template', '--tools', '--tool-choice', ...samplingOptions, ...engineOptions]),
     new Set(['--verbose', '--show-prompt', '--json', ...engineFlags]));
   const { engine, model } = await loadModel(a);
   const options = generationOptions(a, model.info, 512);
@@ -317,14 +318,25 @@ async function runChat(argv) {
   if (a.value('--system') !== undefined) messages.push({ role: 'system', content: a.value('--system') });
   let tools = null;
   let toolFormat = null;
+  const toolChoice = a.value('--tool-choice') ?? 'auto';
+  if (a.value('--tool-choice') !== undefined && a.value('--tools') === undefined) throw new UsageError('--tool-choice needs --tools');
   if (a.value('--tools') !== undefined) {
     if (options.jsonSchema || options.grammar || options.json) throw new UsageError('--tools cannot be combined with --json-schema, --grammar or --json');
     let text;
     try { text = readFileSync(a.value('--tools'), 'utf8'); } catch { throw new Error(`cannot read tools ${a.value('--tools')}`); }
     try { tools = JSON.parse(text); } catch (error) { throw new Error(`--tools: ${a.value('--tools')} is not valid JSON: ${error.message}`); }
+    const names = Array.isArray(tools) ? tools.map((t) => (t?.function ?? t)?.name) : [];
+    if (!['auto', 'required', 'none'].includes(toolChoice) && !names.includes(toolChoice)) {
+      throw new Error(`--tool-choice: ${a.value('--tools')} has no tool named '${toolChoice}' (the choices: auto, required, none or a tool's name)`);
+    }
+    // 'none': a chat as without the tools (as the web API's toolChoice 'none').
+    if (toolChoice === 'none') tools = null;
+  }
+  if (tools) {
     // The call format of the template in use (the model's, or --chat-template).
     toolFormat = model.toolCallPrompt([{ role: 'user', content: '' }], { tools, template }).format;
-    Object.assign(options, model.toolCallOptions(tools, { format: toolFormat }));
+    const choice = ['auto', 'required'].includes(toolChoice) ? toolChoice : { type: 'function', function: { name: toolChoice } };
+    Object.assign(options, model.toolCallOptions(tools, { toolChoice: choice, format: toolFormat }));
   }
   const chatOptions = { template, ...(tools ? { tools, toolCalling: true } : {}) };
 

@@ -4,10 +4,10 @@ import TinyLM
 /// `tinylm chat`: an interactive conversation that streams replies. The model's chat format is
 /// applied to the whole conversation each turn; the session re-uses the cached prefix, so only
 /// the new turn is evaluated. `--json-schema`/`--grammar`/`--json` constrain every reply;
-/// `--tools FILE` (an OpenAI tool list) makes each reply a tool call, printed as OpenAI-shaped
-/// JSON.
+/// `--tools FILE` (an OpenAI tool list) lets each reply call one of the tools, printed as
+/// OpenAI-shaped JSON; `--tool-choice` says whether it must (`toolChoice(_:)`).
 func runChat(_ arguments: [String]) throws -> Int32 {
-    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template", "--tools"])
+    let a = try Arguments(arguments, valued: SamplingFlags.valued.union(["--model", "--prompt", "--system", "--chat-template", "--tools", "--tool-choice"])
                             .union(ChatKnowledge.valued),
                           flags: ["--verbose", "--show-prompt", "--json"])
     let knowledge = try ChatKnowledge.load(a)
@@ -31,17 +31,26 @@ func runChat(_ arguments: [String]) throws -> Int32 {
     if let system = a.value("--system") { messages.append(.system(system)) }
     var tools: JSONValue? = nil
     let toolFormat = ToolCallFormat(templateSource: customTemplate ?? model.chatTemplateSource)
+    let choice = toolChoice(a.value("--tool-choice"))
+    if a.value("--tool-choice") != nil && a.value("--tools") == nil { throw CLIError(description: "--tool-choice needs --tools") }
     if let path = a.value("--tools") {
         guard options.constraint == nil else { throw CLIError(description: "--tools cannot be combined with --json-schema, --grammar or --json") }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError(description: "cannot read tools \(path)") }
-        do {
-            let list = try JSONValue(parsing: text)
+        let list: JSONValue
+        do { list = try JSONValue(parsing: text) } catch { throw CLIError(description: "--tools: \(path) is not valid JSON: \(error)") }
+        let definitions: [ToolDefinition]
+        do { definitions = try ToolDefinition.list(from: list) } catch { throw CLIError(description: "--tools: \(error.message)") }
+        if case .function(let name) = choice, !definitions.contains(where: { $0.name == name }) {
+            throw CLIError(description: "--tool-choice: \(path) has no tool named '\(name)' (the choices: auto, required, none or a tool's name)")
+        }
+        // 'none': a chat as without the tools (as the web API's toolChoice 'none').
+        if choice != .none {
             tools = list
-            options.constraint = try OutputConstraint.toolCalls(try ToolDefinition.list(from: list), format: toolFormat)
-        } catch let error as TinyLMError {
-            throw CLIError(description: "--tools: \(error.message)")
-        } catch {
-            throw CLIError(description: "--tools: \(path) is not valid JSON: \(error)")
+            do {
+                options.constraint = try OutputConstraint.toolCalls(definitions, choice: choice, format: toolFormat)
+            } catch {
+                throw CLIError(description: "--tools: \(error.message)")
+            }
         }
     }
     // One vocabulary trie for every turn (building it takes up to half a second).
@@ -132,4 +141,17 @@ func runChat(_ arguments: [String]) throws -> Int32 {
         }
     }
     return 0
+}
+
+/// `--tool-choice`: OpenAI's tool_choice as one word. "auto" (the default, as in the web API
+/// and OpenAI's): the model answers in text or calls a tool, and only a call it opens is held to
+/// the grammar (a lazy constraint, ConstraintTrigger.swift); "required": the reply is a call;
+/// "none": the tools are left out; any other word names the one tool the reply must call.
+func toolChoice(_ flag: String?) -> ToolChoice {
+    switch flag {
+    case nil, "auto": return .auto
+    case "required": return .required
+    case "none": return .none
+    case let name?: return .function(name)
+    }
 }

@@ -16,9 +16,11 @@ commands:
             [--json-schema FILE | --grammar FILE | --json] [--lora FILE]... [--lora-scaled FILE:SCALE]...
                                                raw completion (no chat template), streamed
   chat      --model PATH [--prompt TEXT] [--system TEXT] [--chat-template FILE] [--show-prompt]
-            [--json-schema FILE | --grammar FILE | --json] [--tools FILE] [sampling options]
-            [--lora FILE]... [--lora-scaled FILE:SCALE]...
-                                               chat with the model's chat format, streamed
+            [--json-schema FILE | --grammar FILE | --json] [--tools FILE [--tool-choice C]]
+            [sampling options] [--lora FILE]... [--lora-scaled FILE:SCALE]...
+                                               chat with the model's chat format, streamed;
+                                               --tool-choice auto (default: text or a call),
+                                               required, none, or a tool's name
             [--knowledge FILE [--embedder PATH] [--k 3]]
                                                with --knowledge: answers from the passages the
                                                knowledge file holds for each question, and

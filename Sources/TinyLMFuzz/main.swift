@@ -81,65 +81,57 @@ func peakResidentBytes() -> Int {
 
 nonisolated(unsafe) var seeds: [Int: SeedBuffer] = [:]
 
-func runModelCase(_ reader: inout FrameReader) throws -> JSONObject {
-    let seedIndex = try reader.u32()
-    let flags = try reader.u32()
-    let options = try reader.take(try reader.u32())
-    let chat = try reader.take(try reader.u32())
+/// The reply fields every model, adapter and knowledge case shares.
+func outcomeReply(_ outcome: ModelCase.Outcome) -> JSONObject {
+    var reply = JSONObject()
+    reply["status"] = .string(outcome.loaded ? "loaded" : "error")
+    if !outcome.loaded {
+        reply["kind"] = .integer(Int(outcome.errorKind))
+        reply["message"] = .string(String(outcome.errorMessage.prefix(300)))
+    }
+    reply["summary"] = .string(SHA256.hash(outcome.summary).hex)
+    reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
+    reply["finite"] = .bool(outcome.finiteLogits)
+    reply["memory"] = .integer(peakResidentBytes())
+    return reply
+}
+
+func readEdits(_ reader: inout FrameReader) throws -> [SeedBuffer.Edit] {
     let editCount = try reader.u32()
     var edits: [SeedBuffer.Edit] = []
     for _ in 0..<editCount {
         let offset = try reader.u64(), deleted = try reader.u64()
         edits.append(SeedBuffer.Edit(offset: offset, deleteCount: deleted, insert: try reader.take(try reader.u32())))
     }
+    return edits
+}
+
+func runModelCase(_ reader: inout FrameReader) throws -> JSONObject {
+    let seedIndex = try reader.u32()
+    let flags = try reader.u32()
+    let options = try reader.take(try reader.u32())
+    let chat = try reader.take(try reader.u32())
+    let edits = try readEdits(&reader)
     guard let seed = seeds[seedIndex] else { throw SeedBuffer.Failure(description: "no seed \(seedIndex)") }
     let file = try seed.view(applying: edits)
     defer { seed.restore() }
     let outcome = ModelCase.run(file, options: options, chat: chat, generate: flags & 1 != 0)
-    var reply = JSONObject()
-    reply["status"] = .string(outcome.loaded ? "loaded" : "error")
-    if !outcome.loaded {
-        reply["kind"] = .integer(Int(outcome.errorKind))
-        reply["message"] = .string(String(outcome.errorMessage.prefix(300)))
-    }
-    reply["summary"] = .string(SHA256.hash(outcome.summary).hex)
-    reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
-    reply["finite"] = .bool(outcome.finiteLogits)
-    if flags & 2 != 0 { reply["parts"] = .string(String(decoding: outcome.summary, as: UTF8.self)) }
-    if flags & 4 != 0 { reply["finiteWeights"] = .bool(ModelCase.weightsAreFinite(file)) }
-    reply["memory"] = .integer(peakResidentBytes())
-    return reply
-}
-
-func reply(_ outcome: ModelCase.Outcome) -> JSONObject {
-    var reply = JSONObject()
-    reply["status"] = .string(outcome.loaded ? "loaded" : "error")
-    if !outcome.loaded {
-        reply["kind"] = .integer(Int(outcome.errorKind))
-        reply["message"] = .string(String(outcome.errorMessage.prefix(300)))
-    }
-    reply["summary"] = .string(SHA256.hash(outcome.summary).hex)
-    reply["loadSummary"] = .string(SHA256.hash(outcome.loadSummary).hex)
-    reply["finite"] = .bool(outcome.finiteLogits)
-    reply["memory"] = .integer(peakResidentBytes())
-    return reply
+    var answer = outcomeReply(outcome)
+    if flags & 2 != 0 { answer["parts"] = .string(String(decoding: outcome.summary, as: UTF8.self)) }
+    if flags & 4 != 0 { answer["finiteWeights"] = .bool(ModelCase.weightsAreFinite(file)) }
+    return answer
 }
 
 func runAdapterCase(_ reader: inout FrameReader) throws -> JSONObject {
     let baseIndex = try reader.u32(), adapterIndex = try reader.u32()
     let flags = try reader.u32()
     let options = try reader.take(try reader.u32())
-    let editCount = try reader.u32()
-    var edits: [SeedBuffer.Edit] = []
-    for _ in 0..<editCount {
-        let offset = try reader.u64(), deleted = try reader.u64()
-        edits.append(SeedBuffer.Edit(offset: offset, deleteCount: deleted, insert: try reader.take(try reader.u32())))
-    }
+    let edits = try readEdits(&reader)
     guard let base = seeds[baseIndex], let seed = seeds[adapterIndex] else { throw SeedBuffer.Failure(description: "no seed \(baseIndex) or \(adapterIndex)") }
     let model = AdapterCase.model(seedIndex: baseIndex, file: try base.view(applying: []))
     let file = try seed.view(applying: edits)
     defer { seed.restore() }
-    var answer = reply(AdapterCase.run(model: model, adapter: file, options: options))
+    var answer = outcomeReply(AdapterCase.run(model: model, adapter: file, options: options))
     if flags & 4 != 0 { answer["finiteWeights"] = .bool(ModelCase.weightsAreFinite(file)) }
     return answer
 }
@@ -150,7 +142,7 @@ func runKnowledgeCase(_ reader: inout FrameReader) throws -> JSONObject {
     let query = try reader.take(try reader.u32())
     guard let seed = seeds[embedderIndex] else { throw SeedBuffer.Failure(description: "no seed \(embedderIndex)") }
     let embedder = KnowledgeCase.embedder(seedIndex: embedderIndex, file: try seed.view(applying: []))
-    return reply(KnowledgeCase.run(embedder: embedder, file: reader.rest(), form: form, query: query))
+    return outcomeReply(KnowledgeCase.run(embedder: embedder, file: reader.rest(), form: form, query: query))
 }
 
 func runManifestCase(_ text: [UInt8]) -> JSONObject {

@@ -23,6 +23,7 @@ offline use, corruption and quota get a fresh browser profile each.
 """
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -359,3 +360,58 @@ def expected_greedy_ids(prompt_ids, count=48):
         command = ['node', os.path.join(ROOT, 'scripts/tinylm-node.mjs'), 'generate', *flags]
     output = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1]), os.path.basename(command[0])
+
+
+# --- published files: what the trust tests (models, adapters, embedders, knowledge) share -----
+
+MANIFEST_CHUNK = 4 * 1024 * 1024  # the chunk size `tinylm manifest create` uses by default
+BAKERY_DOCUMENTS = [
+    {'url': '/hours.html', 'format': 'html',
+     'text': '<title>Opening hours</title><h1>Opening hours</h1><p>Tuesday to Friday 7:00 to 18:00.</p>'
+             '<h2>Weekends</h2><p>On Saturday we open at 8 am and close at 2 pm. Closed on Sundays.</p>'},
+    {'url': '/prices.md', 'format': 'markdown',
+     'text': '# Prices\n\n## Bread\n\nA sourdough loaf costs 5.20 euros.\n\n## Cakes\n\nA birthday cake for eight costs 28 euros.'},
+    {'title': 'Allergens', 'text': 'Every bread contains gluten. The almond croissant contains nuts.'},
+]
+
+
+def manifest_for(path, name, version, chunk=MANIFEST_CHUNK):
+    """What `tinylm manifest create FILE --version V [--chunk-size N]` writes (DESIGN.md, "File manifests")."""
+    whole = hashlib.sha256()
+    chunks = []
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            whole.update(block)
+            chunks.append(hashlib.sha256(block).hexdigest())
+    return {'format': 'tinylm-manifest', 'formatVersion': 1, 'name': name, 'version': version,
+            'size': os.path.getsize(path), 'sha256': whole.hexdigest(), 'chunkSize': chunk, 'chunks': chunks}
+
+
+def signing_keys(browser, manifest):
+    """Two Ed25519 key pairs made in the page (WebCrypto), and `manifest` signed with the first:
+    {good, other} public keys in hex, and the signed manifest."""
+    return browser.run("""
+        const [text] = args;
+        const { parseManifest, signManifest, manifestText } = await import('/manifest.js');
+        const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+        const make = () => crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
+        const [good, other] = [await make(), await make()];
+        const signed = await signManifest(parseManifest(text), good.privateKey);
+        return { good: hex(await crypto.subtle.exportKey('raw', good.publicKey)),
+                 other: hex(await crypto.subtle.exportKey('raw', other.publicKey)), signed: JSON.parse(manifestText(signed)) };
+    """, json.dumps(manifest))
+
+
+def stored(browser, module='/tinylm.js', name='modelStore'):
+    """{records, chunks} of one of the page's stores (`name` exported by `module`; models by default)."""
+    return browser.run(f"""
+        const {{ {name}: store }} = await import('{module}');
+        const db = await store.open();
+        const keys = await new Promise((resolve) => {{ const r = db.transaction('chunks').objectStore('chunks').getAllKeys(); r.onsuccess = () => resolve(r.result); }});
+        return {{ records: await store.list(), chunks: keys }};
+    """)
+
+
+def requests_for(server, path):
+    """The GET requests the server logged for `path`, in order."""
+    return [r for r in server.log() if r['path'] == path and r['method'] == 'GET']

@@ -4,16 +4,8 @@ score for score, and keeps it across a reload."""
 
 import base64
 
-from conftest import Browser
+from conftest import BAKERY_DOCUMENTS as DOCUMENTS, Browser
 
-DOCUMENTS = [
-    {'url': '/hours.html', 'format': 'html',
-     'text': '<title>Opening hours</title><h1>Opening hours</h1><p>Tuesday to Friday 7:00 to 18:00.</p>'
-             '<h2>Weekends</h2><p>On Saturday we open at 8 am and close at 2 pm. Closed on Sundays.</p>'},
-    {'url': '/prices.md', 'format': 'markdown',
-     'text': '# Prices\n\n## Bread\n\nA sourdough loaf costs 5.20 euros.\n\n## Cakes\n\nA birthday cake for eight costs 28 euros.'},
-    {'title': 'Allergens', 'text': 'Every bread contains gluten. The almond croissant contains nuts.'},
-]
 QUERIES = ['Are you open on Saturday?', 'How much is a birthday cake?', 'Is there gluten in the bread?']
 SEARCH = """
     const results = [];

@@ -30,6 +30,23 @@ def reference_logits(folder, count):
     return out
 
 
+DIFFERING_LOGITS = """
+    // [name, how many logits differ in their bits from the reference case's] per case
+    // (-1: another count of logits), each case's prompt evaluated in a fresh session.
+    const differingLogits = (model, cases) => cases.map((c) => {
+      const expected = new Uint32Array(Uint8Array.from(atob(c.logits), (ch) => ch.charCodeAt(0)).buffer);
+      const session = model.createSession({ contextLength: 64 });
+      session.evaluate(c.ids);
+      const floats = session.logits();
+      const logits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
+      let count = logits.length === expected.length ? 0 : -1;
+      for (let i = 0; count >= 0 && i < expected.length; i++) if (logits[i] !== expected[i]) count++;
+      session.free();
+      return [c.name, count];
+    });
+"""
+
+
 # SmolLM2 runs the relaxed Q4_1/Q8_0 kernels; Gemma 3 the relaxed Q5_0, Q8_0, Q4_K and Q6_K
 # ones.
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
@@ -42,7 +59,7 @@ def test_modules_give_llama_cpp_logits_bit_for_bit(warm, engine, folder, model_p
     relaxed = engine.has('relaxed_simd')
     browser.get(f'{server.url}/')
     cases = reference_logits(folder, count)
-    result = browser.run(f"""
+    result = browser.run(DIFFERING_LOGITS + f"""
         const [cases, modules] = args;
         const {{ Engine, relaxedSimdSupported }} = await import('/engine.js');
         const bytes = new Uint8Array(await (await fetch('{model_path}')).arrayBuffer());
@@ -50,18 +67,7 @@ def test_modules_give_llama_cpp_logits_bit_for_bit(warm, engine, folder, model_p
         for (const relaxedSimd of modules) {{
           const engine = await Engine.create(undefined, {{ relaxedSimd }});
           const model = engine.loadModel(bytes);
-          const differing = [];
-          for (const c of cases) {{
-            const expected = new Uint32Array(Uint8Array.from(atob(c.logits), (ch) => ch.charCodeAt(0)).buffer);
-            const session = model.createSession({{ contextLength: 64 }});
-            session.evaluate(c.ids);
-            const floats = session.logits();
-            const logits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
-            let count = logits.length === expected.length ? 0 : -1;
-            for (let i = 0; count >= 0 && i < expected.length; i++) if (logits[i] !== expected[i]) count++;
-            session.free();
-            differing.push([c.name, count]);
-          }}
+          const differing = differingLogits(model, cases);
           out.runs[engine.simd] = {{ differing, fused: engine.abi.tinylm_probe_fused_madd(1 + 2 ** -12, -(1 + 2 ** -11)) }};
           model.free();
         }}
@@ -84,26 +90,15 @@ def test_relaxed_k_quant_kernels_give_llama_cpp_logits_on_two_threads(warm):
     server, browser = warm
     browser.get(f'{server.url}/')
     cases = reference_logits('gemma3', 2)
-    result = browser.run("""
+    result = browser.run(DIFFERING_LOGITS + """
         const [cases] = args;
         const { Engine } = await import('/engine.js');
         const bytes = new Uint8Array(await (await fetch('/models/gemma-3-270m-q4_k_m.gguf')).arrayBuffer());
         const engine = await Engine.create(undefined, { relaxedSimd: true, threads: 2, adaptiveThreads: false });
         const model = engine.loadModel(bytes);
-        const differing = [];
-        for (const c of cases) {
-          const expected = new Uint32Array(Uint8Array.from(atob(c.logits), (ch) => ch.charCodeAt(0)).buffer);
-          // (The prompt's batch orders, and in the last layer, which keeps only the last
-          // token, the single-token ones.)
-          const session = model.createSession({ contextLength: 64 });
-          session.evaluate(c.ids);
-          const floats = session.logits();
-          const logits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
-          let count = logits.length === expected.length ? 0 : -1;
-          for (let i = 0; count >= 0 && i < expected.length; i++) if (logits[i] !== expected[i]) count++;
-          session.free();
-          differing.push([c.name, count]);
-        }
+        // (The prompt's batch orders, and in the last layer, which keeps only the last token,
+        // the single-token ones.)
+        const differing = differingLogits(model, cases);
         model.free();
         return { simd: engine.simd, threads: engine.threads, differing };
     """, cases)

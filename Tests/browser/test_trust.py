@@ -10,7 +10,6 @@ evicted store). Each test has a fresh browser profile and serves /models/ from i
   v3  v2 with a few tensors' quantized bytes changed
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,26 +18,14 @@ import time
 import numpy as np
 import pytest
 
-from conftest import JSError, MODEL_PATH, ROOT, SAME_WITHOUT_SHARED_MEMORY
+from conftest import (JSError, MANIFEST_CHUNK as CHUNK, MODEL_PATH, ROOT, SAME_WITHOUT_SHARED_MEMORY, manifest_for,
+                      requests_for, signing_keys, stored)
 
 pytestmark = pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 
-CHUNK = 4 * 1024 * 1024
 NAME = 'smollm2.gguf'
 URL = f'/models/{NAME}'
 CHANGED_TENSORS = ('blk.3.ffn_down.weight', 'blk.14.attn_q.weight', 'blk.27.ffn_up.weight')
-
-
-def manifest_for(path, version):
-    """What `tinylm manifest create FILE --version V` writes (DESIGN.md, "File manifests")."""
-    whole = hashlib.sha256()
-    chunks = []
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(CHUNK), b''):
-            whole.update(block)
-            chunks.append(hashlib.sha256(block).hexdigest())
-    return {'format': 'tinylm-manifest', 'formatVersion': 1, 'name': NAME, 'version': version,
-            'size': os.path.getsize(path), 'sha256': whole.hexdigest(), 'chunkSize': CHUNK, 'chunks': chunks}
 
 
 @pytest.fixture(scope='module')
@@ -67,7 +54,7 @@ def versions(tmp_path_factory):
             blocks[:, 4:] = ((blocks[:, 4:] >> 4) | (blocks[:, 4:] << 4)) & 0xFF
     reader.data.flush()
     del reader
-    return {v: (str(p), manifest_for(p, v)) for v, p in (('v1', v1), ('v2', v2), ('v3', v3))}
+    return {v: (str(p), manifest_for(p, NAME, v)) for v, p in (('v1', v1), ('v2', v2), ('v3', v3))}
 
 
 @pytest.fixture
@@ -95,10 +82,6 @@ def site(server, tmp_path):
     return Site()
 
 
-def requests_for(server, path=URL):
-    return [r for r in server.log() if r['path'] == path and r['method'] == 'GET']
-
-
 def range_bytes(request):
     if not request['range']:
         return None
@@ -118,15 +101,6 @@ def load(browser, url=URL, **options):
     """, url, options)
 
 
-def stored(browser):
-    return browser.run("""
-        const { modelStore } = await import('/tinylm.js');
-        const db = await modelStore.open();
-        const keys = await new Promise((resolve) => { const r = db.transaction('chunks').objectStore('chunks').getAllKeys(); r.onsuccess = () => resolve(r.result); });
-        return { records: await modelStore.list(), chunks: keys };
-    """)
-
-
 # --- 2. integrity by default ----------------------------------------------------------------
 
 def test_published_manifest_checks_each_chunk_as_it_arrives(server, browser, site, versions):
@@ -143,9 +117,9 @@ def test_published_manifest_checks_each_chunk_as_it_arrives(server, browser, sit
 
     # Fixed on the server: the next load fetches from chunk 2 on, and says what it checked.
     server.config(corruptAt=None)
-    before = len(requests_for(server))
+    before = len(requests_for(server, URL))
     loaded = load(browser)
-    again = requests_for(server)[before:]
+    again = requests_for(server, URL)[before:]
     assert range_bytes(again[0])[0] == 2 * CHUNK, again
     assert loaded['verified'] is True and loaded['verification']['source'] == 'manifest'
     assert loaded['version'] == 'v1' and loaded['sha256'] == manifest['sha256']
@@ -165,34 +139,23 @@ def test_without_manifest_the_first_download_is_recorded(server, browser, site, 
 
 def test_public_key_requires_a_signed_manifest(server, browser, site, versions):
     browser.get(f'{server.url}/')
-    # Two key pairs made in the page (WebCrypto Ed25519); the manifest signed with the first.
-    keys = browser.run("""
-        const [text] = args;
-        const { parseManifest, signManifest } = await import('/manifest.js');
-        const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
-        const make = () => crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
-        const [good, other] = [await make(), await make()];
-        const signed = await signManifest(parseManifest(text), good.privateKey);
-        const { manifestText } = await import('/manifest.js');
-        return { good: hex(await crypto.subtle.exportKey('raw', good.publicKey)),
-                 other: hex(await crypto.subtle.exportKey('raw', other.publicKey)), signed: manifestText(signed) };
-    """, json.dumps(versions['v1'][1]))
+    keys = signing_keys(browser, versions['v1'][1])  # the manifest signed with keys['good']
 
     site.publish(versions, 'v1')  # unsigned
     with pytest.raises(JSError) as failure:
         load(browser, publicKey=keys['good'])
     assert failure.value.name == 'SignatureError' and 'not signed' in failure.value.message
-    site.publish(versions, 'v1', manifest=json.loads(keys['signed']))
+    site.publish(versions, 'v1', manifest=keys['signed'])
     with pytest.raises(JSError) as failure:
         load(browser, publicKey=keys['other'])
     assert failure.value.name == 'SignatureError'
     assert stored(browser) == {'records': [], 'chunks': []}, 'nothing is stored before the signature checks out'
-    assert requests_for(server) == [], 'the model itself was never requested'
+    assert requests_for(server, URL) == [], 'the model itself was never requested'
 
     loaded = load(browser, publicKey=keys['good'])
     assert loaded['verified'] is True and loaded['verification']['source'] == 'signed-manifest'
     # A tampered manifest (one chunk hash changed) no longer matches the signature.
-    tampered = json.loads(keys['signed'])
+    tampered = json.loads(json.dumps(keys['signed']))
     tampered['chunks'][5] = '0' * 64
     site.publish(versions, 'v1', manifest=tampered)
     browser.run("const { modelStore } = await import('/tinylm.js'); for (const r of await modelStore.list()) await modelStore.delete(r.id);")
@@ -220,7 +183,7 @@ def test_update_downloads_only_changed_chunks_and_switches_atomically(server, br
         # Interrupted: every response breaks off after 1 MB, so update() gives up (NetworkError);
         # the stored version still loads.
         server.config(cutAfter=1_000_000, cutCount=None)
-        before = len(requests_for(server))
+        before = len(requests_for(server, URL))
         with pytest.raises(JSError) as failure:
             browser.run("const { TinyLM } = await import('/tinylm.js'); await TinyLM.update(args[0]);", URL)
         assert failure.value.name == 'NetworkError', failure.value
@@ -234,11 +197,11 @@ def test_update_downloads_only_changed_chunks_and_switches_atomically(server, br
             const result = await TinyLM.update(args[0], { onProgress: (p) => events.push(p) });
             return { ...result, events: events.length };
         """, URL)
-        sent = sum(r['sent'] for r in requests_for(server)[before:])
+        sent = sum(r['sent'] for r in requests_for(server, URL)[before:])
         measured[version] = (result['downloadedBytes'], sent, len(changed))
         assert result['updated'] is True and result['version'] == version and result['events'] > 0
         assert result['downloadedBytes'] == expected, result
-        cut_attempts = sum(1 for r in requests_for(server)[before:] if r['sent'] == 1_000_000)
+        cut_attempts = sum(1 for r in requests_for(server, URL)[before:] if r['sent'] == 1_000_000)
         assert sent == expected + 1_000_000 * cut_attempts, 'only the changed chunks travel (plus the cut attempts)'
         new = load(browser)
         assert new['sha256'] == manifest['sha256'] and new['version'] == version and new['downloaded'] is False
@@ -260,7 +223,7 @@ def test_file_changing_on_the_server_mid_download_never_mixes(server, browser, s
         window.first = TinyLM.load(args[0]).then((lm) => lm.loaded, (e) => ({ error: e.name, message: e.message }));
     """, URL)
     deadline = time.monotonic() + 60
-    while not any(r['sent'] for r in requests_for(server)) and time.monotonic() < deadline:
+    while not any(r['sent'] for r in requests_for(server, URL)) and time.monotonic() < deadline:
         time.sleep(0.1)
     v3 = site.publish(versions, 'v3')
     loaded = browser.run("return await window.first;")
@@ -282,15 +245,15 @@ def test_file_changing_on_the_server_mid_download_never_mixes(server, browser, s
         const { TinyLM } = await import('/tinylm.js');
         window.second = TinyLM.load(args[0]).then((lm) => lm.loaded, (e) => ({ error: e.name, message: e.message }));
     """, URL)
-    before = len(requests_for(server))
+    before = len(requests_for(server, URL))
     deadline = time.monotonic() + 60
-    while len([r for r in requests_for(server)[before:] if r['sent']]) == 0 and time.monotonic() < deadline:
+    while len([r for r in requests_for(server, URL)[before:] if r['sent']]) == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
     site.publish(versions, 'v3', manifest=None)
     loaded = browser.run("return await window.second;")
     assert 'error' not in loaded, loaded
     assert loaded['sha256'] in (versions['v1'][1]['sha256'], versions['v3'][1]['sha256'])
-    statuses = [r['status'] for r in requests_for(server)[before:]]
+    statuses = [r['status'] for r in requests_for(server, URL)[before:]]
     if loaded['sha256'] == versions['v3'][1]['sha256']:
         assert statuses == [200, 200], statuses  # the resumption's If-Range failed: the whole new file
     else:
@@ -318,9 +281,9 @@ def test_tab_closed_mid_download_and_mid_update_resumes(server, browser, site, v
     browser.driver.switch_to.window(second_tab)
     server.config(rate=None)
     time.sleep(1)  # the server logs a request when it ends: the closed tab's broken one first
-    before = len(requests_for(server))
+    before = len(requests_for(server, URL))
     loaded = load(browser)
-    resumed = requests_for(server)[before:]
+    resumed = requests_for(server, URL)[before:]
     assert range_bytes(resumed[0])[0] >= keep * CHUNK - CHUNK, (keep, resumed)
     assert loaded['sha256'] == versions['v1'][1]['sha256']
 
@@ -368,7 +331,7 @@ def test_two_tabs_loading_at_once_download_once(server, browser, site, versions)
         browser.driver.switch_to.window(tab)
         answers.append(browser.wait_for('window.done', timeout=180))
     assert answers[0] == answers[1] and isinstance(answers[0], list), answers
-    sent = sum(r['sent'] for r in requests_for(server))
+    sent = sum(r['sent'] for r in requests_for(server, URL))
     assert sent == versions['v1'][1]['size'], 'one download for both tabs'
 
 
@@ -400,10 +363,10 @@ def test_evicted_store_downloads_cleanly_again(server, browser, site, versions):
         modelStore.db?.close(); modelStore.db = null;
         await new Promise((resolve, reject) => { const r = indexedDB.deleteDatabase('tinylm-models'); r.onsuccess = resolve; r.onerror = () => reject(r.error); r.onblocked = () => reject(new Error('blocked')); });
     """)
-    before = len(requests_for(server))
+    before = len(requests_for(server, URL))
     loaded = load(browser)
     assert loaded['downloaded'] is True and loaded['verified'] is True
-    assert sum(r['sent'] for r in requests_for(server)[before:]) == versions['v1'][1]['size']
+    assert sum(r['sent'] for r in requests_for(server, URL)[before:]) == versions['v1'][1]['size']
     [record] = stored(browser)['records']
     assert record['complete'] and record['version'] == 'v1'
 

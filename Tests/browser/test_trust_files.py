@@ -12,32 +12,14 @@ import shutil
 
 import pytest
 
-from conftest import MODEL_PATH, ROOT, JSError, SAME_WITHOUT_SHARED_MEMORY
+from conftest import (BAKERY_DOCUMENTS, MANIFEST_CHUNK as CHUNK, MODEL_PATH, ROOT, JSError, SAME_WITHOUT_SHARED_MEMORY,
+                      manifest_for, requests_for, signing_keys, stored)
 
 pytestmark = pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 
 ADAPTER = os.path.join(ROOT, '..', 'shared', 'reference', 'smollm2-lora', 'smollm2-test-lora.gguf')
 EMBEDDER = os.path.join(ROOT, 'models', 'all-MiniLM-L6-v2.gguf')
-CHUNK = 4 * 1024 * 1024
-DOCUMENTS = [
-    {'url': '/hours.html', 'format': 'html',
-     'text': '<title>Opening hours</title><h1>Opening hours</h1><p>Tuesday to Friday 7:00 to 18:00.</p>'
-             '<h2>Weekends</h2><p>On Saturday we open at 8 am and close at 2 pm. Closed on Sundays.</p>'},
-    {'url': '/prices.md', 'format': 'markdown',
-     'text': '# Prices\n\n## Bread\n\nA sourdough loaf costs 5.20 euros.\n\n## Cakes\n\nA birthday cake for eight costs 28 euros.'},
-]
-
-
-def manifest_for(path, name, version, chunk=CHUNK):
-    """What `tinylm manifest create FILE --version V [--chunk-size N]` writes."""
-    whole = hashlib.sha256()
-    chunks = []
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            whole.update(block)
-            chunks.append(hashlib.sha256(block).hexdigest())
-    return {'format': 'tinylm-manifest', 'formatVersion': 1, 'name': name, 'version': version,
-            'size': os.path.getsize(path), 'sha256': whole.hexdigest(), 'chunkSize': chunk, 'chunks': chunks}
+DOCUMENTS = BAKERY_DOCUMENTS[:2]
 
 
 @pytest.fixture
@@ -52,34 +34,6 @@ def site(server, tmp_path):
 
 def publish_manifest(folder, name, manifest):
     (folder / f'{name}.manifest.json').write_text(json.dumps(manifest))
-
-
-def signing_keys(browser, manifest):
-    """Two Ed25519 key pairs made in the page, and `manifest` signed with the first."""
-    return browser.run("""
-        const [text] = args;
-        const { parseManifest, signManifest, manifestText } = await import('/manifest.js');
-        const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
-        const make = () => crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
-        const [good, other] = [await make(), await make()];
-        const signed = await signManifest(parseManifest(text), good.privateKey);
-        return { good: hex(await crypto.subtle.exportKey('raw', good.publicKey)),
-                 other: hex(await crypto.subtle.exportKey('raw', other.publicKey)), signed: JSON.parse(manifestText(signed)) };
-    """, json.dumps(manifest))
-
-
-def stored(browser, module, name):
-    """{records, chunks} of one of the page's stores (`name` exported by `module`)."""
-    return browser.run(f"""
-        const {{ {name}: store }} = await import('{module}');
-        const db = await store.open();
-        const keys = await new Promise((resolve) => {{ const r = db.transaction('chunks').objectStore('chunks').getAllKeys(); r.onsuccess = () => resolve(r.result); }});
-        return {{ records: await store.list(), chunks: keys }};
-    """)
-
-
-def gets(server, path):
-    return [r for r in server.log() if r['path'] == path and r['method'] == 'GET']
 
 
 LOAD_ADAPTER = """
@@ -116,12 +70,12 @@ def test_adapter_checked_against_its_manifest_and_its_signature(server, browser,
     keys = signing_keys(browser, manifest)
     publish_manifest(site, 'lora.gguf', keys['signed'])
     browser.run("const { adapterStore } = await import('/adapters.js'); for (const r of await adapterStore.list()) await adapterStore.delete(r.id);")
-    before = len(gets(server, '/models/lora.gguf'))
+    before = len(requests_for(server, '/models/lora.gguf'))
     with pytest.raises(JSError) as failure:
         browser.run(LOAD_ADAPTER, {'publicKey': keys['other']})
     assert failure.value.name == 'SignatureError', failure.value.message
     assert stored(browser, '/adapters.js', 'adapterStore') == {'records': [], 'chunks': []}
-    assert len(gets(server, '/models/lora.gguf')) == before, 'the adapter itself was never requested'
+    assert len(requests_for(server, '/models/lora.gguf')) == before, 'the adapter itself was never requested'
 
     signed = browser.run(LOAD_ADAPTER, {'publicKey': keys['good']})
     assert signed['verified'] is True and signed['verification']['source'] == 'signed-manifest'
@@ -147,9 +101,9 @@ def test_adapter_chunk_corrupted_in_storage_is_fetched_again(server, browser, si
         window.lm.terminate();
         window.lm = null;
     """, manifest['chunks'][1])
-    before = gets(server, '/models/lora.gguf')
+    before = requests_for(server, '/models/lora.gguf')
     again = browser.run(LOAD_ADAPTER, None)
-    fetched = gets(server, '/models/lora.gguf')[len(before):]
+    fetched = requests_for(server, '/models/lora.gguf')[len(before):]
     assert again['refetched'] is True and again['verified'] is True and again['sha256'] == manifest['sha256']
     assert [r['range'] for r in fetched] == [f'bytes={CHUNK}-{manifest["size"] - 1}'], fetched
 
@@ -179,7 +133,7 @@ def test_embedder_checked_against_its_manifest_and_its_signature(server, browser
         browser.run(load, {'publicKey': keys['other']})
     assert failure.value.name == 'SignatureError', failure.value.message
     assert stored(browser, '/tinylm.js', 'modelStore') == {'records': [], 'chunks': []}
-    assert gets(server, '/models/minilm.gguf') == []
+    assert requests_for(server, '/models/minilm.gguf') == []
 
     server.config(corruptAt=3 * CHUNK + 7)
     with pytest.raises(JSError) as failure:
@@ -222,7 +176,7 @@ def test_knowledge_file_checked_against_its_manifest_and_its_signature(server, b
         browser.run(from_file, {'publicKey': keys['other']})
     assert failure.value.name == 'SignatureError', failure.value.message
     assert stored(browser, '/knowledge-files.js', 'knowledgeFileStore') == {'records': [], 'chunks': []}
-    assert gets(server, '/models/site.tlmk') == []
+    assert requests_for(server, '/models/site.tlmk') == []
 
     server.config(corruptAt=2 * chunk + 10)
     with pytest.raises(JSError) as failure:
@@ -238,9 +192,9 @@ def test_knowledge_file_checked_against_its_manifest_and_its_signature(server, b
     assert result['file']['verified'] is True and result['file']['verification']['source'] == 'signed-manifest'
     assert result['file']['version'] == 'k1' and result['file']['sha256'] == manifest['sha256']
     # Stored: the next page reads it from IndexedDB without asking for the file.
-    before = len(gets(server, '/models/site.tlmk'))
+    before = len(requests_for(server, '/models/site.tlmk'))
     again = browser.run(from_file, {'publicKey': keys['good']})
-    assert again['file']['downloaded'] is False and len(gets(server, '/models/site.tlmk')) == before
+    assert again['file']['downloaded'] is False and len(requests_for(server, '/models/site.tlmk')) == before
 
 
 def test_app_storage_lists_every_kind_of_file_and_deletes_each(server, browser, site):

@@ -1,6 +1,7 @@
 // The Node CLI (scripts/tinylm-node.mjs, the wasm build) and the native tinylm are
 // interchangeable: the same subcommands and flags give the same output (token ids, model info,
-// greedy text of generate and chat, multi-turn chats through the KV-cache-reusing transcript).
+// greedy text of generate and chat, multi-turn chats through the KV-cache-reusing transcript,
+// chats with tools under each --tool-choice).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -89,6 +90,46 @@ test('greedy chat gives the same answers, one-shot and over several turns', asyn
   assert.deepEqual(counts(wasm.stderr), counts(native.stderr));
   assert.equal(counts(native.stderr).length, 3);
   for (const [, evaluated, reused] of counts(native.stderr).slice(1)) assert.ok(reused > 0 && evaluated < 40, `${evaluated} evaluated, ${reused} reused`);
+});
+
+test('chat --tools: --tool-choice auto (the default) answers in text where the model writes text; required and a tool name make it a call; none leaves the tools out', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tinylm-cli-'));
+  const tools = path.join(dir, 'tools.json');
+  const tool = (name, description, properties) => ({ type: 'function', function: { name, description, parameters: { type: 'object', properties, required: Object.keys(properties) } } });
+  await writeFile(tools, JSON.stringify([tool('get_weather', 'Current weather in a city', { city: { type: 'string' } }),
+    tool('get_time', 'Current time in a timezone', { timezone: { type: 'string' } })]));
+  // No repeat penalty: SmolLM2 writes calls reliably only without it.
+  const chat = ['chat', '--model', smolLM2Path, '--prompt', 'What is the capital of France?', '--temperature', '0', '--repeat-penalty', '1', '--max-tokens', '48'];
+  /** The calls the CLI prints on the line after the answer, or null. */
+  const callsIn = (stdout) => {
+    const last = stdout.trimEnd().split('\n').at(-1);
+    try { const calls = JSON.parse(last); return Array.isArray(calls) ? calls : null; } catch { return null; }
+  };
+  const nativeOnly = async (args) => (await run(nativeTool, [...args.slice(0, 1), '--threads', '1', ...args.slice(1)])).stdout;
+
+  let [native, wasm] = await both([...chat, '--tools', tools]);
+  assert.equal(wasm.stdout, native.stdout);
+  assert.equal(callsIn(native.stdout), null, native.stdout);
+  assert.ok(native.stdout.trim().length > 0);
+  assert.equal(await nativeOnly([...chat, '--tools', tools, '--tool-choice', 'auto']), native.stdout);
+
+  [native, wasm] = await both([...chat, '--tools', tools, '--tool-choice', 'required']);
+  assert.equal(wasm.stdout, native.stdout);
+  assert.ok(['get_weather', 'get_time'].includes(callsIn(native.stdout)?.[0]?.function?.name), native.stdout);
+
+  [native, wasm] = await both([...chat, '--tools', tools, '--tool-choice', 'get_time']);
+  assert.equal(wasm.stdout, native.stdout);
+  const [call] = callsIn(native.stdout) ?? [];
+  assert.equal(call?.function?.name, 'get_time', native.stdout);
+  assert.equal(typeof JSON.parse(call.function.arguments).timezone, 'string');
+
+  [native, wasm] = await both([...chat, '--tools', tools, '--tool-choice', 'none']);
+  assert.equal(wasm.stdout, native.stdout);
+  assert.equal(native.stdout, await nativeOnly(chat), 'none: the chat as without --tools');
+
+  for (const command of [[nativeTool], [process.execPath, nodeCLI]]) {
+    await assert.rejects(run(command[0], [...command.slice(1), ...chat, '--tools', tools, '--tool-choice', 'get_news']), /no tool named 'get_news'/);
+  }
 });
 
 test('bench prints the native table layout', async () => {

@@ -303,7 +303,7 @@ function outcomeReply(outcome, before) {
 async function trapped(error) {
   if (!(error instanceof WebAssembly.RuntimeError || error instanceof RangeError)) throw error;
   const reply = { status: 'trap', message: String(error.message), stack: String(error.stack).split('\n').slice(0, 12).join('\n') };
-  await start();
+  await start(); // the instance's state is unknown after a trap: start over with pristine seeds
   return reply;
 }
 
@@ -312,12 +312,7 @@ async function adapterCase(frame) {
   const seed = seeds.get(frame.u32());
   frame.u32(); // flags: only the native worker checks weights
   const options = frame.take(frame.u32());
-  const edits = [];
-  for (let count = frame.u32(); count > 0; count--) {
-    const offset = frame.u64();
-    const deleteCount = frame.u64();
-    edits.push({ offset, deleteCount, insert: frame.take(frame.u32()) });
-  }
+  const edits = frame.edits();
   const before = engine.memoryBytes;
   if (!baseModels.has(baseIndex)) {
     const base = seeds.get(baseIndex);
@@ -360,6 +355,15 @@ class Frame {
   u64() { const v = this.view.getBigUint64(this.offset, true); this.offset += 8; return Number(v); }
   take(n) { const v = this.bytes.subarray(this.offset, this.offset + n); this.offset += n; return v; }
   rest() { return this.bytes.subarray(this.offset); }
+  edits() {
+    const edits = [];
+    for (let count = this.u32(); count > 0; count--) {
+      const offset = this.u64();
+      const deleteCount = this.u64();
+      edits.push({ offset, deleteCount, insert: this.take(this.u32()) });
+    }
+    return edits;
+  }
 }
 
 async function modelCase(frame) {
@@ -367,30 +371,18 @@ async function modelCase(frame) {
   const flags = frame.u32();
   const options = frame.take(frame.u32());
   const chat = frame.take(frame.u32());
-  const edits = [];
-  for (let count = frame.u32(); count > 0; count--) {
-    const offset = frame.u64();
-    const deleteCount = frame.u64();
-    edits.push({ offset, deleteCount, insert: frame.take(frame.u32()) });
-  }
+  const edits = frame.edits();
   const before = engine.memoryBytes;
   const file = view(seed, edits);
   let restarted = false;
   try {
     const outcome = runModel(file.pointer, file.length, options, chat, (flags & 1) !== 0);
-    const reply = { status: outcome.loaded ? 'loaded' : 'error', memory: engine.memoryBytes, grew: engine.memoryBytes - before };
-    if (!outcome.loaded) Object.assign(reply, { kind: outcome.kind, message: outcome.message.slice(0, 300) });
-    reply.summary = sha256(outcome.loaded ? outcome.summary : '');
-    reply.loadSummary = sha256(outcome.loaded ? outcome.loadSummary : '');
-    reply.finite = outcome.loaded ? outcome.finite : true;
+    const reply = outcomeReply(outcome, before);
     if (flags & 2) reply.parts = outcome.summary ?? '';
     return reply;
   } catch (error) {
-    if (!(error instanceof WebAssembly.RuntimeError || error instanceof RangeError)) throw error;
-    const reply = { status: 'trap', message: String(error.message), stack: String(error.stack).split('\n').slice(0, 12).join('\n') };
     restarted = true;
-    await start(); // the instance's state is unknown after a trap: start over with pristine seeds
-    return reply;
+    return await trapped(error);
   } finally {
     if (!restarted) restore(seed, file.dirty);
   }

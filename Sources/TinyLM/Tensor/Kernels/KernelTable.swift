@@ -89,137 +89,109 @@ enum KernelTable {
         multiply(job, rows: rows, chunk: chunk, isa: preferred)
     }
 
-    /// The same with `isa`'s kernel (which this build must have).
+    /// The same with `isa`'s kernel (which this build must have). One function per column of
+    /// the table above, one line per format; a column without a format's kernel runs SIMD128's.
     static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int, isa: KernelISA) {
-        switch job.weight.type {
-        case .q4_0:
-            switch isa {
-            case .reference: reference(job, rows, Q4_0.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q4_0.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q4_0.AVX2.self, job, rows: rows) { Q4_0.SIMD128.multiply(job, rows: $0) }
-            #endif
-            default: Q4_0.SIMD128.multiply(job, rows: rows)
-            }
-        case .q4_1:
-            switch isa {
-            case .reference: reference(job, rows, Q4_1.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q4_1.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q4_1.AVX2.self, job, rows: rows) { Q4_1.SIMD128.multiply(job, rows: $0) }
-            #endif
-            #if TINYLM_RELAXED_SIMD
-            case .wasmRelaxed: Q4_1.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
-            #endif
-            default: Q4_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
-            }
-        case .q5_0:
-            switch isa {
-            case .reference: reference(job, rows, Q5_0.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q5_0.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q5_0.AVX2.self, job, rows: rows) { Q5_0.SIMD128.multiply(job, rows: $0) }
-            #endif
-            #if TINYLM_RELAXED_SIMD
-            case .wasmRelaxed: Q5_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
-            #endif
-            default: Q5_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
-            }
-        case .q5_1:
-            switch isa {
-            case .reference: reference(job, rows, Q5_1.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q5_1.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q5_1.AVX2.self, job, rows: rows) { Q5_1.SIMD128.multiply(job, rows: $0) }
-            #endif
-            default: Q5_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
-            }
-        case .q8_0:
-            switch isa {
-            case .reference: reference(job, rows, Q8_0.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q8_0.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q8_0.AVX2.self, job, rows: rows) { Q8_0.SIMD128.multiply(job, rows: $0) }
-            #endif
-            #if TINYLM_RELAXED_SIMD
-            case .wasmRelaxed: Q8_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
-            #endif
-            default: Q8_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
-            }
-        case .q2_K:
-            switch isa {
-            case .reference: reference(job, rows, Q2_K.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q2_K.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q2_K.AVX2.self, .q2_K, job, rows: rows) { Q2_K.SIMD128.multiply($0, rows: $1) }
-            #endif
-            default: Q2_K.SIMD128.multiply(job, rows: rows)
-            }
-        case .q3_K:
-            switch isa {
-            case .reference: reference(job, rows, Q3_K.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q3_K.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q3_K.AVX2.self, .q3_K, job, rows: rows) { Q3_K.SIMD128.multiply($0, rows: $1) }
-            #endif
-            default: Q3_K.SIMD128.multiply(job, rows: rows)
-            }
-        case .q4_K:
-            switch isa {
-            case .reference: reference(job, rows, Q4_K.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q4_K.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q4_K.AVX2.self, .q4_K, job, rows: rows) { Q4_K.SIMD128.multiply($0, rows: $1) }
-            #endif
-            #if TINYLM_RELAXED_SIMD
-            case .wasmRelaxed: Q4_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
-            #endif
-            default: Q4_K.SIMD128.multiply(job, rows: rows)
-            }
-        case .q5_K:
-            switch isa {
-            case .reference: reference(job, rows, Q5_K.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q5_K.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q5_K.AVX2.self, .q5_K, job, rows: rows) { Q5_K.SIMD128.multiply($0, rows: $1) }
-            #endif
-            default: Q5_K.SIMD128.multiply(job, rows: rows)
-            }
-        case .q6_K:
-            switch isa {
-            case .reference: reference(job, rows, Q6_K.Reference.dot)
-            #if TINYLM_X86_AVX2
-            case .avx2: Q6_K.AVX2.multiply(job, rows: rows)
-            #endif
-            #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-            case .avx512: AVX512Kernels.multiply(Q6_K.AVX2.self, .q6_K, job, rows: rows) { Q6_K.SIMD128.multiply($0, rows: $1) }
-            #endif
-            #if TINYLM_RELAXED_SIMD
-            case .wasmRelaxed: Q6_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
-            #endif
-            default: Q6_K.SIMD128.multiply(job, rows: rows)
-            }
-        default:
-            preconditionFailure("KernelTable: no kernel for this tensor type")
+        switch isa {
+        case .reference: referenceKernel(job, rows)
+        #if TINYLM_X86_AVX2
+        case .avx2: avx2Kernel(job, rows)
+        #endif
+        #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
+        case .avx512: avx512Kernel(job, rows)
+        #endif
+        #if TINYLM_RELAXED_SIMD
+        case .wasmRelaxed: wasmRelaxedKernel(job, rows, chunk)
+        #endif
+        default: simd128Kernel(job, rows, chunk)
         }
+    }
+
+    static func referenceKernel(_ job: KernelJob, _ rows: Range<Int>) {
+        switch job.weight.type {
+        case .q4_0: reference(job, rows, Q4_0.Reference.dot)
+        case .q4_1: reference(job, rows, Q4_1.Reference.dot)
+        case .q5_0: reference(job, rows, Q5_0.Reference.dot)
+        case .q5_1: reference(job, rows, Q5_1.Reference.dot)
+        case .q8_0: reference(job, rows, Q8_0.Reference.dot)
+        case .q2_K: reference(job, rows, Q2_K.Reference.dot)
+        case .q3_K: reference(job, rows, Q3_K.Reference.dot)
+        case .q4_K: reference(job, rows, Q4_K.Reference.dot)
+        case .q5_K: reference(job, rows, Q5_K.Reference.dot)
+        case .q6_K: reference(job, rows, Q6_K.Reference.dot)
+        default: noKernel()
+        }
+    }
+
+    static func simd128Kernel(_ job: KernelJob, _ rows: Range<Int>, _ chunk: Int) {
+        switch job.weight.type {
+        case .q4_0: Q4_0.SIMD128.multiply(job, rows: rows)
+        case .q4_1: Q4_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
+        case .q5_0: Q5_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
+        case .q5_1: Q5_1.SIMD128.multiply(job, rows: rows, chunk: chunk)
+        case .q8_0: Q8_0.SIMD128.multiply(job, rows: rows, chunk: chunk)
+        case .q2_K: Q2_K.SIMD128.multiply(job, rows: rows)
+        case .q3_K: Q3_K.SIMD128.multiply(job, rows: rows)
+        case .q4_K: Q4_K.SIMD128.multiply(job, rows: rows)
+        case .q5_K: Q5_K.SIMD128.multiply(job, rows: rows)
+        case .q6_K: Q6_K.SIMD128.multiply(job, rows: rows)
+        default: noKernel()
+        }
+    }
+
+    #if TINYLM_X86_AVX2
+    static func avx2Kernel(_ job: KernelJob, _ rows: Range<Int>) {
+        switch job.weight.type {
+        case .q4_0: Q4_0.AVX2.multiply(job, rows: rows)
+        case .q4_1: Q4_1.AVX2.multiply(job, rows: rows)
+        case .q5_0: Q5_0.AVX2.multiply(job, rows: rows)
+        case .q5_1: Q5_1.AVX2.multiply(job, rows: rows)
+        case .q8_0: Q8_0.AVX2.multiply(job, rows: rows)
+        case .q2_K: Q2_K.AVX2.multiply(job, rows: rows)
+        case .q3_K: Q3_K.AVX2.multiply(job, rows: rows)
+        case .q4_K: Q4_K.AVX2.multiply(job, rows: rows)
+        case .q5_K: Q5_K.AVX2.multiply(job, rows: rows)
+        case .q6_K: Q6_K.AVX2.multiply(job, rows: rows)
+        default: noKernel()
+        }
+    }
+    #endif
+
+    #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
+    /// The layouts' AVX-512 kernels over the formats' AVX2 unpacking; what they leave goes to
+    /// SIMD128 (the closures).
+    static func avx512Kernel(_ job: KernelJob, _ rows: Range<Int>) {
+        switch job.weight.type {
+        case .q4_0: AVX512Kernels.multiply(Q4_0.AVX2.self, job, rows: rows) { Q4_0.SIMD128.multiply(job, rows: $0) }
+        case .q4_1: AVX512Kernels.multiply(Q4_1.AVX2.self, job, rows: rows) { Q4_1.SIMD128.multiply(job, rows: $0) }
+        case .q5_0: AVX512Kernels.multiply(Q5_0.AVX2.self, job, rows: rows) { Q5_0.SIMD128.multiply(job, rows: $0) }
+        case .q5_1: AVX512Kernels.multiply(Q5_1.AVX2.self, job, rows: rows) { Q5_1.SIMD128.multiply(job, rows: $0) }
+        case .q8_0: AVX512Kernels.multiply(Q8_0.AVX2.self, job, rows: rows) { Q8_0.SIMD128.multiply(job, rows: $0) }
+        case .q2_K: AVX512Kernels.multiply(Q2_K.AVX2.self, .q2_K, job, rows: rows) { Q2_K.SIMD128.multiply($0, rows: $1) }
+        case .q3_K: AVX512Kernels.multiply(Q3_K.AVX2.self, .q3_K, job, rows: rows) { Q3_K.SIMD128.multiply($0, rows: $1) }
+        case .q4_K: AVX512Kernels.multiply(Q4_K.AVX2.self, .q4_K, job, rows: rows) { Q4_K.SIMD128.multiply($0, rows: $1) }
+        case .q5_K: AVX512Kernels.multiply(Q5_K.AVX2.self, .q5_K, job, rows: rows) { Q5_K.SIMD128.multiply($0, rows: $1) }
+        case .q6_K: AVX512Kernels.multiply(Q6_K.AVX2.self, .q6_K, job, rows: rows) { Q6_K.SIMD128.multiply($0, rows: $1) }
+        default: noKernel()
+        }
+    }
+    #endif
+
+    #if TINYLM_RELAXED_SIMD
+    static func wasmRelaxedKernel(_ job: KernelJob, _ rows: Range<Int>, _ chunk: Int) {
+        switch job.weight.type {
+        case .q4_1: Q4_1.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q5_0: Q5_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q8_0: Q8_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q4_K: Q4_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q6_K: Q6_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        default: simd128Kernel(job, rows, chunk)
+        }
+    }
+    #endif
+
+    static func noKernel() -> Never {
+        preconditionFailure("KernelTable: no kernel for this tensor type")
     }
 
     /// A scalar reference run row by row, token by token.

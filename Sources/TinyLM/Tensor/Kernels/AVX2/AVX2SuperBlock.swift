@@ -43,6 +43,65 @@ protocol AVX2SuperBlockFormat {
     static var int16Chunks: Int { get }
 }
 
+/// Q4_K and Q5_K: eight 32-value groups, each with a 6-bit scale and a 6-bit min (the 12 bytes
+/// at offset 4, unpackScaleMin), and unsigned codes; they differ only in how the codes are
+/// stored, so each gives `pairCodes` and shares the rest.
+protocol AVX2SixBitScaleFormat: AVX2SuperBlockFormat {
+    /// The 32 codes of groups 2·pair and 2·pair + 1 as bytes, in value order.
+    static func pairCodes(_ block: UnsafeRawPointer, _ pair: Int) -> (SIMD32<UInt8>, SIMD32<UInt8>)
+}
+
+extension AVX2SixBitScaleFormat {
+    /// A block's eight scales as Int16 (in both 128-bit halves) and eight mins as Int32.
+    @inline(__always)
+    static func scales(_ block: UnsafeRawPointer) -> (scales: SIMD16<Int16>, mins: SIMD8<Int32>) {
+        let sm = unpackScaleMin(block + 4)
+        return (tinylm_widen_u8_i16(unsafeBitCast(SIMD2<UInt64>(repeating: sm.scales), to: SIMD16<UInt8>.self)),
+                tinylm_widen_u8_i32(unsafeBitCast(SIMD2<UInt64>(sm.mins, 0), to: SIMD16<UInt8>.self)))
+    }
+
+    @inline(__always)
+    static func lanes(_ block: UnsafeRawPointer, _ y: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+        let s = scales(block).scales
+        var lanes = SIMD8<Int32>()
+        for pair in 0..<4 {
+            let q = pairCodes(block, pair)
+            lanes &+= tinylm_madd_i16(tinylm_maddubs_u8i8(q.0, y.loadUnaligned(fromByteOffset: 64 * pair, as: SIMD32<Int8>.self)),
+                                      AVX2Lanes.broadcastLanes(s, 2 * pair, 2 * pair))
+                &+ tinylm_madd_i16(tinylm_maddubs_u8i8(q.1, y.loadUnaligned(fromByteOffset: 64 * pair + 32, as: SIMD32<Int8>.self)),
+                                   AVX2Lanes.broadcastLanes(s, 2 * pair + 1, 2 * pair + 1))
+        }
+        return lanes
+    }
+
+    /// Lane j: m_j·S_j (S: the sums of 32 activations).
+    @inline(__always)
+    static func minLanes(_ block: UnsafeRawPointer, _ bsums: SIMD16<Int16>) -> SIMD8<Int32> {
+        scales(block).mins &* tinylm_madd_i16(bsums, SIMD16(repeating: 1))
+    }
+
+    /// The codes, and each 32-value scale or min twice, once per 16 values.
+    @inline(__always)
+    static func unpack(_ block: UnsafeRawPointer, _ codes: UnsafeMutablePointer<SIMD32<UInt8>>) -> (scales: SIMD16<Int16>, mins: SIMD16<Int16>) {
+        for pair in 0..<4 {
+            let q = pairCodes(block, pair)
+            codes[2 * pair] = q.0
+            codes[2 * pair + 1] = q.1
+        }
+        // Bytes spread apart, then doubled.
+        @inline(__always) func spread(_ x: UInt64) -> UInt64 {
+            var v = (x | x &<< 16) & 0x0000_FFFF_0000_FFFF
+            v = (v | v &<< 8) & 0x00FF_00FF_00FF_00FF
+            return v | v &<< 8
+        }
+        @inline(__always) func doubled(_ word: UInt64) -> SIMD16<Int16> {
+            tinylm_widen_u8_i16(unsafeBitCast(SIMD2<UInt64>(spread(word & 0xFFFF_FFFF), spread(word &>> 32)), to: SIMD16<UInt8>.self))
+        }
+        let sm = unpackScaleMin(block + 4)
+        return (doubled(sm.scales), doubled(sm.mins))
+    }
+}
+
 enum AVX2SuperBlock {
     /// Where a format's vec_dot puts Σ m·T (see the formats' scalar references).
     enum VecDotMins {
