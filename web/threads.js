@@ -9,7 +9,7 @@
 // publishes the job in a small shared control block and bumps the generation word, then claims
 // task indices like every helper does, calling the export tinylm_run_task(index), and spins
 // until all `count` tasks are reported done. Helpers spin on the generation word for a while
-// after each job (a decode step has a few hundred sections ~50–200 µs apart, and waking a
+// after each job (a decode step has about 150 sections ~50–200 µs apart, and waking a
 // sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
 // sequentially consistent JS Atomics, which order the plain wasm loads and stores around them.
 //

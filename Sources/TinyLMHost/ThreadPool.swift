@@ -6,8 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A fixed set of worker threads that run the core's parallel kernels. A decode step issues a
-/// few hundred short parallel regions, so wake-up latency dominates: workers spin on an atomic
+/// A fixed set of worker threads that run the core's parallel kernels. A decode step issues
+/// about 150 short parallel regions, so wake-up latency dominates: workers spin on an atomic
 /// job counter for a while after each job and only then sleep on a condition variable.
 public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
     public let concurrency: Int

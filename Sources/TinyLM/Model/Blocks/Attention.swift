@@ -45,9 +45,11 @@ struct Attention {
         case .separate(let query, let key, let value):
             (queries, keys, values) = (state.queries, state.keys, state.values)
             (qStride, kStride, vStride) = (qWidth, kWidth, vWidth)
-            query(input, inputStride: query.columns, batch: batch, output: queries, outputStride: qWidth, state: state)
-            key(input, inputStride: key.columns, batch: batch, output: keys, outputStride: kWidth, state: state)
-            value(input, inputStride: value.columns, batch: batch, output: values, outputStride: vWidth, state: state)
+            // One parallel section for the three where they can share it (LinearGroup).
+            LinearGroup.multiply(.init(linear: query, output: queries, outputStride: qWidth),
+                                 .init(linear: key, output: keys, outputStride: kWidth),
+                                 .init(linear: value, output: values, outputStride: vWidth),
+                                 input: input, batch: batch, state: state)
         case .fused(let qkv):
             (queries, keys, values) = (state.queries, state.queries + qWidth, state.queries + qWidth + kWidth)
             qStride = qkv.rows

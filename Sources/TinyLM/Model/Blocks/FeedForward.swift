@@ -20,26 +20,30 @@ struct FeedForward {
         let hidden = down.columns
         let stride = 2 * hidden
         let executor = state.executor
-        switch gateAndUp {
-        case .separate(let gate, let up):
-            gate(input, inputStride: gate.columns, batch: batch, output: hiddenBuffer, outputStride: stride, state: state)
-            up(input, inputStride: up.columns, batch: batch, output: hiddenBuffer + hidden, outputStride: stride, state: state)
-        case .fused(let gateUp):
-            gateUp(input, inputStride: gateUp.columns, batch: batch, output: hiddenBuffer, outputStride: stride, state: state)
-        }
-        // Token by token, so a prompt's activations split across threads like the matmuls
-        // (each element's arithmetic is the same however they are split). The result
-        // overwrites each token's gate values.
-        executor.parallelRanges(batch) { tokens in
+        // The activation overwrites each token's gate values; each element's arithmetic is the
+        // same however rows and tokens are split across threads.
+        func activate(_ rows: Range<Int>, _ tokens: Range<Int>) {
             for t in tokens {
                 let gate = hiddenBuffer + t * stride, up = gate + hidden
                 switch activation {
                 case .silu:
-                    Self.swiglu(gate, up, count: hidden)
+                    Self.swiglu(gate, up, count: hidden, rows: rows)
                 case .geluTanh(let table):
-                    for i in 0..<hidden { gate[i] = table(gate[i]) * up[i] }
+                    for i in rows { gate[i] = table(gate[i]) * up[i] }
                 }
             }
+        }
+        switch gateAndUp {
+        case .separate(let gate, let up):
+            // One parallel section: each chunk of rows through gate and up, then its activation
+            // (LinearGroup).
+            LinearGroup.multiplyPaired(.init(linear: gate, output: hiddenBuffer, outputStride: stride),
+                                       .init(linear: up, output: hiddenBuffer + hidden, outputStride: stride),
+                                       input: input, batch: batch, state: state, combine: activate)
+        case .fused(let gateUp):
+            gateUp(input, inputStride: gateUp.columns, batch: batch, output: hiddenBuffer, outputStride: stride, state: state)
+            // Token by token, so a prompt's activations split across threads like the matmuls.
+            executor.parallelRanges(batch) { tokens in activate(0..<hidden, tokens) }
         }
         down(hiddenBuffer, inputStride: stride, batch: batch, output: output, outputStride: down.rows, state: state)
     }
@@ -49,10 +53,14 @@ struct FeedForward {
     /// ggml_v_expf being a polynomial (not a correctly rounded exp), and the last count mod 16
     /// values with expf — so that the activations quantized for the down projection match bit
     /// for bit.
-    static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-        var i = 0
+    /// Only elements `rows` (bounded by multiples of 8 or the row's end) are computed, each exactly as in
+    /// the whole row.
+    static func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int, rows: Range<Int>) {
+        precondition(rows.lowerBound % 8 == 0 && (rows.upperBound % 8 == 0 || rows.upperBound == count) && rows.upperBound <= count,
+                     "swiglu: rows must be whole eights of the row")
+        var i = rows.lowerBound
         let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
-        let vectorized = count - count % 16
+        let vectorized = Swift.min(count - count % 16, rows.upperBound)
         while i < vectorized {
             let x = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             let e = expApprox(SIMD8<Float>() - x)
@@ -60,7 +68,7 @@ struct FeedForward {
             g.storeBytes(of: y, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
-        while i < count {
+        while i < rows.upperBound {
             // ggml's scalar tail: x / (1 + expf(-x)).
             let x = gate[i]
             gate[i] = x / (1 + Math.expf(-x)) * up[i]

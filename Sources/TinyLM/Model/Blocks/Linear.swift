@@ -15,6 +15,13 @@ struct Linear {
                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
         MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
                                 output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)
+        addAdapterTerms(input, inputStride: inputStride, batch: batch, output: output, outputStride: outputStride, state: state)
+    }
+
+    /// Adds the adapters' low-rank products for this matrix to `output`, which already holds
+    /// W·x (LinearGroup multiplies several matrices in one section, then calls this for each).
+    func addAdapterTerms(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
         if let slot, let adapters = state.adapters {
             adapters.add(slot: slot, input: input, inputStride: inputStride, batch: batch,
                          output: output, outputStride: outputStride, state: state)
