@@ -1,0 +1,168 @@
+// What Q4_K and Q5_K share on relaxed SIMD: eight 32-value sub-blocks per super-block, each
+// with a 6-bit scale and a 6-bit min (bytes 4–15, one packing), under an f16 d and dmin (bytes
+// 0–3). Their stored q (Q4_K: 0…15, Q5_K: 0…31) is the 0…127 operand of
+// i16x8.relaxed_dot_i8x16_i7x16 (pmaddubsw); i32x4.dot_i16x8 (pmaddwd) multiplies the pair
+// sums by the sub-block's scale, as ggml's x86 vec_dot does. The integer sums are exact, so
+// the float steps are those of the SIMD128 kernels, in llama.cpp's vec_dot and tiled orders
+// (Q4_K.Reference.vecDot, Q5_K.Reference.vecDot, ReferenceOrders.tiled).
+
+#if TINYLM_RELAXED_SIMD
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
+/// A K-quant with Q4_K's sub-blocks, scales and mins, as the kernels below run it.
+protocol WasmRelaxedScaleMinFormat {
+    static var blockBytes: Int { get }
+    /// vec_dot keeps the mins' sums in four lanes (Q4_K) rather than one scalar (Q5_K).
+    static var minsInLanes: Bool { get }
+    /// Sub-blocks 2g and 2g + 1 of the block at `w` as stored q: values 0–15 and 16–31 of
+    /// sub-block 2g, then of 2g + 1.
+    static func subBlockPair(_ w: UnsafeRawPointer, _ g: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>)
+}
+
+enum WasmRelaxedScaleMin {
+    /// Rows `rows` against every token of the pass in the vec_dot or tiled order; passes that
+    /// mix orders, and a last group of fewer than four rows in the tiled order, go to `other`.
+    static func multiply<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ job: KernelJob, rows: Range<Int>,
+                                                       other: (Range<Int>) -> Void) {
+        let blocks = job.blocks
+        if job.allTokens(take: .tiled) {
+            var r = rows.lowerBound
+            while r + 4 <= rows.upperBound {
+                for t in 0..<job.batch { tiled4(F.self, job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r)) }
+                r += 4
+            }
+            if r < rows.upperBound { other(r..<rows.upperBound) }
+            return
+        }
+        guard job.allTokens(take: .vecDot) else {
+            other(rows)
+            return
+        }
+        for t in 0..<job.batch {
+            let act = job.activations(t), results = job.results(t, rows.lowerBound)
+            for r in rows { results[r - rows.lowerBound] = vecDot(F.self, job.row(r), blocks, act) }
+        }
+    }
+
+    /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]); the
+    /// mins in four lanes or one scalar, fma(−d_a·dmin_w, Σ m·S, ·).
+    static func vecDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+        var low = SIMD4<Float>(), high = SIMD4<Float>(), accMin = SIMD4<Float>()
+        var minSum: Float = 0
+        for b in 0..<blocks {
+            let w = row + b * F.blockBytes
+            let y = UnsafeRawPointer(act.q8 + b * 256)
+            let packed = packedScales(w)
+            // Lane i: m_2i·S_2i + m_2i+1·S_2i+1.
+            let minLanes = tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subBlockSums(UnsafeRawPointer(act.bsums + b * 16)))
+            var lanesLow = SIMD4<Int32>(), lanesHigh = SIMD4<Int32>()
+            for g in 0..<4 {
+                let q = F.subBlockPair(w, g), a = y + 64 * g
+                let first = splatByte(packed, 2 * g), second = splatByte(packed, 2 * g + 1)
+                lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), q.0), first)
+                    &+ tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), q.2), second)
+                lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), q.1), first)
+                    &+ tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), q.3), second)
+            }
+            let header = w.loadUnaligned(as: UInt32.self)
+            let da = act.d[b]
+            let dmin = FP16.toFloat(UInt16(truncatingIfNeeded: header &>> 16))
+            if F.minsInLanes {
+                accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(minLanes), SIMD4(repeating: -da * dmin), accMin)
+            } else {
+                let mins = minLanes[0] &+ minLanes[1] &+ minLanes[2] &+ minLanes[3]
+                minSum = LaneMath.fusedMultiplyAdd(-da * dmin, LaneMath.roundedFloat(mins), minSum)
+            }
+            let d = SIMD4(repeating: da * FP16.toFloat(UInt16(truncatingIfNeeded: header)))
+            low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesLow), d, low)
+            high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesHigh), d, high)
+        }
+        let sum = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high))
+        return F.minsInLanes ? sum + ((accMin[0] + accMin[2]) + (accMin[1] + accMin[3])) : sum + minSum
+    }
+
+    /// Four rows against one token in the tiled order: per super-block and row the whole
+    /// integer sums, block = fma(−dmin_w, msum, isum·d_w), acc = fma(block, d_a, acc), the four
+    /// rows' float steps as one vector.
+    static func tiled4<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                                     _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc = SIMD4<Float>()
+        for b in 0..<blocks {
+            let w = rows + b * F.blockBytes
+            let y = UnsafeRawPointer(act.q8 + b * 256)
+            let subSums = subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
+            let s0 = rowSums(F.self, w, y, subSums), s1 = rowSums(F.self, w + rowBytes, y, subSums)
+            let s2 = rowSums(F.self, w + 2 * rowBytes, y, subSums), s3 = rowSums(F.self, w + 3 * rowBytes, y, subSums)
+            let isum = transposedSum(s0.isum, s1.isum, s2.isum, s3.isum)
+            let msum = transposedSum(s0.msum, s1.msum, s2.msum, s3.msum)
+            let words = headerWords4(w, rowBytes)   // d | dmin << 16
+            let d = FP16.toFloat4(words & 0xFFFF), dmin = FP16.toFloat4(words &>> 16)
+            let block = LaneMath.fusedMultiplyAdd(-dmin, tinylm_float_i32x4(msum), tinylm_float_i32x4(isum) * d)
+            acc = LaneMath.fusedMultiplyAdd(block, SIMD4(repeating: act.d[b]), acc)
+        }
+        out[0] = acc[0]
+        out[1] = acc[1]
+        out[2] = acc[2]
+        out[3] = acc[3]
+    }
+
+    /// One row's Σ_j sc_j·Σ q·a and Σ_j m_j·S_j over a super-block, each as four Int32
+    /// partial sums.
+    @inline(__always)
+    static func rowSums<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ subSums: SIMD8<Int16>)
+        -> (isum: SIMD4<Int32>, msum: SIMD4<Int32>) {
+        let packed = packedScales(w)
+        var isum = SIMD4<Int32>()
+        for g in 0..<4 { isum &+= spanDot(F.self, w, y, packed, g) }
+        return (isum, tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subSums))
+    }
+
+    /// sc_2g·Σ q·a + sc_2g+1·Σ q·a over values 64g ..< 64g + 64, as four Int32 partial sums.
+    /// The two halves of a sub-block are added as Int16 pair sums: at most 4·31·127.
+    @inline(__always)
+    static func spanDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ w: UnsafeRawPointer, _ y: UnsafeRawPointer,
+                                                      _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
+        let q = F.subBlockPair(w, g), a = y + 64 * g
+        let first = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), q.0)
+            &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), q.1)
+        let second = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), q.2)
+            &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), q.3)
+        return tinylm_dot_i16x8(first, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(second, splatByte(packed, 2 * g + 1))
+    }
+
+    /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15), unpacked from
+    /// its 12 scale bytes b in one step: sc_j = b_j & 63 and m_j = b_j+4 & 63 for j < 4;
+    /// sc_j = (b_j+4 & 15) | (b_j−4 >> 6) << 4 and m_j = (b_j+4 >> 4) | (b_j >> 6) << 4 for
+    /// j ≥ 4. Byte shifts are done as 16-bit lanes with masks that keep each byte's bits.
+    @inline(__always)
+    static func packedScales(_ w: UnsafeRawPointer) -> SIMD16<Int8> {
+        let bytes = w.loadUnaligned(fromByteOffset: 4, as: SIMD16<Int8>.self)   // b_0 … b_11, then d of qs
+        let low = tinylm_swizzle_i8(bytes, SIMD16<Int8>(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11))
+        let top = tinylm_swizzle_i8(bytes, SIMD16<Int8>(-128, -128, -128, -128, 0, 1, 2, 3, -128, -128, -128, -128, 4, 5, 6, 7))
+        let lowMask = SIMD16<Int8>(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)
+        let nibbleMask = SIMD16<Int8>(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15)
+        let shiftedLow = unsafeBitCast(unsafeBitCast(low, to: SIMD8<UInt16>.self) &>> 4, to: SIMD16<Int8>.self)
+        let shiftedTop = unsafeBitCast((unsafeBitCast(top, to: SIMD8<UInt16>.self) &>> 2) & 0x3030, to: SIMD16<Int8>.self)
+        return (low & lowMask) | (shiftedLow & nibbleMask) | shiftedTop
+    }
+
+    /// The activations' sum over each 32-value sub-block (two Q8_K sums of 16), as Int16
+    /// (|sum| ≤ 32·127).
+    @inline(__always)
+    static func subBlockSums(_ sums: UnsafeRawPointer) -> SIMD8<Int16> {
+        let first = tinylm_narrow_i32(sums.loadUnaligned(as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self))
+        let second = tinylm_narrow_i32(sums.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 48, as: SIMD4<Int32>.self))
+        return tinylm_narrow_i32(tinylm_pair_sums_i16(first), tinylm_pair_sums_i16(second))
+    }
+
+    /// Byte `index` of `v`, zero-extended, in every Int16 lane (one swizzle: index bytes
+    /// above 15 give 0).
+    @inline(__always)
+    static func splatByte(_ v: SIMD16<Int8>, _ index: Int) -> SIMD8<Int16> {
+        unsafeBitCast(tinylm_swizzle_i8(v, unsafeBitCast(SIMD8<UInt16>(repeating: 0x8000 | UInt16(truncatingIfNeeded: index)), to: SIMD16<Int8>.self)),
+                      to: SIMD8<Int16>.self)
+    }
+}
+#endif
