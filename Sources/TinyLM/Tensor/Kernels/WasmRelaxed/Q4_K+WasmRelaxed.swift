@@ -83,8 +83,8 @@ extension Q4_K {
                 // (A loop, not a local function: one that captures acc and accMin and is not
                 // inlined boxes them on the heap, and helper threads must never allocate.)
                 for g in 0..<4 {
-                    let isum = transposedSum(Shared.spanDot(Self.self, w0, y, p0, g), Shared.spanDot(Self.self, w1, y, p1, g),
-                                             Shared.spanDot(Self.self, w2, y, p2, g), Shared.spanDot(Self.self, w3, y, p3, g))
+                    let isum = transposedSum(spanDot(w0, y, p0, g), spanDot(w1, y, p1, g),
+                                             spanDot(w2, y, p2, g), spanDot(w3, y, p3, g))
                     // All ones in lane g, zero elsewhere (lane-wise integer ops: a compare
                     // would be a per-lane loop).
                     let offset = SIMD4<UInt32>(0, 1, 2, 3) &- UInt32(truncatingIfNeeded: g)
@@ -99,6 +99,19 @@ extension Q4_K {
             out[1] = result[1]
             out[2] = result[2]
             out[3] = result[3]
+        }
+
+        /// Sub-blocks 2g (low nibbles of group g's 32 bytes) and 2g + 1 (high nibbles), scaled.
+        @inline(__always)
+        static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
+            let q = w + 16 + 32 * g
+            let q0 = q.loadUnaligned(as: SIMD8<UInt16>.self), q1 = q.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)
+            let a = y + 64 * g
+            let low = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), unsafeBitCast(q0 & 0x0F0F, to: SIMD16<Int8>.self))
+                &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), unsafeBitCast(q1 & 0x0F0F, to: SIMD16<Int8>.self))
+            let high = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), unsafeBitCast((q0 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
+                &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), unsafeBitCast((q1 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
+            return Shared.spanDot(low, high, packed, g)
         }
 
         /// Sub-blocks 2g (low nibbles) and 2g + 1 (high nibbles) of a group's 32 bytes.

@@ -17,6 +17,22 @@ extension Q5_K {
             WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q5_K.SIMD128.multiply(job, rows: $0) }
         }
 
+        /// Sub-blocks 2g and 2g + 1 (subBlockPair), scaled.
+        @inline(__always)
+        static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
+            let q = w + 48 + 32 * g
+            let q0 = q.loadUnaligned(as: SIMD8<UInt16>.self), q1 = q.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)
+            let shift = UInt16(truncatingIfNeeded: 2 * g)
+            let h0 = w.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self) &>> shift
+            let h1 = w.loadUnaligned(fromByteOffset: 32, as: SIMD8<UInt16>.self) &>> shift
+            let a = y + 64 * g
+            let first = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), unsafeBitCast((q0 & 0x0F0F) | ((h0 & 0x0101) &<< 4), to: SIMD16<Int8>.self))
+                &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), unsafeBitCast((q1 & 0x0F0F) | ((h1 & 0x0101) &<< 4), to: SIMD16<Int8>.self))
+            let second = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), unsafeBitCast(((q0 &>> 4) & 0x0F0F) | ((h0 & 0x0202) &<< 3), to: SIMD16<Int8>.self))
+                &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), unsafeBitCast(((q1 &>> 4) & 0x0F0F) | ((h1 & 0x0202) &<< 3), to: SIMD16<Int8>.self))
+            return WasmRelaxedScaleMin.spanDot(first, second, packed, g)
+        }
+
         /// Sub-blocks 2g and 2g + 1: the low and high nibbles of qs group g, each with its
         /// high bit from qh (bit j of byte l: element l of sub-block j) moved to bit 4. Shifted
         /// as 16-bit lanes (no byte shifts in wasm): bits 2g and 2g + 1 of both bytes come

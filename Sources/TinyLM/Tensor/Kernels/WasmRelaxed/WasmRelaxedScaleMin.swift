@@ -19,6 +19,10 @@ protocol WasmRelaxedScaleMinFormat {
     /// Sub-blocks 2g and 2g + 1 of the block at `w` as stored q: values 0–15 and 16–31 of
     /// sub-block 2g, then of 2g + 1.
     static func subBlockPair(_ w: UnsafeRawPointer, _ g: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>)
+    /// sc_2g·Σ q·a + sc_2g+1·Σ q·a over values 64g ..< 64g + 64 as four Int32 partial sums
+    /// (`spanDot` below), written out per format: the order of its steps decides how many
+    /// v128 values are live at once, and the four-row GEMM spills with the tuple above.
+    static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32>
 }
 
 enum WasmRelaxedScaleMin {
@@ -115,37 +119,22 @@ enum WasmRelaxedScaleMin {
         -> (isum: SIMD4<Int32>, msum: SIMD4<Int32>) {
         let packed = packedScales(w)
         var isum = SIMD4<Int32>()
-        for g in 0..<4 { isum &+= spanDot(F.self, w, y, packed, g) }
+        for g in 0..<4 { isum &+= F.spanDot(w, y, packed, g) }
         return (isum, tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subSums))
     }
 
-    /// sc_2g·Σ q·a + sc_2g+1·Σ q·a over values 64g ..< 64g + 64, as four Int32 partial sums.
-    /// The two halves of a sub-block are added as Int16 pair sums: at most 4·31·127.
+    /// The pair sums of the two halves of sub-blocks 2g (`first`) and 2g + 1 (`second`),
+    /// times their scales: at most 4·31·127 per Int16 lane before the scales.
     @inline(__always)
-    static func spanDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ w: UnsafeRawPointer, _ y: UnsafeRawPointer,
-                                                      _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
-        let q = F.subBlockPair(w, g), a = y + 64 * g
-        let first = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), q.0)
-            &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), q.1)
-        let second = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), q.2)
-            &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), q.3)
-        return tinylm_dot_i16x8(first, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(second, splatByte(packed, 2 * g + 1))
+    static func spanDot(_ first: SIMD8<Int16>, _ second: SIMD8<Int16>, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
+        tinylm_dot_i16x8(first, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(second, splatByte(packed, 2 * g + 1))
     }
 
-    /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15), unpacked from
-    /// its 12 scale bytes b in one step: sc_j = b_j & 63 and m_j = b_j+4 & 63 for j < 4;
-    /// sc_j = (b_j+4 & 15) | (b_j−4 >> 6) << 4 and m_j = (b_j+4 >> 4) | (b_j >> 6) << 4 for
-    /// j ≥ 4. Byte shifts are done as 16-bit lanes with masks that keep each byte's bits.
+    /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15).
     @inline(__always)
     static func packedScales(_ w: UnsafeRawPointer) -> SIMD16<Int8> {
-        let bytes = w.loadUnaligned(fromByteOffset: 4, as: SIMD16<Int8>.self)   // b_0 … b_11, then d of qs
-        let low = tinylm_swizzle_i8(bytes, SIMD16<Int8>(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11))
-        let top = tinylm_swizzle_i8(bytes, SIMD16<Int8>(-128, -128, -128, -128, 0, 1, 2, 3, -128, -128, -128, -128, 4, 5, 6, 7))
-        let lowMask = SIMD16<Int8>(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)
-        let nibbleMask = SIMD16<Int8>(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15)
-        let shiftedLow = unsafeBitCast(unsafeBitCast(low, to: SIMD8<UInt16>.self) &>> 4, to: SIMD16<Int8>.self)
-        let shiftedTop = unsafeBitCast((unsafeBitCast(top, to: SIMD8<UInt16>.self) &>> 2) & 0x3030, to: SIMD16<Int8>.self)
-        return (low & lowMask) | (shiftedLow & nibbleMask) | shiftedTop
+        let sm = unpackScaleMin(w + 4)
+        return unsafeBitCast(SIMD2<UInt64>(sm.scales, sm.mins), to: SIMD16<Int8>.self)
     }
 
     /// The activations' sum over each 32-value sub-block (two Q8_K sums of 16), as Int16
