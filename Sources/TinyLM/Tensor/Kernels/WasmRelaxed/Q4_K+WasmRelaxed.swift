@@ -114,13 +114,11 @@ extension Q4_K {
             return Shared.spanDot(low, high, packed, g)
         }
 
-        /// Sub-blocks 2g (low nibbles) and 2g + 1 (high nibbles) of a group's 32 bytes.
+        /// Nibbles of group g's 32 bytes: low (sub-block 2g) for k < 2, high (2g + 1) for k ≥ 2.
         @inline(__always)
-        static func subBlockPair(_ w: UnsafeRawPointer, _ g: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>) {
-            let q = w + 16 + 32 * g
-            let q0 = q.loadUnaligned(as: SIMD8<UInt16>.self), q1 = q.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)
-            return (unsafeBitCast(q0 & 0x0F0F, to: SIMD16<Int8>.self), unsafeBitCast(q1 & 0x0F0F, to: SIMD16<Int8>.self),
-                    unsafeBitCast((q0 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self), unsafeBitCast((q1 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
+        static func quarter(_ w: UnsafeRawPointer, _ g: Int, _ k: Int) -> SIMD16<Int8> {
+            let q = (w + 16 + 32 * g + 16 * (k & 1)).loadUnaligned(as: SIMD8<UInt16>.self)
+            return unsafeBitCast((k < 2 ? q : q &>> 4) & 0x0F0F, to: SIMD16<Int8>.self)
         }
     }
 }

@@ -17,7 +17,7 @@ extension Q5_K {
             WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q5_K.SIMD128.multiply(job, rows: $0) }
         }
 
-        /// Sub-blocks 2g and 2g + 1 (subBlockPair), scaled.
+        /// Sub-blocks 2g and 2g + 1 (see `quarter`), scaled.
         @inline(__always)
         static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
             let q = w + 48 + 32 * g
@@ -33,21 +33,15 @@ extension Q5_K {
             return WasmRelaxedScaleMin.spanDot(first, second, packed, g)
         }
 
-        /// Sub-blocks 2g and 2g + 1: the low and high nibbles of qs group g, each with its
-        /// high bit from qh (bit j of byte l: element l of sub-block j) moved to bit 4. Shifted
-        /// as 16-bit lanes (no byte shifts in wasm): bits 2g and 2g + 1 of both bytes come
-        /// down to bits 0 and 1, where masks keep each byte's own.
+        /// Sub-block 2g + k / 2, values 16·(k mod 2) ..< +16: the low (k < 2) or high nibbles
+        /// of qs group g, with the high bit from qh (bit j of byte l: element l of sub-block j)
+        /// moved to bit 4. Shifted as 16-bit lanes (no byte shifts in wasm) with masks that
+        /// keep each byte's own bits.
         @inline(__always)
-        static func subBlockPair(_ w: UnsafeRawPointer, _ g: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>) {
-            let q = w + 48 + 32 * g
-            let q0 = q.loadUnaligned(as: SIMD8<UInt16>.self), q1 = q.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self)
-            let shift = UInt16(truncatingIfNeeded: 2 * g)
-            let h0 = w.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt16>.self) &>> shift
-            let h1 = w.loadUnaligned(fromByteOffset: 32, as: SIMD8<UInt16>.self) &>> shift
-            return (unsafeBitCast((q0 & 0x0F0F) | ((h0 & 0x0101) &<< 4), to: SIMD16<Int8>.self),
-                    unsafeBitCast((q1 & 0x0F0F) | ((h1 & 0x0101) &<< 4), to: SIMD16<Int8>.self),
-                    unsafeBitCast(((q0 &>> 4) & 0x0F0F) | ((h0 & 0x0202) &<< 3), to: SIMD16<Int8>.self),
-                    unsafeBitCast(((q1 &>> 4) & 0x0F0F) | ((h1 & 0x0202) &<< 3), to: SIMD16<Int8>.self))
+        static func quarter(_ w: UnsafeRawPointer, _ g: Int, _ k: Int) -> SIMD16<Int8> {
+            let q = (w + 48 + 32 * g + 16 * (k & 1)).loadUnaligned(as: SIMD8<UInt16>.self)
+            let h = (w + 16 + 16 * (k & 1)).loadUnaligned(as: SIMD8<UInt16>.self) &>> UInt16(truncatingIfNeeded: 2 * g + (k >> 1))
+            return unsafeBitCast(((k < 2 ? q : q &>> 4) & 0x0F0F) | ((h & 0x0101) &<< 4), to: SIMD16<Int8>.self)
         }
     }
 }

@@ -16,12 +16,12 @@ protocol WasmRelaxedScaleMinFormat {
     static var blockBytes: Int { get }
     /// vec_dot keeps the mins' sums in four lanes (Q4_K) rather than one scalar (Q5_K).
     static var minsInLanes: Bool { get }
-    /// Sub-blocks 2g and 2g + 1 of the block at `w` as stored q: values 0–15 and 16–31 of
-    /// sub-block 2g, then of 2g + 1.
-    static func subBlockPair(_ w: UnsafeRawPointer, _ g: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>)
+    /// Stored q of sub-block 2g + k / 2 of the block at `w`, values 0–15 (k even) or 16–31
+    /// (k odd). One vector at a time, so that a kernel keeps few of them live.
+    static func quarter(_ w: UnsafeRawPointer, _ g: Int, _ k: Int) -> SIMD16<Int8>
     /// sc_2g·Σ q·a + sc_2g+1·Σ q·a over values 64g ..< 64g + 64 as four Int32 partial sums
     /// (`spanDot` below), written out per format: the order of its steps decides how many
-    /// v128 values are live at once, and the four-row GEMM spills with the tuple above.
+    /// v128 values are live at once, and Q4_K's four-row GEMM spills when it differs.
     static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32>
 }
 
@@ -54,7 +54,7 @@ enum WasmRelaxedScaleMin {
     /// mins in four lanes or one scalar, fma(−d_a·dmin_w, Σ m·S, ·).
     static func vecDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
         var low = SIMD4<Float>(), high = SIMD4<Float>(), accMin = SIMD4<Float>()
-        var minSum: Float = 0
+        var minSum = SIMD4<Float>()   // Q5_K's scalar, in every lane
         for b in 0..<blocks {
             let w = row + b * F.blockBytes
             let y = UnsafeRawPointer(act.q8 + b * 256)
@@ -63,12 +63,13 @@ enum WasmRelaxedScaleMin {
             let minLanes = tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subBlockSums(UnsafeRawPointer(act.bsums + b * 16)))
             var lanesLow = SIMD4<Int32>(), lanesHigh = SIMD4<Int32>()
             for g in 0..<4 {
-                let q = F.subBlockPair(w, g), a = y + 64 * g
-                let first = splatByte(packed, 2 * g), second = splatByte(packed, 2 * g + 1)
-                lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), q.0), first)
-                    &+ tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), q.2), second)
-                lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), q.1), first)
-                    &+ tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), q.3), second)
+                let a = y + 64 * g
+                let first = splatByte(packed, 2 * g)
+                lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), F.quarter(w, g, 0)), first)
+                lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), F.quarter(w, g, 1)), first)
+                let second = splatByte(packed, 2 * g + 1)
+                lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), F.quarter(w, g, 2)), second)
+                lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), F.quarter(w, g, 3)), second)
             }
             let header = w.loadUnaligned(as: UInt32.self)
             let da = act.d[b]
@@ -76,15 +77,17 @@ enum WasmRelaxedScaleMin {
             if F.minsInLanes {
                 accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(minLanes), SIMD4(repeating: -da * dmin), accMin)
             } else {
+                // One fused multiply-add on a splat: the relaxed one where the probe found it
+                // fused (a scalar one would be formed in f64 every block).
                 let mins = minLanes[0] &+ minLanes[1] &+ minLanes[2] &+ minLanes[3]
-                minSum = LaneMath.fusedMultiplyAdd(-da * dmin, LaneMath.roundedFloat(mins), minSum)
+                minSum = LaneMath.fusedMultiplyAdd(SIMD4(repeating: LaneMath.roundedFloat(mins)), SIMD4(repeating: -da * dmin), minSum)
             }
             let d = SIMD4(repeating: da * FP16.toFloat(UInt16(truncatingIfNeeded: header)))
             low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesLow), d, low)
             high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesHigh), d, high)
         }
         let sum = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high))
-        return F.minsInLanes ? sum + ((accMin[0] + accMin[2]) + (accMin[1] + accMin[3])) : sum + minSum
+        return F.minsInLanes ? sum + ((accMin[0] + accMin[2]) + (accMin[1] + accMin[3])) : sum + minSum[0]
     }
 
     /// Four rows against one token in the tiled order: per super-block and row the whole
