@@ -15,7 +15,7 @@
 //   Q5_0   Q5_0.swift  Q5_0+SIMD128        Q5_0+AVX2           Block32+AVX512    Q5_0+WasmRelaxed
 //   Q5_1   Q5_1.swift  Q5_1+SIMD128        Q5_1+AVX2           Block32+AVX512    SIMD128
 //   Q8_0   Q8_0.swift  Q8_0+SIMD128        Q8_0+AVX2           Block32+AVX512    Q8_0+WasmRelaxed
-//   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SuperBlock+AVX512 SIMD128
+//   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SuperBlock+AVX512 Q2_K+WasmRelaxed
 //   Q3_K   Q3_K.swift  Q3_K+SIMD128        Q3_K+AVX2           SuperBlock+AVX512 Q3_K+WasmRelaxed
 //   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SuperBlock+AVX512 Q4_K+WasmRelaxed
 //   Q5_K   Q5_K.swift  Q5_K+SIMD128        Q5_K+AVX2           SuperBlock+AVX512 Q5_K+WasmRelaxed
@@ -164,6 +164,9 @@ enum KernelTable {
             #endif
             #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
             case .avx512: AVX512Kernels.multiply(Q2_K.AVX2.self, .q2_K, job, rows: rows) { Q2_K.SIMD128.multiply($0, rows: $1) }
+            #endif
+            #if TINYLM_RELAXED_SIMD
+            case .wasmRelaxed: Q2_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
             #endif
             default: Q2_K.SIMD128.multiply(job, rows: rows)
             }
