@@ -24,7 +24,7 @@
 // layout, not per format (Sources/TinyLMAVX512/<Layout>+AVX512.swift: loops over rows the
 // formats' AVX2 code unpacked, Kernels/AVX512/AVX512Kernels.swift); they run prompt batches
 // where the CPU has AVX-512 with VNNI (checked at run time), the AVX2 kernels the rest. Inside a kernel, the rows of a last group
-// smaller than the kernel's (AVX2: four rows; relaxed: two) and the orders it lacks go to the
+// smaller than the kernel's (AVX2: four rows; relaxed: two, K-quants four) and the orders it lacks go to the
 // SIMD128 kernel, which takes any rows and every order. The float formats (F32, F16, BF16)
 // are in MatrixMultiply.swift. The IQ formats have no kernels: a model using one is refused at
 // load time with the format's name (WeightLoader).
