@@ -133,7 +133,9 @@ enum WasmRelaxedScaleMin {
         tinylm_dot_i16x8(first, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(second, splatByte(packed, 2 * g + 1))
     }
 
-    /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15).
+    /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15), unpacked once
+    /// per row and block with scalar word operations: the same unpacking in v128 steps (two
+    /// swizzles, 16-bit shifts and masks) measured 0.84–0.94x in every order.
     @inline(__always)
     static func packedScales(_ w: UnsafeRawPointer) -> SIMD16<Int8> {
         let sm = unpackScaleMin(w + 4)
