@@ -149,8 +149,10 @@ def test_modules_given_as_bytes_run_as_given(warm):
 @pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
 def test_relaxed_kernels_give_llama_cpp_bits_for_every_format(warm, engine):
     """Tests/vectors/llama-kernels (llama.cpp's own results, scripts/kernel-vectors/make.py)
-    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q5_0, Q8_0, Q4_K, Q6_K)
-    and every other format's SIMD128 kernel, at every batch size."""
+    through tinylm_matmul in both modules: the relaxed kernels (Q4_1, Q5_0, Q8_0 and every
+    K-quant, each in all of its orders: 45 rows take vec_dot and tiled, 64 rows of Q4_K and
+    Q2_K the repacked GEMV and GEMM) and Q4_0's and Q5_1's SIMD128 kernels, at every batch
+    size."""
     server, browser = warm
     browser.get(f'{server.url}/')
     directory = os.path.join(ROOT, 'Tests', 'vectors', 'llama-kernels')
@@ -203,3 +205,71 @@ def test_relaxed_kernels_give_llama_cpp_bits_for_every_format(warm, engine):
     assert set(result) == ({'relaxed-simd', 'simd128'} if engine.has('relaxed_simd') else {'simd128'})
     for simd, differing in result.items():
         assert differing == [], f'{simd}: results differ from llama.cpp (matrix, batch, count): {differing}'
+
+
+# The generated one-format models (scripts/make-test-models.py; their matrices have 128, 256 or
+# 1024 rows): prompts of 10–70 tokens take the tiled order (Q3_K, Q5_K, Q6_K) or the repacked
+# GEMM (Q2_K, Q4_K), each decode step vec_dot or the repacked GEMV.
+TEST_MODEL_FORMATS = ['q4_1', 'q5_0', 'q8_0', 'q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k']
+
+
+@pytest.mark.not_in('webkit-sab', reason=SAME_WITHOUT_SHARED_MEMORY)
+def test_format_test_models_give_llama_cpp_logits_in_both_modules(warm, engine):
+    """Each one-format test model through the relaxed module (where the engine runs it) and
+    the plain one: every prompt's last logits bit for bit as llama.cpp's, then 12 decode steps
+    teacher-forced on llama.cpp's greedy ids, each step's top-5 logits exactly llama.cpp's."""
+    server, browser = warm
+    browser.get(f'{server.url}/')
+    models = []
+    for name in TEST_MODEL_FORMATS:
+        folder = os.path.join(ROOT, 'Tests', 'models', 'reference', f'llama-{name}')
+        with open(os.path.join(folder, 'greedy_steps_top5.jsonl')) as f:
+            cases = [json.loads(line) for line in f if line.strip()]
+        files = {n.split('_', 1)[1][:-len('.f32')]: n for n in os.listdir(os.path.join(folder, 'logits_full'))}
+        for case in cases:
+            with open(os.path.join(folder, 'logits_full', files[case['name']]), 'rb') as f:
+                case['logits'] = base64.b64encode(f.read()).decode()
+            case['steps'] = case['steps'][:12]
+        with open(os.path.join(ROOT, 'Tests', 'models', f'llama-{name}.gguf'), 'rb') as f:
+            models.append({'name': name, 'bytes': base64.b64encode(f.read()).decode(), 'cases': cases})
+    result = browser.run("""
+        const [models, modules] = args;
+        const { Engine } = await import('/engine.js');
+        const decode = (text) => Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+        const out = {};
+        for (const relaxedSimd of modules) {
+          const engine = await Engine.create(undefined, { relaxedSimd });
+          const differing = [];
+          let steps = 0;
+          for (const m of models) {
+            const model = engine.loadModel(decode(m.bytes));
+            for (const c of m.cases) {
+              const expected = new Uint32Array(decode(c.logits).buffer);
+              const session = model.createSession({ contextLength: 2048, batchSize: 128 });
+              session.evaluate(c.prompt_ids);
+              let floats = session.logits();
+              const bits = new Uint32Array(floats.buffer, floats.byteOffset, floats.length);
+              let wrong = bits.length === expected.length ? 0 : -1;
+              for (let i = 0; wrong >= 0 && i < expected.length; i++) if (bits[i] !== expected[i]) wrong++;
+              if (wrong !== 0) differing.push([m.name, c.name, 'prompt', wrong]);
+              c.steps.forEach((step, i) => {
+                if (i > 0) {
+                  session.evaluate([c.gen_ids[i - 1]]);
+                  floats = session.logits();
+                }
+                steps++;
+                const off = step.ids.filter((id, k) => floats[id] !== Math.fround(step.logits[k]));
+                if (off.length) differing.push([m.name, c.name, i, off]);
+              });
+              session.free();
+            }
+            model.free();
+          }
+          out[engine.simd] = { differing, steps };
+        }
+        return out;
+    """, models, [True, False] if engine.has('relaxed_simd') else [False])
+    assert set(result) == ({'relaxed-simd', 'simd128'} if engine.has('relaxed_simd') else {'simd128'})
+    for simd, run in result.items():
+        assert run['steps'] == sum(len(c['steps']) for m in models for c in m['cases'])
+        assert run['differing'] == [], f'{simd}: differs from llama.cpp (model, prompt, step, count or ids): {run["differing"]}'

@@ -15,16 +15,16 @@
 //   Q5_0   Q5_0.swift  Q5_0+SIMD128        Q5_0+AVX2           Block32+AVX512    Q5_0+WasmRelaxed
 //   Q5_1   Q5_1.swift  Q5_1+SIMD128        Q5_1+AVX2           Block32+AVX512    SIMD128
 //   Q8_0   Q8_0.swift  Q8_0+SIMD128        Q8_0+AVX2           Block32+AVX512    Q8_0+WasmRelaxed
-//   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SuperBlock+AVX512 SIMD128
-//   Q3_K   Q3_K.swift  Q3_K+SIMD128        Q3_K+AVX2           SuperBlock+AVX512 SIMD128
-//   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SuperBlock+AVX512 Q4_K+WasmRelaxed (GEMV)
-//   Q5_K   Q5_K.swift  Q5_K+SIMD128        Q5_K+AVX2           SuperBlock+AVX512 SIMD128
-//   Q6_K   Q6_K.swift  Q6_K+SIMD128        Q6_K+AVX2           SuperBlock+AVX512 Q6_K+WasmRelaxed (vec_dot)
+//   Q2_K   Q2_K.swift  Q2_K+SIMD128        Q2_K+AVX2           SuperBlock+AVX512 Q2_K+WasmRelaxed
+//   Q3_K   Q3_K.swift  Q3_K+SIMD128        Q3_K+AVX2           SuperBlock+AVX512 Q3_K+WasmRelaxed
+//   Q4_K   Q4_K.swift  Q4_K+SIMD128        Q4_K+AVX2           SuperBlock+AVX512 Q4_K+WasmRelaxed
+//   Q5_K   Q5_K.swift  Q5_K+SIMD128        Q5_K+AVX2           SuperBlock+AVX512 Q5_K+WasmRelaxed
+//   Q6_K   Q6_K.swift  Q6_K+SIMD128        Q6_K+AVX2           SuperBlock+AVX512 Q6_K+WasmRelaxed
 // A cell naming another set runs that set's kernel. The AVX-512/VNNI kernels are one per
 // layout, not per format (Sources/TinyLMAVX512/<Layout>+AVX512.swift: loops over rows the
 // formats' AVX2 code unpacked, Kernels/AVX512/AVX512Kernels.swift); they run prompt batches
 // where the CPU has AVX-512 with VNNI (checked at run time), the AVX2 kernels the rest. Inside a kernel, the rows of a last group
-// smaller than the kernel's (AVX2: four rows; relaxed: two) and the orders it lacks go to the
+// smaller than the kernel's (AVX2: four rows; relaxed: two, K-quants four) and the orders it lacks go to the
 // SIMD128 kernel, which takes any rows and every order. The float formats (F32, F16, BF16)
 // are in MatrixMultiply.swift. The IQ formats have no kernels: a model using one is refused at
 // load time with the format's name (WeightLoader).
@@ -183,7 +183,10 @@ enum KernelTable {
         case .q4_1: Q4_1.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
         case .q5_0: Q5_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
         case .q8_0: Q8_0.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q2_K: Q2_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q3_K: Q3_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
         case .q4_K: Q4_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
+        case .q5_K: Q5_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
         case .q6_K: Q6_K.WasmRelaxed.multiply(job, rows: rows, chunk: chunk)
         default: simd128Kernel(job, rows, chunk)
         }

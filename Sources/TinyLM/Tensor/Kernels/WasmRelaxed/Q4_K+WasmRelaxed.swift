@@ -1,10 +1,11 @@
-// Q4_K's relaxed-SIMD kernels (wasm): the repacked GEMV and GEMM orders (llama.cpp's kernels
-// for Q4_K matrices whose row count is a multiple of 8: every decode step of such a model, and
-// prompts in groups of four tokens), four rows per pass, as ggml's own x86 steps: i16x8.relaxed_dot_i8x16_i7x16 (pmaddubsw, the
-// nibbles being the 0…127 operand) gives Int16 pair sums, i32x4.dot_i16x8 (pmaddwd) multiplies
-// them by the sub-block's 6-bit scale. The sums are exact integers, so the four rows' sums
-// transpose into one vector and the float steps are the SIMD128 kernel's. The other orders
-// (vec_dot, tiled: row counts not a multiple of 8), passes that mix orders and leftover rows
+// Q4_K's relaxed-SIMD kernels (wasm), in all four of llama.cpp's orders, as ggml's own x86
+// steps: i16x8.relaxed_dot_i8x16_i7x16 (pmaddubsw, the nibbles being the 0…127 operand) gives
+// Int16 pair sums, i32x4.dot_i16x8 (pmaddwd) multiplies them by the sub-block's 6-bit scale.
+// The repacked GEMV and GEMM orders (matrices whose row count is a multiple of 8: every decode
+// step of such a model, and prompts in groups of four tokens) run here, four rows per pass:
+// the sums are exact integers, so the four rows' sums transpose into one vector and the float
+// steps are the SIMD128 kernel's. vec_dot and tiled (other row counts) are Q5_K's kernels
+// (WasmRelaxedScaleMin.swift) over Q4_K's nibbles. Passes that mix orders and leftover rows
 // take the SIMD128 kernel.
 
 #if TINYLM_RELAXED_SIMD
@@ -13,11 +14,15 @@ import TinyLMIntrinsics
 #endif
 
 extension Q4_K {
-    enum WasmRelaxed {
+    enum WasmRelaxed: WasmRelaxedScaleMinFormat {
+        static var blockBytes: Int { Q4_K.blockBytes }
+        static var minsInLanes: Bool { true }
+        typealias Shared = WasmRelaxedScaleMin
+
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
             let gemv = job.allTokens(take: .gemv)
             guard gemv || job.allTokens(take: .gemm) else {
-                Q4_K.SIMD128.multiply(job, rows: rows)
+                WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q4_K.SIMD128.multiply(job, rows: $0) }
                 return
             }
             let blocks = job.blocks, rowBytes = job.rowBytes
@@ -39,10 +44,10 @@ extension Q4_K {
             var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(act.q8 + b * 256)
-                let subSums = subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
+                let subSums = Shared.subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
                 let w = rows + b * Q4_K.blockBytes
-                let s0 = rowSums(w, y, subSums), s1 = rowSums(w + rowBytes, y, subSums)
-                let s2 = rowSums(w + 2 * rowBytes, y, subSums), s3 = rowSums(w + 3 * rowBytes, y, subSums)
+                let s0 = Shared.rowSums(Self.self, w, y, subSums), s1 = Shared.rowSums(Self.self, w + rowBytes, y, subSums)
+                let s2 = Shared.rowSums(Self.self, w + 2 * rowBytes, y, subSums), s3 = Shared.rowSums(Self.self, w + 3 * rowBytes, y, subSums)
                 let isum = transposedSum(s0.isum, s1.isum, s2.isum, s3.isum)
                 let msum = transposedSum(s0.msum, s1.msum, s2.msum, s3.msum)
                 let words = headerWords4(w, rowBytes)   // d | dmin << 16
@@ -66,9 +71,9 @@ extension Q4_K {
             var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(act.q8 + b * 256)
-                let subSums = subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
+                let subSums = Shared.subBlockSums(UnsafeRawPointer(act.bsums + b * 16))
                 let w0 = rows + b * Q4_K.blockBytes, w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes
-                let p0 = packedScales(w0), p1 = packedScales(w1), p2 = packedScales(w2), p3 = packedScales(w3)
+                let p0 = Shared.packedScales(w0), p1 = Shared.packedScales(w1), p2 = Shared.packedScales(w2), p3 = Shared.packedScales(w3)
                 // Lane g: the mins' sum over values 64g ..< 64g + 64.
                 let m0 = tinylm_dot_i16x8(tinylm_extend_high_u8(p0), subSums), m1 = tinylm_dot_i16x8(tinylm_extend_high_u8(p1), subSums)
                 let m2 = tinylm_dot_i16x8(tinylm_extend_high_u8(p2), subSums), m3 = tinylm_dot_i16x8(tinylm_extend_high_u8(p3), subSums)
@@ -78,7 +83,8 @@ extension Q4_K {
                 // (A loop, not a local function: one that captures acc and accMin and is not
                 // inlined boxes them on the heap, and helper threads must never allocate.)
                 for g in 0..<4 {
-                    let isum = transposedSum(spanDot(w0, y, p0, g), spanDot(w1, y, p1, g), spanDot(w2, y, p2, g), spanDot(w3, y, p3, g))
+                    let isum = transposedSum(spanDot(w0, y, p0, g), spanDot(w1, y, p1, g),
+                                             spanDot(w2, y, p2, g), spanDot(w3, y, p3, g))
                     // All ones in lane g, zero elsewhere (lane-wise integer ops: a compare
                     // would be a per-lane loop).
                     let offset = SIMD4<UInt32>(0, 1, 2, 3) &- UInt32(truncatingIfNeeded: g)
@@ -95,16 +101,7 @@ extension Q4_K {
             out[3] = result[3]
         }
 
-        /// A super-block's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15).
-        @inline(__always)
-        static func packedScales(_ w: UnsafeRawPointer) -> SIMD16<Int8> {
-            let sm = unpackScaleMin(w + 4)
-            return unsafeBitCast(SIMD2<UInt64>(sm.scales, sm.mins), to: SIMD16<Int8>.self)
-        }
-
-        /// sc_2g·Σ q·a + sc_2g+1·Σ q·a over values 64g ..< 64g + 64 (sub-blocks 2g in the low
-        /// nibbles of the group's 32 bytes, 2g + 1 in the high ones), as four Int32 partial
-        /// sums. Per Int16 lane at most 4·15·127 before the scales.
+        /// Sub-blocks 2g (low nibbles of group g's 32 bytes) and 2g + 1 (high nibbles), scaled.
         @inline(__always)
         static func spanDot(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ packed: SIMD16<Int8>, _ g: Int) -> SIMD4<Int32> {
             let q = w + 16 + 32 * g
@@ -114,35 +111,14 @@ extension Q4_K {
                 &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), unsafeBitCast(q1 & 0x0F0F, to: SIMD16<Int8>.self))
             let high = tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), unsafeBitCast((q0 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
                 &+ tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), unsafeBitCast((q1 &>> 4) & 0x0F0F, to: SIMD16<Int8>.self))
-            return tinylm_dot_i16x8(low, splatByte(packed, 2 * g)) &+ tinylm_dot_i16x8(high, splatByte(packed, 2 * g + 1))
+            return Shared.spanDot(low, high, packed, g)
         }
 
-        /// The activations' sum over each 32-value sub-block (two Q8_K sums of 16), as Int16
-        /// (|sum| ≤ 32·127).
+        /// Nibbles of group g's 32 bytes: low (sub-block 2g) for k < 2, high (2g + 1) for k ≥ 2.
         @inline(__always)
-        static func subBlockSums(_ sums: UnsafeRawPointer) -> SIMD8<Int16> {
-            let first = tinylm_narrow_i32(sums.loadUnaligned(as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self))
-            let second = tinylm_narrow_i32(sums.loadUnaligned(fromByteOffset: 32, as: SIMD4<Int32>.self), sums.loadUnaligned(fromByteOffset: 48, as: SIMD4<Int32>.self))
-            return tinylm_narrow_i32(tinylm_pair_sums_i16(first), tinylm_pair_sums_i16(second))
-        }
-
-        /// One row's Σ_j sc_j·Σ q·a and Σ_j m_j·Σ a over a super-block, each as four Int32
-        /// partial sums.
-        @inline(__always)
-        static func rowSums(_ w: UnsafeRawPointer, _ y: UnsafeRawPointer, _ subSums: SIMD8<Int16>)
-            -> (isum: SIMD4<Int32>, msum: SIMD4<Int32>) {
-            let packed = packedScales(w)
-            var isum = SIMD4<Int32>()
-            for g in 0..<4 { isum &+= spanDot(w, y, packed, g) }
-            return (isum, tinylm_dot_i16x8(tinylm_extend_high_u8(packed), subSums))
-        }
-
-        /// Byte `index` of `v`, zero-extended, in every Int16 lane (one swizzle: index bytes
-        /// above 15 give 0).
-        @inline(__always)
-        static func splatByte(_ v: SIMD16<Int8>, _ index: Int) -> SIMD8<Int16> {
-            unsafeBitCast(tinylm_swizzle_i8(v, unsafeBitCast(SIMD8<UInt16>(repeating: 0x8000 | UInt16(truncatingIfNeeded: index)), to: SIMD16<Int8>.self)),
-                          to: SIMD8<Int16>.self)
+        static func quarter(_ w: UnsafeRawPointer, _ g: Int, _ k: Int) -> SIMD16<Int8> {
+            let q = (w + 16 + 32 * g + 16 * (k & 1)).loadUnaligned(as: SIMD8<UInt16>.self)
+            return unsafeBitCast((k < 2 ? q : q &>> 4) & 0x0F0F, to: SIMD16<Int8>.self)
         }
     }
 }

@@ -32,21 +32,7 @@ extension Q5_0 {
                 low1 = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y0, q.0, offset0)), scale1, low1)
                 high1 = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, q.1, offset1)), scale1, high1)
             }
-            var b = 0
-            while b < blocks {
-                // The scales of blocks b and b+1 of both rows converted together (as Q8_0's).
-                let w = rows + b * 22
-                let next = b + 1 < blocks ? 22 : 0
-                var h = SIMD4<UInt32>()
-                h[0] = UInt32(w.loadUnaligned(as: UInt16.self))
-                h[1] = UInt32((w + rowBytes).loadUnaligned(as: UInt16.self))
-                h[2] = UInt32((w + next).loadUnaligned(as: UInt16.self))
-                h[3] = UInt32((w + rowBytes + next).loadUnaligned(as: UInt16.self))
-                let d = FP16.toFloat4(h)
-                block(b, d[0], d[1])
-                if next != 0 { block(b + 1, d[2], d[3]) }
-                b += 2
-            }
+            WasmRelaxedBlock32.forEachBlockScales(rows, rowBytes, blocks, blockBytes: 22, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
         }

@@ -82,9 +82,9 @@ extension Q6_K {
                 let a = y + 32 * g
                 let s = 2 * (g & 3)
                 lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(as: SIMD16<Int8>.self), unsafeBitCast(first, to: SIMD16<Int8>.self)),
-                                              splatLane(scales, s))
+                                              splatInt16Lane(scales, s))
                 lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self), unsafeBitCast(second, to: SIMD16<Int8>.self)),
-                                               splatLane(scales, s + 1))
+                                               splatInt16Lane(scales, s + 1))
             }
             for n in 0..<2 {
                 let ql = w + 64 * n, qh = w + 128 + 32 * n
@@ -107,14 +107,6 @@ extension Q6_K {
             lanesLow &-= tinylm_dot_i16x8(scales.0, sumsLow) &<< 5
             lanesHigh &-= tinylm_dot_i16x8(scales.1, sumsHigh) &<< 5
             return (lanesLow, lanesHigh)
-        }
-
-        /// Int16 lane `index` of `v` in every lane (one swizzle).
-        @inline(__always)
-        static func splatLane(_ v: SIMD8<Int16>, _ index: Int) -> SIMD8<Int16> {
-            let pair = UInt16(truncatingIfNeeded: 2 * index) | UInt16(truncatingIfNeeded: 2 * index + 1) << 8
-            return unsafeBitCast(tinylm_swizzle_i8(unsafeBitCast(v, to: SIMD16<Int8>.self), unsafeBitCast(SIMD8<UInt16>(repeating: pair), to: SIMD16<Int8>.self)),
-                                 to: SIMD8<Int16>.self)
         }
     }
 }

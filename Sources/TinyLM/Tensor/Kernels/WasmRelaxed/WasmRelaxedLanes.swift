@@ -50,6 +50,14 @@ enum DoubleFusedMultiplyAdd: WasmMultiplyAdd {
     }
 }
 
+/// Int16 lane `index` of `v` in every lane (one swizzle): a K-quant's scale for pmaddwd.
+@inline(__always)
+func splatInt16Lane(_ v: SIMD8<Int16>, _ index: Int) -> SIMD8<Int16> {
+    let pair = UInt16(truncatingIfNeeded: 2 * index) | UInt16(truncatingIfNeeded: 2 * index + 1) << 8
+    return unsafeBitCast(tinylm_swizzle_i8(unsafeBitCast(v, to: SIMD16<Int8>.self), unsafeBitCast(SIMD8<UInt16>(repeating: pair), to: SIMD16<Int8>.self)),
+                         to: SIMD8<Int16>.self)
+}
+
 /// A 32-value format's relaxed-SIMD kernels, as the driver below runs them.
 protocol WasmRelaxedBlock32Format {
     /// Two rows (`rowBytes` apart) against one token's activations.
@@ -126,6 +134,28 @@ enum WasmRelaxedBlock32 {
             b += 2
         }
         if b < blocks { body(b) }
+    }
+
+    /// body(b, d₀, d₁) for every block b of two rows (`rowBytes` apart) of a format whose
+    /// blocks start with an f16 scale d: the scales of blocks b and b + 1 of both rows are
+    /// converted together (with two lanes unused LLVM scalarizes the conversion).
+    @inline(__always)
+    static func forEachBlockScales(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, blockBytes: Int,
+                                   _ body: (Int, Float, Float) -> Void) {
+        var b = 0
+        while b < blocks {
+            let w = rows + b * blockBytes
+            let next = b + 1 < blocks ? blockBytes : 0
+            var h = SIMD4<UInt32>()
+            h[0] = UInt32(w.loadUnaligned(as: UInt16.self))
+            h[1] = UInt32((w + rowBytes).loadUnaligned(as: UInt16.self))
+            h[2] = UInt32((w + next).loadUnaligned(as: UInt16.self))
+            h[3] = UInt32((w + rowBytes + next).loadUnaligned(as: UInt16.self))
+            let d = FP16.toFloat4(h)
+            body(b, d[0], d[1])
+            if next != 0 { body(b + 1, d[2], d[3]) }
+            b += 2
+        }
     }
 
     /// The four 16-bit halves of two 32-bit words, one per lane (low half first).
