@@ -125,6 +125,16 @@ def markdown(results):
     return '\n'.join(lines)
 
 
+def run_with_display(engine):
+    """WebKitGTK has no headless mode: without a display this process starts again under
+    xvfb-run (scripts/wllama_in_engine.py uses this too). Selenium must not download drivers."""
+    if engine.startswith('webkit') and not os.environ.get('DISPLAY'):
+        if not shutil.which('xvfb-run'):
+            raise SystemExit('WebKitGTK needs an X display: install xvfb (scripts/setup.sh)')
+        os.execvp('xvfb-run', ['xvfb-run', '-a', '-s', '-screen 0 1280x1024x24', sys.executable, *sys.argv])
+    os.environ.setdefault('SE_OFFLINE', 'true')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--engine', default='chromium', choices=list(ENGINES))
@@ -146,11 +156,7 @@ def main():
     parser.add_argument('--quiet-timeout', type=float, default=300, help='seconds to wait for quiet before each visit')
     args = parser.parse_args()
 
-    if args.engine.startswith('webkit') and not os.environ.get('DISPLAY'):
-        if not shutil.which('xvfb-run'):
-            raise SystemExit('WebKitGTK needs an X display: install xvfb (scripts/setup.sh)')
-        os.execvp('xvfb-run', ['xvfb-run', '-a', '-s', '-screen 0 1280x1024x24', sys.executable, *sys.argv])
-    os.environ.setdefault('SE_OFFLINE', 'true')  # selenium must not download drivers
+    run_with_display(args.engine)
 
     results = run_visits(args)
     if args.json:
