@@ -43,6 +43,12 @@ def run_visits(args):
     engine = ENGINES[args.engine]
     fixed = '&fixed=1' if args.fixed_threads else ''
     simds = args.simd.split(',')
+    threads = args.threads
+    if not engine.has('shared_memory') and threads != '1':
+        # More threads would run one thread again (the page says why in threadsError): a second,
+        # slow one-thread measurement that the tables drop.
+        log(f"{engine}: one thread only ({engine.lacks['shared_memory']})")
+        threads = '1'
     visits = [('first visit', '&fresh=1', simds[0])] + [('reload', '', simd) for simd in simds]
     quiet_records = []
     results = {'engine': engine.name, 'model': args.model, 'date': f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}',
@@ -62,7 +68,7 @@ def run_visits(args):
         for label, fresh, simd in visits:
             quiet_records.append(wait_for_quiet(args.max_busy, args.max_load, timeout=args.quiet_timeout, log=log))
             browser.get(f'{server.url}/bench.html?auto=1&model={model}&prompt={args.prompt}&tokens={args.tokens}'
-                        f'&threads={args.threads}{fresh}{fixed}&simd={simd}{adapter}')
+                        f'&threads={threads}{fresh}{fixed}&simd={simd}{adapter}')
             result = browser.wait_for('window.benchResult', timeout=1800, interval=1)
             if 'error' in result:
                 raise SystemExit(f"bench failed in {engine}: {result['error']}")
@@ -70,7 +76,7 @@ def run_visits(args):
             results['visits'].append(result)
             log(f"{engine} {label}: load {result['loadMs']:.0f} ms (downloaded: {result['downloaded']}; phases: "
                 f"{json.dumps({k: round(v) for k, v in result['phasesMs'].items()})}); "
-                f"cross-origin isolated: {result['crossOriginIsolated']}, {result['cores']} cores")
+                f"cross-origin isolated: {result['crossOriginIsolated']}, navigator.hardwareConcurrency {result['cores']}")
             for run in result['runs']:
                 note = f" ({run['threadsError']})" if run['threadsError'] else ''
                 if run.get('threadSections'):
@@ -125,6 +131,16 @@ def markdown(results):
     return '\n'.join(lines)
 
 
+def run_with_display(engine):
+    """WebKitGTK has no headless mode: without a display this process starts again under
+    xvfb-run (scripts/wllama_in_engine.py uses this too). Selenium must not download drivers."""
+    if engine.startswith('webkit') and not os.environ.get('DISPLAY'):
+        if not shutil.which('xvfb-run'):
+            raise SystemExit('WebKitGTK needs an X display: install xvfb (scripts/setup.sh)')
+        os.execvp('xvfb-run', ['xvfb-run', '-a', '-s', '-screen 0 1280x1024x24', sys.executable, *sys.argv])
+    os.environ.setdefault('SE_OFFLINE', 'true')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--engine', default='chromium', choices=list(ENGINES))
@@ -146,11 +162,7 @@ def main():
     parser.add_argument('--quiet-timeout', type=float, default=300, help='seconds to wait for quiet before each visit')
     args = parser.parse_args()
 
-    if args.engine.startswith('webkit') and not os.environ.get('DISPLAY'):
-        if not shutil.which('xvfb-run'):
-            raise SystemExit('WebKitGTK needs an X display: install xvfb (scripts/setup.sh)')
-        os.execvp('xvfb-run', ['xvfb-run', '-a', '-s', '-screen 0 1280x1024x24', sys.executable, *sys.argv])
-    os.environ.setdefault('SE_OFFLINE', 'true')  # selenium must not download drivers
+    run_with_display(args.engine)
 
     results = run_visits(args)
     if args.json:
