@@ -192,17 +192,8 @@ final class AdapterBinding {
         func run(_ rows: Range<Int>) {
             if let blocks {
                 for t in 0..<batch {
-                    let x = low + t * lowStride, y = output + t * outputStride
-                    if LoRALayout.widensHalves {
-                        LoRAProduct.addByBlocks(FloatElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, x,
-                                                 factor: factor, into: y)
-                    } else if b.type == .f16 {
-                        LoRAProduct.addByBlocks(HalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, x,
-                                                 factor: factor, into: y)
-                    } else {
-                        LoRAProduct.addByBlocks(BrainHalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, x,
-                                                 factor: factor, into: y)
-                    }
+                    LoRAProduct.addByBlocks(b.type, blocks, blockBytes: blockBytes, rows: rows, rank: rank, low + t * lowStride,
+                                            factor: factor, into: output + t * outputStride)
                 }
                 return
             }

@@ -136,6 +136,19 @@ enum LoRAProduct {
         }
     }
 
+    /// `addByBlocks` for blocks made from a `type` B (LoRALayout: 16-bit as stored, or widened
+    /// to f32).
+    static func addByBlocks(_ type: TensorType, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>, rank: Int,
+                            _ t: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>) {
+        if LoRALayout.widensHalves {
+            addByBlocks(FloatElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        } else if type == .f16 {
+            addByBlocks(HalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        } else {
+            addByBlocks(BrainHalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        }
+    }
+
     /// A decode step's B product from B's blocks (LoRALayout): for the rows in `rows`,
     /// out[r] = out[r] + (Σ_c B[r][c]·t[c])·factor, each row's sum ggml_vec_dot's serial tail
     /// (`rank` < 64: products in float, added in double from c = 0 on, rounded once). Two
