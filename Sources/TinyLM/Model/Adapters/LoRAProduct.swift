@@ -17,8 +17,9 @@ import TinyLMIntrinsics
 ///   f16/bf16, with fused multiply-adds in float for f32.
 ///
 /// That last, serial sum is all of a B row when the rank is under 64, so B's rows are taken
-/// eight at a time, one per vector lane, each lane adding its products in ggml's order
-/// (`HalfWidthElement.eightShortDots`).
+/// eight at a time, one per vector lane, each lane adding its products in ggml's order: from
+/// the adapter's block layout (LoRALayout, `addByBlocks`), or in place after an 8 × 8
+/// transposition where there is none (`HalfWidthElement.eightShortDots`).
 ///
 /// Products of two f16 (or bf16) values are exact in Float, so a fused multiply-add is an
 /// add there, in wasm too. F32 adapters need true FMAs: natively the hardware's; wasm forms
