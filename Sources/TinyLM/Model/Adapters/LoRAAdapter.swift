@@ -43,7 +43,7 @@ public final class LoRAAdapter {
         self.model = model
         self.gguf = gguf
         self.alpha = alpha
-        pairs = Self.arranged(try Self.pairs(gguf, model: model), model: model)
+        pairs = Self.arranged(try Self.pairs(gguf, model: model), model: model, fileBytes: bytes.count)
     }
 
     deinit {
@@ -51,15 +51,17 @@ public final class LoRAAdapter {
     }
 
     /// The pairs with their decode layouts (LoRALayout), when the memory for them can be had and
-    /// stays within 256 MiB (a hostile file can point many tensors at the same bytes);
-    /// otherwise all in place, which gives the same results, slower.
-    private static func arranged(_ pairs: [LoRAPair], model: Model) -> [LoRAPair] {
+    /// stays within three times the file's size (f16 widened to f32 is twice; a hostile file can point
+    /// many tensors at the same bytes) and 256 MiB; otherwise all in place, which gives the
+    /// same results, slower.
+    private static func arranged(_ pairs: [LoRAPair], model: Model, fileBytes: Int) -> [LoRAPair] {
+        let limit = fileBytes >= (256 << 20) / 3 ? 256 << 20 : fileBytes * 3
         let matrices = model.adaptableMatrices
         var total = 0
         for pair in pairs {
             let bytes = LoRALayout.byteCount(pair, isEmbedding: matrices[pair.slot].isEmbedding)
             let (sum, overflow) = total.addingReportingOverflow(bytes)
-            guard !overflow, sum <= 256 << 20 else { return pairs }
+            guard !overflow, sum <= limit else { return pairs }
             total = sum
         }
         guard total > 0, SessionMemory.isAvailable(total) else { return pairs }
