@@ -1,3 +1,7 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// The LoRA adapters one session applies, resolved for its forward pass: for every adaptable
 /// matrix, the low-rank terms to add there, and the scratch memory they need — allocated here,
 /// once per choice of adapters, so that the forward pass allocates nothing.
@@ -16,6 +20,7 @@ final class AdapterBinding {
         let b: WeightMatrix
         let rank: Int
         let factor: Float
+        let layout: LoRALayout
     }
 
     let adapters: [ScaledAdapter]
@@ -44,7 +49,8 @@ final class AdapterBinding {
         for use in adapters {
             for pair in use.adapter.pairs {
                 bySlot[pair.slot].append(Term(a: pair.a, b: pair.b, rank: pair.rank,
-                                              factor: pair.factor(alpha: use.adapter.alpha, scale: use.scale)))
+                                              factor: pair.factor(alpha: use.adapter.alpha, scale: use.scale),
+                                              layout: pair.layout))
                 widest = max(widest, pair.a.columns)
                 largestRank = max(largestRank, pair.rank)
                 if !LoRAProduct.isFloat(pair.b.type) {
@@ -106,6 +112,33 @@ final class AdapterBinding {
         }
     }
 
+    /// Asks for the bytes of matrix `slot`'s terms ahead of their use, while W·x runs: they are
+    /// read once per token and the model's weights stream through the caches in between, so
+    /// without this each of a decode step's small A and B regions starts with a wait on memory
+    /// (perf: the hottest instruction of the product was its first load of A).
+    func prefetch(slot: Int) {
+        #if TINYLM_X86_AVX2
+        @inline(__always) func ask(_ start: UnsafeRawPointer, _ bytes: Int) {
+            var offset = 0
+            while offset < bytes {
+                tinylm_prefetch(start + offset)
+                offset += 64
+            }
+        }
+        var index = firstTerm[slot]
+        while index < firstTerm[slot + 1] {
+            let term = terms[index]
+            ask(term.a.data, term.a.rows * term.a.rowBytes)
+            if let blocks = term.layout.bBlocks {
+                ask(blocks, (term.b.rows + 7) / 8 * term.layout.bBlockBytes)
+            } else {
+                ask(term.b.data, term.b.rows * term.b.rowBytes)
+            }
+            index += 1
+        }
+        #endif
+    }
+
     /// lowRank[t] = A·x_t, converted to B's type. A decode step (one token) runs on the calling
     /// thread: rank rows are too few to be worth a parallel section.
     private func multiplyA(_ term: Term, input: UnsafePointer<Float>, inputStride: Int, batch: Int, state: InferenceState) {
@@ -117,13 +150,19 @@ final class AdapterBinding {
             return
         }
         let order = LoRAProduct.order(rows: rank, columns: a.columns, batch: batch)
+        let widened = term.layout.aWidened
         func run(_ tokens: Range<Int>) {
             for t in tokens {
                 let x = converted + t * convertedStride
                 LoRAProduct.round(input + t * inputStride, count: a.columns, for: a.type, into: x)
                 let out = lowRank + t * lowRankStride
-                LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: rank, x: x, count: a.columns,
-                                     order: order, factor: nil, into: out)
+                if let widened {
+                    LoRAProduct.products(WidenedHalfElement.self, UnsafeRawPointer(widened), a.columns * 4, rank, x, a.columns,
+                                         order, nil, out)
+                } else {
+                    LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: rank, x: x, count: a.columns,
+                                         order: order, factor: nil, into: out)
+                }
                 LoRAProduct.round(out, count: rank, for: bType, into: out)
             }
         }
@@ -149,7 +188,15 @@ final class AdapterBinding {
         }
         let order = LoRAProduct.order(rows: b.rows, columns: rank, batch: batch)
         let low = lowRank, lowStride = lowRankStride
+        let blocks = order == .vectorDot ? term.layout.bBlocks : nil, blockBytes = term.layout.bBlockBytes
         func run(_ rows: Range<Int>) {
+            if let blocks {
+                for t in 0..<batch {
+                    LoRAProduct.addByBlocks(b.type, blocks, blockBytes: blockBytes, rows: rows, rank: rank, low + t * lowStride,
+                                            factor: factor, into: output + t * outputStride)
+                }
+                return
+            }
             for t in 0..<batch {
                 LoRAProduct.products(b.type, rows: b.row(rows.lowerBound), rowBytes: b.rowBytes, rowCount: rows.count,
                                      x: low + t * lowStride, count: rank, order: order, factor: factor,

@@ -43,7 +43,33 @@ public final class LoRAAdapter {
         self.model = model
         self.gguf = gguf
         self.alpha = alpha
-        pairs = try Self.pairs(gguf, model: model)
+        pairs = Self.arranged(try Self.pairs(gguf, model: model), model: model, fileBytes: bytes.count)
+    }
+
+    deinit {
+        for pair in pairs { pair.layout.deallocate() }
+    }
+
+    /// The pairs with their decode layouts (LoRALayout), when the memory for them can be had and
+    /// stays within three times the file's size (f16 widened to f32 is twice; a hostile file can point
+    /// many tensors at the same bytes) and 256 MiB; otherwise all in place, which gives the
+    /// same results, slower.
+    private static func arranged(_ pairs: [LoRAPair], model: Model, fileBytes: Int) -> [LoRAPair] {
+        let limit = fileBytes >= (256 << 20) / 3 ? 256 << 20 : fileBytes * 3
+        let matrices = model.adaptableMatrices
+        var total = 0
+        for pair in pairs {
+            let bytes = LoRALayout.byteCount(pair, isEmbedding: matrices[pair.slot].isEmbedding)
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
+            guard !overflow, sum <= limit else { return pairs }
+            total = sum
+        }
+        guard total > 0, SessionMemory.isAvailable(total) else { return pairs }
+        return pairs.map { pair in
+            var arranged = pair
+            arranged.layout = LoRALayout.make(pair, isEmbedding: matrices[pair.slot].isEmbedding)
+            return arranged
+        }
     }
 
     private static func checkMetadata(_ gguf: GGUFFile, model: Model) throws(TinyLMError) {
@@ -144,6 +170,8 @@ struct LoRAPair {
     /// out × rank.
     let b: WeightMatrix
     let rank: Int
+    /// Its tensors as the decode step reads them; owned by the adapter.
+    var layout = LoRALayout.inPlace
 
     /// The factor B·(A·x) is multiplied by at user scale `scale`, computed as llama.cpp's
     /// `llama_adapter_lora_weight::get_scale` does (in Float, scale·alpha first).

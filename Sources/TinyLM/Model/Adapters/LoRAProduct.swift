@@ -17,8 +17,9 @@ import TinyLMIntrinsics
 ///   f16/bf16, with fused multiply-adds in float for f32.
 ///
 /// That last, serial sum is all of a B row when the rank is under 64, so B's rows are taken
-/// eight at a time, one per vector lane, each lane adding its products in ggml's order
-/// (`HalfWidthElement.eightShortDots`).
+/// eight at a time, one per vector lane, each lane adding its products in ggml's order: from
+/// the adapter's block layout (LoRALayout, `addByBlocks`), or in place after an 8 × 8
+/// transposition where there is none (`HalfWidthElement.eightShortDots`).
 ///
 /// Products of two f16 (or bf16) values are exact in Float, so a fused multiply-add is an
 /// add there, in wasm too. F32 adapters need true FMAs: natively the hardware's; wasm forms
@@ -113,6 +114,10 @@ enum LoRAProduct {
                 r += 4
             }
         }
+        if order == .vectorDot && count >= 64 {
+            vectorDots(E.self, rows, rowBytes, rowCount, x, count, factor, out)
+            return
+        }
         if order == .vectorDot && count < 64 {
             while r + 8 <= rowCount {
                 let sums = E.eightShortDots(rows + r * rowBytes, stride: rowBytes, x, count: count)
@@ -129,6 +134,115 @@ enum LoRAProduct {
         while r < rowCount {
             store(r, dot(E.self, rows + r * rowBytes, x, count: count, order: order))
             r += 1
+        }
+    }
+
+    /// `addByBlocks` for blocks made from a `type` B (LoRALayout: 16-bit as stored, or widened
+    /// to f32).
+    static func addByBlocks(_ type: TensorType, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>, rank: Int,
+                            _ t: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>) {
+        if LoRALayout.widensHalves {
+            addByBlocks(FloatElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        } else if type == .f16 {
+            addByBlocks(HalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        } else {
+            addByBlocks(BrainHalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        }
+    }
+
+    /// A decode step's B product from B's blocks (LoRALayout): for the rows in `rows`,
+    /// out[r] = out[r] + (Σ_c B[r][c]·t[c])·factor, each row's sum ggml_vec_dot's serial tail
+    /// (`rank` < 64: products in float, added in double from c = 0 on, rounded once). Two
+    /// to four blocks at a time, so independent chains of double additions overlap.
+    @inline(never)
+    static func addByBlocks<E: LoRAElement>(_: E.Type, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>,
+                                            rank: Int, _ t: UnsafePointer<Float>, factor: Float,
+                                            into out: UnsafeMutablePointer<Float>) {
+        @inline(__always) func add(_ sums: SIMD8<Float>, _ r: Int) {
+            let y = UnsafeMutableRawPointer(out + r)
+            y.storeBytes(of: y.loadUnaligned(as: SIMD8<Float>.self) + sums * factor, as: SIMD8<Float>.self)
+        }
+        var r = rows.lowerBound
+        while r & 7 == 0 && r + 32 <= rows.upperBound {
+            var s0 = DoubleLanes8(), s1 = DoubleLanes8(), s2 = DoubleLanes8(), s3 = DoubleLanes8()
+            let b0 = blocks + (r / 8) * blockBytes, b1 = b0 + blockBytes, b2 = b1 + blockBytes, b3 = b2 + blockBytes
+            for c in 0..<rank {
+                let tc = SIMD8(repeating: t[c])
+                s0.add(E.load8(b0, c * 8) * tc)
+                s1.add(E.load8(b1, c * 8) * tc)
+                s2.add(E.load8(b2, c * 8) * tc)
+                s3.add(E.load8(b3, c * 8) * tc)
+            }
+            add(s0.rounded, r)
+            add(s1.rounded, r + 8)
+            add(s2.rounded, r + 16)
+            add(s3.rounded, r + 24)
+            r += 32
+        }
+        while r < rows.upperBound {
+            let first = r & ~7
+            let block = blocks + (first / 8) * blockBytes
+            if r == first && r + 16 <= rows.upperBound {
+                var low = DoubleLanes8(), high = DoubleLanes8()
+                let next = block + blockBytes
+                for c in 0..<rank {
+                    let tc = SIMD8(repeating: t[c])
+                    low.add(E.load8(block, c * 8) * tc)
+                    high.add(E.load8(next, c * 8) * tc)
+                }
+                add(low.rounded, r)
+                add(high.rounded, r + 8)
+                r += 16
+                continue
+            }
+            var sum = DoubleLanes8()
+            for c in 0..<rank { sum.add(E.load8(block, c * 8) * SIMD8(repeating: t[c])) }
+            let sums = sum.rounded
+            if r == first && r + 8 <= rows.upperBound {
+                add(sums, r)
+                r += 8
+                continue
+            }
+            // A block the range starts or ends inside (its lanes past the matrix are zeros).
+            let end = Swift.min(first + 8, rows.upperBound)
+            while r < end {
+                out[r] = out[r] + sums[r - first] * factor
+                r += 1
+            }
+        }
+    }
+
+    /// `products` in the vector-dot order for rows of 64 or more (A's, in a decode step): the
+    /// same sums as `dot`, in a loop of its own with its eight 8-lane accumulators named, so
+    /// they stay in registers (inlined into `products`, they were spilled to the stack).
+    @inline(never)
+    static func vectorDots<E: LoRAElement>(_: E.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ rowCount: Int,
+                                           _ x: UnsafePointer<Float>, _ count: Int, _ factor: Float?,
+                                           _ out: UnsafeMutablePointer<Float>) {
+        let whole = count & ~63
+        for r in 0..<rowCount {
+            let row = rows + r * rowBytes
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+            var i = 0
+            while i < whole {
+                let xs = UnsafeRawPointer(x + i)
+                a0 = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), a0)
+                a1 = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), a1)
+                a2 = E.multiplyAdd(E.load8(row, i + 16), xs.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a2)
+                a3 = E.multiplyAdd(E.load8(row, i + 24), xs.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), a3)
+                a4 = E.multiplyAdd(E.load8(row, i + 32), xs.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self), a4)
+                a5 = E.multiplyAdd(E.load8(row, i + 40), xs.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self), a5)
+                a6 = E.multiplyAdd(E.load8(row, i + 48), xs.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self), a6)
+                a7 = E.multiplyAdd(E.load8(row, i + 56), xs.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self), a7)
+                i += 64
+            }
+            // ggml's four 16-lane sums are (a0,a1) … (a6,a7); reduced 0+2, 1+3, 0+1, then
+            // across lanes (Lanes16.sum).
+            var s = Lanes16(low: a0 + a4, high: a1 + a5)
+            s += Lanes16(low: a2 + a6, high: a3 + a7)
+            let sum = E.addRemainder(s.sum, row, x, from: whole, to: count)
+            if let factor { out[r] = out[r] + sum * factor } else { out[r] = sum }
         }
     }
 
@@ -323,6 +437,30 @@ enum BrainHalfElement: HalfWidthElement {
     }
     @inline(__always)
     static func widen1(_ bits: UInt16) -> Float { BF16.toFloat(bits) }
+}
+
+/// F16 or BF16 values widened to f32 at load (LoRALayout): loaded as floats, summed as the
+/// 16-bit types are (exact products, so plain adds; vec_dot's tail in double).
+enum WidenedHalfElement: LoRAElement {
+    @inline(__always)
+    static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> { FloatElement.load8(row, index) }
+    @inline(__always)
+    static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float { FloatElement.load1(row, index) }
+    @inline(__always)
+    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> { acc + w * x }
+    @inline(__always)
+    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
+        var sum = Double(head)
+        for i in start..<count { sum += Double(load1(row, i) * x[i]) }
+        return Float(sum)
+    }
+    /// Row by row: only A's rows are widened, and they are shorter than 64 only in tiny models.
+    @inline(__always)
+    static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+        var sums = SIMD8<Float>()
+        for r in 0..<8 { sums[r] = addRemainder(0, row + r * stride, x, from: 0, to: count) }
+        return sums
+    }
 }
 
 enum FloatElement: LoRAElement {

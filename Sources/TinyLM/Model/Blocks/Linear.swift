@@ -13,6 +13,7 @@ struct Linear {
     /// output[b·outputStride + r] = Σ_c W[r,c]·input[b·inputStride + c] (+ the adapters' terms).
     func callAsFunction(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
+        if batch == 1, let slot, let adapters = state.adapters { adapters.prefetch(slot: slot) }
         MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
                                 output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)
         addAdapterTerms(input, inputStride: inputStride, batch: batch, output: output, outputStride: outputStride, state: state)
