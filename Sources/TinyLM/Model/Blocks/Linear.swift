@@ -13,10 +13,16 @@ struct Linear {
     /// output[b·outputStride + r] = Σ_c W[r,c]·input[b·inputStride + c] (+ the adapters' terms).
     func callAsFunction(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
-        if batch == 1, let slot, let adapters = state.adapters { adapters.prefetch(slot: slot) }
+        prefetchAdapterTerms(batch: batch, state: state)
         MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
                                 output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)
         addAdapterTerms(input, inputStride: inputStride, batch: batch, output: output, outputStride: outputStride, state: state)
+    }
+
+    /// Asks for this matrix's adapter bytes before a decode step's W·x, so they arrive while it
+    /// runs (they come from memory every token: the model's weights pass through the caches in between).
+    func prefetchAdapterTerms(batch: Int, state: InferenceState) {
+        if batch == 1, let slot, let adapters = state.adapters { adapters.prefetch(slot: slot) }
     }
 
     /// Adds the adapters' low-rank products for this matrix to `output`, which already holds

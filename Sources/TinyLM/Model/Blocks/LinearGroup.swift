@@ -33,6 +33,9 @@ enum LinearGroup {
             third.multiplyAlone(input, batch: batch, state: state)
             return
         }
+        first.linear.prefetchAdapterTerms(batch: batch, state: state)
+        second.linear.prefetchAdapterTerms(batch: batch, state: state)
+        third.linear.prefetchAdapterTerms(batch: batch, state: state)
         MatrixMultiply.multiplyConcatenated(first.product, second.product, third.product, input: input, inputStride: a.columns,
                                             batch: batch, scratch: state.scratch, executor: state.executor)
         first.addAdapterTerms(input, batch: batch, state: state)
@@ -54,6 +57,8 @@ enum LinearGroup {
             return
         }
         let adapted = state.adapters != nil
+        first.linear.prefetchAdapterTerms(batch: batch, state: state)
+        second.linear.prefetchAdapterTerms(batch: batch, state: state)
         MatrixMultiply.multiplyPaired(first.product, second.product, input: input, inputStride: first.linear.columns, batch: batch,
                                       scratch: state.scratch, executor: state.executor) { chunk in
             if !adapted { combine(chunk, 0..<batch) }
