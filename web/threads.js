@@ -27,10 +27,8 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 const HELPER_STACK_BYTES = 1 << 20;
 
 /** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor).
- *  One: a decode step's sections are a few µs each, and more pieces cost more than a late
- *  thread does (Chromium, SmolLM2, two threads: decode 1.11-1.18x of four pieces; BENCHMARKS.md).
  *  Under Node the environment variable TINYLM_TASKS_PER_THREAD overrides it (benchmarks). */
-export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 1;
+export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
 
 /** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
  *  new step, and how often (in steps) the slower mode is tried again: often while the two are
