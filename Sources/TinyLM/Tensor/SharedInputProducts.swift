@@ -37,10 +37,14 @@ extension MatrixMultiply {
     /// The products of `first`, `second` and `third` with one input, as one range of rows
     /// (first's, then second's, then third's). Requires `canShareSection` for every pair, and
     /// the row counts of `first` and `second` to be multiples of 8 (so each matrix's chunks
-    /// start at multiples of 8 of its own rows).
+    /// start at multiples of 8 of its own rows). Each chunk calls `prepare` before its rows and
+    /// `finish` after them, with the rows it covers of each matrix (in the matrix's numbering,
+    /// possibly empty): room for per-row steps that must follow W·x, such as adapter terms.
     static func multiplyConcatenated(_ first: Product, _ second: Product, _ third: Product,
                                      input: UnsafePointer<Float>, inputStride: Int, batch: Int,
-                                     scratch: MatmulScratch, executor: any ComputeExecutor) {
+                                     scratch: MatmulScratch, executor: any ComputeExecutor,
+                                     prepare: (Range<Int>, Range<Int>, Range<Int>) -> Void = { _, _, _ in },
+                                     finish: (Range<Int>, Range<Int>, Range<Int>) -> Void = { _, _, _ in }) {
         precondition(first.weight.rows % 8 == 0 && second.weight.rows % 8 == 0, "MatrixMultiply: grouped rows not in eights")
         let columns = first.weight.columns
         quantizeActivations(activationFormat(first.weight.type), columns, input, inputStride, batch, scratch, executor)
@@ -48,25 +52,48 @@ extension MatrixMultiply {
                     job(third, batch: batch, scratch: scratch))
         let secondStart = first.weight.rows, thirdStart = secondStart + second.weight.rows
         executor.parallelChunks(thirdStart + third.weight.rows, granularity: 8) { chunk, rows in
-            runPart(jobs.0, rows, from: 0, chunk: chunk)
-            runPart(jobs.1, rows, from: secondStart, chunk: chunk)
-            runPart(jobs.2, rows, from: thirdStart, chunk: chunk)
+            let parts = (partRows(rows, from: 0, count: first.weight.rows),
+                         partRows(rows, from: secondStart, count: second.weight.rows),
+                         partRows(rows, from: thirdStart, count: third.weight.rows))
+            prepare(parts.0, parts.1, parts.2)
+            if !parts.0.isEmpty { KernelTable.multiply(jobs.0, rows: parts.0, chunk: chunk) }
+            if !parts.1.isEmpty { KernelTable.multiply(jobs.1, rows: parts.1, chunk: chunk) }
+            if !parts.2.isEmpty { KernelTable.multiply(jobs.2, rows: parts.2, chunk: chunk) }
+            finish(parts.0, parts.1, parts.2)
         }
     }
 
     /// The products of `first` and `second` (the same row count) with one input: each chunk of
-    /// rows is multiplied in both, then `finish(rows)` runs on the chunk (an element-wise step
-    /// that combines the two, such as the gated activation). Requires `canShareSection`.
+    /// rows calls `prepare(rows)`, is multiplied in both, then `finish(rows)` runs on the chunk
+    /// (an element-wise step that combines the two, such as the gated activation). Requires
+    /// `canShareSection`.
     static func multiplyPaired(_ first: Product, _ second: Product,
                                input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                                scratch: MatmulScratch, executor: any ComputeExecutor,
+                               prepare: (Range<Int>) -> Void = { _ in },
                                finish: (Range<Int>) -> Void) {
         precondition(first.weight.rows == second.weight.rows, "MatrixMultiply: paired matrices differ in rows")
         quantizeActivations(activationFormat(first.weight.type), first.weight.columns, input, inputStride, batch, scratch, executor)
         let jobs = (job(first, batch: batch, scratch: scratch), job(second, batch: batch, scratch: scratch))
         executor.parallelChunks(first.weight.rows, granularity: 8) { chunk, rows in
+            prepare(rows)
             KernelTable.multiply(jobs.0, rows: rows, chunk: chunk)
             KernelTable.multiply(jobs.1, rows: rows, chunk: chunk)
+            finish(rows)
+        }
+    }
+
+    /// One matrix's product, as `multiply` computes it for a batch that fits one pass, with
+    /// `prepare(rows)` and `finish(rows)` around each chunk's rows. Requires
+    /// `canShareSection(weight, weight, …)`.
+    static func multiplyInChunks(_ product: Product, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
+                                 scratch: MatmulScratch, executor: any ComputeExecutor,
+                                 prepare: (Range<Int>) -> Void, finish: (Range<Int>) -> Void) {
+        quantizeActivations(activationFormat(product.weight.type), product.weight.columns, input, inputStride, batch, scratch, executor)
+        let pass = job(product, batch: batch, scratch: scratch)
+        executor.parallelChunks(product.weight.rows, granularity: 8) { chunk, rows in
+            prepare(rows)
+            KernelTable.multiply(pass, rows: rows, chunk: chunk)
             finish(rows)
         }
     }
@@ -78,10 +105,11 @@ extension MatrixMultiply {
                   scratchToken: 0, output: product.output, outputStride: product.outputStride)
     }
 
-    /// The rows of `rows` (in the group's numbering) that belong to the matrix starting at `start`.
+    /// The rows of `rows` (in the group's numbering) that belong to the matrix of `count` rows
+    /// starting at `start`, in its own numbering (empty if none).
     @inline(__always)
-    private static func runPart(_ job: KernelJob, _ rows: Range<Int>, from start: Int, chunk: Int) {
-        let lower = Swift.max(rows.lowerBound - start, 0), upper = Swift.min(rows.upperBound - start, job.weight.rows)
-        if lower < upper { KernelTable.multiply(job, rows: lower..<upper, chunk: chunk) }
+    private static func partRows(_ rows: Range<Int>, from start: Int, count: Int) -> Range<Int> {
+        let lower = Swift.max(rows.lowerBound - start, 0), upper = Swift.min(rows.upperBound - start, count)
+        return lower < upper ? lower..<upper : 0..<0
     }
 }

@@ -16,11 +16,34 @@ import TinyLMIntrinsics
 /// given: y = ((W·x + d₁) + d₂)…. The embedding table's terms add B·(A's row of the token).
 final class AdapterBinding {
     struct Term {
-        let a: WeightMatrix
-        let b: WeightMatrix
+        let a: Operand
+        let b: Operand
         let rank: Int
         let factor: Float
         let layout: LoRALayout
+    }
+
+    /// An adapter tensor as the product reads it: a WeightMatrix without its name, so that
+    /// copying a term in the decode loop retains and releases nothing.
+    struct Operand {
+        let type: TensorType
+        let rows: Int
+        let columns: Int
+        let data: UnsafeRawPointer
+        let rowBytes: Int
+
+        init(_ matrix: WeightMatrix) {
+            type = matrix.type
+            rows = matrix.rows
+            columns = matrix.columns
+            data = matrix.data
+            rowBytes = matrix.rowBytes
+        }
+
+        func row(_ index: Int) -> UnsafeRawPointer { data + index * rowBytes }
+
+        /// For MatrixMultiply (quantized tensors, embedding rows): off the float decode path.
+        var matrix: WeightMatrix { WeightMatrix(name: "", type: type, rows: rows, columns: columns, data: data) }
     }
 
     let adapters: [ScaledAdapter]
@@ -37,6 +60,11 @@ final class AdapterBinding {
     /// B·t of a quantized B, before it is scaled and added (MatrixMultiply writes whole rows).
     private let product: UnsafeMutablePointer<Float>
     private let productCapacity: Int
+    /// A decode step's t = A·x of every term (term i at i × lowRankStride), which the chunks of
+    /// the base matmul's parallel section read (`addRows`).
+    private let termLowRank: UnsafeMutablePointer<Float>
+    /// Per slot: whether a decode step adds its terms inside the W·x section (`addsInSection`).
+    private let slotAddsInSection: [Bool]
 
     /// `adapters` must belong to `model` (Session.setAdapters checks).
     init(adapters: [ScaledAdapter], model: Model, maxBatch: Int) {
@@ -48,7 +76,7 @@ final class AdapterBinding {
         var widest = 1, largestRank = 1, productCapacity = 0
         for use in adapters {
             for pair in use.adapter.pairs {
-                bySlot[pair.slot].append(Term(a: pair.a, b: pair.b, rank: pair.rank,
+                bySlot[pair.slot].append(Term(a: Operand(pair.a), b: Operand(pair.b), rank: pair.rank,
                                               factor: pair.factor(alpha: use.adapter.alpha, scale: use.scale),
                                               layout: pair.layout))
                 widest = max(widest, pair.a.columns)
@@ -59,11 +87,14 @@ final class AdapterBinding {
                 }
             }
         }
-        var terms: [Term] = [], firstTerm: [Int] = []
+        var terms: [Term] = [], firstTerm: [Int] = [], slotAddsInSection: [Bool] = []
         for list in bySlot {
             firstTerm.append(terms.count)
             terms += list
+            slotAddsInSection.append(list.allSatisfy { LoRAProduct.isFloat($0.a.type) && $0.layout.bBlocks != nil })
         }
+        self.slotAddsInSection = slotAddsInSection
+        termLowRank = .allocate(capacity: max(1, terms.count) * largestRank)
         firstTerm.append(terms.count)
         self.terms = terms
         self.firstTerm = firstTerm
@@ -78,11 +109,15 @@ final class AdapterBinding {
     deinit {
         converted.deallocate()
         lowRank.deallocate()
+        termLowRank.deallocate()
         product.deallocate()
     }
 
     /// Bytes of scratch memory it holds.
-    var byteCount: Int { (maxBatch * (convertedStride + lowRankStride) + max(1, productCapacity)) * MemoryLayout<Float>.size }
+    var byteCount: Int {
+        (maxBatch * (convertedStride + lowRankStride) + max(1, productCapacity) + max(1, terms.count) * lowRankStride)
+            * MemoryLayout<Float>.size
+    }
 
     /// Adds the terms of matrix `slot` to `output` (W·input, already there).
     func add(slot: Int, input: UnsafePointer<Float>, inputStride: Int, batch: Int,
@@ -104,12 +139,105 @@ final class AdapterBinding {
             for (t, token) in tokens.enumerated() {
                 // ggml_get_rows of A gives F32 rows, which B's mul_mat converts to B's type.
                 let row = lowRank + t * lowRankStride
-                MatrixMultiply.dequantizeRow(term.a, row: Int(token), into: row)
+                MatrixMultiply.dequantizeRow(term.a.matrix, row: Int(token), into: row)
                 LoRAProduct.round(row, count: term.rank, for: term.b.type, into: row)
             }
             addB(term, batch: tokens.count, output: rows, outputStride: term.b.rows, state: state)
             index += 1
         }
+    }
+
+    // MARK: A decode step's terms inside the W·x parallel section
+    //
+    // With several threads, a product added after the base matmul's section runs on the calling
+    // thread alone while the others wait. So a decode step (one token) splits it: the calling
+    // thread computes each term's t = A·x before the section (rank outputs: a few µs per
+    // layer), then every chunk of the section, after its rows of W·x, adds its rows of
+    // factor·(B·t). Each row is still W·x first, then its terms in order, with the same sums.
+
+    /// Whether matrix `slot`'s terms have any.
+    func hasTerms(slot: Int?) -> Bool {
+        guard let slot else { return false }
+        return firstTerm[slot] < firstTerm[slot + 1]
+    }
+
+    /// Whether a decode step can add matrix `slot`'s terms inside its W·x section: float A,
+    /// and B in blocks (LoRALayout). True for a matrix without terms.
+    func addsInSection(slot: Int?) -> Bool {
+        guard let slot else { return true }
+        return slotAddsInSection[slot]
+    }
+
+    /// For a decode step, before the section: t = A·x of every term of the (up to three)
+    /// matrices multiplying `input`, which is converted once for all of them where their A
+    /// types agree (q, k and v share it; so do gate and up).
+    func multiplyLowRanks(_ slots: (Int?, Int?, Int?), input: UnsafePointer<Float>) {
+        var convertedType: TensorType? = nil, convertedColumns = 0
+        for which in 0..<3 {
+            guard let slot = which == 0 ? slots.0 : which == 1 ? slots.1 : slots.2 else { continue }
+            var index = firstTerm[slot]
+            while index < firstTerm[slot + 1] {
+                let term = terms[index]
+                if term.a.type != convertedType || term.a.columns != convertedColumns {
+                    LoRAProduct.round(input, count: term.a.columns, for: term.a.type, into: converted)
+                    convertedType = term.a.type
+                    convertedColumns = term.a.columns
+                }
+                lowRankOfToken(term, x: converted, order: .vectorDot, into: termLowRank + index * lowRankStride)
+                index += 1
+            }
+        }
+    }
+
+    /// Inside a decode step's section, after W·x of `rows`: output[r] += factor·(B·t)[r] for
+    /// those rows, term by term (`multiplyLowRanks` made t).
+    func addRows(slot: Int?, rows: Range<Int>, output: UnsafeMutablePointer<Float>) {
+        guard let slot, !rows.isEmpty else { return }
+        var index = firstTerm[slot]
+        while index < firstTerm[slot + 1] {
+            let term = terms[index]
+            if let blocks = term.layout.bBlocks {
+                LoRAProduct.addByBlocks(term.b.type, blocks, blockBytes: term.layout.bBlockBytes, rows: rows, rank: term.rank,
+                                        termLowRank + index * lowRankStride, factor: term.factor, into: output)
+            }
+            index += 1
+        }
+    }
+
+    /// Inside a decode step's section, before W·x of `rows`: asks for the B blocks of those
+    /// rows, so they arrive in this thread's cache while its share of W·x runs.
+    func prefetchRows(slot: Int?, rows: Range<Int>) {
+        #if TINYLM_X86_AVX2
+        guard let slot, !rows.isEmpty else { return }
+        var index = firstTerm[slot]
+        while index < firstTerm[slot + 1] {
+            let term = terms[index]
+            if let blocks = term.layout.bBlocks {
+                let bytes = term.layout.bBlockBytes
+                var offset = rows.lowerBound / 8 * bytes
+                let end = (rows.upperBound + 7) / 8 * bytes
+                while offset < end {
+                    tinylm_prefetch(UnsafeRawPointer(blocks) + offset)
+                    offset += 64
+                }
+            }
+            index += 1
+        }
+        #endif
+    }
+
+    /// out = A·x (x already converted to A's type), converted to B's type.
+    @inline(__always)
+    private func lowRankOfToken(_ term: Term, x: UnsafePointer<Float>, order: LoRAProduct.Order, into out: UnsafeMutablePointer<Float>) {
+        let a = term.a
+        if let widened = term.layout.aWidened {
+            LoRAProduct.products(WidenedHalfElement.self, UnsafeRawPointer(widened), a.columns * 4, term.rank, x, a.columns,
+                                 order, nil, out)
+        } else {
+            LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: term.rank, x: x, count: a.columns,
+                                 order: order, factor: nil, into: out)
+        }
+        LoRAProduct.round(out, count: term.rank, for: term.b.type, into: out)
     }
 
     /// Asks for the bytes of matrix `slot`'s terms ahead of their use, while W·x runs: they are
@@ -144,26 +272,17 @@ final class AdapterBinding {
     private func multiplyA(_ term: Term, input: UnsafePointer<Float>, inputStride: Int, batch: Int, state: InferenceState) {
         let a = term.a, rank = term.rank, bType = term.b.type
         guard LoRAProduct.isFloat(a.type) else {
-            MatrixMultiply.multiply(a, input: input, inputStride: inputStride, batch: batch, output: lowRank,
+            MatrixMultiply.multiply(a.matrix, input: input, inputStride: inputStride, batch: batch, output: lowRank,
                                     outputStride: lowRankStride, scratch: state.scratch, executor: state.executor)
             for t in 0..<batch { LoRAProduct.round(lowRank + t * lowRankStride, count: rank, for: bType, into: lowRank + t * lowRankStride) }
             return
         }
         let order = LoRAProduct.order(rows: rank, columns: a.columns, batch: batch)
-        let widened = term.layout.aWidened
         func run(_ tokens: Range<Int>) {
             for t in tokens {
                 let x = converted + t * convertedStride
                 LoRAProduct.round(input + t * inputStride, count: a.columns, for: a.type, into: x)
-                let out = lowRank + t * lowRankStride
-                if let widened {
-                    LoRAProduct.products(WidenedHalfElement.self, UnsafeRawPointer(widened), a.columns * 4, rank, x, a.columns,
-                                         order, nil, out)
-                } else {
-                    LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: rank, x: x, count: a.columns,
-                                         order: order, factor: nil, into: out)
-                }
-                LoRAProduct.round(out, count: rank, for: bType, into: out)
+                lowRankOfToken(term, x: x, order: order, into: lowRank + t * lowRankStride)
             }
         }
         if batch >= 2 {
@@ -178,7 +297,7 @@ final class AdapterBinding {
         let b = term.b, rank = term.rank, factor = term.factor
         guard LoRAProduct.isFloat(b.type) else {
             precondition(batch * b.rows <= productCapacity, "AdapterBinding: batch larger than the product scratch")
-            MatrixMultiply.multiply(b, input: lowRank, inputStride: lowRankStride, batch: batch, output: product,
+            MatrixMultiply.multiply(b.matrix, input: lowRank, inputStride: lowRankStride, batch: batch, output: product,
                                     outputStride: b.rows, scratch: state.scratch, executor: state.executor)
             for t in 0..<batch {
                 let y = output + t * outputStride, d = product + t * b.rows

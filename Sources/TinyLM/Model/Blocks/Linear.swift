@@ -13,6 +13,18 @@ struct Linear {
     /// output[b·outputStride + r] = Σ_c W[r,c]·input[b·inputStride + c] (+ the adapters' terms).
     func callAsFunction(_ input: UnsafePointer<Float>, inputStride: Int, batch: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int, state: InferenceState) {
+        if batch == 1, let adapters = state.adapters, adapters.hasTerms(slot: slot), adapters.addsInSection(slot: slot),
+           MatrixMultiply.canShareSection(weight, weight, batch: batch, scratch: state.scratch) {
+            // A decode step: each chunk of W·x's section adds its rows of the terms
+            // (AdapterBinding.multiplyLowRanks).
+            let slot = self.slot
+            adapters.multiplyLowRanks((slot, nil, nil), input: input)
+            MatrixMultiply.multiplyInChunks(.init(weight: weight, output: output, outputStride: outputStride), input: input,
+                                            inputStride: inputStride, batch: batch, scratch: state.scratch, executor: state.executor,
+                                            prepare: { rows in adapters.prefetchRows(slot: slot, rows: rows) },
+                                            finish: { rows in adapters.addRows(slot: slot, rows: rows, output: output) })
+            return
+        }
         prefetchAdapterTerms(batch: batch, state: state)
         MatrixMultiply.multiply(weight, input: input, inputStride: inputStride, batch: batch,
                                 output: output, outputStride: outputStride, scratch: state.scratch, executor: state.executor)

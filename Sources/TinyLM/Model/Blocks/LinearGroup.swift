@@ -1,7 +1,8 @@
 /// Linears of one block that multiply the same input (q, k and v; gate and up), run as one
 /// parallel section where MatrixMultiply can group them (Tensor/SharedInputProducts.swift);
-/// each then gets its adapters' terms exactly as `Linear` adds them. Where they cannot be
-/// grouped, each multiplies on its own. The results are the same bits either way.
+/// each then gets its adapters' terms exactly as `Linear` adds them (in a decode step, inside the
+/// section: AdapterBinding.addRows). Where they cannot be grouped, each multiplies on its own.
+/// The results are the same bits either way.
 enum LinearGroup {
     /// One matrix of a group and where its results go.
     struct Part {
@@ -33,6 +34,27 @@ enum LinearGroup {
             third.multiplyAlone(input, batch: batch, state: state)
             return
         }
+        if let adapters = state.adapters, addsInSection(adapters, batch: batch, first, second, third) {
+            // A decode step: each chunk adds its rows of the terms after its rows of W·x
+            // (AdapterBinding.multiplyLowRanks).
+            let slots = (first.linear.slot, second.linear.slot, third.linear.slot)
+            let outputs = (first.output, second.output, third.output)
+            adapters.multiplyLowRanks(slots, input: input)
+            MatrixMultiply.multiplyConcatenated(
+                first.product, second.product, third.product, input: input, inputStride: a.columns, batch: batch,
+                scratch: state.scratch, executor: state.executor,
+                prepare: { rows0, rows1, rows2 in
+                    adapters.prefetchRows(slot: slots.0, rows: rows0)
+                    adapters.prefetchRows(slot: slots.1, rows: rows1)
+                    adapters.prefetchRows(slot: slots.2, rows: rows2)
+                },
+                finish: { rows0, rows1, rows2 in
+                    adapters.addRows(slot: slots.0, rows: rows0, output: outputs.0)
+                    adapters.addRows(slot: slots.1, rows: rows1, output: outputs.1)
+                    adapters.addRows(slot: slots.2, rows: rows2, output: outputs.2)
+                })
+            return
+        }
         first.linear.prefetchAdapterTerms(batch: batch, state: state)
         second.linear.prefetchAdapterTerms(batch: batch, state: state)
         third.linear.prefetchAdapterTerms(batch: batch, state: state)
@@ -45,7 +67,8 @@ enum LinearGroup {
 
     /// first and second (the same row count) times `input`, then `combine(rows, tokens)` over
     /// pieces covering all rows × tokens: inside the section, row chunk by row chunk, when no
-    /// adapter terms must be added first; otherwise after them, split by tokens.
+    /// adapter terms must be added first or a decode step adds them there too; otherwise after
+    /// them, split by tokens.
     static func multiplyPaired(_ first: Part, _ second: Part, input: UnsafePointer<Float>, batch: Int, state: InferenceState,
                                combine: (_ rows: Range<Int>, _ tokens: Range<Int>) -> Void) {
         let rows = first.linear.rows
@@ -54,6 +77,23 @@ enum LinearGroup {
             first.multiplyAlone(input, batch: batch, state: state)
             second.multiplyAlone(input, batch: batch, state: state)
             state.executor.parallelRanges(batch) { tokens in combine(0..<rows, tokens) }
+            return
+        }
+        if let adapters = state.adapters, addsInSection(adapters, batch: batch, first, second, nil) {
+            // A decode step: each chunk adds its rows of the terms, then combines them.
+            let slots = (first.linear.slot, second.linear.slot)
+            let outputs = (first.output, second.output)
+            adapters.multiplyLowRanks((slots.0, slots.1, nil), input: input)
+            MatrixMultiply.multiplyPaired(first.product, second.product, input: input, inputStride: first.linear.columns, batch: batch,
+                                          scratch: state.scratch, executor: state.executor,
+                                          prepare: { rows in
+                                              adapters.prefetchRows(slot: slots.0, rows: rows)
+                                              adapters.prefetchRows(slot: slots.1, rows: rows)
+                                          }) { rows in
+                adapters.addRows(slot: slots.0, rows: rows, output: outputs.0)
+                adapters.addRows(slot: slots.1, rows: rows, output: outputs.1)
+                combine(rows, 0..<batch)
+            }
             return
         }
         let adapted = state.adapters != nil
@@ -68,5 +108,14 @@ enum LinearGroup {
             second.addAdapterTerms(input, batch: batch, state: state)
             state.executor.parallelRanges(batch) { tokens in combine(0..<rows, tokens) }
         }
+    }
+
+    /// Whether a grouped decode step adds the parts' adapter terms inside its section: one
+    /// token, some terms, and all of them of a form `AdapterBinding.addRows` takes.
+    private static func addsInSection(_ adapters: AdapterBinding, batch: Int, _ first: Part, _ second: Part, _ third: Part?) -> Bool {
+        let slots = (first.linear.slot, second.linear.slot, third?.linear.slot)
+        guard batch == 1, adapters.hasTerms(slot: slots.0) || adapters.hasTerms(slot: slots.1) || adapters.hasTerms(slot: slots.2)
+        else { return false }
+        return adapters.addsInSection(slot: slots.0) && adapters.addsInSection(slot: slots.1) && adapters.addsInSection(slot: slots.2)
     }
 }
