@@ -317,9 +317,25 @@ protocol LoRAElement {
     static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float>
 }
 
-/// F16 and BF16: 16-bit values whose products with converted activations are exact in Float.
-/// ggml adds vec_dot's tail in double (ggml_float sumf = head; sumf += (double)(w·x)…).
-protocol HalfWidthElement: LoRAElement {
+/// F16 or BF16 values, as stored or widened to f32: their products with converted activations
+/// are exact in Float, so a multiply-add is a plain add, and ggml adds vec_dot's tail in double
+/// (ggml_float sumf = head; sumf += (double)(w·x)…).
+protocol ExactProductElement: LoRAElement {}
+
+extension ExactProductElement {
+    @inline(__always)
+    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> { acc + w * x }
+
+    @inline(__always)
+    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
+        var sum = Double(head)
+        for i in start..<count { sum += Double(load1(row, i) * x[i]) }
+        return Float(sum)
+    }
+}
+
+/// F16 and BF16 as stored: 16-bit values widened as they are loaded.
+protocol HalfWidthElement: ExactProductElement {
     static func widen8(_ bits: SIMD8<UInt16>) -> SIMD8<Float>
     static func widen1(_ bits: UInt16) -> Float
 }
@@ -333,16 +349,6 @@ extension HalfWidthElement {
     @inline(__always)
     static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float {
         widen1(row.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
-    }
-
-    @inline(__always)
-    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> { acc + w * x }
-
-    @inline(__always)
-    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
-        var sum = Double(head)
-        for i in start..<count { sum += Double(load1(row, i) * x[i]) }
-        return Float(sum)
     }
 
     /// Eight rows side by side: each 8 × 8 block of their raw 16-bit values is transposed, so
@@ -440,20 +446,12 @@ enum BrainHalfElement: HalfWidthElement {
 }
 
 /// F16 or BF16 values widened to f32 at load (LoRALayout): loaded as floats, summed as the
-/// 16-bit types are (exact products, so plain adds; vec_dot's tail in double).
-enum WidenedHalfElement: LoRAElement {
+/// 16-bit types are (ExactProductElement).
+enum WidenedHalfElement: ExactProductElement {
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ index: Int) -> SIMD8<Float> { FloatElement.load8(row, index) }
     @inline(__always)
     static func load1(_ row: UnsafeRawPointer, _ index: Int) -> Float { FloatElement.load1(row, index) }
-    @inline(__always)
-    static func multiplyAdd(_ w: SIMD8<Float>, _ x: SIMD8<Float>, _ acc: SIMD8<Float>) -> SIMD8<Float> { acc + w * x }
-    @inline(__always)
-    static func addRemainder(_ head: Float, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, from start: Int, to count: Int) -> Float {
-        var sum = Double(head)
-        for i in start..<count { sum += Double(load1(row, i) * x[i]) }
-        return Float(sum)
-    }
     /// Row by row: only A's rows are widened, and they are shorter than 64 only in tiny models.
     @inline(__always)
     static func eightShortDots(_ row: UnsafeRawPointer, stride: Int, _ x: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
