@@ -65,6 +65,8 @@ final class AdapterBinding {
     private let termLowRank: UnsafeMutablePointer<Float>
     /// Per slot: whether a decode step adds its terms inside the W·x section (`addsInSection`).
     private let slotAddsInSection: [Bool]
+    /// The last slot whose A `prefetchLowRankInputs` asked for.
+    private var prefetchedThrough = -1
 
     /// `adapters` must belong to `model` (Session.setAdapters checks).
     init(adapters: [ScaledAdapter], model: Model, maxBatch: Int) {
@@ -187,6 +189,33 @@ final class AdapterBinding {
                 index += 1
             }
         }
+    }
+
+    /// Asks for the A tensors of the `count` matrices after `slot`: slots are numbered in the
+    /// order a decode step multiplies the matrices, so these are the next sections' A·x, which
+    /// the calling thread computes right before each (without this, perf showed A·x waiting
+    /// on memory from its first row on). Called before the section, whose W·x hides the wait.
+    func prefetchLowRankInputs(after slot: Int?, count: Int) {
+        #if TINYLM_X86_AVX2
+        guard let slot else { return }
+        // Overlapping windows (the next three after q/k/v, then after o…) ask for each A once.
+        let first = slot < prefetchedThrough && prefetchedThrough <= slot + count ? prefetchedThrough + 1 : slot + 1
+        let end = Swift.min(slot + 1 + count, firstTerm.count - 1)
+        guard first < end else { return }
+        prefetchedThrough = end - 1
+        var index = firstTerm[first]
+        while index < firstTerm[end] {
+            let a = terms[index].a
+            let start = terms[index].layout.aWidened.map { UnsafeRawPointer($0) } ?? a.data
+            let bytes = a.rows * (terms[index].layout.aWidened != nil ? a.columns * 4 : a.rowBytes)
+            var offset = 0
+            while offset < bytes {
+                tinylm_prefetch(start + offset)
+                offset += 64
+            }
+            index += 1
+        }
+        #endif
     }
 
     /// Inside a decode step's section, after W·x of `rows`: output[r] += factor·(B·t)[r] for

@@ -19,6 +19,7 @@ struct Linear {
             // (AdapterBinding.multiplyLowRanks).
             let slot = self.slot
             adapters.multiplyLowRanks((slot, nil, nil), input: input)
+            adapters.prefetchLowRankInputs(after: slot, count: 3)
             MatrixMultiply.multiplyInChunks(.init(weight: weight, output: output, outputStride: outputStride), input: input,
                                             inputStride: inputStride, batch: batch, scratch: state.scratch, executor: state.executor,
                                             prepare: { rows in adapters.prefetchRows(slot: slot, rows: rows) },

@@ -40,6 +40,7 @@ enum LinearGroup {
             let slots = (first.linear.slot, second.linear.slot, third.linear.slot)
             let outputs = (first.output, second.output, third.output)
             adapters.multiplyLowRanks(slots, input: input)
+            adapters.prefetchLowRankInputs(after: slots.2 ?? slots.1 ?? slots.0, count: 3)
             MatrixMultiply.multiplyConcatenated(
                 first.product, second.product, third.product, input: input, inputStride: a.columns, batch: batch,
                 scratch: state.scratch, executor: state.executor,
@@ -84,6 +85,7 @@ enum LinearGroup {
             let slots = (first.linear.slot, second.linear.slot)
             let outputs = (first.output, second.output)
             adapters.multiplyLowRanks((slots.0, slots.1, nil), input: input)
+            adapters.prefetchLowRankInputs(after: slots.1 ?? slots.0, count: 3)
             MatrixMultiply.multiplyPaired(first.product, second.product, input: input, inputStride: first.linear.columns, batch: batch,
                                           scratch: state.scratch, executor: state.executor,
                                           prepare: { rows in
