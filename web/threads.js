@@ -27,7 +27,7 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 const HELPER_STACK_BYTES = 1 << 20;
 
 /** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor).
- *  One: a decode step's sections are a few µs each, and more pieces cost more than a late
+ *  One: a decode step's sections are tens of µs each, and more pieces cost more than a late
  *  thread does (Chromium, SmolLM2, two threads: decode 1.11-1.18x of four pieces; BENCHMARKS.md).
  *  Under Node the environment variable TINYLM_TASKS_PER_THREAD overrides it (benchmarks). */
 export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 1;
@@ -293,6 +293,8 @@ export class KernelThreads {
     const start = performance.now();
     const result = body();
     this.modes.record(performance.now() - start);
+    // Sections outside decode steps (prompts) run in the mode in use, never in a probe's.
+    this.serial = this.modes.current === 'serial';
     return result;
   }
 

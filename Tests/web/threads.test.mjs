@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Engine } from '../../web/engine.js';
-import { DecodeModeChooser } from '../../web/threads.js';
+import { DecodeModeChooser, KernelThreads } from '../../web/threads.js';
 import { createEngine, jsonLines, modelBytes, smolLM2Path, gemma3Path, wasmPath } from './helpers.mjs';
 
 let single;
@@ -162,4 +162,19 @@ test('adaptive threads: under bursty load, serial wins without being thrown out 
   const parallel = modes.slice(20).split('p').length - 1;
   assert.ok(parallel <= 60, `${parallel} parallel steps of 580: ${modes}`);
   assert.ok(total < 600 * 16 * 1.1, `${total} ms against ${600 * 16} always serial`);
+});
+
+test('adaptive threads: a prompt after a serial probe step runs in the mode in use, not the probe\'s', () => {
+  // No helper workers: the engine thread claims every task itself, as it does when helpers are late.
+  const tasks = [];
+  const threads = new KernelThreads({ tinylm_run_task: (index) => tasks.push(index) }, 2);
+  const during = [];
+  for (let step = 0; step < 3; step++) threads.step(() => during.push(threads.serial));
+  assert.deepEqual(during, [false, false, true], 'the third step is the first probe of serial');
+  assert.equal(threads.modes.current, 'parallel');
+  assert.equal(threads.serial, false, 'after the probe, sections run in the mode in use again');
+  threads.parallelFor(2); // e.g. a prompt's section
+  assert.deepEqual(tasks, [0, 1]);
+  assert.deepEqual(threads.sections, { parallel: 1, serial: 0 });
+  threads.terminate();
 });
