@@ -27,17 +27,24 @@ export const MEMORY_PAGES = { initial: 64, maximum: 65536 };
 const HELPER_STACK_BYTES = 1 << 20;
 
 /** Pieces per thread the kernels cut their ranges into (Threads.swift: WasmThreadExecutor).
+ *  One: a decode step's sections are tens of µs each, and more pieces cost more than a late
+ *  thread does (Chromium, SmolLM2, two threads: decode 1.11-1.18x of four pieces; BENCHMARKS.md).
  *  Under Node the environment variable TINYLM_TASKS_PER_THREAD overrides it (benchmarks). */
-export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 4;
+export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER_THREAD) || 1;
 
-/** Adaptive mode: steps timed in each mode before choosing, the moving average's weight of a
- *  new step, and how often (in steps) the slower mode is tried again: often while the two are
- *  close, rarely when one is clearly faster. */
-const WARMUP_STEPS = 2;
-const AVERAGE_WEIGHT = 0.25;
-const PROBE_EVERY_CLOSE = 12;
-const PROBE_EVERY_CLEAR = 32; // the averages differ by more than 10%
-const PROBE_EVERY_FAR = 64; // by more than 50%
+/** Adaptive mode (DecodeModeChooser): the steps of the mode in use whose median judges it (one
+ *  outlier does not count: a timer, a garbage collection, the browser's own work); how often (in
+ *  steps) serial is tried while sections run in parallel (often while the two are close, rarely
+ *  when parallel is clearly faster, as on a quiet machine); and while they run serially, how soon
+ *  parallel is tried again: soon after the switch (a burst of load may be over already), then
+ *  ever less often while the load lasts (each try costs a slow step). */
+const RUN_WINDOW = 3;
+const PROBE_SERIAL_EVERY_CLOSE = 12;
+const PROBE_SERIAL_EVERY_CLEAR = 32; // parallel is faster by more than 10%
+const PROBE_SERIAL_EVERY_FAR = 64; // by more than 50%
+const FIRST_PARALLEL_PROBE = 4;
+const LAST_PARALLEL_PROBE = 32;
+const CONFIRMED_PARALLEL_RUN = 8; // a shorter return to parallel was a lucky probe, not the load ending
 
 /** How long an idle helper spins before it sleeps, in milliseconds. */
 const SPIN_MS = 3;
@@ -138,6 +145,91 @@ async function spawn(url) {
   };
 }
 
+/**
+ * The adaptive choice between parallel and serial decode steps (the top of this file says why).
+ * The mode in use is judged by the median of its last RUN_WINDOW steps since it was chosen, so
+ * one slow step (a timer, a garbage collection, the browser's own work on a busy core) does not
+ * make it look slow, while a thread that stays descheduled makes most steps slow and switches
+ * within two or three steps. The other mode is judged by its latest step, taken as a probe now
+ * and then: the freshest news of it. It takes over as soon as that is faster; its own steps then
+ * confirm it or hand back. (The moving average this replaces let one slow parallel step count
+ * for many, and then, parallel looking far slower, tried it again only every 64 steps: on a
+ * quiet machine it ran whole stretches serially although parallel was 1.7x faster.)
+ */
+export class DecodeModeChooser {
+  constructor() {
+    /** The mode in use, and the steps left until the other one is tried again. */
+    this.current = 'parallel';
+    this.untilProbe = RUN_WINDOW;
+    /** Steps run since the mode in use was chosen (probes of the other included). */
+    this.runSteps = 0;
+    /** While serial: the gap before the next probe of parallel, doubled by each probe that loses
+     *  (and by each return to parallel that its next steps did not confirm). */
+    this.parallelGap = FIRST_PARALLEL_PROBE;
+    /** Each mode's latest step times in ms, at most RUN_WINDOW (the current mode's since it was chosen). */
+    this.times = { parallel: [], serial: [] };
+    /** The mode of the step in progress, and how many steps ran in each mode. */
+    this.stepMode = 'parallel';
+    this.counts = { parallel: 0, serial: 0 };
+  }
+
+  /** The mode of the next step: 'parallel' or 'serial'. */
+  next() {
+    const current = this.current;
+    const other = current === 'parallel' ? 'serial' : 'parallel';
+    const typical = median(this.times[current]);
+    const otherTimes = this.times[other];
+    const latestOther = otherTimes.length ? otherTimes[otherTimes.length - 1] : null;
+    if (typical !== null && latestOther !== null && latestOther < typical) {
+      // The other mode's latest step beat this one's typical step: switch; its run starts from that step.
+      if (other === 'serial') {
+        const confirmed = this.runSteps >= CONFIRMED_PARALLEL_RUN;
+        this.parallelGap = confirmed ? FIRST_PARALLEL_PROBE : Math.min(2 * this.parallelGap, LAST_PARALLEL_PROBE);
+      }
+      this.current = other;
+      this.runSteps = 0;
+      otherTimes.splice(0, otherTimes.length - 1);
+      this.untilProbe = other === 'serial' ? this.parallelGap : this.#serialGap(latestOther, typical);
+      this.stepMode = other;
+    } else if (--this.untilProbe > 0) {
+      this.stepMode = current;
+    } else {
+      // A probe: one step of the other mode.
+      this.stepMode = other;
+      if (current === 'serial') this.parallelGap = Math.min(2 * this.parallelGap, LAST_PARALLEL_PROBE);
+      this.untilProbe = current === 'serial' ? this.parallelGap : this.#serialGap(typical, latestOther);
+    }
+    this.runSteps++;
+    this.counts[this.stepMode]++;
+    return this.stepMode;
+  }
+
+  /** Records the milliseconds the step chosen by next() took. */
+  record(ms) {
+    const times = this.times[this.stepMode];
+    if (times.length === RUN_WINDOW) times.shift();
+    times.push(ms);
+  }
+
+  /** Steps between probes of serial while parallel runs: the clearer parallel wins, the rarer. */
+  #serialGap(parallelMs, serialMs) {
+    if (serialMs === null) return RUN_WINDOW;
+    const ratio = serialMs / Math.max(1e-6, parallelMs);
+    return ratio > 1.5 ? PROBE_SERIAL_EVERY_FAR : ratio > 1.1 ? PROBE_SERIAL_EVERY_CLEAR : PROBE_SERIAL_EVERY_CLOSE;
+  }
+}
+
+/** The median of up to three numbers (of two, the larger; of none, null), without allocating. */
+function median(values) {
+  const [a, b, c] = values;
+  switch (values.length) {
+    case 0: return null;
+    case 1: return a;
+    case 2: return Math.max(a, b);
+    default: return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+  }
+}
+
 /** The helper workers of one engine instance. */
 export class KernelThreads {
   /**
@@ -185,23 +277,10 @@ export class KernelThreads {
     this.serial = false;
     /** false: always parallel (tests, benchmarks of the threaded path). */
     this.adaptive = true;
-    this.steps = 0;
-    /** Moving averages of a decode step's milliseconds in each mode, and how many were timed. */
-    this.timing = { parallel: { ms: 0, count: 0 }, serial: { ms: 0, count: 0 } };
+    /** The adaptive choice of each decode step's mode. */
+    this.modes = new DecodeModeChooser();
     /** Sections run in parallel and serially so far. */
     this.sections = { parallel: 0, serial: 0 };
-  }
-
-  /** The mode for the next decode step (adaptive): the faster so far, the other now and then. */
-  #chooseMode() {
-    const { parallel, serial } = this.timing;
-    if (parallel.count < WARMUP_STEPS) return false;
-    if (serial.count < WARMUP_STEPS) return true;
-    const serialFaster = serial.ms < parallel.ms;
-    const ratio = Math.max(serial.ms, parallel.ms) / Math.max(1e-6, Math.min(serial.ms, parallel.ms));
-    const every = ratio > 1.5 ? PROBE_EVERY_FAR : ratio > 1.1 ? PROBE_EVERY_CLEAR : PROBE_EVERY_CLOSE;
-    const probe = this.steps % every === 0;
-    return probe ? !serialFaster : serialFaster;
   }
 
   /**
@@ -210,14 +289,12 @@ export class KernelThreads {
    */
   step(body) {
     if (!this.adaptive) return body();
-    this.steps++;
-    this.serial = this.#chooseMode();
+    this.serial = this.modes.next() === 'serial';
     const start = performance.now();
     const result = body();
-    const ms = performance.now() - start;
-    const average = this.timing[this.serial ? 'serial' : 'parallel'];
-    average.ms = average.count === 0 ? ms : average.ms + AVERAGE_WEIGHT * (ms - average.ms);
-    average.count++;
+    this.modes.record(performance.now() - start);
+    // Sections outside decode steps (prompts) run in the mode in use, never in a probe's.
+    this.serial = this.modes.current === 'serial';
     return result;
   }
 
