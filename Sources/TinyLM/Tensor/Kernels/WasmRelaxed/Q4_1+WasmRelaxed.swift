@@ -18,12 +18,14 @@ extension Q4_1 {
                                              _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             var minSums = SIMD4<Float>()   // Σ m·s, lanes 1 and 3
+            let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
             @inline(__always) func block(_ b: Int) {
                 let y = UnsafeRawPointer(act.q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                 let w = rows + b * 20
-                // Both rows' (d, m) converted together: lanes d₀, m₀, d₁, m₁.
-                let header = FP16.toFloat4(WasmRelaxedBlock32.halves(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self)))
+                // Both rows' (d, m): lanes d₀, m₀, d₁, m₁.
+                let header = SIMD4(WasmHalfTable.convert(table, w), WasmHalfTable.convert(table, w + 2),
+                                   WasmHalfTable.convert(table, w + rowBytes), WasmHalfTable.convert(table, w + rowBytes + 2))
                 let scales = header * act.d[b]
                 let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
                 var lanes = nibbleLanes(w, y0, y1)
