@@ -244,13 +244,6 @@ static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_less_u32(tinylm
     return (tinylm_u32x4)wasm_u32x4_lt((v128_t)a, (v128_t)b);
 }
 
-/// A byte load whose value is dropped: wasm has no prefetch instruction, and a volatile load
-/// is kept by the compiler and by the engine (a load may trap), so the line is on its way
-/// into the cache when the kernel reaches it. Only for addresses inside memory.
-static inline __attribute__((always_inline)) void tinylm_touch(const void *p) {
-    (void)*(const volatile unsigned char *)p;
-}
-
 /// i32x4.max_u then i32x4.min_u: a limited to low … high per lane.
 static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_clamp_u32(tinylm_u32x4 a, tinylm_u32x4 low, tinylm_u32x4 high) {
     return (tinylm_u32x4)wasm_u32x4_min(wasm_u32x4_max((v128_t)a, (v128_t)low), (v128_t)high);

@@ -9,8 +9,6 @@ import TinyLMIntrinsics
 
 extension Q8_0 {
     enum WasmRelaxed: WasmRelaxedBlock32Format {
-        static var touchesNextRows: Bool { true }
-
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
             WasmRelaxedBlock32.multiply(Self.self, job, rows: rows, chunk: chunk) { Q8_0.SIMD128.multiply(job, rows: $0) }
         }

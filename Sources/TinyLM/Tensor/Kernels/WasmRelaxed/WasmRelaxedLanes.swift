@@ -70,12 +70,6 @@ protocol WasmRelaxedBlock32Format {
                                                 _ out: UnsafeMutablePointer<Float>)
 }
 
-extension WasmRelaxedBlock32Format {
-    /// Whether a token's decode touches the next group of rows ahead of use (`touch`): Q8_0's
-    /// kernel does little work per byte and waits on memory; Q4_1's measured slower with it.
-    static var touchesNextRows: Bool { false }
-}
-
 /// Two rows unpacked for a batch: per block, eight byte vectors (the format says which) and
 /// the block's converted f16 header(s), one SIMD4 per block.
 struct WasmUnpackedPair {
@@ -118,7 +112,6 @@ enum WasmRelaxedBlock32 {
         }
         var r = rows.lowerBound
         while r + 4 <= rows.upperBound {
-            if F.touchesNextRows && r + 8 <= rows.upperBound { touch(job.row(r + 4), bytes: 4 * rowBytes) }
             for t in 0..<job.batch {
                 for pass in 0..<2 {
                     let first = job.row(r + 2 * pass), results = job.results(t, r + 2 * pass)
@@ -129,19 +122,6 @@ enum WasmRelaxedBlock32 {
             r += 4
         }
         if r < rows.upperBound { leftover(r..<rows.upperBound) }
-    }
-
-    /// Starts loading the next group of rows while this one is multiplied: wasm has no
-    /// prefetch, and the hardware prefetcher alone left Q8_0's decode kernel waiting on its
-    /// weight loads (a 70 MiB matrix in Chromium: 5–8 GB/s without, 12–14 with; natively the
-    /// AVX2 kernels prefetch for the same reason). One dropped load per cache line.
-    @inline(__always)
-    static func touch(_ start: UnsafeRawPointer, bytes: Int) {
-        var offset = 0
-        while offset < bytes {
-            tinylm_touch(start + offset)
-            offset += 64
-        }
     }
 
     /// body(0), body(1), … body(blocks − 1), two per loop iteration: the loop's own
