@@ -426,13 +426,16 @@ enum KernelFixtures {
         for f: Float in [65504, 65520, 65519.99, 1e-8, 2.98e-8, 5.96e-8, -0.0, .infinity, -.infinity, 6.1035e-5] {
             #expect(FP16.fromFloat(f) == Float16(f).bitPattern, "f32 \(f)")
         }
-        // The four-lane rounding (attention's accumulators) equals the scalar one everywhere:
+        // The four-lane roundings (attention's accumulators) equal the scalar one everywhere:
         // random bit patterns, every f16 value and its neighbours, and the range edges.
         func expectRound4(_ values: SIMD4<Float>) {
-            let r = FP16.round4(values)
+            let r = FP16.round4(values), added = FP16.round4ByAddition(values)
             for lane in 0..<4 {
                 let expected = FP16.round(values[lane])
-                if expected.isNaN { #expect(r[lane].isNaN) } else { #expect(r[lane].bitPattern == expected.bitPattern, "round4 \(values[lane])") }
+                if expected.isNaN { #expect(r[lane].isNaN && added[lane].isNaN) } else {
+                    #expect(r[lane].bitPattern == expected.bitPattern, "round4 \(values[lane])")
+                    #expect(added[lane].bitPattern == expected.bitPattern, "round4ByAddition \(values[lane])")
+                }
             }
         }
         for _ in 0..<100_000 {

@@ -244,6 +244,11 @@ static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_less_u32(tinylm
     return (tinylm_u32x4)wasm_u32x4_lt((v128_t)a, (v128_t)b);
 }
 
+/// i32x4.max_u then i32x4.min_u: a limited to low … high per lane.
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_clamp_u32(tinylm_u32x4 a, tinylm_u32x4 low, tinylm_u32x4 high) {
+    return (tinylm_u32x4)wasm_u32x4_min(wasm_u32x4_max((v128_t)a, (v128_t)low), (v128_t)high);
+}
+
 /// v128.bitselect: bits of a where mask is 1, of b where it is 0.
 static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_select_u32(tinylm_u32x4 a, tinylm_u32x4 b, tinylm_u32x4 mask) {
     return (tinylm_u32x4)wasm_v128_bitselect((v128_t)a, (v128_t)b, (v128_t)mask);

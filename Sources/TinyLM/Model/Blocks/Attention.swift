@@ -229,7 +229,7 @@ struct Attention {
             let o = UnsafeMutableRawPointer(out + start)
             let fused = WasmFusedMultiplyAdd.apply(UnsafeRawPointer(v + start).loadUnaligned(as: SIMD4<Float>.self), weight,
                                                    o.loadUnaligned(as: SIMD4<Float>.self))
-            o.storeBytes(of: FP16.round4(fused), as: SIMD4<Float>.self)
+            o.storeBytes(of: FP16.round4ByAddition(fused), as: SIMD4<Float>.self)
             start += 4
         }
         #endif

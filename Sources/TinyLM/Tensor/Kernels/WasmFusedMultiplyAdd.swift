@@ -17,6 +17,7 @@ public enum WasmFusedMultiplyAdd {
     /// is rounded first. The inputs come from the caller so that nothing is constant-folded.
     /// The f64 form is probed the same way: (1 + 2^-27)² − (1 + 2^-26) is 2^-54 only when fused.
     public static func probe(_ a: Float, _ c: Float) -> Bool {
+        WasmHalfTable.prepare()  // startup, before any kernel (and before helper threads) runs
         let r = tinylm_relaxed_madd(SIMD4(repeating: a), SIMD4(repeating: a), SIMD4(repeating: c))
         let a64 = 1 + (Double(a) - 1) * 0x1p-15, c64 = -1 - (-Double(c) - 1) * 0x1p-15
         relaxedIsFused = r[0] == 0x1p-24 && r[1] == 0x1p-24 && r[2] == 0x1p-24 && r[3] == 0x1p-24

@@ -17,24 +17,30 @@ extension Q4_1 {
         static func dot2<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                              _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
-            var minSums = SIMD4<Float>()   // Σ m·s, lanes 1 and 3
+            var minSums = SIMD4<Float>()   // Σ m·s, lanes 0 and 1
+            let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
             @inline(__always) func block(_ b: Int) {
                 let y = UnsafeRawPointer(act.q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                 let w = rows + b * 20
-                // Both rows' (d, m) converted together: lanes d₀, m₀, d₁, m₁.
-                let header = FP16.toFloat4(WasmRelaxedBlock32.halves(w.loadUnaligned(as: UInt32.self), (w + rowBytes).loadUnaligned(as: UInt32.self)))
-                let scales = header * act.d[b]
-                let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
+                // The scales as scalars and the mins as one vector: a header vector d₀, m₀, d₁,
+                // m₁ times act.d was scalarized by LLVM and then built a second time for the
+                // mins, with spills (the same products and fused sums per lane either way).
+                let d = act.d[b]
+                let scale0 = SIMD4(repeating: WasmHalfTable.convert(table, w) * d)
+                let scale1 = SIMD4(repeating: WasmHalfTable.convert(table, w + rowBytes) * d)
+                var mins = SIMD4<Float>()
+                mins[0] = WasmHalfTable.convert(table, w + 2)
+                mins[1] = WasmHalfTable.convert(table, w + rowBytes + 2)
                 var lanes = nibbleLanes(w, y0, y1)
                 low0 = M.apply(lanes.0, splat: scale0, low0); high0 = M.apply(lanes.1, splat: scale0, high0)
                 lanes = nibbleLanes(w + rowBytes, y0, y1)
                 low1 = M.apply(lanes.0, splat: scale1, low1); high1 = M.apply(lanes.1, splat: scale1, high1)
-                minSums = M.apply(header, act.s[b], minSums)
+                minSums = M.apply(mins, act.s[b], minSums)
             }
             WasmRelaxedBlock32.forEachBlock(blocks, block)
-            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[1]
-            out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[3]
+            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[0]
+            out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[1]
         }
 
         /// Per block: row 0's low and high nibbles, row 1's; the header d₀, m₀, d₁, m₁.

@@ -94,6 +94,7 @@ enum WasmRelaxedBlock32 {
                                                 leftover: (Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
         let fused = WasmFusedMultiplyAdd.relaxedIsFused
+        WasmHalfTable.prepare()  // (made at startup: one load and branch)
         if job.batch >= 2, let slot = job.scratch.unpackSlot(chunk) {
             let unpacked = WasmUnpackedPair(bytes: slot.assumingMemoryBound(to: SIMD16<Int8>.self),
                                             headers: (slot + 128 * blocks).assumingMemoryBound(to: SIMD4<Float>.self))
@@ -137,24 +138,14 @@ enum WasmRelaxedBlock32 {
     }
 
     /// body(b, d₀, d₁) for every block b of two rows (`rowBytes` apart) of a format whose
-    /// blocks start with an f16 scale d: the scales of blocks b and b + 1 of both rows are
-    /// converted together (with two lanes unused LLVM scalarizes the conversion).
+    /// blocks start with an f16 scale d (converted by WasmHalfTable).
     @inline(__always)
     static func forEachBlockScales(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, blockBytes: Int,
                                    _ body: (Int, Float, Float) -> Void) {
-        var b = 0
-        while b < blocks {
+        let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
+        forEachBlock(blocks) { b in
             let w = rows + b * blockBytes
-            let next = b + 1 < blocks ? blockBytes : 0
-            var h = SIMD4<UInt32>()
-            h[0] = UInt32(w.loadUnaligned(as: UInt16.self))
-            h[1] = UInt32((w + rowBytes).loadUnaligned(as: UInt16.self))
-            h[2] = UInt32((w + next).loadUnaligned(as: UInt16.self))
-            h[3] = UInt32((w + rowBytes + next).loadUnaligned(as: UInt16.self))
-            let d = FP16.toFloat4(h)
-            body(b, d[0], d[1])
-            if next != 0 { body(b + 1, d[2], d[3]) }
-            b += 2
+            body(b, WasmHalfTable.convert(table, w), WasmHalfTable.convert(table, w + rowBytes))
         }
     }
 
