@@ -75,10 +75,13 @@ struct Attention {
         }
 
         if batch >= Self.tiledRows {
-            // llama.cpp's tiled flash attention (TiledAttention.swift), heads split in chunks.
-            executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
-                attendTiled(heads: heads, queries: queries, qStride: qStride, batch: batch, startPosition: startPosition,
-                            cache: cache, state: state, scratch: state.attentionSlot(chunk))
+            // llama.cpp's tiled flash attention (TiledAttention.swift). The tokens are split, not
+            // the heads (9 heads do not halve), in ranges of about equal work.
+            let parts = Swift.min(executor.concurrency, state.attentionSlots, batch)
+            executor.parallelFor(parts) { part in
+                attendTiled(tokens: balancedTokenSplit(batch: batch, startPosition: startPosition, part: part, parts: parts),
+                            queries: queries, qStride: qStride, startPosition: startPosition,
+                            cache: cache, state: state, scratch: state.attentionSlot(part))
             }
             output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
             return
