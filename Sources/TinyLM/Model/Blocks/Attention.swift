@@ -58,7 +58,8 @@ struct Attention {
         }
 
         let cache = state.cache
-        for t in 0..<batch {
+        // Token t's biases, norms and rotation, then its cache row.
+        func prepare(_ t: Int, table: UnsafePointer<Float>) {
             let q = queries + t * qStride
             let k = keys + t * kStride
             let v = values + t * vStride
@@ -67,11 +68,23 @@ struct Attention {
             if let b = valueBias { for i in 0..<vWidth { v[i] += b[i] } }
             if let norm = queryNorm { norm(q, into: q, rows: headCount) }
             if let norm = keyNorm { norm(k, into: k, rows: kvHeadCount) }
-            let position = startPosition + t
-            let table = state.ropeTable(rope, position: position)
             rope.apply(q, heads: headCount, table: table)
             rope.apply(k, heads: kvHeadCount, table: table)
-            cache.store(layer: layer, position: position, keys: k, values: v)
+            cache.store(layer: layer, position: startPosition + t, keys: k, values: v)
+        }
+        if batch >= Self.tiledRows && executor.concurrency > 1 {
+            // A prompt's tokens in parallel (serial, this was a few % of a two-thread prompt),
+            // each chunk filling its own rotation table in its attention slot (the same values
+            // state.ropeTable caches for decode).
+            executor.parallelChunks(batch, maxChunks: state.attentionSlots) { chunk, tokens in
+                let table = state.attentionSlot(chunk)
+                for t in tokens {
+                    rope.fillTable(table, position: startPosition + t, contextLength: state.contextLength)
+                    prepare(t, table: table)
+                }
+            }
+        } else {
+            for t in 0..<batch { prepare(t, table: state.ropeTable(rope, position: startPosition + t)) }
         }
 
         if batch >= Self.tiledRows {
