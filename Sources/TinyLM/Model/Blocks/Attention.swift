@@ -58,7 +58,8 @@ struct Attention {
         }
 
         let cache = state.cache
-        for t in 0..<batch {
+        // Token t's biases, norms and rotation, then its cache row.
+        func prepare(_ t: Int, table: UnsafePointer<Float>) {
             let q = queries + t * qStride
             let k = keys + t * kStride
             let v = values + t * vStride
@@ -67,18 +68,33 @@ struct Attention {
             if let b = valueBias { for i in 0..<vWidth { v[i] += b[i] } }
             if let norm = queryNorm { norm(q, into: q, rows: headCount) }
             if let norm = keyNorm { norm(k, into: k, rows: kvHeadCount) }
-            let position = startPosition + t
-            let table = state.ropeTable(rope, position: position)
             rope.apply(q, heads: headCount, table: table)
             rope.apply(k, heads: kvHeadCount, table: table)
-            cache.store(layer: layer, position: position, keys: k, values: v)
+            cache.store(layer: layer, position: startPosition + t, keys: k, values: v)
+        }
+        if batch >= Self.tiledRows && executor.concurrency > 1 {
+            // A prompt's tokens in parallel (serial, this was a few % of a two-thread prompt),
+            // each chunk filling its own rotation table in its attention slot (the same values
+            // state.ropeTable caches for decode).
+            executor.parallelChunks(batch, maxChunks: state.attentionSlots) { chunk, tokens in
+                let table = state.attentionSlot(chunk)
+                for t in tokens {
+                    rope.fillTable(table, position: startPosition + t, contextLength: state.contextLength)
+                    prepare(t, table: table)
+                }
+            }
+        } else {
+            for t in 0..<batch { prepare(t, table: state.ropeTable(rope, position: startPosition + t)) }
         }
 
         if batch >= Self.tiledRows {
-            // llama.cpp's tiled flash attention (TiledAttention.swift), heads split in chunks.
-            executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
-                attendTiled(heads: heads, queries: queries, qStride: qStride, batch: batch, startPosition: startPosition,
-                            cache: cache, state: state, scratch: state.attentionSlot(chunk))
+            // llama.cpp's tiled flash attention (TiledAttention.swift). The tokens are split, not
+            // the heads (9 heads do not halve), in ranges of about equal work.
+            let parts = Swift.min(executor.concurrency, state.attentionSlots, batch)
+            executor.parallelFor(parts) { part in
+                attendTiled(tokens: balancedTokenSplit(batch: batch, startPosition: startPosition, part: part, parts: parts),
+                            queries: queries, qStride: qStride, startPosition: startPosition,
+                            cache: cache, state: state, scratch: state.attentionSlot(part))
             }
             output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
             return

@@ -104,7 +104,12 @@ struct FeedForward {
         // j · 2^n (what _mm512_scalef_ps does) in two exact power-of-two steps; n is read from
         // the low mantissa bits of z = n + 1.5·2^23.
         var k = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0x007F_FFFF, to: SIMD8<Int32>.self) &- 0x0040_0000
-        k = k.clamped(lowerBound: SIMD8(repeating: -192), upperBound: SIMD8(repeating: 192))
+        // Clamped to ±192 with shifts and masks: SIMD's generic clamped(lowerBound:upperBound:)
+        // stayed two calls, and Int32 lane comparisons became per-lane loops.
+        let above = k &- 192
+        k = (above & (above &>> 31)) &+ 192
+        let below = k &+ 192
+        k = (below & ~(below &>> 31)) &- 192
         let half = k &>> 1
         let s1 = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
         let s2 = unsafeBitCast((k &- half &+ 127) &<< 23, to: SIMD8<Float>.self)
