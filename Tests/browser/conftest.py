@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchFrameException
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 ARTIFACTS = os.path.join(ROOT, 'artifacts')
@@ -269,7 +270,12 @@ class Browser:
         """Polls a JavaScript expression until it is truthy; returns its value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.driver.execute_script(f'return ({expression});')
+            try:
+                value = self.driver.execute_script(f'return ({expression});')
+            except NoSuchFrameException:
+                # A poll that lands while the page is navigating away (WebKitGTK's driver: "Callback was
+                # not called before the unload event") says nothing about the expression: poll again.
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
