@@ -33,11 +33,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchFrameException
+from selenium.common.exceptions import NoSuchFrameException, TimeoutException
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 ARTIFACTS = os.path.join(ROOT, 'artifacts')
@@ -248,10 +249,29 @@ class Browser:
                 shutil.rmtree(self.profile, ignore_errors=True)
 
     def get(self, url):
-        self.driver.get(url)
+        # In about one full WebKit-with-SharedArrayBuffer run in four, a navigation to a page that
+        # starts no engine never reached 'load' (WebDriver's 300 s default), while the same test
+        # alone always passed. What the page was waiting for is printed, and the navigation is
+        # tried once more; a page that cannot load twice still fails the test.
+        self.driver.set_page_load_timeout(90)
+        try:
+            self.driver.get(url)
+        except TimeoutException:
+            # A warning, so the run's summary shows it even when the second try passes.
+            warnings.warn(f'{self.engine.name}: {url} did not finish loading in 90 s; {self.loading_state()}; loading it again')
+            self.driver.get(url)
         # WebKitWebDriver returns at readyState 'interactive', before the page's module scripts
         # ran (and added their event listeners); the other drivers wait for 'complete'.
         self.wait_for("document.readyState === 'complete'", timeout=60, interval=0.05)
+
+    def loading_state(self):
+        try:
+            return self.driver.execute_script(
+                "return { readyState: document.readyState, pending: performance.getEntriesByType('resource')"
+                ".filter((e) => e.responseEnd === 0).map((e) => e.name),"
+                " serviceWorker: Boolean(navigator.serviceWorker && navigator.serviceWorker.controller) }")
+        except Exception as error:  # the page may not answer scripts either; say so
+            return f'no answer from the page ({type(error).__name__})'
 
     def run(self, body, *args):
         """Runs `body` (the inside of an async function; `args` holds the arguments) in the page.
