@@ -7,10 +7,10 @@
 // How a parallel section runs (Sources/TinyLMWasm/Threads.swift is the other half): the
 // engine thread's wasm calls the import tinylm.parallel_for(count); `KernelThreads.parallelFor`
 // publishes the job in a small shared control block and bumps the generation word, then claims
-// task indices like every helper does, calling the export tinylm_run_task(index), and spins
-// until all `count` tasks are reported done. Helpers spin on the generation word for a while
-// after each job (a decode step has about 150 sections ~50–200 µs apart, and waking a
-// sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
+// task indices like every helper does (task 0 is its own from the start), calling the export
+// tinylm_run_task(index), and spins until the helpers report their tasks done. Helpers spin on
+// the generation word for a while after each job (a decode step has about 150 sections ~50–200
+// µs apart, and waking a sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
 // sequentially consistent JS Atomics, which order the plain wasm loads and stores around them.
 //
 // Threads only pay off when the CPUs are free. When other programs keep them busy, the helpers
@@ -369,6 +369,7 @@ export class KernelThreads {
 
   /** The engine side of tinylm.parallel_for: runs tasks 0..<count on every thread, returns when all are done. */
   parallelFor(count) {
+    if (count <= 0) return;
     const timing = this.inTimedStep ? this.timing : null;
     if (this.serial) {
       this.sections.serial++;
@@ -385,13 +386,16 @@ export class KernelThreads {
     this.generation = generation;
     const tag = generation & 0x7ff;
     Atomics.store(control, DONE, 0);
-    Atomics.store(control, CLAIM, (tag << 20) | (count << 10));
+    // Task 0 is the engine thread's from the start (next index 1): no race for it.
+    Atomics.store(control, CLAIM, (tag << 20) | (count << 10) | 1);
     Atomics.store(control, GENERATION, generation);
     if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, GENERATION);
     const published = timing ? performance.now() : 0;
-    const ran = runTasks(control, tag, this.runTask);
+    const ran = this.#runOwnTasks(control, tag);
     const ownDone = timing ? performance.now() : 0;
-    while (Atomics.load(control, DONE) < count) { /* spin: the helpers are finishing their tasks */ }
+    // DONE counts the helpers' tasks only: every task is claimed by now, `ran` of them here.
+    const helperTasks = count - Math.abs(ran);
+    while (Atomics.load(control, DONE) < helperTasks) { /* spin: the helpers are finishing their tasks */ }
     if (timing) {
       timing.sections++;
       timing.publishMs += published - start;
@@ -402,6 +406,30 @@ export class KernelThreads {
     if (ran < 0 || Atomics.load(control, FAILED)) {
       Atomics.store(control, FAILED, 0);
       throw new Error('TinyLM: a kernel task failed (see the console)');
+    }
+  }
+
+  /** The engine thread's part of the job tagged `tag`: task 0, then whatever the helpers have
+   *  not claimed yet. Returns how many tasks it ran, negated if one threw. Unlike a helper it
+   *  does not count its tasks in DONE (one contended read-modify-write less per task). */
+  #runOwnTasks(control, tag) {
+    let ok = true;
+    let ran = 0;
+    let index = 0;
+    for (;;) {
+      try {
+        this.runTask(index);
+      } catch (error) {
+        ok = false;
+        console.error('TinyLM kernel thread: a task failed:', error);
+      }
+      ran++;
+      for (;;) {
+        const word = Atomics.load(control, CLAIM);
+        index = word & 0x3ff;
+        if (word >>> 20 !== tag || index >= ((word >>> 10) & 0x3ff)) return ok ? ran : -ran;
+        if (Atomics.compareExchange(control, CLAIM, word, word + 1) === word) break;
+      }
     }
   }
 
