@@ -298,10 +298,20 @@ async function runGenerate(argv) {
   return 0;
 }
 
-/** How the sections ran on a threaded engine: ' (sections: N parallel, M serial)'. */
+/** How the sections ran on a threaded engine: ' (sections: N parallel, M serial)', and with
+ *  TINYLM_THREAD_TIMING=1 where the decode steps' time went (threads.js startTiming). */
 function threadModes(engine) {
   const sections = engine.kernelThreads?.sections;
-  return sections ? ` (sections: ${sections.parallel} parallel, ${sections.serial} serial)` : '';
+  if (!sections) return '';
+  const modes = ` (sections: ${sections.parallel} parallel, ${sections.serial} serial)`;
+  const t = engine.kernelThreads.timingReport();
+  if (!t || t.steps === 0) return modes;
+  const perStep = (ms) => `${(1000 * ms / t.steps).toFixed(0)} µs`;
+  const between = t.stepMs - t.publishMs - t.engineTaskMs - t.waitMs - t.serialMs;
+  return `${modes}; per decode step (${t.steps} steps, ${(t.sections / t.steps).toFixed(1)} parallel sections): ` +
+    `${perStep(t.stepMs)} = engine tasks ${perStep(t.engineTaskMs)} + waiting for helpers ${perStep(t.waitMs)} + ` +
+    `publishing ${perStep(t.publishMs)} + serial sections ${perStep(t.serialMs)} + between sections ${perStep(between)}; ` +
+    `helper tasks ${perStep(t.helperTaskMs)}; engine thread ran every task of ${t.engineAlone} sections`;
 }
 
 async function runChat(argv) {

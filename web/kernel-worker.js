@@ -7,7 +7,7 @@
 import { helperLoop, threadImports } from './threads.js';
 import { createWasiImports } from './wasi.js';
 
-async function start({ module, memory, control, stackTop }, reply) {
+async function start({ module, memory, control, stackTop, index }, reply) {
   try {
     const notUsed = () => { throw new Error('tinylm.parallel_for called on a kernel thread'); };
     const wasi = createWasiImports(() => memory);
@@ -15,7 +15,7 @@ async function start({ module, memory, control, stackTop }, reply) {
     instance.exports.__stack_pointer.value = stackTop;
     const runTask = instance.exports.tinylm_run_task;
     reply({ type: 'ready' });
-    helperLoop(control, runTask);
+    helperLoop(control, runTask, index);
   } catch (error) {
     reply({ type: 'error', message: String(error?.message || error) });
   }

@@ -7,10 +7,10 @@
 // How a parallel section runs (Sources/TinyLMWasm/Threads.swift is the other half): the
 // engine thread's wasm calls the import tinylm.parallel_for(count); `KernelThreads.parallelFor`
 // publishes the job in a small shared control block and bumps the generation word, then claims
-// task indices like every helper does, calling the export tinylm_run_task(index), and spins
-// until all `count` tasks are reported done. Helpers spin on the generation word for a while
-// after each job (a decode step has about 150 sections ~50–200 µs apart, and waking a
-// sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
+// task indices like every helper does (task 0 is its own from the start), calling the export
+// tinylm_run_task(index), and spins until the helpers report their tasks done. Helpers spin on
+// the generation word for a while after each job (a decode step has about 150 sections ~50–200
+// µs apart, and waking a sleeping thread costs tens of µs) and then sleep in Atomics.wait. Every hand-over goes through
 // sequentially consistent JS Atomics, which order the plain wasm loads and stores around them.
 //
 // Threads only pay off when the CPUs are free. When other programs keep them busy, the helpers
@@ -46,6 +46,10 @@ const FIRST_PARALLEL_PROBE = 4;
 const LAST_PARALLEL_PROBE = 32;
 const CONFIRMED_PARALLEL_RUN = 8; // a shorter return to parallel was a lucky probe, not the load ending
 
+/** Under Node, TINYLM_THREAD_TIMING=1 makes every engine time its decode steps' sections
+ *  (KernelThreads.startTiming; scripts/tinylm-node.mjs --verbose prints the sums). */
+const TIME_SECTIONS = globalThis.process?.env?.TINYLM_THREAD_TIMING === '1';
+
 /** How long an idle helper spins before it sleeps, in milliseconds. */
 const SPIN_MS = 3;
 
@@ -54,9 +58,13 @@ const GENERATION = 0; // bumped once per published job; helpers wait on it
 const CLAIM = 16; // bits 20–30: job tag (generation & 0x7ff), 10–19: task count, 0–9: next index
 const DONE = 32; // tasks of the current job finished (or failed)
 const SLEEPERS = 48; // helpers inside Atomics.wait (the engine only notifies when there are any)
-const STOP = 64; // 1: helpers exit
+const STOP = 64; // bit 0: helpers exit; bit 1 (TIMED): helpers time their tasks
 const FAILED = 80; // 1: a task threw in a helper (the engine thread then throws too)
 const CONTROL_INTS = 96;
+const TIMED = 2;
+// With timing on, helper i (1…63) adds to Float64 slots 2i and 2i + 1 after the control block
+// the ms its tasks ran and how many it ran.
+const TIMING_DOUBLES = 2 * 64;
 
 /** The most tasks one job holds (10 bits of CLAIM); Threads.swift splits bigger sections. */
 export const MAX_TASKS = 1023;
@@ -71,14 +79,16 @@ export function threadsSupported() {
   return globalThis.crossOriginIsolated === true && typeof Worker === 'function';
 }
 
-/** Claims and runs tasks of the job tagged `tag` until none are left. Returns false if one threw. */
+/** Claims and runs tasks of the job tagged `tag` until none are left. Returns how many it
+ *  ran, or -1 if one threw. */
 function runTasks(control, tag, runTask) {
   let ok = true;
+  let ran = 0;
   for (;;) {
     const word = Atomics.load(control, CLAIM);
-    if (word >>> 20 !== tag) return ok;
+    if (word >>> 20 !== tag) return ok ? ran : -1;
     const index = word & 0x3ff;
-    if (index >= ((word >>> 10) & 0x3ff)) return ok;
+    if (index >= ((word >>> 10) & 0x3ff)) return ok ? ran : -1;
     if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
     try {
       runTask(index);
@@ -88,11 +98,17 @@ function runTasks(control, tag, runTask) {
       console.error('TinyLM kernel thread: a task failed:', error);
     }
     Atomics.add(control, DONE, 1);
+    ran++;
   }
 }
 
-/** The loop of a helper worker (kernel-worker.js): never returns until STOP is set. */
-export function helperLoop(control, runTask) {
+/** The helpers' timing slots behind the control block. */
+function helperTiming(control) {
+  return new Float64Array(control.buffer, CONTROL_INTS * 4, TIMING_DOUBLES);
+}
+
+/** The loop of helper number `helper` (1…63; kernel-worker.js): never returns until STOP is set. */
+export function helperLoop(control, runTask, helper = 1) {
   let seen = Atomics.load(control, GENERATION);
   for (;;) {
     let spinStart = 0;
@@ -109,8 +125,19 @@ export function helperLoop(control, runTask) {
       }
     }
     seen = Atomics.load(control, GENERATION);
-    if (Atomics.load(control, STOP)) return;
-    runTasks(control, seen & 0x7ff, runTask);
+    const flags = Atomics.load(control, STOP);
+    if (flags & 1) return;
+    if (flags & TIMED) {
+      const start = performance.now();
+      const ran = runTasks(control, seen & 0x7ff, runTask);
+      if (ran > 0) {
+        const timing = helperTiming(control);
+        timing[2 * helper] += performance.now() - start;
+        timing[2 * helper + 1] += ran;
+      }
+    } else {
+      runTasks(control, seen & 0x7ff, runTask);
+    }
   }
 }
 
@@ -268,7 +295,7 @@ export class KernelThreads {
   constructor(abi, count) {
     this.abi = abi;
     this.count = count;
-    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4 + TIMING_DOUBLES * 8));
     this.generation = 0;
     this.helpers = [];
     this.stacks = [];
@@ -281,6 +308,34 @@ export class KernelThreads {
     this.modes = new DecodeModeChooser();
     /** Sections run in parallel and serially so far. */
     this.sections = { parallel: 0, serial: 0 };
+    /** Where decode steps' time goes (startTiming), or null; and whether a timed step runs. */
+    this.timing = null;
+    this.inTimedStep = false;
+    if (TIME_SECTIONS) this.startTiming();
+  }
+
+  /**
+   * Times decode steps from now on (a diagnostic: a few clock reads per section). `timing`
+   * then sums, in ms over `steps` decode steps: `stepMs`; in parallel sections `publishMs` (the
+   * engine thread publishing them), `engineTaskMs` (its own tasks) and `waitMs` (waiting for
+   * the helpers' last tasks); `serialMs` (sections run serially). It counts `sections` (parallel)
+   * and `engineAlone` (parallel sections whose tasks the engine thread ran all of: the helpers
+   * came too late). timingReport adds the helpers' `helperTaskMs` and `helperTasks`. What
+   * `stepMs` has beyond the sections is the work between them.
+   */
+  startTiming() {
+    this.timing = { steps: 0, stepMs: 0, sections: 0, publishMs: 0, engineTaskMs: 0, waitMs: 0, serialMs: 0, engineAlone: 0 };
+    helperTiming(this.control).fill(0);
+    Atomics.or(this.control, STOP, TIMED);
+  }
+
+  /** `timing` with the helpers' sums added (helperTaskMs, helperTasks), or null. */
+  timingReport() {
+    if (!this.timing) return null;
+    const slots = helperTiming(this.control);
+    let helperTaskMs = 0, helperTasks = 0;
+    for (let i = 1; i < this.count; i++) { helperTaskMs += slots[2 * i]; helperTasks += slots[2 * i + 1]; }
+    return { ...this.timing, helperTaskMs, helperTasks };
   }
 
   /**
@@ -288,6 +343,20 @@ export class KernelThreads {
    * between parallel and serial sections (see the top of this file). Returns body's result.
    */
   step(body) {
+    const timing = this.timing;
+    if (!timing) return this.#step(body);
+    const start = performance.now();
+    this.inTimedStep = true;
+    try {
+      return this.#step(body);
+    } finally {
+      this.inTimedStep = false;
+      timing.steps++;
+      timing.stepMs += performance.now() - start;
+    }
+  }
+
+  #step(body) {
     if (!this.adaptive) return body();
     this.serial = this.modes.next() === 'serial';
     const start = performance.now();
@@ -300,32 +369,73 @@ export class KernelThreads {
 
   /** The engine side of tinylm.parallel_for: runs tasks 0..<count on every thread, returns when all are done. */
   parallelFor(count) {
+    if (count <= 0) return;
+    const timing = this.inTimedStep ? this.timing : null;
     if (this.serial) {
       this.sections.serial++;
+      const start = timing ? performance.now() : 0;
       for (let index = 0; index < count; index++) this.runTask(index);
+      if (timing) timing.serialMs += performance.now() - start;
       return;
     }
     this.sections.parallel++;
     const control = this.control;
     if (count > MAX_TASKS) throw new RangeError(`a parallel section holds at most ${MAX_TASKS} tasks, got ${count}`);
+    const start = timing ? performance.now() : 0;
     const generation = (this.generation + 1) | 0;
     this.generation = generation;
     const tag = generation & 0x7ff;
     Atomics.store(control, DONE, 0);
-    Atomics.store(control, CLAIM, (tag << 20) | (count << 10));
+    // Task 0 is the engine thread's from the start (next index 1): no race for it.
+    Atomics.store(control, CLAIM, (tag << 20) | (count << 10) | 1);
     Atomics.store(control, GENERATION, generation);
     if (Atomics.load(control, SLEEPERS) > 0) Atomics.notify(control, GENERATION);
-    const ok = runTasks(control, tag, this.runTask);
-    while (Atomics.load(control, DONE) < count) { /* spin: the helpers are finishing their tasks */ }
-    if (!ok || Atomics.load(control, FAILED)) {
+    const published = timing ? performance.now() : 0;
+    const ran = this.#runOwnTasks(control, tag);
+    const ownDone = timing ? performance.now() : 0;
+    // DONE counts the helpers' tasks only: every task is claimed by now, `ran` of them here.
+    const helperTasks = count - Math.abs(ran);
+    while (Atomics.load(control, DONE) < helperTasks) { /* spin: the helpers are finishing their tasks */ }
+    if (timing) {
+      timing.sections++;
+      timing.publishMs += published - start;
+      timing.engineTaskMs += ownDone - published;
+      timing.waitMs += performance.now() - ownDone;
+      if (ran === count) timing.engineAlone++;
+    }
+    if (ran < 0 || Atomics.load(control, FAILED)) {
       Atomics.store(control, FAILED, 0);
       throw new Error('TinyLM: a kernel task failed (see the console)');
     }
   }
 
+  /** The engine thread's part of the job tagged `tag`: task 0, then whatever the helpers have
+   *  not claimed yet. Returns how many tasks it ran, negated if one threw. Unlike a helper it
+   *  does not count its tasks in DONE (one contended read-modify-write less per task). */
+  #runOwnTasks(control, tag) {
+    let ok = true;
+    let ran = 0;
+    let index = 0;
+    for (;;) {
+      try {
+        this.runTask(index);
+      } catch (error) {
+        ok = false;
+        console.error('TinyLM kernel thread: a task failed:', error);
+      }
+      ran++;
+      for (;;) {
+        const word = Atomics.load(control, CLAIM);
+        index = word & 0x3ff;
+        if (word >>> 20 !== tag || index >= ((word >>> 10) & 0x3ff)) return ok ? ran : -ran;
+        if (Atomics.compareExchange(control, CLAIM, word, word + 1) === word) break;
+      }
+    }
+  }
+
   /** Stops the helpers and frees their stacks. The engine must not run kernels afterwards. */
   terminate() {
-    Atomics.store(this.control, STOP, 1);
+    Atomics.or(this.control, STOP, 1);
     Atomics.add(this.control, GENERATION, 1);
     Atomics.notify(this.control, GENERATION);
     for (const helper of this.helpers) helper.terminate();

@@ -8,7 +8,9 @@ import Darwin
 
 /// A fixed set of worker threads that run the core's parallel kernels. A decode step issues
 /// about 150 short parallel regions, so wake-up latency dominates: workers spin on an atomic
-/// job counter for a while after each job and only then sleep on a condition variable.
+/// job counter for a while after each job and only then sleep on a condition variable. The
+/// caller takes the mutex and broadcasts only when a worker sleeps (or is about to), so while
+/// the workers spin a job costs a few atomic operations and no system call.
 public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
     public let concurrency: Int
     private var threads: [pthread_t] = []
@@ -23,6 +25,11 @@ public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
     private let claims = Atomic<UInt64>(0)
     private let finishedTasks = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
+    /// Workers that have decided to sleep: counted (under the mutex) before they check
+    /// `generation` one last time and wait. The caller stores `generation` and then reads this,
+    /// both sequentially consistent, so either the worker sees the new job or the caller sees
+    /// the sleeper and broadcasts under the mutex (which the worker holds until it waits).
+    private let sleepers = Atomic<Int>(0)
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
 
@@ -74,10 +81,12 @@ public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
             finishedTasks.store(0, ordering: .relaxed)
             let next = generation.load(ordering: .relaxed) &+ 1
             claims.store(Self.tag(next) << 44 | UInt64(count) << 22, ordering: .releasing)
-            pthread_mutex_lock(&mutex)
-            generation.store(next, ordering: .releasing)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            generation.store(next, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(&mutex)
+                pthread_cond_broadcast(&wake)
+                pthread_mutex_unlock(&mutex)
+            }
             runTasks(generation: next)
             while finishedTasks.load(ordering: .acquiring) < count { spinHint() }
             body = nil
@@ -112,8 +121,11 @@ public final class ThreadPool: ComputeExecutor, @unchecked Sendable {
                     continue
                 }
                 pthread_mutex_lock(&mutex)
-                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
+                sleepers.add(1, ordering: .sequentiallyConsistent)
+                while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(&wake, &mutex) }
+                sleepers.subtract(1, ordering: .relaxed)
                 pthread_mutex_unlock(&mutex)
+                spins = 0
             }
             seen = generation.load(ordering: .acquiring)
             if shuttingDown.load(ordering: .acquiring) { return }

@@ -178,3 +178,30 @@ test('adaptive threads: a prompt after a serial probe step runs in the mode in u
   assert.deepEqual(threads.sections, { parallel: 1, serial: 0 });
   threads.terminate();
 });
+
+test('thread timing: decode steps\' sections are split into the engine\'s tasks, waits and the rest', () => {
+  // No helper workers: the engine thread runs every task itself, as when the helpers are late.
+  const busy = (ms) => { const end = performance.now() + ms; while (performance.now() < end) { /* a task's work */ } };
+  const threads = new KernelThreads({ tinylm_run_task: () => busy(0.2) }, 2);
+  threads.adaptive = false;
+  threads.startTiming();
+  threads.parallelFor(2); // outside a decode step (a prompt): not timed
+  for (let step = 0; step < 5; step++) {
+    threads.step(() => { for (let s = 0; s < 3; s++) threads.parallelFor(2); busy(0.5); });
+  }
+  const t = threads.timingReport();
+  assert.equal(t.steps, 5);
+  assert.equal(t.sections, 15);
+  assert.equal(t.engineAlone, 15, 'no helper ran a task');
+  assert.equal(t.helperTasks, 0);
+  assert.ok(t.engineTaskMs >= 15 * 2 * 0.2, JSON.stringify(t));
+  assert.ok(t.stepMs - t.engineTaskMs - t.waitMs - t.publishMs >= 5 * 0.5, 'the work between sections is left over');
+  assert.equal(t.serialMs, 0);
+  // Adaptive: some steps run their sections serially, and those count as serial time.
+  threads.adaptive = true;
+  for (let step = 0; step < 6; step++) threads.step(() => threads.parallelFor(2));
+  const u = threads.timingReport();
+  assert.equal(u.steps, 11);
+  assert.ok(u.serialMs >= 2 * 0.2 && u.sections > 15, JSON.stringify(u));
+  threads.terminate();
+});
