@@ -174,16 +174,17 @@ final class AdapterBinding {
     /// matrices multiplying `input`, which is converted once for all of them where their A
     /// types agree (q, k and v share it; so do gate and up).
     func multiplyLowRanks(_ slots: (Int?, Int?, Int?), input: UnsafePointer<Float>) {
-        var convertedType: TensorType? = nil, convertedColumns = 0
+        var convertedType: TensorType? = nil, convertedColumns = 0, convertedScaled = false
         for which in 0..<3 {
             guard let slot = which == 0 ? slots.0 : which == 1 ? slots.1 : slots.2 else { continue }
             var index = firstTerm[slot]
             while index < firstTerm[slot + 1] {
                 let term = terms[index]
-                if term.a.type != convertedType || term.a.columns != convertedColumns {
-                    LoRAProduct.round(input, count: term.a.columns, for: term.a.type, into: converted)
+                if term.a.type != convertedType || term.a.columns != convertedColumns || term.layout.scalesAInput != convertedScaled {
+                    convertInput(term, input, into: converted)
                     convertedType = term.a.type
                     convertedColumns = term.a.columns
+                    convertedScaled = term.layout.scalesAInput
                 }
                 lowRankOfToken(term, x: converted, order: .vectorDot, into: termLowRank + index * lowRankStride)
                 index += 1
@@ -206,14 +207,24 @@ final class AdapterBinding {
         var index = firstTerm[first]
         while index < firstTerm[end] {
             let a = terms[index].a
-            let start = terms[index].layout.aWidened.map { UnsafeRawPointer($0) } ?? a.data
-            let bytes = a.rows * (terms[index].layout.aWidened != nil ? a.columns * 4 : a.rowBytes)
-            var offset = 0
-            while offset < bytes {
-                tinylm_prefetch(start + offset)
-                offset += 64
-            }
+            let layout = terms[index].layout
+            let start = layout.aRows.map { UnsafeRawPointer($0) } ?? a.data
+            let bytes = a.rows * (layout.aRows != nil ? layout.aRowBytes : a.rowBytes)
+            ask(start, bytes)
             index += 1
+        }
+        #endif
+    }
+
+    /// Asks for `bytes` bytes from `start` ahead of their use (prefetch instructions; wasm has
+    /// none, and loading a word of each line ahead instead did not help there).
+    @inline(__always)
+    private func ask(_ start: UnsafeRawPointer, _ bytes: Int) {
+        #if TINYLM_X86_AVX2
+        var offset = 0
+        while offset < bytes {
+            tinylm_prefetch(start + offset)
+            offset += 64
         }
         #endif
     }
@@ -226,8 +237,8 @@ final class AdapterBinding {
         while index < firstTerm[slot + 1] {
             let term = terms[index]
             if let blocks = term.layout.bBlocks {
-                LoRAProduct.addByBlocks(term.b.type, blocks, blockBytes: term.layout.bBlockBytes, rows: rows, rank: term.rank,
-                                        termLowRank + index * lowRankStride, factor: term.factor, into: output)
+                LoRAProduct.addByBlocks(term.b.type, form: term.layout.form, blocks, blockBytes: term.layout.bBlockBytes, rows: rows,
+                                        rank: term.rank, termLowRank + index * lowRankStride, factor: term.factor, into: output)
             }
             index += 1
         }
@@ -243,25 +254,39 @@ final class AdapterBinding {
             let term = terms[index]
             if let blocks = term.layout.bBlocks {
                 let bytes = term.layout.bBlockBytes
-                var offset = rows.lowerBound / 8 * bytes
-                let end = (rows.upperBound + 7) / 8 * bytes
-                while offset < end {
-                    tinylm_prefetch(UnsafeRawPointer(blocks) + offset)
-                    offset += 64
-                }
+                let offset = rows.lowerBound / 8 * bytes
+                ask(UnsafeRawPointer(blocks) + offset, (rows.upperBound + 7) / 8 * bytes - offset)
             }
             index += 1
         }
         #endif
     }
 
-    /// out = A·x (x already converted to A's type), converted to B's type.
+    /// `count` activations converted to A's type (and scaled where A is packed:
+    /// PackedHalfElement), as `lowRankOfToken` takes them.
+    @inline(__always)
+    private func convertInput(_ term: Term, _ input: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>) {
+        LoRAProduct.round(input, count: term.a.columns, for: term.a.type, into: x)
+        if term.layout.scalesAInput { PackedHalfElement.scaleInputs(x, count: term.a.columns) }
+    }
+
+    /// out = A·x (x from `convertInput`), converted to B's type.
     @inline(__always)
     private func lowRankOfToken(_ term: Term, x: UnsafePointer<Float>, order: LoRAProduct.Order, into out: UnsafeMutablePointer<Float>) {
-        let a = term.a
-        if let widened = term.layout.aWidened {
-            LoRAProduct.products(WidenedHalfElement.self, UnsafeRawPointer(widened), a.columns * 4, term.rank, x, a.columns,
-                                 order, nil, out)
+        let a = term.a, layout = term.layout
+        if let rows = layout.aRows {
+            if layout.form == .packed {
+                if order == .vectorDot && a.columns >= 64 {
+                    LoRAProduct.vectorDotsInTwoPasses(PackedHalfElement.self, UnsafeRawPointer(rows), layout.aRowBytes, term.rank, x,
+                                                      a.columns, into: out)
+                } else {
+                    LoRAProduct.products(PackedHalfElement.self, UnsafeRawPointer(rows), layout.aRowBytes, term.rank, x, a.columns,
+                                         order, nil, out)
+                }
+            } else {
+                LoRAProduct.products(WidenedHalfElement.self, UnsafeRawPointer(rows), layout.aRowBytes, term.rank, x, a.columns,
+                                     order, nil, out)
+            }
         } else {
             LoRAProduct.products(a.type, rows: a.data, rowBytes: a.rowBytes, rowCount: term.rank, x: x, count: a.columns,
                                  order: order, factor: nil, into: out)
@@ -310,7 +335,7 @@ final class AdapterBinding {
         func run(_ tokens: Range<Int>) {
             for t in tokens {
                 let x = converted + t * convertedStride
-                LoRAProduct.round(input + t * inputStride, count: a.columns, for: a.type, into: x)
+                convertInput(term, input + t * inputStride, into: x)
                 lowRankOfToken(term, x: x, order: order, into: lowRank + t * lowRankStride)
             }
         }
@@ -336,12 +361,12 @@ final class AdapterBinding {
         }
         let order = LoRAProduct.order(rows: b.rows, columns: rank, batch: batch)
         let low = lowRank, lowStride = lowRankStride
-        let blocks = order == .vectorDot ? term.layout.bBlocks : nil, blockBytes = term.layout.bBlockBytes
+        let blocks = order == .vectorDot ? term.layout.bBlocks : nil, blockBytes = term.layout.bBlockBytes, form = term.layout.form
         func run(_ rows: Range<Int>) {
             if let blocks {
                 for t in 0..<batch {
-                    LoRAProduct.addByBlocks(b.type, blocks, blockBytes: blockBytes, rows: rows, rank: rank, low + t * lowStride,
-                                            factor: factor, into: output + t * outputStride)
+                    LoRAProduct.addByBlocks(b.type, form: form, blocks, blockBytes: blockBytes, rows: rows, rank: rank,
+                                            low + t * lowStride, factor: factor, into: output + t * outputStride)
                 }
                 return
             }

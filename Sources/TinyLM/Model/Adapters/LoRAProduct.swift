@@ -137,11 +137,14 @@ enum LoRAProduct {
         }
     }
 
-    /// `addByBlocks` for blocks made from a `type` B (LoRALayout: 16-bit as stored, or widened
-    /// to f32).
-    static func addByBlocks(_ type: TensorType, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>, rank: Int,
-                            _ t: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>) {
-        if LoRALayout.widensHalves {
+    /// `addByBlocks` for blocks made from a `type` B in `form` (LoRALayout: 16-bit as stored,
+    /// widened to f32, or packed: `PackedHalfElement.addByBlocks`).
+    static func addByBlocks(_ type: TensorType, form: LoRALayout.HalfForm, _ blocks: UnsafeRawPointer, blockBytes: Int,
+                            rows: Range<Int>, rank: Int, _ t: UnsafePointer<Float>, factor: Float,
+                            into out: UnsafeMutablePointer<Float>) {
+        if form == .packed {
+            PackedHalfElement.addByBlocks(blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
+        } else if form == .widened {
             addByBlocks(FloatElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
         } else if type == .f16 {
             addByBlocks(HalfElement.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
@@ -153,7 +156,8 @@ enum LoRAProduct {
     /// A decode step's B product from B's blocks (LoRALayout): for the rows in `rows`,
     /// out[r] = out[r] + (Σ_c B[r][c]·t[c])·factor, each row's sum ggml_vec_dot's serial tail
     /// (`rank` < 64: products in float, added in double from c = 0 on, rounded once). Two
-    /// to four blocks at a time, so independent chains of double additions overlap.
+    /// to four blocks at a time, so independent chains of double additions overlap (two in wasm,
+    /// whose engines keep 16 vector registers: four blocks' 16 double-pair sums spilled).
     @inline(never)
     static func addByBlocks<E: LoRAElement>(_: E.Type, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>,
                                             rank: Int, _ t: UnsafePointer<Float>, factor: Float,
@@ -163,7 +167,12 @@ enum LoRAProduct {
             y.storeBytes(of: y.loadUnaligned(as: SIMD8<Float>.self) + sums * factor, as: SIMD8<Float>.self)
         }
         var r = rows.lowerBound
-        while r & 7 == 0 && r + 32 <= rows.upperBound {
+        #if arch(wasm32)
+        let fourBlocksAtOnce = false
+        #else
+        let fourBlocksAtOnce = true
+        #endif
+        while fourBlocksAtOnce && r & 7 == 0 && r + 32 <= rows.upperBound {
             var s0 = DoubleLanes8(), s1 = DoubleLanes8(), s2 = DoubleLanes8(), s3 = DoubleLanes8()
             let b0 = blocks + (r / 8) * blockBytes, b1 = b0 + blockBytes, b2 = b1 + blockBytes, b3 = b2 + blockBytes
             for c in 0..<rank {
@@ -243,6 +252,37 @@ enum LoRAProduct {
             s += Lanes16(low: a2 + a6, high: a3 + a7)
             let sum = E.addRemainder(s.sum, row, x, from: whole, to: count)
             if let factor { out[r] = out[r] + sum * factor } else { out[r] = sum }
+        }
+    }
+
+    /// `vectorDots` with half the accumulators live at a time: lanes 0–31 of ggml's four 16-lane
+    /// sums over the whole row, then lanes 32–63 (each lane's sum is its own, so the order is
+    /// the same). For wasm, whose engines have 16 vector registers: eight 8-lane accumulators
+    /// are all 16, and spilled.
+    @inline(never)
+    static func vectorDotsInTwoPasses<E: LoRAElement>(_: E.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ rowCount: Int,
+                                                      _ x: UnsafePointer<Float>, _ count: Int, into out: UnsafeMutablePointer<Float>) {
+        let whole = count & ~63
+        for r in 0..<rowCount {
+            let row = rows + r * rowBytes
+            @inline(__always) func half(_ first: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var i = first
+                while i < whole {
+                    let xs = UnsafeRawPointer(x + i)
+                    a0 = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), a0)
+                    a1 = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), a1)
+                    a2 = E.multiplyAdd(E.load8(row, i + 16), xs.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a2)
+                    a3 = E.multiplyAdd(E.load8(row, i + 24), xs.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), a3)
+                    i += 64
+                }
+                return (a0, a1, a2, a3)
+            }
+            let (a0, a1, a2, a3) = half(0)
+            let (a4, a5, a6, a7) = half(32)
+            var s = Lanes16(low: a0 + a4, high: a1 + a5)
+            s += Lanes16(low: a2 + a6, high: a3 + a7)
+            out[r] = E.addRemainder(s.sum, row, x, from: whole, to: count)
         }
     }
 
