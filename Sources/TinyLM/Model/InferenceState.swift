@@ -31,7 +31,8 @@ final class InferenceState {
     /// vocabulary: logits of the last token of the last forward pass.
     let logits: UnsafeMutablePointer<Float>
     /// Per concurrent chunk of attention heads (`attentionSlot`): the online-softmax state of
-    /// its heads and one key and one value row converted from f16.
+    /// its heads and the cached rows it has converted from f16 (DecodeAttention.swift,
+    /// TiledAttention.swift).
     let attentionSlots: Int
     let attentionSlotFloats: Int
     private let attentionScratch: UnsafeMutablePointer<Float>
@@ -73,7 +74,8 @@ final class InferenceState {
         ropeTables = make(2 * config.keyLength)
         logits = make(config.vocabularySize)
         attentionSlots = max(1, executor.concurrency)
-        attentionSlotFloats = max(2 * config.headCount + config.keyLength + config.valueLength,
+        attentionSlotFloats = max(Attention.decodeSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
+                                                             heads: config.headCount),
                                   maxBatch >= Attention.tiledRows
                                       ? Attention.tiledSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
                                                                   heads: config.headCount, maxBatch: maxBatch)

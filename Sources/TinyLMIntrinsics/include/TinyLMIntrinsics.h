@@ -42,6 +42,12 @@ static inline __attribute__((always_inline, target("avx2,f16c"))) tinylm_f32x8 t
     return (tinylm_f32x8)_mm256_cvtph_ps((__m128i)bits);
 }
 
+/// vcvtps2ph, rounding to nearest even: eight f32 to f16 bit patterns (the reverse of the
+/// above, and the same out-of-line loop in Swift's SIMD8<Float16>(SIMD8<Float>)).
+static inline __attribute__((always_inline, target("avx2,f16c"))) tinylm_u16x8 tinylm_f32x8_to_f16(tinylm_f32x8 a) {
+    return (tinylm_u16x8)_mm256_cvtps_ph((__m256)a, _MM_FROUND_TO_NEAREST_INT);
+}
+
 /// vcvtps2pd: four f32 to f64 (exact).
 TINYLM_AVX2 tinylm_f64x4 tinylm_f32x4_to_f64(tinylm_f32x4 a) {
     return (tinylm_f64x4)_mm256_cvtps_pd((__m128)a);

@@ -1,3 +1,7 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// Grouped-query self-attention with rotary positions and a KV cache.
 /// For each token of the batch: project to queries, keys and values (optional biases and
 /// per-head RMS norms), rotate queries and keys, append keys and values to the cache, then
@@ -157,7 +161,7 @@ struct Attention {
     static func convertRow(_ row: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
         var i = 0
         while i + 8 <= count {
-            UnsafeMutableRawPointer(out + i).storeBytes(of: FP16.toFloat8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<UInt16>.self)),
+            UnsafeMutableRawPointer(out + i).storeBytes(of: toFloat8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<UInt16>.self)),
                                                         as: SIMD8<Float>.self)
             i += 8
         }
@@ -182,75 +186,14 @@ struct Attention {
         }
     }
 
-    /// `heads` query heads that share key/value head `kvHead` over the cached positions, with
-    /// the arithmetic of llama.cpp's CPU flash attention for a query row (so our logits track
-    /// the reference vectors): the query is rounded to f16 like the cached keys, softmax runs
-    /// online (one pass, rescaling when a new maximum appears) with glibc's expf, and the
-    /// weighted sum of values accumulates in f16. Each head's arithmetic is the same however
-    /// many run together; together they convert each cached row once. `scratch`: this chunk's
-    /// slot (InferenceState.attentionSlot).
-    private func attend(heads: Int, query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
-                        cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let maxima = scratch, sums = scratch + heads
-        let keyRow = sums + heads, valueRow = keyRow + keyLength
-        let scoreScale: Float = scalesQueries ? 1 : scale
-        for h in 0..<heads {
-            Self.roundToHalf(query + h * keyLength, count: keyLength, scaledBy: scalesQueries ? scale : 1)
-            (output + h * valueLength).update(repeating: 0, count: valueLength)
-            maxima[h] = -Float.infinity
-            sums[h] = 0
-        }
-        for position in positions {
-            Self.convertRow(cache.key(layer: layer, position: position) + kvHead * keyLength, count: keyLength, into: keyRow)
-            Self.convertRow(cache.value(layer: layer, position: position) + kvHead * valueLength, count: valueLength, into: valueRow)
-            for h in 0..<heads {
-                let out = output + h * valueLength
-                let score = Self.scoreDot(keyRow, query + h * keyLength, count: keyLength) * scoreScale
-                var rescale: Float = 1
-                var weight: Float = 1
-                if score > maxima[h] {
-                    rescale = Math.expf(maxima[h] - score)
-                    maxima[h] = score
-                    Self.roundToHalf(out, count: valueLength, scaledBy: rescale)
-                } else {
-                    weight = Math.expf(score - maxima[h])
-                }
-                Self.accumulate(valueRow, weight: weight, into: out, count: valueLength)
-                // ggml's `S = S*ms + vs` is compiled to one fused multiply-add.
-                sums[h] = LaneMath.fusedMultiplyAdd(sums[h], rescale, weight)
-            }
-        }
-        for h in 0..<heads {
-            let inverse = sums[h] == 0 ? 0 : 1 / sums[h]
-            let out = output + h * valueLength
-            for i in 0..<valueLength { out[i] *= inverse }
-        }
-    }
-
-    /// out[i] = f16(fma(v[i], weight, out[i])): the f16 accumulator of the weighted values.
+    /// FP16.toFloat8, with F16C's instruction spelled out on x86: the generic SIMD conversion
+    /// behind FP16.toFloat8 stays an out-of-line call where the caller is a large loop.
     @inline(__always)
-    static func accumulate(_ v: UnsafePointer<Float>, weight: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
-        var start = 0
-        #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
-        // Eight lanes at a time (F16C + FMA).
-        while start + 8 <= count {
-            let o = UnsafeMutableRawPointer(out + start)
-            let fused = o.loadUnaligned(as: SIMD8<Float>.self).addingProduct(UnsafeRawPointer(v + start).loadUnaligned(as: SIMD8<Float>.self),
-                                                                             SIMD8(repeating: weight))
-            o.storeBytes(of: FP16.round8(fused), as: SIMD8<Float>.self)
-            start += 8
-        }
-        #elseif arch(wasm32)
-        while start + 4 <= count {
-            let o = UnsafeMutableRawPointer(out + start)
-            let fused = WasmFusedMultiplyAdd.apply(UnsafeRawPointer(v + start).loadUnaligned(as: SIMD4<Float>.self), weight,
-                                                   o.loadUnaligned(as: SIMD4<Float>.self))
-            o.storeBytes(of: FP16.round4ByAddition(fused), as: SIMD4<Float>.self)
-            start += 4
-        }
+    static func toFloat8(_ h: SIMD8<UInt16>) -> SIMD8<Float> {
+        #if TINYLM_X86_AVX2
+        return tinylm_f16x8_to_f32(h)
+        #else
+        return FP16.toFloat8(h)
         #endif
-        for i in start..<count {
-            out[i] = FP16.round(LaneMath.fusedMultiplyAdd(v[i], weight, out[i]))
-        }
     }
 }

@@ -1,3 +1,7 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
 /// Attention for batches of `Attention.tiledRows` query rows or more, with the arithmetic of
 /// llama.cpp's tiled CPU flash attention (which it uses for such batches instead of its
 /// one-row kernel, `Attention.attend`):
@@ -129,19 +133,62 @@ extension Attention {
     }
 
     /// The key and value rows of cache positions first..<first+count of `kvHead` as f32, keys
-    /// transposed; positions past `count` are zeros (their weight is 0).
+    /// transposed; positions past `count` are zeros (their weight is 0). Keys go eight
+    /// positions × eight dimensions at a time: an 8 × 8 transposition of the f16 bits in three
+    /// rounds of interleaves, then one conversion per dimension's eight positions.
     private func loadTiles(kvHead: Int, first: Int, count: Int, cache: KVCache,
                            keyTile: UnsafeMutablePointer<Float>, valueTile: UnsafeMutablePointer<Float>) {
         let tile = Self.tile
-        for k in 0..<tile {
-            let value = valueTile + k * valueLength
+        let rowStride = cache.keyWidth
+        let grouped = count / 8 * 8
+        var k = 0
+        while k < grouped {
+            let rows = cache.key(layer: layer, position: first + k) + kvHead * keyLength
+            var d = 0
+            while d + 8 <= keyLength {
+                @inline(__always) func row(_ i: Int) -> SIMD8<UInt16> {
+                    UnsafeRawPointer(rows + i * rowStride + d).loadUnaligned(as: SIMD8<UInt16>.self)
+                }
+                let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+                let t0 = tinylm_interleave_low16(r0, r1), t1 = tinylm_interleave_high16(r0, r1)
+                let t2 = tinylm_interleave_low16(r2, r3), t3 = tinylm_interleave_high16(r2, r3)
+                let t4 = tinylm_interleave_low16(r4, r5), t5 = tinylm_interleave_high16(r4, r5)
+                let t6 = tinylm_interleave_low16(r6, r7), t7 = tinylm_interleave_high16(r6, r7)
+                let u0 = tinylm_interleave_low32(t0, t2), u1 = tinylm_interleave_high32(t0, t2)
+                let u2 = tinylm_interleave_low32(t1, t3), u3 = tinylm_interleave_high32(t1, t3)
+                let u4 = tinylm_interleave_low32(t4, t6), u5 = tinylm_interleave_high32(t4, t6)
+                let u6 = tinylm_interleave_low32(t5, t7), u7 = tinylm_interleave_high32(t5, t7)
+                let out = keyTile + d * tile + k
+                Self.store8(Self.toFloat8(tinylm_interleave_low64(u0, u4)), out)
+                Self.store8(Self.toFloat8(tinylm_interleave_high64(u0, u4)), out + tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_low64(u1, u5)), out + 2 * tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_high64(u1, u5)), out + 3 * tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_low64(u2, u6)), out + 4 * tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_high64(u2, u6)), out + 5 * tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_low64(u3, u7)), out + 6 * tile)
+                Self.store8(Self.toFloat8(tinylm_interleave_high64(u3, u7)), out + 7 * tile)
+                d += 8
+            }
+            while d < keyLength {
+                for i in 0..<8 { keyTile[d * tile + k + i] = FP16.toFloat(rows[i * rowStride + d]) }
+                d += 1
+            }
+            k += 8
+        }
+        for k in grouped..<tile {
             guard k < count else {
                 for d in 0..<keyLength { keyTile[d * tile + k] = 0 }
-                value.update(repeating: 0, count: valueLength)
                 continue
             }
             let keyRow = cache.key(layer: layer, position: first + k) + kvHead * keyLength
             for d in 0..<keyLength { keyTile[d * tile + k] = FP16.toFloat(keyRow[d]) }
+        }
+        for k in 0..<tile {
+            let value = valueTile + k * valueLength
+            guard k < count else {
+                value.update(repeating: 0, count: valueLength)
+                continue
+            }
             Self.convertRow(cache.value(layer: layer, position: first + k) + kvHead * valueLength, count: valueLength, into: value)
         }
     }
@@ -154,30 +201,14 @@ extension Attention {
         // Scores, 32 positions of both rows at a time: eight independent chains over d.
         var strip = 0
         while strip < tile {
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+            var rowA = Chains32(), rowB = Chains32()
             var keys = keyTile + strip
             for d in 0..<keyLength {
-                let k0 = Self.load8(keys), k1 = Self.load8(keys + 8), k2 = Self.load8(keys + 16), k3 = Self.load8(keys + 24)
+                Chains32.add(a.query[d], to: &rowA, b.query[d], to: &rowB, times: keys)
                 keys += tile
-                let x = a.query[d], y = b.query[d]
-                a0 = LaneMath.fusedMultiplyAdd(x, k0, a0)
-                a1 = LaneMath.fusedMultiplyAdd(x, k1, a1)
-                a2 = LaneMath.fusedMultiplyAdd(x, k2, a2)
-                a3 = LaneMath.fusedMultiplyAdd(x, k3, a3)
-                b0 = LaneMath.fusedMultiplyAdd(y, k0, b0)
-                b1 = LaneMath.fusedMultiplyAdd(y, k1, b1)
-                b2 = LaneMath.fusedMultiplyAdd(y, k2, b2)
-                b3 = LaneMath.fusedMultiplyAdd(y, k3, b3)
             }
-            Self.store8(a0 * scoreScale, weightsA + strip)
-            Self.store8(a1 * scoreScale, weightsA + strip + 8)
-            Self.store8(a2 * scoreScale, weightsA + strip + 16)
-            Self.store8(a3 * scoreScale, weightsA + strip + 24)
-            Self.store8(b0 * scoreScale, weightsB + strip)
-            Self.store8(b1 * scoreScale, weightsB + strip + 8)
-            Self.store8(b2 * scoreScale, weightsB + strip + 16)
-            Self.store8(b3 * scoreScale, weightsB + strip + 24)
+            rowA.scaled(by: scoreScale).store(weightsA + strip)
+            rowB.scaled(by: scoreScale).store(weightsB + strip)
             strip += 32
         }
         softmax(a, weights: weightsA, first: first)
@@ -186,32 +217,14 @@ extension Attention {
         // the tile's positions.
         var d = 0
         while d + 32 <= valueLength {
-            var a0 = Self.load8(a.output + d), a1 = Self.load8(a.output + d + 8)
-            var a2 = Self.load8(a.output + d + 16), a3 = Self.load8(a.output + d + 24)
-            var b0 = Self.load8(b.output + d), b1 = Self.load8(b.output + d + 8)
-            var b2 = Self.load8(b.output + d + 16), b3 = Self.load8(b.output + d + 24)
+            var rowA = Chains32(loading: a.output + d), rowB = Chains32(loading: b.output + d)
             var values = valueTile + d
             for k in 0..<tile {
-                let v0 = Self.load8(values), v1 = Self.load8(values + 8), v2 = Self.load8(values + 16), v3 = Self.load8(values + 24)
+                Chains32.add(weightsA[k], to: &rowA, weightsB[k], to: &rowB, times: values)
                 values += valueLength
-                let x = weightsA[k], y = weightsB[k]
-                a0 = LaneMath.fusedMultiplyAdd(x, v0, a0)
-                a1 = LaneMath.fusedMultiplyAdd(x, v1, a1)
-                a2 = LaneMath.fusedMultiplyAdd(x, v2, a2)
-                a3 = LaneMath.fusedMultiplyAdd(x, v3, a3)
-                b0 = LaneMath.fusedMultiplyAdd(y, v0, b0)
-                b1 = LaneMath.fusedMultiplyAdd(y, v1, b1)
-                b2 = LaneMath.fusedMultiplyAdd(y, v2, b2)
-                b3 = LaneMath.fusedMultiplyAdd(y, v3, b3)
             }
-            Self.store8(a0, a.output + d)
-            Self.store8(a1, a.output + d + 8)
-            Self.store8(a2, a.output + d + 16)
-            Self.store8(a3, a.output + d + 24)
-            Self.store8(b0, b.output + d)
-            Self.store8(b1, b.output + d + 8)
-            Self.store8(b2, b.output + d + 16)
-            Self.store8(b3, b.output + d + 24)
+            rowA.store(a.output + d)
+            rowB.store(b.output + d)
             d += 32
         }
         accumulateValues(weightsA, valueTile: valueTile, into: a.output, from: d)
@@ -224,20 +237,13 @@ extension Attention {
         let tile = Self.tile
         var strip = 0
         while strip < tile {
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var row = Chains32()
             var keys = keyTile + strip
             for d in 0..<keyLength {
-                let x = a.query[d]
-                a0 = LaneMath.fusedMultiplyAdd(x, Self.load8(keys), a0)
-                a1 = LaneMath.fusedMultiplyAdd(x, Self.load8(keys + 8), a1)
-                a2 = LaneMath.fusedMultiplyAdd(x, Self.load8(keys + 16), a2)
-                a3 = LaneMath.fusedMultiplyAdd(x, Self.load8(keys + 24), a3)
+                row.add(a.query[d], times: keys)
                 keys += tile
             }
-            Self.store8(a0 * scoreScale, weights + strip)
-            Self.store8(a1 * scoreScale, weights + strip + 8)
-            Self.store8(a2 * scoreScale, weights + strip + 16)
-            Self.store8(a3 * scoreScale, weights + strip + 24)
+            row.scaled(by: scoreScale).store(weights + strip)
             strip += 32
         }
         softmax(a, weights: weights, first: first)
@@ -308,21 +314,13 @@ extension Attention {
         let tile = Self.tile
         var d = start
         while d + 32 <= valueLength {
-            var a0 = Self.load8(output + d), a1 = Self.load8(output + d + 8)
-            var a2 = Self.load8(output + d + 16), a3 = Self.load8(output + d + 24)
+            var row = Chains32(loading: output + d)
             var values = valueTile + d
             for k in 0..<tile {
-                let x = weights[k]
-                a0 = LaneMath.fusedMultiplyAdd(x, Self.load8(values), a0)
-                a1 = LaneMath.fusedMultiplyAdd(x, Self.load8(values + 8), a1)
-                a2 = LaneMath.fusedMultiplyAdd(x, Self.load8(values + 16), a2)
-                a3 = LaneMath.fusedMultiplyAdd(x, Self.load8(values + 24), a3)
+                row.add(weights[k], times: values)
                 values += valueLength
             }
-            Self.store8(a0, output + d)
-            Self.store8(a1, output + d + 8)
-            Self.store8(a2, output + d + 16)
-            Self.store8(a3, output + d + 24)
+            row.store(output + d)
             d += 32
         }
         while d + 8 <= valueLength {
@@ -340,6 +338,58 @@ extension Attention {
             for k in 0..<tile { acc = LaneMath.fusedMultiplyAdd(valueTile[k * valueLength + d], weights[k], acc) }
             output[d] = acc
             d += 1
+        }
+    }
+
+    /// 32 independent chains of fused multiply-adds (four eight-lane accumulators) of one row:
+    /// the block both halves of `attendTile` repeat, scores over d and weighted values over
+    /// positions.
+    struct Chains32 {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+
+        init() {}
+
+        @inline(__always)
+        init(loading p: UnsafeMutablePointer<Float>) {
+            (c0, c1, c2, c3) = (Attention.load8(p), Attention.load8(p + 8), Attention.load8(p + 16), Attention.load8(p + 24))
+        }
+
+        @inline(__always)
+        func store(_ p: UnsafeMutablePointer<Float>) {
+            Attention.store8(c0, p)
+            Attention.store8(c1, p + 8)
+            Attention.store8(c2, p + 16)
+            Attention.store8(c3, p + 24)
+        }
+
+        @inline(__always)
+        func scaled(by factor: Float) -> Chains32 {
+            var r = Chains32()
+            (r.c0, r.c1, r.c2, r.c3) = (c0 * factor, c1 * factor, c2 * factor, c3 * factor)
+            return r
+        }
+
+        /// chain[i] += x·p[i], fused, for i < 32.
+        @inline(__always)
+        mutating func add(_ x: Float, times p: UnsafePointer<Float>) {
+            c0 = LaneMath.fusedMultiplyAdd(x, Attention.load8(p), c0)
+            c1 = LaneMath.fusedMultiplyAdd(x, Attention.load8(p + 8), c1)
+            c2 = LaneMath.fusedMultiplyAdd(x, Attention.load8(p + 16), c2)
+            c3 = LaneMath.fusedMultiplyAdd(x, Attention.load8(p + 24), c3)
+        }
+
+        /// Two rows against the same 32 lanes, loaded once: a += x·p, b += y·p.
+        @inline(__always)
+        static func add(_ x: Float, to a: inout Chains32, _ y: Float, to b: inout Chains32, times p: UnsafePointer<Float>) {
+            let p0 = Attention.load8(p), p1 = Attention.load8(p + 8), p2 = Attention.load8(p + 16), p3 = Attention.load8(p + 24)
+            a.c0 = LaneMath.fusedMultiplyAdd(x, p0, a.c0)
+            a.c1 = LaneMath.fusedMultiplyAdd(x, p1, a.c1)
+            a.c2 = LaneMath.fusedMultiplyAdd(x, p2, a.c2)
+            a.c3 = LaneMath.fusedMultiplyAdd(x, p3, a.c3)
+            b.c0 = LaneMath.fusedMultiplyAdd(y, p0, b.c0)
+            b.c1 = LaneMath.fusedMultiplyAdd(y, p1, b.c1)
+            b.c2 = LaneMath.fusedMultiplyAdd(y, p2, b.c2)
+            b.c3 = LaneMath.fusedMultiplyAdd(y, p3, b.c3)
         }
     }
 

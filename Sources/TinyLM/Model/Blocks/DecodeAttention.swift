@@ -1,0 +1,211 @@
+#if canImport(TinyLMIntrinsics)
+import TinyLMIntrinsics
+#endif
+
+/// The attention of a decode step (and of batches too short for TiledAttention): each query
+/// row against every cached position it sees, with the arithmetic of llama.cpp's one-row CPU
+/// flash attention for an f16 cache, so the logits track the reference vectors:
+/// - the query is rounded to f16 like the cached keys; a score is `scoreDot` times the scale;
+/// - softmax runs online, position by position: where a score exceeds the running maximum M,
+///   the accumulator and sum are rescaled by expf(M − score) (glibc's expf) and the position
+///   weighs 1; otherwise it weighs expf(score − M); the sum is `S·rescale + weight`, fused;
+/// - the weighted values accumulate in f16: after every position (and every rescale) each
+///   element is rounded to f16 (llama.cpp keeps that accumulator as f16 values).
+///
+/// Those chains fix the bits; the work runs in blocks of `decodeBlock` positions around them.
+/// A block's scores do not depend on the accumulator, so they come first (each cached row
+/// converted from f16 once for every head of its key/value head); then per head a scalar pass
+/// over the scores settles each position's running maximum, so its expf argument is known and
+/// the block's expf run over lanes (Math.expfInPlace); then the accumulator takes the block's
+/// positions in order with its elements held in registers, rounded to f16 after each step as
+/// before, instead of a store and reload per position.
+extension Attention {
+    static let decodeBlock = 32
+
+    /// Floats of an attention slot (InferenceState.attentionSlot) for this path: per head its
+    /// maximum, sum and block of scores; one key row; the block's value rows; a block's rescale
+    /// factors and weights.
+    static func decodeSlotFloats(keyLength: Int, valueLength: Int, heads: Int) -> Int {
+        heads * (2 + decodeBlock) + keyLength + decodeBlock * (valueLength + 2)
+    }
+
+    /// `heads` query heads that share key/value head `kvHead` over the cached positions
+    /// `positions`; `output` gets their rows. Each head's arithmetic is the same however many
+    /// run together. `scratch`: this chunk's slot.
+    func attend(heads: Int, query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
+                cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let block = Self.decodeBlock
+        let maxima = scratch, sums = maxima + heads, scores = sums + heads
+        let keyRow = scores + heads * block, valueBlock = keyRow + keyLength
+        let rescales = valueBlock + block * valueLength, weights = rescales + block
+        let scoreScale: Float = scalesQueries ? 1 : scale
+        for h in 0..<heads {
+            Self.roundToHalf(query + h * keyLength, count: keyLength, scaledBy: scalesQueries ? scale : 1)
+            (output + h * valueLength).update(repeating: 0, count: valueLength)
+            maxima[h] = -Float.infinity
+            sums[h] = 0
+        }
+        var first = positions.lowerBound
+        while first <= positions.upperBound {
+            let count = Swift.min(block, positions.upperBound + 1 - first)
+            for j in 0..<count {
+                Self.convertRow(cache.key(layer: layer, position: first + j) + kvHead * keyLength, count: keyLength, into: keyRow)
+                Self.convertRow(cache.value(layer: layer, position: first + j) + kvHead * valueLength, count: valueLength,
+                                into: valueBlock + j * valueLength)
+                for h in 0..<heads {
+                    scores[h * block + j] = Self.scoreDot(keyRow, query + h * keyLength, count: keyLength) * scoreScale
+                }
+            }
+            for h in 0..<heads {
+                Self.softmaxFactors(scores + h * block, count: count, maximum: &maxima[h], rescales: rescales, weights: weights)
+                var sum = sums[h]
+                for j in 0..<count { sum = LaneMath.fusedMultiplyAdd(sum, rescales[j], weights[j]) }
+                sums[h] = sum
+                accumulateBlock(valueBlock, count: count, rescales: rescales, weights: weights, into: output + h * valueLength)
+            }
+            first += count
+        }
+        for h in 0..<heads {
+            let inverse = sums[h] == 0 ? 0 : 1 / sums[h]
+            let out = output + h * valueLength
+            for i in 0..<valueLength { out[i] *= inverse }
+        }
+    }
+
+    /// One head's scores of a block → per position its rescale factor (1 where the maximum
+    /// stays) and weight (1 where it moves), advancing the running maximum.
+    @inline(__always)
+    static func softmaxFactors(_ scores: UnsafePointer<Float>, count: Int, maximum: inout Float,
+                               rescales: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>) {
+        // The expf arguments go to `weights`; `rescales` marks the new maxima with 0 meanwhile.
+        var m = maximum
+        for j in 0..<count {
+            let score = scores[j]
+            if score > m {
+                weights[j] = m - score
+                rescales[j] = 0
+                m = score
+            } else {
+                weights[j] = score - m
+                rescales[j] = 1
+            }
+        }
+        maximum = m
+        Math.expfInPlace(weights, count: count)
+        for j in 0..<count where rescales[j] == 0 {
+            rescales[j] = weights[j]
+            weights[j] = 1
+        }
+    }
+
+    /// The f16 accumulator `out` over a block: per position j, out = f16(out·rescales[j]) where
+    /// that factor is not 1 (out is already f16, so ·1 would change nothing), then
+    /// out[i] = f16(fma(v[i], weights[j], out[i])). Each element's chain is the same in any
+    /// grouping, so the elements are taken in register-sized groups across the whole block.
+    @inline(__always)
+    func accumulateBlock(_ valueBlock: UnsafePointer<Float>, count: Int, rescales: UnsafePointer<Float>,
+                         weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        var start = 0
+        #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always) func store(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self) }
+        @inline(__always) func round8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+            #if TINYLM_X86_AVX2
+            // F16C both ways; FP16.round8's generic conversions became calls in this loop.
+            return tinylm_f16x8_to_f32(tinylm_f32x8_to_f16(x))
+            #else
+            return FP16.round8(x)
+            #endif
+        }
+        @inline(__always) func rescaled(_ x: SIMD8<Float>, _ factor: Float) -> SIMD8<Float> {
+            let p = x * factor
+            return SIMD8(lowHalf: FP16.round4(p.lowHalf), highHalf: FP16.round4(p.highHalf))
+        }
+        // 64 elements: eight independent chains in eight registers.
+        while start + 64 <= valueLength {
+            let o = out + start
+            var a0 = load(o), a1 = load(o + 8), a2 = load(o + 16), a3 = load(o + 24)
+            var a4 = load(o + 32), a5 = load(o + 40), a6 = load(o + 48), a7 = load(o + 56)
+            var v = valueBlock + start
+            for j in 0..<count {
+                let factor = rescales[j]
+                if factor != 1 {
+                    a0 = rescaled(a0, factor); a1 = rescaled(a1, factor); a2 = rescaled(a2, factor); a3 = rescaled(a3, factor)
+                    a4 = rescaled(a4, factor); a5 = rescaled(a5, factor); a6 = rescaled(a6, factor); a7 = rescaled(a7, factor)
+                }
+                let w = SIMD8<Float>(repeating: weights[j])
+                a0 = round8(a0.addingProduct(load(v), w))
+                a1 = round8(a1.addingProduct(load(v + 8), w))
+                a2 = round8(a2.addingProduct(load(v + 16), w))
+                a3 = round8(a3.addingProduct(load(v + 24), w))
+                a4 = round8(a4.addingProduct(load(v + 32), w))
+                a5 = round8(a5.addingProduct(load(v + 40), w))
+                a6 = round8(a6.addingProduct(load(v + 48), w))
+                a7 = round8(a7.addingProduct(load(v + 56), w))
+                v += valueLength
+            }
+            store(a0, o); store(a1, o + 8); store(a2, o + 16); store(a3, o + 24)
+            store(a4, o + 32); store(a5, o + 40); store(a6, o + 48); store(a7, o + 56)
+            start += 64
+        }
+        while start + 8 <= valueLength {
+            var a = load(out + start)
+            var v = valueBlock + start
+            for j in 0..<count {
+                if rescales[j] != 1 { a = rescaled(a, rescales[j]) }
+                a = round8(a.addingProduct(load(v), SIMD8(repeating: weights[j])))
+                v += valueLength
+            }
+            store(a, out + start)
+            start += 8
+        }
+        #elseif arch(wasm32)
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+        @inline(__always) func store(_ x: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD4<Float>.self) }
+        @inline(__always) func step(_ a: SIMD4<Float>, _ v: UnsafePointer<Float>, _ w: Float) -> SIMD4<Float> {
+            FP16.round4ByAddition(WasmFusedMultiplyAdd.apply(load(v), w, a))
+        }
+        // 32 elements: eight v128 chains (more would not stay in an x86 engine's registers).
+        while start + 32 <= valueLength {
+            let o = out + start
+            var a0 = load(o), a1 = load(o + 4), a2 = load(o + 8), a3 = load(o + 12)
+            var a4 = load(o + 16), a5 = load(o + 20), a6 = load(o + 24), a7 = load(o + 28)
+            var v = valueBlock + start
+            for j in 0..<count {
+                let factor = rescales[j]
+                if factor != 1 {
+                    a0 = FP16.round4(a0 * factor); a1 = FP16.round4(a1 * factor); a2 = FP16.round4(a2 * factor)
+                    a3 = FP16.round4(a3 * factor); a4 = FP16.round4(a4 * factor); a5 = FP16.round4(a5 * factor)
+                    a6 = FP16.round4(a6 * factor); a7 = FP16.round4(a7 * factor)
+                }
+                let w = weights[j]
+                a0 = step(a0, v, w); a1 = step(a1, v + 4, w); a2 = step(a2, v + 8, w); a3 = step(a3, v + 12, w)
+                a4 = step(a4, v + 16, w); a5 = step(a5, v + 20, w); a6 = step(a6, v + 24, w); a7 = step(a7, v + 28, w)
+                v += valueLength
+            }
+            store(a0, o); store(a1, o + 4); store(a2, o + 8); store(a3, o + 12)
+            store(a4, o + 16); store(a5, o + 20); store(a6, o + 24); store(a7, o + 28)
+            start += 32
+        }
+        while start + 4 <= valueLength {
+            var a = load(out + start)
+            var v = valueBlock + start
+            for j in 0..<count {
+                if rescales[j] != 1 { a = FP16.round4(a * rescales[j]) }
+                a = step(a, v, weights[j])
+                v += valueLength
+            }
+            store(a, out + start)
+            start += 4
+        }
+        #endif
+        for i in start..<valueLength {
+            var a = out[i]
+            for j in 0..<count {
+                if rescales[j] != 1 { a = FP16.round(a * rescales[j]) }
+                a = FP16.round(LaneMath.fusedMultiplyAdd(valueBlock[j * valueLength + i], weights[j], a))
+            }
+            out[i] = a
+        }
+    }
+}
