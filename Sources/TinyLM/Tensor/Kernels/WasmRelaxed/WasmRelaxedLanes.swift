@@ -99,10 +99,11 @@ enum WasmRelaxedBlock32 {
     /// Every row of `rows` against every token of the pass. A batch unpacks each pair of rows
     /// once — bytes ready for the dot instruction, f16 scales as Floats — into this chunk's
     /// scratch slot (160 bytes per block) and runs every token over the copy, which stays in
-    /// L1; a single token takes four rows as two passes of two: four rows' eight accumulators
-    /// each, plus the activations and constants, are more v128 values than x86 has registers,
-    /// and V8 then spills in the inner loop (perf: a third of the kernel's time went to stack
-    /// moves). `leftover` takes rows that do not fill a group.
+    /// L1; a single token takes four rows at a time (`dot4`), for most formats as two passes of
+    /// two: four rows' eight accumulators each, plus the activations and constants, are more
+    /// v128 values than x86 has registers, and V8 then spills in the inner loop (perf: a third
+    /// of the kernel's time went to stack moves); Q8_0, whose activation parts come from
+    /// memory, runs one pass of four. `leftover` takes rows that do not fill a group.
     static func multiply<F: WasmRelaxedBlock32Format>(_: F.Type, _ job: KernelJob, rows: Range<Int>, chunk: Int,
                                                 leftover: (Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
