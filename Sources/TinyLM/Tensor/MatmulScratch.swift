@@ -20,6 +20,11 @@ public final class MatmulScratch {
     /// them as its unsigned operand (Kernels/AVX512/AVX512Kernels.swift).
     let q8Biased: UnsafeMutablePointer<UInt8>
     #endif
+    #if TINYLM_RELAXED_SIMD
+    /// Q8_0 activations' positive and negative parts, two bytes per element: the relaxed Q8_0
+    /// decode kernel's dot operands (Kernels/WasmRelaxed/Q8SignSplit.swift).
+    let q8Split: UnsafeMutablePointer<Int8>
+    #endif
     /// One slot per concurrent chunk (`ComputeExecutor.parallelChunks`) for kernels that
     /// unpack weights once per batch: threads must not allocate (wasm helper threads may not
     /// call malloc, and a temporary allocation this large is not on the stack).
@@ -44,6 +49,10 @@ public final class MatmulScratch {
         #if TINYLM_X86_AVX2
         q8Biased = .allocate(capacity: batch * columns)
         #endif
+        #if TINYLM_RELAXED_SIMD
+        q8Split = .allocate(capacity: 2 * batch * columns)
+        q8Split.initialize(repeating: 0, count: 2 * batch * columns)
+        #endif
         unpackSlots = Swift.max(workers, 1)
         unpackSlotBytes = 160 * (columns / 32)   // 32-value blocks × (eight 16-byte vectors + a header vector)
         unpacked = .allocate(byteCount: unpackSlots * unpackSlotBytes, alignment: 16)
@@ -64,6 +73,9 @@ public final class MatmulScratch {
         #if TINYLM_X86_AVX2
         q8Biased.deallocate()
         #endif
+        #if TINYLM_RELAXED_SIMD
+        q8Split.deallocate()
+        #endif
         unpacked.deallocate()
     }
 
@@ -76,8 +88,12 @@ public final class MatmulScratch {
 
     @inline(__always)
     func activations(_ token: Int) -> Q8Activations {
-        Q8Activations(q8: q8 + token * columnStride, planes: planes + token * columnStride, d: d + token * blockStride,
-                      s: s + token * blockStride, bsums: bsums + token * blockStride)
+        var activations = Q8Activations(q8: q8 + token * columnStride, planes: planes + token * columnStride, d: d + token * blockStride,
+                                        s: s + token * blockStride, bsums: bsums + token * blockStride)
+        #if TINYLM_RELAXED_SIMD
+        activations.split = UnsafePointer(q8Split + 2 * token * columnStride)
+        #endif
+        return activations
     }
 }
 
@@ -94,6 +110,10 @@ struct Q8Activations {
     var s: UnsafePointer<Float>
     /// Q8_K only: Σq per 16 values.
     var bsums: UnsafePointer<Int32>
+    #if TINYLM_RELAXED_SIMD
+    /// Q8_0 only: per block of 32, y⁺ and y⁻ of elements 0…15, then of 16…31 (Q8SignSplit).
+    var split: UnsafePointer<Int8>
+    #endif
 
     @inline(__always)
     init(q8: UnsafePointer<Int8>, planes: UnsafePointer<Int16>, d: UnsafePointer<Float>, s: UnsafePointer<Float>,
@@ -103,5 +123,8 @@ struct Q8Activations {
         self.d = d
         self.s = s
         self.bsums = bsums
+        #if TINYLM_RELAXED_SIMD
+        self.split = q8   // MatmulScratch.activations sets the real one
+        #endif
     }
 }

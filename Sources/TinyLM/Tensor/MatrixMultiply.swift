@@ -123,6 +123,9 @@ public enum MatrixMultiply {
             case .q8_K: Q8_K.quantizeActivations(x, count: columns, q8: q8, q: q, d: d,
                                                  bsums: scratch.bsums + t * scratch.blockStride)
             }
+            #if TINYLM_RELAXED_SIMD
+            if format == .q8_0 { Q8SignSplit.write(q8, count: columns, into: scratch.q8Split + 2 * t * scratch.columnStride) }
+            #endif
             #if TINYLM_X86_AVX2
             if format != .q8_K {
                 let biased = UnsafeMutableRawPointer(scratch.q8Biased + t * scratch.columnStride)

@@ -15,7 +15,7 @@ extension Q8_0 {
 
         /// Two rows of Q8_0. Both operands are signed here, so the activations are split
         /// into their positive and negative parts (each in 0…127: ggml's Q8 activations stay
-        /// within ±127) and x·y = x·y⁺ − x·y⁻, exactly. (Moving x's sign onto y instead, as
+        /// within ±127; once per token, Q8SignSplit) and x·y = x·y⁺ − x·y⁻, exactly. (Moving x's sign onto y instead, as
         /// ggml's vpsignb does, needs a byte compare that LLVM turns into an arithmetic byte
         /// shift, which x86 engines emulate in five instructions.)
         @inline(__always)
@@ -23,12 +23,8 @@ extension Q8_0 {
                                              _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             @inline(__always) func block(_ b: Int, _ d0: Float, _ d1: Float) {
-                let y = UnsafeRawPointer(act.q8 + b * 32)
-                let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-                let zero = SIMD16<Int8>()
-                let positive0 = tinylm_max_i8(y0, zero), negative0 = tinylm_max_i8(zero &- y0, zero)
-                let positive1 = tinylm_max_i8(y1, zero), negative1 = tinylm_max_i8(zero &- y1, zero)
-                let w = rows + b * 34
+                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(act.split, b)
+                let w = rows + b &* 34
                 var lanes = splitLanes(w, positive0, negative0, positive1, negative1)
                 let scale0 = d0 * act.d[b], scale1 = d1 * act.d[b]
                 low0 = M.apply(lanes.0, scale0, low0); high0 = M.apply(lanes.1, scale0, high0)
@@ -38,6 +34,39 @@ extension Q8_0 {
             WasmRelaxedBlock32.forEachBlockScales(rows, rowBytes, blocks, blockBytes: 34, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
+        }
+
+        /// Four rows against one token: with the activations' split read from memory (L1) the
+        /// eight accumulators fit V8's registers, and each loop iteration has four rows' weight
+        /// loads in flight instead of two (the kernel waits on them: perf put over half its
+        /// samples right after the weight loads). Each row's steps are dot2's.
+        @inline(__always)
+        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
+            var low2 = SIMD4<Float>(), high2 = SIMD4<Float>(), low3 = SIMD4<Float>(), high3 = SIMD4<Float>()
+            let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
+            @inline(__always) func block(_ b: Int) {
+                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(act.split, b)
+                let w = rows + b &* 34, da = act.d[b]
+                var lanes = splitLanes(w, positive0, negative0, positive1, negative1)
+                var scale = WasmHalfTable.convert(table, w) * da
+                low0 = M.apply(lanes.0, scale, low0); high0 = M.apply(lanes.1, scale, high0)
+                lanes = splitLanes(w + rowBytes, positive0, negative0, positive1, negative1)
+                scale = WasmHalfTable.convert(table, w + rowBytes) * da
+                low1 = M.apply(lanes.0, scale, low1); high1 = M.apply(lanes.1, scale, high1)
+                lanes = splitLanes(w + 2 &* rowBytes, positive0, negative0, positive1, negative1)
+                scale = WasmHalfTable.convert(table, w + 2 &* rowBytes) * da
+                low2 = M.apply(lanes.0, scale, low2); high2 = M.apply(lanes.1, scale, high2)
+                lanes = splitLanes(w + 3 &* rowBytes, positive0, negative0, positive1, negative1)
+                scale = WasmHalfTable.convert(table, w + 3 &* rowBytes) * da
+                low3 = M.apply(lanes.0, scale, low3); high3 = M.apply(lanes.1, scale, high3)
+            }
+            WasmRelaxedBlock32.forEachBlock(blocks, block)
+            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
+            out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
+            out[2] = LaneMath.horizontalSum(SIMD8(lowHalf: low2, highHalf: high2))
+            out[3] = LaneMath.horizontalSum(SIMD8(lowHalf: low3, highHalf: high3))
         }
 
         /// Per block: row 0's |x| halves and sign masks, row 1's; the header d₀, 0, d₁, 0.

@@ -63,11 +63,24 @@ protocol WasmRelaxedBlock32Format {
     /// Two rows (`rowBytes` apart) against one token's activations.
     static func dot2<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                          _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>)
+    /// Four rows (`rowBytes` apart) against one token: a format whose four-row pass does not
+    /// spill v128 registers says so here (the default is two passes of `dot2`).
+    static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>)
     /// Two rows unpacked for a batch into `unpacked`.
     static func unpack(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, into unpacked: WasmUnpackedPair)
     /// An unpacked pair of rows against one token's activations.
     static func unpackedDot<M: WasmMultiplyAdd>(_: M.Type, _ unpacked: WasmUnpackedPair, _ blocks: Int, _ act: Q8Activations,
                                                 _ out: UnsafeMutablePointer<Float>)
+}
+
+extension WasmRelaxedBlock32Format {
+    @inline(__always)
+    static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        dot2(M.self, rows, rowBytes, blocks, act, out)
+        dot2(M.self, rows + 2 * rowBytes, rowBytes, blocks, act, out + 2)
+    }
 }
 
 /// Two rows unpacked for a batch: per block, eight byte vectors (the format says which) and
@@ -86,10 +99,11 @@ enum WasmRelaxedBlock32 {
     /// Every row of `rows` against every token of the pass. A batch unpacks each pair of rows
     /// once — bytes ready for the dot instruction, f16 scales as Floats — into this chunk's
     /// scratch slot (160 bytes per block) and runs every token over the copy, which stays in
-    /// L1; a single token takes four rows as two passes of two: four rows' eight accumulators
-    /// each, plus the activations and constants, are more v128 values than x86 has registers,
-    /// and V8 then spills in the inner loop (perf: a third of the kernel's time went to stack
-    /// moves). `leftover` takes rows that do not fill a group.
+    /// L1; a single token takes four rows at a time (`dot4`), for most formats as two passes of
+    /// two: four rows' eight accumulators each, plus the activations and constants, are more
+    /// v128 values than x86 has registers, and V8 then spills in the inner loop (perf: a third
+    /// of the kernel's time went to stack moves); Q8_0, whose activation parts come from
+    /// memory, runs one pass of four. `leftover` takes rows that do not fill a group.
     static func multiply<F: WasmRelaxedBlock32Format>(_: F.Type, _ job: KernelJob, rows: Range<Int>, chunk: Int,
                                                 leftover: (Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
@@ -113,11 +127,9 @@ enum WasmRelaxedBlock32 {
         var r = rows.lowerBound
         while r + 4 <= rows.upperBound {
             for t in 0..<job.batch {
-                for pass in 0..<2 {
-                    let first = job.row(r + 2 * pass), results = job.results(t, r + 2 * pass)
-                    if fused { F.dot2(RelaxedFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
-                    else { F.dot2(DoubleFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
-                }
+                let first = job.row(r), results = job.results(t, r)
+                if fused { F.dot4(RelaxedFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
+                else { F.dot4(DoubleFusedMultiplyAdd.self, first, rowBytes, blocks, job.activations(t), results) }
             }
             r += 4
         }
@@ -144,7 +156,7 @@ enum WasmRelaxedBlock32 {
                                    _ body: (Int, Float, Float) -> Void) {
         let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
         forEachBlock(blocks) { b in
-            let w = rows + b * blockBytes
+            let w = rows + b &* blockBytes
             body(b, WasmHalfTable.convert(table, w), WasmHalfTable.convert(table, w + rowBytes))
         }
     }
