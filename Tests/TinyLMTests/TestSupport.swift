@@ -27,6 +27,23 @@ enum TestSupport {
     /// for them (scripts/llama-reference.py), committed with the repository.
     static let testModelsRoot = repoRoot.appendingPathComponent("Tests/models")
 
+    /// An attention block of layer 0 of the small Llama test model reshaped to these head counts
+    /// and lengths (the attention tests call its attention step only, never its projections),
+    /// with the model configuration that sizes an InferenceState for it.
+    static func attention(heads: Int, kvHeads: Int, keyLength: Int, valueLength: Int, window: Int,
+                          scalesQueries: Bool) throws -> (Attention, ModelConfig) {
+        let model = try TestSupport.model(testModelsRoot.appendingPathComponent("llama-q8_0.gguf").path)
+        guard case .decoder(let decoder) = model.network else { throw Missing(description: "llama-q8_0.gguf is not a decoder") }
+        let template = decoder.layers[0].attention
+        var config = model.config
+        (config.headCount, config.kvHeadCount, config.keyLength, config.valueLength) = (heads, kvHeads, keyLength, valueLength)
+        let attention = Attention(projection: template.projection, output: template.output, queryBias: nil, keyBias: nil,
+                                  valueBias: nil, queryNorm: nil, keyNorm: nil, rope: template.rope, layer: 0,
+                                  headCount: heads, kvHeadCount: kvHeads, keyLength: keyLength, valueLength: valueLength,
+                                  scale: 0.125, scalesQueries: scalesQueries, window: window)
+        return (attention, config)
+    }
+
     /// Each line of a JSONL reference file as a dictionary.
     static func jsonLines(_ relativePath: String, root: URL = referenceRoot) throws -> [[String: Any]] {
         let url = root.appendingPathComponent(relativePath)

@@ -39,17 +39,9 @@ import Testing
 
     @Test(arguments: shapes)
     func tiledAttentionIsThePerRowArithmetic(_ shape: Shape) throws {
-        let model = try TestSupport.model(TestSupport.testModelsRoot.appendingPathComponent("llama-q8_0.gguf").path)
-        guard case .decoder(let decoder) = model.network else { Issue.record("not a decoder"); return }
-        let template = decoder.layers[0].attention
-        var config = model.config
-        (config.headCount, config.kvHeadCount, config.keyLength, config.valueLength)
-            = (shape.heads, shape.kvHeads, shape.keyLength, shape.valueLength)
-        let attention = Attention(projection: template.projection, output: template.output, queryBias: nil, keyBias: nil,
-                                  valueBias: nil, queryNorm: nil, keyNorm: nil, rope: template.rope, layer: 0,
-                                  headCount: shape.heads, kvHeadCount: shape.kvHeads, keyLength: shape.keyLength,
-                                  valueLength: shape.valueLength, scale: 0.125, scalesQueries: shape.scalesQueries,
-                                  window: shape.window)
+        let (attention, config) = try TestSupport.attention(heads: shape.heads, kvHeads: shape.kvHeads, keyLength: shape.keyLength,
+                                                            valueLength: shape.valueLength, window: shape.window,
+                                                            scalesQueries: shape.scalesQueries)
         let end = shape.startPosition + shape.batch
         let state = InferenceState(config: config, contextLength: end + 16, maxBatch: shape.batch, executor: SerialExecutor())
         var values = Values()
