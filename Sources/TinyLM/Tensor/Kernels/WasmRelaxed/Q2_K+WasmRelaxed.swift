@@ -15,6 +15,7 @@ import TinyLMIntrinsics
 extension Q2_K {
     enum WasmRelaxed {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+            WasmHalfTable.prepare()  // (made at startup: one load and branch)
             let blocks = job.blocks
             if job.allTokens(take: .vecDot) {
                 for t in 0..<job.batch {
@@ -46,12 +47,13 @@ extension Q2_K {
         /// acc[l] = fma(−d_a·dmin_w, m_2l·T_2l + m_2l+1·T_2l+1, acc[l]), then the products,
         /// acc[l] = fma(d_a·d_w, lane l, acc[l]).
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+            let table = WasmHalfTable.current
             var low = SIMD4<Float>(), high = SIMD4<Float>()
             for b in 0..<blocks {
                 let w = row + b * Q2_K.blockBytes
                 let y = UnsafeRawPointer(act.q8 + b * 256), sums = UnsafeRawPointer(act.bsums + b * 16)
                 let da = act.d[b]
-                let minScale = SIMD4(repeating: -da * FP16.toFloat(w.loadUnaligned(fromByteOffset: 82, as: UInt16.self)))
+                let minScale = SIMD4(repeating: -da * WasmHalfTable.convert(table, w + 82))
                 low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(minSums(w, sums, 0)), minScale, low)
                 high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(minSums(w, sums, 1)), minScale, high)
                 var lanesLow = SIMD4<Int32>(), lanesHigh = SIMD4<Int32>()
@@ -62,7 +64,7 @@ extension Q2_K {
                         lanesHigh &+= scaledVector(w, y, s, 8 * half + 2 * g + 1)
                     }
                 }
-                let d = SIMD4(repeating: da * FP16.toFloat(w.loadUnaligned(fromByteOffset: 80, as: UInt16.self)))
+                let d = SIMD4(repeating: da * WasmHalfTable.convert(table, w + 80))
                 low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesLow), d, low)
                 high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesHigh), d, high)
             }
@@ -76,13 +78,12 @@ extension Q2_K {
         @inline(__always)
         static func dot4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
                          _ out: UnsafeMutablePointer<Float>, order: SummationOrder) {
+            let table = WasmHalfTable.current
             var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
             for b in 0..<blocks {
                 let w0 = rows + b * Q2_K.blockBytes, w1 = w0 + rowBytes, w2 = w0 + 2 * rowBytes, w3 = w0 + 3 * rowBytes
                 let y = UnsafeRawPointer(act.q8 + b * 256), sums = UnsafeRawPointer(act.bsums + b * 16)
-                let h = SIMD4<UInt32>(w0.loadUnaligned(fromByteOffset: 80, as: UInt32.self), w1.loadUnaligned(fromByteOffset: 80, as: UInt32.self),
-                                      w2.loadUnaligned(fromByteOffset: 80, as: UInt32.self), w3.loadUnaligned(fromByteOffset: 80, as: UInt32.self))
-                let d = FP16.toFloat4(h & 0xFFFF), dmin = FP16.toFloat4(h &>> 16)
+                let d = WasmHalfTable.convert4(table, w0 + 80, rowBytes), dmin = WasmHalfTable.convert4(table, w0 + 82, rowBytes)
                 let isum0 = transposedSum(halfSum(w0, y, 0), halfSum(w1, y, 0), halfSum(w2, y, 0), halfSum(w3, y, 0))
                 let msum0 = transposedSum(minSums(w0, sums, 0), minSums(w1, sums, 0), minSums(w2, sums, 0), minSums(w3, sums, 0))
                 let da = act.d[b]

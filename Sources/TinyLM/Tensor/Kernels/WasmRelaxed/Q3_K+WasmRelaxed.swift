@@ -15,6 +15,7 @@ import TinyLMIntrinsics
 extension Q3_K {
     enum WasmRelaxed {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+            WasmHalfTable.prepare()  // (made at startup: one load and branch)
             let blocks = job.blocks
             if job.allTokens(take: .tiled) {
                 var r = rows.lowerBound
@@ -37,11 +38,12 @@ extension Q3_K {
 
         /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]).
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+            let table = WasmHalfTable.current
             var low = SIMD4<Float>(), high = SIMD4<Float>()
             for b in 0..<blocks {
                 let w = row + b * Q3_K.blockBytes
                 let lanes = blockLanes(w, UnsafeRawPointer(act.q8 + b * 256), signedScales(w), offsetInLanes: true)
-                let d = SIMD4(repeating: act.d[b] * FP16.toFloat(w.loadUnaligned(fromByteOffset: 108, as: UInt16.self)))
+                let d = SIMD4(repeating: act.d[b] * WasmHalfTable.convert(table, w + 108))
                 low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanes.low), d, low)
                 high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanes.high), d, high)
             }
@@ -52,18 +54,14 @@ extension Q3_K {
         /// integer sum, acc = fma(isum·d_w, d_a, acc), the four rows as one vector.
         static func tiled4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
                            _ out: UnsafeMutablePointer<Float>) {
+            let table = WasmHalfTable.current
             var acc = SIMD4<Float>()
             for b in 0..<blocks {
                 let w = rows + b * Q3_K.blockBytes
                 let y = UnsafeRawPointer(act.q8 + b * 256), sums = UnsafeRawPointer(act.bsums + b * 16)
                 let isum = transposedSum(rowSum(w, y, sums), rowSum(w + rowBytes, y, sums),
                                          rowSum(w + 2 * rowBytes, y, sums), rowSum(w + 3 * rowBytes, y, sums))
-                var h = SIMD4<UInt32>()
-                h[0] = UInt32(w.loadUnaligned(fromByteOffset: 108, as: UInt16.self))
-                h[1] = UInt32((w + rowBytes).loadUnaligned(fromByteOffset: 108, as: UInt16.self))
-                h[2] = UInt32((w + 2 * rowBytes).loadUnaligned(fromByteOffset: 108, as: UInt16.self))
-                h[3] = UInt32((w + 3 * rowBytes).loadUnaligned(fromByteOffset: 108, as: UInt16.self))
-                acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum) * FP16.toFloat4(h), SIMD4(repeating: act.d[b]), acc)
+                acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum) * WasmHalfTable.convert4(table, w + 108, rowBytes), SIMD4(repeating: act.d[b]), acc)
             }
             out[0] = acc[0]
             out[1] = acc[1]

@@ -20,6 +20,7 @@ extension Q4_K {
         typealias Shared = WasmRelaxedScaleMin
 
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+            WasmHalfTable.prepare()  // (made at startup: one load and branch)
             let gemv = job.allTokens(take: .gemv)
             guard gemv || job.allTokens(take: .gemm) else {
                 WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q4_K.SIMD128.multiply(job, rows: $0) }
@@ -41,6 +42,7 @@ extension Q4_K {
         @inline(__always)
         static func gemv4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
                           _ out: UnsafeMutablePointer<Float>) {
+            let table = WasmHalfTable.current
             var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(act.q8 + b * 256)
@@ -50,9 +52,8 @@ extension Q4_K {
                 let s2 = Shared.rowSums(Self.self, w + 2 * rowBytes, y, subSums), s3 = Shared.rowSums(Self.self, w + 3 * rowBytes, y, subSums)
                 let isum = transposedSum(s0.isum, s1.isum, s2.isum, s3.isum)
                 let msum = transposedSum(s0.msum, s1.msum, s2.msum, s3.msum)
-                let words = headerWords4(w, rowBytes)   // d | dmin << 16
                 let da = act.d[b]
-                let scale = FP16.toFloat4(words & 0xFFFF) * da, minScale = FP16.toFloat4(words &>> 16) * da
+                let scale = WasmHalfTable.convert4(table, w, rowBytes) * da, minScale = WasmHalfTable.convert4(table, w + 2, rowBytes) * da
                 acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum), scale, acc)
                 accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(msum), minScale, accMin)
             }
@@ -68,6 +69,7 @@ extension Q4_K {
         @inline(__always)
         static func gemm4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
                           _ out: UnsafeMutablePointer<Float>) {
+            let table = WasmHalfTable.current
             var acc = SIMD4<Float>(), accMin = SIMD4<Float>()
             for b in 0..<blocks {
                 let y = UnsafeRawPointer(act.q8 + b * 256)
@@ -77,9 +79,8 @@ extension Q4_K {
                 // Lane g: the mins' sum over values 64g ..< 64g + 64.
                 let m0 = tinylm_dot_i16x8(tinylm_extend_high_u8(p0), subSums), m1 = tinylm_dot_i16x8(tinylm_extend_high_u8(p1), subSums)
                 let m2 = tinylm_dot_i16x8(tinylm_extend_high_u8(p2), subSums), m3 = tinylm_dot_i16x8(tinylm_extend_high_u8(p3), subSums)
-                let words = headerWords4(w0, rowBytes)   // d | dmin << 16
                 let da = act.d[b]
-                let scale = FP16.toFloat4(words & 0xFFFF) * da, minScale = FP16.toFloat4(words &>> 16) * da
+                let scale = WasmHalfTable.convert4(table, w0, rowBytes) * da, minScale = WasmHalfTable.convert4(table, w0 + 2, rowBytes) * da
                 // (A loop, not a local function: one that captures acc and accMin and is not
                 // inlined boxes them on the heap, and helper threads must never allocate.)
                 for g in 0..<4 {

@@ -13,6 +13,7 @@ import TinyLMIntrinsics
 extension Q6_K {
     enum WasmRelaxed {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+            WasmHalfTable.prepare()  // (made at startup: one load and branch)
             let blocks = job.blocks
             if job.allTokens(take: .tiled) {
                 var r = rows.lowerBound
@@ -35,11 +36,12 @@ extension Q6_K {
 
         /// One row in the vec_dot order.
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+            let table = WasmHalfTable.current
             var low = SIMD4<Float>(), high = SIMD4<Float>()
             for b in 0..<blocks {
                 let w = row + b * Q6_K.blockBytes
                 let lanes = blockLanes(w, UnsafeRawPointer(act.q8 + b * 256), UnsafeRawPointer(act.bsums + b * 16))
-                let d = SIMD4(repeating: act.d[b] * FP16.toFloat(w.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
+                let d = SIMD4(repeating: act.d[b] * WasmHalfTable.convert(table, w + 208))
                 low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanes.0), d, low)
                 high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanes.1), d, high)
             }
@@ -50,6 +52,7 @@ extension Q6_K {
         /// super-block's whole integer sum per row, the four rows' float steps as one vector.
         static func tiled4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
                            _ out: UnsafeMutablePointer<Float>) {
+            let table = WasmHalfTable.current
             var acc = SIMD4<Float>()
             for b in 0..<blocks {
                 let w = rows + b * Q6_K.blockBytes
@@ -57,12 +60,7 @@ extension Q6_K {
                 let l0 = blockLanes(w, y, sums), l1 = blockLanes(w + rowBytes, y, sums)
                 let l2 = blockLanes(w + 2 * rowBytes, y, sums), l3 = blockLanes(w + 3 * rowBytes, y, sums)
                 let isum = transposedSum(l0.0 &+ l0.1, l1.0 &+ l1.1, l2.0 &+ l2.1, l3.0 &+ l3.1)
-                var h = SIMD4<UInt32>()
-                h[0] = UInt32(w.loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-                h[1] = UInt32((w + rowBytes).loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-                h[2] = UInt32((w + 2 * rowBytes).loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-                h[3] = UInt32((w + 3 * rowBytes).loadUnaligned(fromByteOffset: 208, as: UInt16.self))
-                acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum) * FP16.toFloat4(h), SIMD4(repeating: act.d[b]), acc)
+                acc = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(isum) * WasmHalfTable.convert4(table, w + 208, rowBytes), SIMD4(repeating: act.d[b]), acc)
             }
             out[0] = acc[0]
             out[1] = acc[1]

@@ -23,10 +23,20 @@ enum WasmHalfTable {
         return UnsafePointer(table)
     }
 
+    /// The table, once `prepare` has run.
+    @inline(__always)
+    static var current: UnsafePointer<Float> { UnsafePointer(values.unsafelyUnwrapped) }
+
     /// The f16 value at `p`.
     @inline(__always)
     static func convert(_ table: UnsafePointer<Float>, _ p: UnsafeRawPointer) -> Float {
         table[Int(p.loadUnaligned(as: UInt16.self))]
+    }
+
+    /// The f16 values at `p` and at the same place in the next three rows (`rowBytes` apart).
+    @inline(__always)
+    static func convert4(_ table: UnsafePointer<Float>, _ p: UnsafeRawPointer, _ rowBytes: Int) -> SIMD4<Float> {
+        SIMD4(convert(table, p), convert(table, p + rowBytes), convert(table, p + 2 &* rowBytes), convert(table, p + 3 &* rowBytes))
     }
 }
 #endif

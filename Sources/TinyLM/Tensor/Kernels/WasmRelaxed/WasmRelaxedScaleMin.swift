@@ -30,6 +30,7 @@ enum WasmRelaxedScaleMin {
     /// mix orders, and a last group of fewer than four rows in the tiled order, go to `other`.
     static func multiply<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ job: KernelJob, rows: Range<Int>,
                                                        other: (Range<Int>) -> Void) {
+        WasmHalfTable.prepare()  // (made at startup: one load and branch)
         let blocks = job.blocks
         if job.allTokens(take: .tiled) {
             var r = rows.lowerBound
@@ -53,6 +54,7 @@ enum WasmRelaxedScaleMin {
     /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]); the
     /// mins in four lanes or one scalar, fma(−d_a·dmin_w, Σ m·S, ·).
     static func vecDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+        let table = WasmHalfTable.current
         var low = SIMD4<Float>(), high = SIMD4<Float>(), accMin = SIMD4<Float>()
         var minSum = SIMD4<Float>()   // Q5_K's scalar, in every lane
         for b in 0..<blocks {
@@ -71,9 +73,8 @@ enum WasmRelaxedScaleMin {
                 lanesLow &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), F.quarter(w, g, 2)), second)
                 lanesHigh &+= tinylm_dot_i16x8(tinylm_relaxed_dot2_i8_i7(a.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self), F.quarter(w, g, 3)), second)
             }
-            let header = w.loadUnaligned(as: UInt32.self)
             let da = act.d[b]
-            let dmin = FP16.toFloat(UInt16(truncatingIfNeeded: header &>> 16))
+            let dmin = WasmHalfTable.convert(table, w + 2)
             if F.minsInLanes {
                 accMin = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(minLanes), SIMD4(repeating: -da * dmin), accMin)
             } else {
@@ -82,7 +83,7 @@ enum WasmRelaxedScaleMin {
                 let mins = minLanes[0] &+ minLanes[1] &+ minLanes[2] &+ minLanes[3]
                 minSum = LaneMath.fusedMultiplyAdd(SIMD4(repeating: LaneMath.roundedFloat(mins)), SIMD4(repeating: -da * dmin), minSum)
             }
-            let d = SIMD4(repeating: da * FP16.toFloat(UInt16(truncatingIfNeeded: header)))
+            let d = SIMD4(repeating: da * WasmHalfTable.convert(table, w))
             low = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesLow), d, low)
             high = LaneMath.fusedMultiplyAdd(tinylm_float_i32x4(lanesHigh), d, high)
         }
@@ -95,6 +96,7 @@ enum WasmRelaxedScaleMin {
     /// rows' float steps as one vector.
     static func tiled4<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                                      _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        let table = WasmHalfTable.current
         var acc = SIMD4<Float>()
         for b in 0..<blocks {
             let w = rows + b * F.blockBytes
@@ -104,8 +106,7 @@ enum WasmRelaxedScaleMin {
             let s2 = rowSums(F.self, w + 2 * rowBytes, y, subSums), s3 = rowSums(F.self, w + 3 * rowBytes, y, subSums)
             let isum = transposedSum(s0.isum, s1.isum, s2.isum, s3.isum)
             let msum = transposedSum(s0.msum, s1.msum, s2.msum, s3.msum)
-            let words = headerWords4(w, rowBytes)   // d | dmin << 16
-            let d = FP16.toFloat4(words & 0xFFFF), dmin = FP16.toFloat4(words &>> 16)
+            let d = WasmHalfTable.convert4(table, w, rowBytes), dmin = WasmHalfTable.convert4(table, w + 2, rowBytes)
             let block = LaneMath.fusedMultiplyAdd(-dmin, tinylm_float_i32x4(msum), tinylm_float_i32x4(isum) * d)
             acc = LaneMath.fusedMultiplyAdd(block, SIMD4(repeating: act.d[b]), acc)
         }
