@@ -13,35 +13,24 @@ import TinyLMIntrinsics
 #endif
 
 extension Q2_K {
-    enum WasmRelaxed {
+    enum WasmRelaxed: WasmRelaxedKQuantKernels {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmHalfTable.prepare()  // (made at startup: one load and branch)
-            let blocks = job.blocks
-            if job.allTokens(take: .vecDot) {
-                for t in 0..<job.batch {
-                    let act = job.activations(t), results = job.results(t, rows.lowerBound)
-                    for r in rows { results[r - rows.lowerBound] = vecDot(job.row(r), blocks, act) }
-                }
-                return
-            }
-            let order = job.order(ofToken: 0)
-            guard order != .vecDot, job.allTokens(take: order) else {
-                Q2_K.SIMD128.multiply(job, rows: rows)
-                return
-            }
-            var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                for t in 0..<job.batch {
-                    switch order {
-                    case .gemv: dot4(job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r), order: .gemv)
-                    case .gemm: dot4(job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r), order: .gemm)
-                    default: dot4(job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r), order: .tiled)
-                    }
-                }
-                r += 4
-            }
-            if r < rows.upperBound { Q2_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
+            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
         }
+
+        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { true }
+
+        @inline(__always)
+        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            switch order {
+            case .gemv: dot4(rows, rowBytes, blocks, act, out, order: .gemv)
+            case .gemm: dot4(rows, rowBytes, blocks, act, out, order: .gemm)
+            default: dot4(rows, rowBytes, blocks, act, out, order: .tiled)
+            }
+        }
+
+        static func fallback(_ job: KernelJob, rows: Range<Int>) { Q2_K.SIMD128.multiply(job, rows: rows) }
 
         /// One row in the vec_dot order: per super-block the mins first,
         /// acc[l] = fma(−d_a·dmin_w, m_2l·T_2l + m_2l+1·T_2l+1, acc[l]), then the products,

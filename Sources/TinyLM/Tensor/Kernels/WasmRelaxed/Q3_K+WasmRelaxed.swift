@@ -13,28 +13,20 @@ import TinyLMIntrinsics
 #endif
 
 extension Q3_K {
-    enum WasmRelaxed {
+    enum WasmRelaxed: WasmRelaxedKQuantKernels {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmHalfTable.prepare()  // (made at startup: one load and branch)
-            let blocks = job.blocks
-            if job.allTokens(take: .tiled) {
-                var r = rows.lowerBound
-                while r + 4 <= rows.upperBound {
-                    for t in 0..<job.batch { tiled4(job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r)) }
-                    r += 4
-                }
-                if r < rows.upperBound { Q3_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
-                return
-            }
-            guard job.allTokens(take: .vecDot) else {
-                Q3_K.SIMD128.multiply(job, rows: rows)
-                return
-            }
-            for t in 0..<job.batch {
-                let act = job.activations(t), results = job.results(t, rows.lowerBound)
-                for r in rows { results[r - rows.lowerBound] = vecDot(job.row(r), blocks, act) }
-            }
+            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
         }
+
+        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { order == .tiled }
+
+        @inline(__always)
+        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            tiled4(rows, rowBytes, blocks, act, out)
+        }
+
+        static func fallback(_ job: KernelJob, rows: Range<Int>) { Q3_K.SIMD128.multiply(job, rows: rows) }
 
         /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]).
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {

@@ -14,29 +14,32 @@ import TinyLMIntrinsics
 #endif
 
 extension Q4_K {
-    enum WasmRelaxed: WasmRelaxedScaleMinFormat {
+    enum WasmRelaxed: WasmRelaxedScaleMinFormat, WasmRelaxedKQuantKernels {
         static var blockBytes: Int { Q4_K.blockBytes }
         static var minsInLanes: Bool { true }
         typealias Shared = WasmRelaxedScaleMin
 
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmHalfTable.prepare()  // (made at startup: one load and branch)
-            let gemv = job.allTokens(take: .gemv)
-            guard gemv || job.allTokens(take: .gemm) else {
-                WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q4_K.SIMD128.multiply(job, rows: $0) }
-                return
-            }
-            let blocks = job.blocks, rowBytes = job.rowBytes
-            var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                for t in 0..<job.batch {
-                    if gemv { gemv4(job.row(r), rowBytes, blocks, job.activations(t), job.results(t, r)) }
-                    else { gemm4(job.row(r), rowBytes, blocks, job.activations(t), job.results(t, r)) }
-                }
-                r += 4
-            }
-            if r < rows.upperBound { Q4_K.SIMD128.multiply(job, rows: r..<rows.upperBound) }
+            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
         }
+
+        static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+            Shared.vecDot(Self.self, row, blocks, act)
+        }
+
+        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { true }
+
+        @inline(__always)
+        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            switch order {
+            case .gemv: gemv4(rows, rowBytes, blocks, act, out)
+            case .gemm: gemm4(rows, rowBytes, blocks, act, out)
+            default: Shared.tiled4(Self.self, rows, rowBytes, blocks, act, out)
+            }
+        }
+
+        static func fallback(_ job: KernelJob, rows: Range<Int>) { Q4_K.SIMD128.multiply(job, rows: rows) }
 
         /// Four rows against one token in the GEMV order (see ReferenceOrders.gemv).
         @inline(__always)

@@ -9,13 +9,27 @@ import TinyLMIntrinsics
 #endif
 
 extension Q5_K {
-    enum WasmRelaxed: WasmRelaxedScaleMinFormat {
+    enum WasmRelaxed: WasmRelaxedScaleMinFormat, WasmRelaxedKQuantKernels {
         static var blockBytes: Int { Q5_K.blockBytes }
         static var minsInLanes: Bool { false }
 
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmRelaxedScaleMin.multiply(Self.self, job, rows: rows) { Q5_K.SIMD128.multiply(job, rows: $0) }
+            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
         }
+
+        static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
+            WasmRelaxedScaleMin.vecDot(Self.self, row, blocks, act)
+        }
+
+        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { order == .tiled }
+
+        @inline(__always)
+        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            WasmRelaxedScaleMin.tiled4(Self.self, rows, rowBytes, blocks, act, out)
+        }
+
+        static func fallback(_ job: KernelJob, rows: Range<Int>) { Q5_K.SIMD128.multiply(job, rows: rows) }
 
         /// Sub-blocks 2g and 2g + 1 (see `quarter`), scaled.
         @inline(__always)

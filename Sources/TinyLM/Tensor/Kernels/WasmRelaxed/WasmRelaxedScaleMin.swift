@@ -26,31 +26,6 @@ protocol WasmRelaxedScaleMinFormat {
 }
 
 enum WasmRelaxedScaleMin {
-    /// Rows `rows` against every token of the pass in the vec_dot or tiled order; passes that
-    /// mix orders, and a last group of fewer than four rows in the tiled order, go to `other`.
-    static func multiply<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ job: KernelJob, rows: Range<Int>,
-                                                       other: (Range<Int>) -> Void) {
-        WasmHalfTable.prepare()  // (made at startup: one load and branch)
-        let blocks = job.blocks
-        if job.allTokens(take: .tiled) {
-            var r = rows.lowerBound
-            while r + 4 <= rows.upperBound {
-                for t in 0..<job.batch { tiled4(F.self, job.row(r), job.rowBytes, blocks, job.activations(t), job.results(t, r)) }
-                r += 4
-            }
-            if r < rows.upperBound { other(r..<rows.upperBound) }
-            return
-        }
-        guard job.allTokens(take: .vecDot) else {
-            other(rows)
-            return
-        }
-        for t in 0..<job.batch {
-            let act = job.activations(t), results = job.results(t, rows.lowerBound)
-            for r in rows { results[r - rows.lowerBound] = vecDot(F.self, job.row(r), blocks, act) }
-        }
-    }
-
     /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]); the
     /// mins in four lanes or one scalar, fma(−d_a·dmin_w, Σ m·S, ·).
     static func vecDot<F: WasmRelaxedScaleMinFormat>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
