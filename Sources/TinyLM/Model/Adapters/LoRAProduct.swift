@@ -401,20 +401,9 @@ extension HalfWidthElement {
         var c = 0
         while c + 8 <= count {
             @inline(__always) func bits(_ r: Int) -> SIMD8<UInt16> { row.loadUnaligned(fromByteOffset: r * stride + c * 2, as: SIMD8<UInt16>.self) }
-            let r0 = bits(0), r1 = bits(1), r2 = bits(2), r3 = bits(3), r4 = bits(4), r5 = bits(5), r6 = bits(6), r7 = bits(7)
-            // Pairs of rows, then quads, then all eight, interleaved.
-            let p0 = tinylm_interleave_low16(r0, r1), p1 = tinylm_interleave_high16(r0, r1)
-            let p2 = tinylm_interleave_low16(r2, r3), p3 = tinylm_interleave_high16(r2, r3)
-            let p4 = tinylm_interleave_low16(r4, r5), p5 = tinylm_interleave_high16(r4, r5)
-            let p6 = tinylm_interleave_low16(r6, r7), p7 = tinylm_interleave_high16(r6, r7)
-            let q0 = tinylm_interleave_low32(p0, p2), q1 = tinylm_interleave_high32(p0, p2)
-            let q2 = tinylm_interleave_low32(p4, p6), q3 = tinylm_interleave_high32(p4, p6)
-            let q4 = tinylm_interleave_low32(p1, p3), q5 = tinylm_interleave_high32(p1, p3)
-            let q6 = tinylm_interleave_low32(p5, p7), q7 = tinylm_interleave_high32(p5, p7)
-            add(tinylm_interleave_low64(q0, q2), c); add(tinylm_interleave_high64(q0, q2), c + 1)
-            add(tinylm_interleave_low64(q1, q3), c + 2); add(tinylm_interleave_high64(q1, q3), c + 3)
-            add(tinylm_interleave_low64(q4, q6), c + 4); add(tinylm_interleave_high64(q4, q6), c + 5)
-            add(tinylm_interleave_low64(q5, q7), c + 6); add(tinylm_interleave_high64(q5, q7), c + 7)
+            let columns = transposed8x8(bits(0), bits(1), bits(2), bits(3), bits(4), bits(5), bits(6), bits(7))
+            add(columns.0, c); add(columns.1, c + 1); add(columns.2, c + 2); add(columns.3, c + 3)
+            add(columns.4, c + 4); add(columns.5, c + 5); add(columns.6, c + 6); add(columns.7, c + 7)
             c += 8
         }
         while c < count {

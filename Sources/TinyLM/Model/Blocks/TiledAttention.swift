@@ -134,8 +134,8 @@ extension Attention {
 
     /// The key and value rows of cache positions first..<first+count of `kvHead` as f32, keys
     /// transposed; positions past `count` are zeros (their weight is 0). Keys go eight
-    /// positions × eight dimensions at a time: an 8 × 8 transposition of the f16 bits in three
-    /// rounds of interleaves, then one conversion per dimension's eight positions.
+    /// positions × eight dimensions at a time: an 8 × 8 transposition of the f16 bits
+    /// (transposed8x8), then one conversion per dimension's eight positions.
     private func loadTiles(kvHead: Int, first: Int, count: Int, cache: KVCache,
                            keyTile: UnsafeMutablePointer<Float>, valueTile: UnsafeMutablePointer<Float>) {
         let tile = Self.tile
@@ -149,24 +149,16 @@ extension Attention {
                 @inline(__always) func row(_ i: Int) -> SIMD8<UInt16> {
                     UnsafeRawPointer(rows + i * rowStride + d).loadUnaligned(as: SIMD8<UInt16>.self)
                 }
-                let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
-                let t0 = tinylm_interleave_low16(r0, r1), t1 = tinylm_interleave_high16(r0, r1)
-                let t2 = tinylm_interleave_low16(r2, r3), t3 = tinylm_interleave_high16(r2, r3)
-                let t4 = tinylm_interleave_low16(r4, r5), t5 = tinylm_interleave_high16(r4, r5)
-                let t6 = tinylm_interleave_low16(r6, r7), t7 = tinylm_interleave_high16(r6, r7)
-                let u0 = tinylm_interleave_low32(t0, t2), u1 = tinylm_interleave_high32(t0, t2)
-                let u2 = tinylm_interleave_low32(t1, t3), u3 = tinylm_interleave_high32(t1, t3)
-                let u4 = tinylm_interleave_low32(t4, t6), u5 = tinylm_interleave_high32(t4, t6)
-                let u6 = tinylm_interleave_low32(t5, t7), u7 = tinylm_interleave_high32(t5, t7)
+                let columns = transposed8x8(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
                 let out = keyTile + d * tile + k
-                Self.store8(Self.toFloat8(tinylm_interleave_low64(u0, u4)), out)
-                Self.store8(Self.toFloat8(tinylm_interleave_high64(u0, u4)), out + tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_low64(u1, u5)), out + 2 * tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_high64(u1, u5)), out + 3 * tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_low64(u2, u6)), out + 4 * tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_high64(u2, u6)), out + 5 * tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_low64(u3, u7)), out + 6 * tile)
-                Self.store8(Self.toFloat8(tinylm_interleave_high64(u3, u7)), out + 7 * tile)
+                Self.store8(Self.toFloat8(columns.0), out)
+                Self.store8(Self.toFloat8(columns.1), out + tile)
+                Self.store8(Self.toFloat8(columns.2), out + 2 * tile)
+                Self.store8(Self.toFloat8(columns.3), out + 3 * tile)
+                Self.store8(Self.toFloat8(columns.4), out + 4 * tile)
+                Self.store8(Self.toFloat8(columns.5), out + 5 * tile)
+                Self.store8(Self.toFloat8(columns.6), out + 6 * tile)
+                Self.store8(Self.toFloat8(columns.7), out + 7 * tile)
                 d += 8
             }
             while d < keyLength {
