@@ -231,26 +231,14 @@ enum LoRAProduct {
         let whole = count & ~63
         for r in 0..<rowCount {
             let row = rows + r * rowBytes
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+            var first = Lanes32(), second = Lanes32()
             var i = 0
             while i < whole {
-                let xs = UnsafeRawPointer(x + i)
-                a0 = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), a0)
-                a1 = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), a1)
-                a2 = E.multiplyAdd(E.load8(row, i + 16), xs.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a2)
-                a3 = E.multiplyAdd(E.load8(row, i + 24), xs.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), a3)
-                a4 = E.multiplyAdd(E.load8(row, i + 32), xs.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self), a4)
-                a5 = E.multiplyAdd(E.load8(row, i + 40), xs.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self), a5)
-                a6 = E.multiplyAdd(E.load8(row, i + 48), xs.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self), a6)
-                a7 = E.multiplyAdd(E.load8(row, i + 56), xs.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self), a7)
+                first.add(E.self, row, x, i)
+                second.add(E.self, row, x, i + 32)
                 i += 64
             }
-            // ggml's four 16-lane sums are (a0,a1) … (a6,a7); reduced 0+2, 1+3, 0+1, then
-            // across lanes (Lanes16.sum).
-            var s = Lanes16(low: a0 + a4, high: a1 + a5)
-            s += Lanes16(low: a2 + a6, high: a3 + a7)
-            let sum = E.addRemainder(s.sum, row, x, from: whole, to: count)
+            let sum = E.addRemainder(Lanes32.sum(first, second), row, x, from: whole, to: count)
             if let factor { out[r] = out[r] + sum * factor } else { out[r] = sum }
         }
     }
@@ -265,24 +253,18 @@ enum LoRAProduct {
         let whole = count & ~63
         for r in 0..<rowCount {
             let row = rows + r * rowBytes
-            @inline(__always) func half(_ first: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            @inline(__always) func half(_ first: Int) -> Lanes32 {
+                var lanes = Lanes32()
                 var i = first
                 while i < whole {
-                    let xs = UnsafeRawPointer(x + i)
-                    a0 = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), a0)
-                    a1 = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), a1)
-                    a2 = E.multiplyAdd(E.load8(row, i + 16), xs.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a2)
-                    a3 = E.multiplyAdd(E.load8(row, i + 24), xs.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), a3)
+                    lanes.add(E.self, row, x, i)
                     i += 64
                 }
-                return (a0, a1, a2, a3)
+                return lanes
             }
-            let (a0, a1, a2, a3) = half(0)
-            let (a4, a5, a6, a7) = half(32)
-            var s = Lanes16(low: a0 + a4, high: a1 + a5)
-            s += Lanes16(low: a2 + a6, high: a3 + a7)
-            out[r] = E.addRemainder(s.sum, row, x, from: whole, to: count)
+            let first = half(0)
+            let second = half(32)
+            out[r] = E.addRemainder(Lanes32.sum(first, second), row, x, from: whole, to: count)
         }
     }
 
@@ -341,6 +323,32 @@ enum LoRAProduct {
             let a = high + low
             let b = a.highHalf + a.lowHalf
             return (b[0] + b[2]) + (b[1] + b[3])
+        }
+    }
+
+    /// Half of ggml_vec_dot's 64 lanes per step as four 8-lane accumulators: lanes 0–31 of a
+    /// row's steps of 64 (`first`) or lanes 32–63 (`second`), each lane its own sum, so they
+    /// may be run in one loop or in two (`vectorDots`, `vectorDotsInTwoPasses`).
+    struct Lanes32 {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+
+        /// Adds the products of row values i ..< i + 32 with x's.
+        @inline(__always)
+        mutating func add<E: LoRAElement>(_: E.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ i: Int) {
+            let xs = UnsafeRawPointer(x + i)
+            a0 = E.multiplyAdd(E.load8(row, i), xs.loadUnaligned(as: SIMD8<Float>.self), a0)
+            a1 = E.multiplyAdd(E.load8(row, i + 8), xs.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), a1)
+            a2 = E.multiplyAdd(E.load8(row, i + 16), xs.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a2)
+            a3 = E.multiplyAdd(E.load8(row, i + 24), xs.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), a3)
+        }
+
+        /// ggml's four 16-lane sums are (first.a0, first.a1) … (second.a2, second.a3), reduced
+        /// 0+2, 1+3, 0+1, then across lanes (Lanes16.sum).
+        @inline(__always)
+        static func sum(_ first: Lanes32, _ second: Lanes32) -> Float {
+            var s = Lanes16(low: first.a0 + second.a0, high: first.a1 + second.a1)
+            s += Lanes16(low: first.a2 + second.a2, high: first.a3 + second.a3)
+            return s.sum
         }
     }
 }
