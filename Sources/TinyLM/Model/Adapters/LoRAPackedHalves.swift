@@ -104,47 +104,33 @@ enum PackedHalfElement: ExactProductElement {
     @inline(never)
     static func addByBlocks(_ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>, rank: Int,
                             _ t: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>) {
-        @inline(__always) func add(_ sums: SIMD8<Float>, _ r: Int) {
-            let y = UnsafeMutableRawPointer(out + r)
-            y.storeBytes(of: y.loadUnaligned(as: SIMD8<Float>.self) + sums * factor, as: SIMD8<Float>.self)
-        }
-        @inline(__always) func scaled(_ c: Int) -> SIMD2<Double> { SIMD2(repeating: Double(t[c]) * 0x1p1008) }
-        var r = rows.lowerBound
-        while r < rows.upperBound {
-            let first = r & ~7
-            let block = blocks + (first / 8) * blockBytes
-            if r == first && r + 16 <= rows.upperBound {
-                var low = BlockSums(), high = BlockSums()
-                let next = block + blockBytes
-                for c in 0..<rank {
-                    let tc = scaled(c)
-                    low.add(block, c, tc)
-                    high.add(next, c, tc)
-                }
-                add(low.rounded, r)
-                add(high.rounded, r + 8)
-                r += 16
-                continue
-            }
-            var sum = BlockSums()
-            for c in 0..<rank { sum.add(block, c, scaled(c)) }
-            let sums = sum.rounded
-            if r == first && r + 8 <= rows.upperBound {
-                add(sums, r)
-                r += 8
-                continue
-            }
-            // A block the range starts or ends inside (its lanes past the matrix are zeros).
-            let end = Swift.min(first + 8, rows.upperBound)
-            while r < end {
-                out[r] = out[r] + sums[r - first] * factor
-                r += 1
-            }
-        }
+        LoRAProduct.addBlocks(BlockSums.self, blocks, blockBytes: blockBytes, rows: rows, rank: rank, t, factor: factor, into: out)
     }
 
     /// One block's eight row sums in double, rows (0, 1), (2, 3), (4, 5), (6, 7).
-    struct BlockSums {
+    struct BlockSums: LoRABlockSums {
+        @inline(__always)
+        static func scaled(_ t: UnsafePointer<Float>, _ c: Int) -> SIMD2<Double> { SIMD2(repeating: Double(t[c]) * 0x1p1008) }
+
+        @inline(__always)
+        static func pair(_ block: UnsafeRawPointer, blockBytes: Int, rank: Int, _ t: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+            var low = BlockSums(), high = BlockSums()
+            let next = block + blockBytes
+            for c in 0..<rank {
+                let tc = scaled(t, c)
+                low.add(block, c, tc)
+                high.add(next, c, tc)
+            }
+            return (low.rounded, high.rounded)
+        }
+
+        @inline(__always)
+        static func single(_ block: UnsafeRawPointer, rank: Int, _ t: UnsafePointer<Float>) -> SIMD8<Float> {
+            var sum = BlockSums()
+            for c in 0..<rank { sum.add(block, c, scaled(t, c)) }
+            return sum.rounded
+        }
+
         var s0 = SIMD2<Double>(), s1 = SIMD2<Double>(), s2 = SIMD2<Double>(), s3 = SIMD2<Double>()
 
         /// Adds column c's products with `t` (t[c]·2^1008 in both lanes).

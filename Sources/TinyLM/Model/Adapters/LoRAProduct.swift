@@ -188,31 +188,39 @@ enum LoRAProduct {
             add(s3.rounded, r + 24)
             r += 32
         }
+        addBlocks(ElementBlockSums<E>.self, blocks, blockBytes: blockBytes, rows: r..<rows.upperBound, rank: rank, t,
+                  factor: factor, into: out)
+    }
+
+    /// The step of `addByBlocks` that every block form shares: for the rows in `rows`,
+    /// out[r] = out[r] + sum_r·factor, two whole blocks at a time where they fit, else one; a
+    /// block the range starts or ends inside adds only its rows in the range (its lanes past
+    /// the matrix are zeros). (Generic rather than given closures: natively the closures'
+    /// loops stayed calls.)
+    @inline(__always)
+    static func addBlocks<S: LoRABlockSums>(_: S.Type, _ blocks: UnsafeRawPointer, blockBytes: Int, rows: Range<Int>, rank: Int,
+                                            _ t: UnsafePointer<Float>, factor: Float, into out: UnsafeMutablePointer<Float>) {
+        @inline(__always) func add(_ sums: SIMD8<Float>, _ r: Int) {
+            let y = UnsafeMutableRawPointer(out + r)
+            y.storeBytes(of: y.loadUnaligned(as: SIMD8<Float>.self) + sums * factor, as: SIMD8<Float>.self)
+        }
+        var r = rows.lowerBound
         while r < rows.upperBound {
             let first = r & ~7
             let block = blocks + (first / 8) * blockBytes
             if r == first && r + 16 <= rows.upperBound {
-                var low = DoubleLanes8(), high = DoubleLanes8()
-                let next = block + blockBytes
-                for c in 0..<rank {
-                    let tc = SIMD8(repeating: t[c])
-                    low.add(E.load8(block, c * 8) * tc)
-                    high.add(E.load8(next, c * 8) * tc)
-                }
-                add(low.rounded, r)
-                add(high.rounded, r + 8)
+                let (low, high) = S.pair(block, blockBytes: blockBytes, rank: rank, t)
+                add(low, r)
+                add(high, r + 8)
                 r += 16
                 continue
             }
-            var sum = DoubleLanes8()
-            for c in 0..<rank { sum.add(E.load8(block, c * 8) * SIMD8(repeating: t[c])) }
-            let sums = sum.rounded
+            let sums = S.single(block, rank: rank, t)
             if r == first && r + 8 <= rows.upperBound {
                 add(sums, r)
                 r += 8
                 continue
             }
-            // A block the range starts or ends inside (its lanes past the matrix are zeros).
             let end = Swift.min(first + 8, rows.upperBound)
             while r < end {
                 out[r] = out[r] + sums[r - first] * factor
@@ -419,6 +427,36 @@ extension HalfWidthElement {
             add(SIMD8(at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)), c)
             c += 1
         }
+        return sum.rounded
+    }
+}
+
+/// One block form's row sums (LoRALayout) for `LoRAProduct.addBlocks`: Σ_c B[r][c]·t[c] for a
+/// block's eight rows, added in double from c = 0 on and rounded once.
+protocol LoRABlockSums {
+    /// The block at `block` and the next one (`blockBytes` on), their chains interleaved.
+    static func pair(_ block: UnsafeRawPointer, blockBytes: Int, rank: Int, _ t: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>)
+    static func single(_ block: UnsafeRawPointer, rank: Int, _ t: UnsafePointer<Float>) -> SIMD8<Float>
+}
+
+/// Blocks of an element type's values (each column's eight in row order).
+enum ElementBlockSums<E: LoRAElement>: LoRABlockSums {
+    @inline(__always)
+    static func pair(_ block: UnsafeRawPointer, blockBytes: Int, rank: Int, _ t: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+        var low = DoubleLanes8(), high = DoubleLanes8()
+        let next = block + blockBytes
+        for c in 0..<rank {
+            let tc = SIMD8(repeating: t[c])
+            low.add(E.load8(block, c * 8) * tc)
+            high.add(E.load8(next, c * 8) * tc)
+        }
+        return (low.rounded, high.rounded)
+    }
+
+    @inline(__always)
+    static func single(_ block: UnsafeRawPointer, rank: Int, _ t: UnsafePointer<Float>) -> SIMD8<Float> {
+        var sum = DoubleLanes8()
+        for c in 0..<rank { sum.add(E.load8(block, c * 8) * SIMD8(repeating: t[c])) }
         return sum.rounded
     }
 }
