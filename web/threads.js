@@ -190,10 +190,10 @@ async function spawn(url) {
  * While serial is in use, parallel is tried every FIRST_PARALLEL_PROBE steps, but only on the
  * first PROBE_PART of a step's sections (`probePart`), and judged against the same part of the
  * serial steps (their median): a try that loses on a busy machine costs a quarter of a slow step,
- * so it can come often, and parallel is back within a few steps of a slow stretch ending. (Full
- * probes at gaps doubling from 4 to 32 steps cost a whole slow step each, and after a stretch
- * of twenty slow steps kept sections serial for up to thirty more; replayed on step times
- * recorded in Chromium on a loaded machine, the partial probes ran 1-15% faster.) A return to
+ * so it can come often, and parallel is back within a few steps of a slow stretch ending. (Whole
+ * probes at gaps doubling from 4 to 32 steps cost a slow step each, and once the gap had grown
+ * kept sections serial for up to 32 steps after the load ended; replayed on step times recorded
+ * in Chromium on a loaded machine, the partial probes ran 1-15% faster.) A return to
  * parallel that its full steps do not confirm (CONFIRMED_PARALLEL_RUN) doubles the gap, up to
  * LAST_PARALLEL_PROBE, so a machine whose second core stays busy sees few lucky switches.
  */
