@@ -172,7 +172,8 @@ test('adaptive threads: a descheduled thread turns steps serial at once, and par
 
 test('adaptive threads: after a transient slow stretch, parallel again within a few steps', () => {
   // Twenty steps (100-119) with the second core busy, on a quiet machine otherwise. The rule
-  // before (whole-step probes of parallel after 4, then 8 and 16 steps) ran 35 steps serially.
+  // before (whole-step probes of parallel after 4, then 8 and 16 steps) ran 31 steps serially,
+  // twelve of them after the stretch.
   const { modes, serial, total } = chooseModes(300, (step, mode) => (step >= 100 && step < 120 ? busy(step, mode) : quiet(step, mode)));
   const stretch = modes.slice(95, 140);
   assert.ok(modes.indexOf('pppp', 120) <= 120 + 5, `parallel again within 5 steps: ${stretch}`);
