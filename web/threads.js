@@ -36,15 +36,18 @@ export const TASKS_PER_THREAD = Number(globalThis.process?.env?.TINYLM_TASKS_PER
  *  outlier does not count: a timer, a garbage collection, the browser's own work); how often (in
  *  steps) serial is tried while sections run in parallel (often while the two are close, rarely
  *  when parallel is clearly faster, as on a quiet machine); and while they run serially, how soon
- *  parallel is tried again: soon after the switch (a burst of load may be over already), then
- *  ever less often while the load lasts (each try costs a slow step). */
+ *  parallel is tried again: every few steps, on a quarter of a step only (PROBE_PART), so a try
+ *  that loses costs little, less often only after returns to parallel that did not last. */
 const RUN_WINDOW = 3;
 const PROBE_SERIAL_EVERY_CLOSE = 12;
 const PROBE_SERIAL_EVERY_CLEAR = 32; // parallel is faster by more than 10%
 const PROBE_SERIAL_EVERY_FAR = 64; // by more than 50%
 const FIRST_PARALLEL_PROBE = 4;
-const LAST_PARALLEL_PROBE = 32;
+const LAST_PARALLEL_PROBE = 16;
 const CONFIRMED_PARALLEL_RUN = 8; // a shorter return to parallel was a lucky probe, not the load ending
+/** The share of a decode step's sections (its first ones) that a probe of parallel runs in
+ *  parallel while serial is in use, and that serial steps are timed on to compare. */
+const PROBE_PART = 1 / 4;
 
 /** Under Node, TINYLM_THREAD_TIMING=1 makes every engine time its decode steps' sections
  *  (KernelThreads.startTiming; scripts/tinylm-node.mjs --verbose prints the sums). */
@@ -174,14 +177,25 @@ async function spawn(url) {
 
 /**
  * The adaptive choice between parallel and serial decode steps (the top of this file says why).
- * The mode in use is judged by the median of its last RUN_WINDOW steps since it was chosen, so
- * one slow step (a timer, a garbage collection, the browser's own work on a busy core) does not
- * make it look slow, while a thread that stays descheduled makes most steps slow and switches
- * within two or three steps. The other mode is judged by its latest step, taken as a probe now
- * and then: the freshest news of it. It takes over as soon as that is faster; its own steps then
- * confirm it or hand back. (The moving average this replaces let one slow parallel step count
- * for many, and then, parallel looking far slower, tried it again only every 64 steps: on a
- * quiet machine it ran whole stretches serially although parallel was 1.7x faster.)
+ *
+ * While parallel is in use, it is judged by the median of its last RUN_WINDOW steps, so one slow
+ * step (a timer, a garbage collection, the browser's own work on a busy core) does not make it
+ * look slow, while a thread that stays descheduled makes most steps slow and switches within two
+ * or three steps. Serial is judged by its latest step, taken as a probe now and then: the
+ * freshest news of it. It takes over as soon as that beats parallel's median. (The moving
+ * average this replaced let one slow parallel step count for many, and then, parallel looking
+ * far slower, tried it again only every 64 steps: on a quiet machine it ran whole stretches
+ * serially although parallel was 1.7x faster.)
+ *
+ * While serial is in use, parallel is tried every FIRST_PARALLEL_PROBE steps, but only on the
+ * first PROBE_PART of a step's sections (`probePart`), and judged against the same part of the
+ * serial steps (their median): a try that loses on a busy machine costs a quarter of a slow step,
+ * so it can come often, and parallel is back within a few steps of a slow stretch ending. (Whole
+ * probes at gaps doubling from 4 to 32 steps cost a slow step each, and once the gap had grown
+ * kept sections serial for up to 32 steps after the load ended; replayed on step times recorded
+ * in Chromium on a loaded machine, the partial probes ran 1-15% faster.) A return to
+ * parallel that its full steps do not confirm (CONFIRMED_PARALLEL_RUN) doubles the gap, up to
+ * LAST_PARALLEL_PROBE, so a machine whose second core stays busy sees few lucky switches.
  */
 export class DecodeModeChooser {
   constructor() {
@@ -190,52 +204,88 @@ export class DecodeModeChooser {
     this.untilProbe = RUN_WINDOW;
     /** Steps run since the mode in use was chosen (probes of the other included). */
     this.runSteps = 0;
-    /** While serial: the gap before the next probe of parallel, doubled by each probe that loses
-     *  (and by each return to parallel that its next steps did not confirm). */
+    /** While serial: the steps between partial probes of parallel. */
     this.parallelGap = FIRST_PARALLEL_PROBE;
-    /** Each mode's latest step times in ms, at most RUN_WINDOW (the current mode's since it was chosen). */
+    /** Each mode's latest whole-step times in ms, at most RUN_WINDOW (parallel's since it was chosen). */
     this.times = { parallel: [], serial: [] };
-    /** The mode of the step in progress, and how many steps ran in each mode. */
+    /** While serial: the times of the first part of its steps (at most RUN_WINDOW), and the
+     *  time of that part in the latest probe of parallel, until judged (or null). */
+    this.serialParts = [];
+    this.parallelPart = null;
+    /** The mode of the step in progress; whether only its first part runs in that mode (a
+     *  probe of parallel: the rest runs serially); how many steps ran in each mode (a partial
+     *  probe counts as serial) and how many were partial probes. */
     this.stepMode = 'parallel';
-    this.counts = { parallel: 0, serial: 0 };
+    this.probePart = false;
+    this.counts = { parallel: 0, serial: 0, partialProbes: 0 };
   }
 
-  /** The mode of the next step: 'parallel' or 'serial'. */
+  /** The mode of the next step: 'parallel' or 'serial' (with `probePart`: of its first part only). */
   next() {
-    const current = this.current;
-    const other = current === 'parallel' ? 'serial' : 'parallel';
-    const typical = median(this.times[current]);
-    const otherTimes = this.times[other];
-    const latestOther = otherTimes.length ? otherTimes[otherTimes.length - 1] : null;
-    if (typical !== null && latestOther !== null && latestOther < typical) {
-      // The other mode's latest step beat this one's typical step: switch; its run starts from that step.
-      if (other === 'serial') {
-        const confirmed = this.runSteps >= CONFIRMED_PARALLEL_RUN;
-        this.parallelGap = confirmed ? FIRST_PARALLEL_PROBE : Math.min(2 * this.parallelGap, LAST_PARALLEL_PROBE);
-      }
-      this.current = other;
-      this.runSteps = 0;
-      otherTimes.splice(0, otherTimes.length - 1);
-      this.untilProbe = other === 'serial' ? this.parallelGap : this.#serialGap(latestOther, typical);
-      this.stepMode = other;
-    } else if (--this.untilProbe > 0) {
-      this.stepMode = current;
-    } else {
-      // A probe: one step of the other mode.
-      this.stepMode = other;
-      if (current === 'serial') this.parallelGap = Math.min(2 * this.parallelGap, LAST_PARALLEL_PROBE);
-      this.untilProbe = current === 'serial' ? this.parallelGap : this.#serialGap(typical, latestOther);
-    }
+    this.probePart = false;
+    if (this.current === 'parallel') this.#nextWhileParallel();
+    else this.#nextWhileSerial();
     this.runSteps++;
-    this.counts[this.stepMode]++;
+    if (this.probePart) this.counts.partialProbes++;
+    this.counts[this.probePart ? 'serial' : this.stepMode]++;
     return this.stepMode;
   }
 
-  /** Records the milliseconds the step chosen by next() took. */
-  record(ms) {
-    const times = this.times[this.stepMode];
-    if (times.length === RUN_WINDOW) times.shift();
-    times.push(ms);
+  #nextWhileParallel() {
+    const typical = median(this.times.parallel);
+    const serial = this.times.serial;
+    const latestSerial = serial.length ? serial[serial.length - 1] : null;
+    if (typical !== null && latestSerial !== null && latestSerial < typical) {
+      // Serial's latest step beat parallel's typical step: switch.
+      const confirmed = this.runSteps >= CONFIRMED_PARALLEL_RUN;
+      this.parallelGap = confirmed ? FIRST_PARALLEL_PROBE : Math.min(2 * this.parallelGap, LAST_PARALLEL_PROBE);
+      this.current = 'serial';
+      this.runSteps = 0;
+      serial.splice(0, serial.length - 1);
+      this.serialParts.length = 0;
+      this.parallelPart = null;
+      this.untilProbe = this.parallelGap;
+      this.stepMode = 'serial';
+    } else if (--this.untilProbe > 0) {
+      this.stepMode = 'parallel';
+    } else {
+      // A probe: one serial step.
+      this.stepMode = 'serial';
+      this.untilProbe = this.#serialGap(typical, latestSerial);
+    }
+  }
+
+  #nextWhileSerial() {
+    const probe = this.parallelPart;
+    this.parallelPart = null;
+    const typical = median(this.serialParts);
+    if (probe !== null && typical !== null && probe < typical) {
+      // The probe's part beat serial's typical part: switch; parallel's own steps then confirm it or hand back.
+      this.current = 'parallel';
+      this.runSteps = 0;
+      this.times.parallel.length = 0;
+      this.untilProbe = this.#serialGap(probe, typical);
+      this.stepMode = 'parallel';
+    } else if (--this.untilProbe > 0) {
+      this.stepMode = 'serial';
+    } else {
+      this.stepMode = 'parallel';
+      this.probePart = true;
+      this.untilProbe = this.parallelGap;
+    }
+  }
+
+  /** Records the milliseconds the step chosen by next() took, and those of its first part
+   *  (PROBE_PART of its sections; null when the step had too few sections to tell: then the
+   *  whole step counts as its first part). */
+  record(stepMs, partMs = null) {
+    const part = partMs ?? stepMs;
+    if (this.probePart) {
+      this.parallelPart = part;
+      return;
+    }
+    push(this.times[this.stepMode], stepMs);
+    if (this.current === 'serial') push(this.serialParts, part);
   }
 
   /** Steps between probes of serial while parallel runs: the clearer parallel wins, the rarer. */
@@ -244,6 +294,12 @@ export class DecodeModeChooser {
     const ratio = serialMs / Math.max(1e-6, parallelMs);
     return ratio > 1.5 ? PROBE_SERIAL_EVERY_FAR : ratio > 1.1 ? PROBE_SERIAL_EVERY_CLEAR : PROBE_SERIAL_EVERY_CLOSE;
   }
+}
+
+/** Appends `value`, keeping the last RUN_WINDOW values. */
+function push(values, value) {
+  if (values.length === RUN_WINDOW) values.shift();
+  values.push(value);
 }
 
 /** The median of up to three numbers (of two, the larger; of none, null), without allocating. */
@@ -306,6 +362,12 @@ export class KernelThreads {
     this.adaptive = true;
     /** The adaptive choice of each decode step's mode. */
     this.modes = new DecodeModeChooser();
+    /** In a decode step (adaptive): its sections so far (-1 outside steps), when it started, and
+     *  the time of its first part (`partSections` sections; null until they ran). */
+    this.stepSections = -1;
+    this.stepStart = 0;
+    this.partSections = Infinity;
+    this.partMs = null;
     /** Sections run in parallel and serially so far. */
     this.sections = { parallel: 0, serial: 0 };
     /** Where decode steps' time goes (startTiming), or null; and whether a timed step runs. */
@@ -358,18 +420,36 @@ export class KernelThreads {
 
   #step(body) {
     if (!this.adaptive) return body();
-    this.serial = this.modes.next() === 'serial';
+    const modes = this.modes;
+    this.serial = modes.next() === 'serial';
     const start = performance.now();
-    const result = body();
-    this.modes.record(performance.now() - start);
-    // Sections outside decode steps (prompts) run in the mode in use, never in a probe's.
+    this.stepStart = start;
+    this.stepSections = 0;
+    this.partMs = null;
+    try {
+      const result = body();
+      modes.record(performance.now() - start, this.partMs);
+      // The first part of the next steps: PROBE_PART of the sections this one had.
+      this.partSections = Math.max(1, Math.ceil(this.stepSections * PROBE_PART));
+      return result;
+    } finally {
+      this.stepSections = -1;
+      // Sections outside decode steps (prompts) run in the mode in use, never in a probe's.
+      this.serial = modes.current === 'serial';
+    }
+  }
+
+  /** The first part of a decode step ends (before its section number `partSections`): its time
+   *  is taken, and a partial probe's remaining sections run in the mode in use. */
+  #endPart() {
+    this.partMs = performance.now() - this.stepStart;
     this.serial = this.modes.current === 'serial';
-    return result;
   }
 
   /** The engine side of tinylm.parallel_for: runs tasks 0..<count on every thread, returns when all are done. */
   parallelFor(count) {
     if (count <= 0) return;
+    if (this.stepSections >= 0 && this.stepSections++ === this.partSections) this.#endPart();
     const timing = this.inTimedStep ? this.timing : null;
     if (this.serial) {
       this.sections.serial++;

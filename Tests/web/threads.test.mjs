@@ -113,31 +113,46 @@ test('adaptive threads (the default) time both modes and still give the same ids
 });
 
 
-/** Runs `steps` decode steps through a DecodeModeChooser whose step times come from
- *  `ms(step, mode)`; returns the modes chosen ('p'/'s' per step) and the total time. */
+/** Runs `steps` decode steps through a DecodeModeChooser whose whole-step times come from
+ *  `ms(step, mode)` (a step's first quarter of sections taking a quarter of that); returns the
+ *  modes chosen, one letter per step ('p' parallel, 's' serial, 'q' a probe of parallel on the
+ *  first quarter of an otherwise serial step), how many steps ran mostly serially ('s' and 'q')
+ *  and the total time. */
 function chooseModes(steps, ms) {
   const chooser = new DecodeModeChooser();
   let modes = '';
   let total = 0;
   for (let step = 0; step < steps; step++) {
     const mode = chooser.next();
-    const took = ms(step, mode);
-    chooser.record(took);
-    modes += mode[0];
-    total += took;
+    if (chooser.probePart) {
+      const part = ms(step, 'parallel') / 4;
+      const took = part + ms(step, 'serial') * 3 / 4;
+      chooser.record(took, part);
+      modes += 'q';
+      total += took;
+    } else {
+      const took = ms(step, mode);
+      chooser.record(took, took / 4);
+      modes += mode[0];
+      total += took;
+    }
   }
-  return { modes, total };
+  const serial = modes.length - modes.split('').filter((m) => m === 'p').length;
+  assert.deepEqual(chooser.counts, { parallel: steps - serial, serial, partialProbes: modes.split('q').length - 1 });
+  return { modes, serial, total };
 }
 
 // SmolLM2 in Chromium, relaxed module: about 8 ms a step on two free cores, 13.7 ms on one.
 const quiet = (step, mode) => (mode === 'parallel' ? 8 : 13.7);
+// Another program keeps one core busy: parallel steps wait for the descheduled thread (25 ms),
+// serial ones share the core less (16 ms).
+const busy = (step, mode) => (mode === 'parallel' ? 25 : 16);
 
 test('adaptive threads: on a quiet machine, parallel except for rare probes, despite single slow steps', () => {
   // One step in a hundred takes 50 ms longer, whatever its mode (a garbage collection, the
   // browser's own work): the moving average used before took each for a slow parallel mode and
   // ran about half of these steps serially.
-  const { modes, total } = chooseModes(1000, (step, mode) => quiet(step, mode) + (step % 100 === 50 ? 50 : 0));
-  const serial = modes.split('s').length - 1;
+  const { modes, serial, total } = chooseModes(1000, (step, mode) => quiet(step, mode) + (step % 100 === 50 ? 50 : 0));
   assert.ok(serial <= 25, `${serial} serial steps of 1000: ${modes}`);
   assert.ok(!modes.slice(10).includes('ss'), `never two serial steps in a row: ${modes}`);
   const allParallel = 1000 * 8 + 10 * 50;
@@ -145,15 +160,36 @@ test('adaptive threads: on a quiet machine, parallel except for rare probes, des
 });
 
 test('adaptive threads: a descheduled thread turns steps serial at once, and parallel again when it is back', () => {
-  // Steps 100-299: another program keeps one core busy, so parallel steps wait for the
-  // descheduled thread (25 ms) and serial ones share the core less (16 ms).
   const loaded = (step) => step >= 100 && step < 300;
-  const { modes } = chooseModes(400, (step, mode) => (loaded(step) ? (mode === 'parallel' ? 25 : 16) : quiet(step, mode)));
+  const { modes } = chooseModes(400, (step, mode) => (loaded(step) ? busy(step, mode) : quiet(step, mode)));
   assert.equal(modes.indexOf('s', 100), 102, `serial after two slow parallel steps: ${modes.slice(95, 110)}`);
   const duringLoad = modes.slice(110, 300);
-  assert.ok(duringLoad.split('p').length - 1 <= 12, `parallel only as rare probes under load: ${duringLoad}`);
+  assert.equal(duringLoad.split('p').length - 1, 0, `parallel only in partial probes under load: ${duringLoad}`);
+  assert.ok(duringLoad.split('q').length - 1 <= 50, `a partial probe at most every fourth step: ${duringLoad}`);
   const backToParallel = modes.indexOf('pppp', 300);
-  assert.ok(backToParallel >= 300 && backToParallel <= 300 + 32, `parallel again within one probe gap: ${modes.slice(295)}`);
+  assert.ok(backToParallel >= 300 && backToParallel <= 300 + 5, `parallel again within one probe gap: ${modes.slice(295)}`);
+});
+
+test('adaptive threads: after a transient slow stretch, parallel again within a few steps', () => {
+  // Twenty steps (100-119) with the second core busy, on a quiet machine otherwise. The rule
+  // before (whole-step probes of parallel after 4, then 8 and 16 steps) ran 31 steps serially,
+  // twelve of them after the stretch.
+  const { modes, serial, total } = chooseModes(300, (step, mode) => (step >= 100 && step < 120 ? busy(step, mode) : quiet(step, mode)));
+  const stretch = modes.slice(95, 140);
+  assert.ok(modes.indexOf('pppp', 120) <= 120 + 5, `parallel again within 5 steps: ${stretch}`);
+  const serialAfterStretch = modes.slice(120, 300).split('').filter((m) => m !== 'p').length;
+  assert.ok(serialAfterStretch <= 8, `${serialAfterStretch} serial steps after the stretch: ${stretch}`);
+  assert.ok(serial <= 30, `${serial} serial steps of 300: ${modes}`);
+  const best = 280 * 8 + 20 * 16;
+  assert.ok(total < best * 1.05, `${total} ms against ${best} choosing right every step`);
+});
+
+test('adaptive threads: with a core busy throughout, serial steps with cheap partial probes, no flapping', () => {
+  const { modes, serial, total } = chooseModes(600, busy);
+  assert.ok(serial >= 595, `${serial} serial steps of 600: ${modes}`);
+  assert.ok(!modes.slice(3).includes('p'), `no whole parallel step after the first ones: ${modes}`);
+  const allSerial = 600 * 16;
+  assert.ok(total < allSerial * 1.06, `${total} ms against ${allSerial} always serial`);
 });
 
 test('adaptive threads: under bursty load, serial wins without being thrown out by lucky parallel steps', () => {
@@ -176,6 +212,31 @@ test('adaptive threads: a prompt after a serial probe step runs in the mode in u
   threads.parallelFor(2); // e.g. a prompt's section
   assert.deepEqual(tasks, [0, 1]);
   assert.deepEqual(threads.sections, { parallel: 1, serial: 0 });
+  threads.terminate();
+});
+
+test('adaptive threads: a partial probe runs the first quarter of a step\'s sections in parallel, the rest serially', () => {
+  // No helper workers: the engine thread claims every task itself, as it does when helpers are late.
+  const threads = new KernelThreads({ tinylm_run_task: () => {} }, 2);
+  const step = () => threads.step(() => { for (let s = 0; s < 8; s++) threads.parallelFor(2); });
+  step(); // parallel; now the engine knows a step has 8 sections
+  assert.deepEqual(threads.sections, { parallel: 8, serial: 0 });
+  // Serial in use, and a probe of parallel due.
+  const modes = threads.modes;
+  modes.current = 'serial';
+  modes.untilProbe = 1;
+  step();
+  assert.equal(modes.probePart, true);
+  assert.deepEqual(threads.sections, { parallel: 8 + 2, serial: 6 }, 'two sections (a quarter) in parallel, six serially');
+  assert.ok(modes.parallelPart !== null && modes.parallelPart >= 0, 'the probe\'s part was timed');
+  assert.equal(threads.serial, true, 'after the probe, sections run in the mode in use again');
+  threads.parallelFor(2); // e.g. a prompt's section
+  assert.deepEqual(threads.sections, { parallel: 10, serial: 7 });
+  // Serial steps time their first quarter too, for the probes to be judged against.
+  step();
+  assert.equal(modes.probePart, false);
+  assert.equal(modes.serialParts.length, 1);
+  assert.deepEqual(threads.sections, { parallel: 10, serial: 15 });
   threads.terminate();
 });
 

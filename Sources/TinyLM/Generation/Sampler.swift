@@ -91,13 +91,7 @@ public final class Sampler {
 
     /// Index of the largest value; the lowest index wins ties.
     public static func argmax(_ values: UnsafePointer<Float>, count: Int) -> Int32 {
-        var best = 0
-        var bestValue = values[0]
-        for i in 1..<count where values[i] > bestValue {
-            best = i
-            bestValue = values[i]
-        }
-        return Int32(best)
+        Int32(FirstLargest.index(values, count: count))
     }
 
     /// Moves the k largest (value, id) pairs to the front (unordered), using a min-heap of k.
