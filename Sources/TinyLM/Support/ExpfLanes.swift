@@ -56,7 +56,7 @@ extension Math {
         let bits = unsafeBitCast(value, to: SIMD4<UInt64>.self)
         let tiny = (bits &- 0x3810_0000_0000_0000) &>> 63
         let nearMidpoint = (((((bits & 0x1FFF_FFFF) &+ 256) &>> 9) ^ 0x8_0000) &- 1) &>> 63
-        let halfway = ((unsafeBitCast(0.5 - 0x1p-40, to: UInt64.self) &- 1) &- (unsafeBitCast(r, to: SIMD4<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)) &>> 63
+        let halfway = (((0.5 - 0x1p-40 as Double).bitPattern &- 1) &- (unsafeBitCast(r, to: SIMD4<UInt64>.self) & 0x7FFF_FFFF_FFFF_FFFF)) &>> 63
         let doubtful = tiny | nearMidpoint | halfway
         if doubtful[0] | doubtful[1] | doubtful[2] | doubtful[3] != 0 { return SIMD4(expf(x[0]), expf(x[1]), expf(x[2]), expf(x[3])) }
         return narrowed(value)
