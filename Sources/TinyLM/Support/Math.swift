@@ -100,10 +100,12 @@ public enum Math {
     /// expf as glibc computes it (x86-64 FMA build), for llama.cpp's attention softmax, which
     /// calls it for every score: not always the correctly rounded value (about 1 in 1400
     /// arguments differ from it by an ulp). Arm's optimized-routines algorithm, which glibc
-    /// uses: x·32/ln 2 = k + r (r rounded off with the 1.5·2^52 trick), 2^(k/32) from a table
+    /// uses: x·32/ln 2 = k + r (k rounded off with the 1.5·2^52 trick), 2^(k/32) from a table
     /// whose entries take k's high bits straight into their exponent, and a cubic in r, each
-    /// `a + b·c` fused. Checked against glibc over every Float where the result is finite and
-    /// nonzero.
+    /// `a + b·c` fused, including the two of the reduction (glibc's FMA build forms x·32/ln 2 + 1.5·2^52
+    /// and x·32/ln 2 − k from the unrounded product). Checked against glibc over every Float.
+    /// Without an FMA instruction the chain runs unfused first (expfUnfused) and fused only
+    /// where that cannot settle the Float.
     public static func expf(_ x: Float) -> Float {
         let top = (x.bitPattern >> 20) & 0x7FF
         if top >= 0x42B {                                       // |x| ≥ 88, inf or NaN
@@ -112,14 +114,69 @@ public enum Math {
             if x > 0x1.62e42ep6 { return .infinity }
             if x < -0x1.9fe368p6 { return 0 }
         }
-        let z = 0x1.71547652b82fep+5 * Double(x)
-        let shifted = z + 0x1.8p+52
+        #if !TINYLM_HARDWARE_FMA
+        if top < 0x42B {
+            let (r, scale) = expfReducedUnfused(x)
+            let unfused = expfUnfused(r, scale: scale)
+            if roundsLikeFusedExpf(unfused, r: r) { return Float(unfused) }
+        }
+        #endif
+        return expfFused(x)
+    }
+
+    /// Math.expf's chain (below the overflow and underflow limits), every step as glibc's FMA
+    /// build rounds it.
+    @inline(__always)
+    static func expfFused(_ x: Float) -> Float {
+        let xd = Double(x)
+        let shifted = fused(0x1.8p+52, 0x1.71547652b82fep+5, xd)
         let k = shifted.bitPattern
-        let r = z - (shifted - 0x1.8p+52)
+        let r = fused(-(shifted - 0x1.8p+52), 0x1.71547652b82fep+5, xd)
         let scale = Double(bitPattern: expTableWord(Int(k & 31)) &+ (k &<< 47))
         let cubic = fused(0x1.ebfce50fac4f3p-13, 0x1.c6af84b912394p-20, r)
         let linear = fused(1, 0x1.62e42ff0c52d6p-6, r)
         return Float(fused(linear, cubic, r * r) * scale)
+    }
+
+    /// expf's reduction with the product x·32/ln 2 rounded first: r is then within 2^-42 of
+    /// the fused reduction's (the product is below 2^12), and k the same unless that product
+    /// lies within 2^-42 of a half-integer, where |r| ≥ 1/2 − 2^-42.
+    @inline(__always)
+    static func expfReducedUnfused(_ x: Float) -> (r: Double, scale: Double) {
+        let z = 0x1.71547652b82fep+5 * Double(x)
+        let shifted = z + 0x1.8p+52
+        let k = shifted.bitPattern
+        return (z - (shifted - 0x1.8p+52), Double(bitPattern: expTableWord(Int(k & 31)) &+ (k &<< 47)))
+    }
+
+    /// expf's cubic times `scale` with each `a + b·c` rounded twice, product then sum, on
+    /// expfReducedUnfused's r: for builds without an FMA instruction, where `fused` is a
+    /// software routine (or, in the relaxed-SIMD module, a lane operation). With the same k, it
+    /// is within 104 units of the lower binade's ulp of the fused chain's value: r moves by
+    /// ≤ 2^-42 + 2^-54 and the cubic's slope is below 0.022 (≤ 2^-47.5); |r| ≤ 1/2, so the
+    /// linear step's extra rounding moves it by at most 2^-60 before its own rounding, the
+    /// cubic's and its product's by ≤ 2^-65, the polynomial (near 1) by ≤ 2^-51 after rounding
+    /// on top of r's share, and times scale ∈ [1, 2)·2^m by < 2^(m-46.37) before and another
+    /// 2^(m-51) after the final rounding: < 2^(m-46.3) = 104·2^(m-53).
+    @inline(__always)
+    static func expfUnfused(_ r: Double, scale: Double) -> Double {
+        let cubic = 0x1.ebfce50fac4f3p-13 + 0x1.c6af84b912394p-20 * r
+        let linear = 1 + 0x1.62e42ff0c52d6p-6 * r
+        return (linear + cubic * (r * r)) * scale
+    }
+
+    /// Whether `value` (expfUnfused's, positive, from reduced argument r) rounds to the Float
+    /// the fused chain's does: it does unless k may differ (|r| ≥ 1/2 − 2^-40) or a Float
+    /// rounding boundary lies within expfUnfused's 104 units of it. The boundaries that matter
+    /// are the midpoints between Floats, where the 29 mantissa bits below Float's precision are
+    /// 2^28; a window of 256 units on either side is checked (about one argument in a million
+    /// is sent back to the fused chain), and results below 2^-126, where Float's subnormal
+    /// steps put the midpoints elsewhere, go back too.
+    @inline(__always)
+    static func roundsLikeFusedExpf(_ value: Double, r: Double) -> Bool {
+        let bits = value.bitPattern
+        return bits >= 0x3810_0000_0000_0000 && ((bits & 0x1FFF_FFFF) &+ 256) &>> 9 != 0x8_0000
+            && r.magnitude < 0.5 - 0x1p-40
     }
 
     /// 2^(i/32) as bits, minus i << 47 (added back with k's bits).

@@ -59,7 +59,15 @@ extension Attention {
             for h in 0..<heads {
                 Self.softmaxFactors(scores + h * block, count: count, maximum: &maxima[h], rescales: rescales, weights: weights)
                 var sum = sums[h]
+                #if TINYLM_HARDWARE_FMA
                 for j in 0..<count { sum = LaneMath.fusedMultiplyAdd(sum, rescales[j], weights[j]) }
+                #else
+                // fma(S, 1, w) is S + w rounded once, which a plain addition is: only the rare
+                // rescale needs the fused step (a software routine without an FMA instruction).
+                for j in 0..<count {
+                    sum = rescales[j] == 1 ? sum + weights[j] : LaneMath.fusedMultiplyAdd(sum, rescales[j], weights[j])
+                }
+                #endif
                 sums[h] = sum
                 accumulateBlock(valueBlock, count: count, rescales: rescales, weights: weights, into: output + h * valueLength)
             }
