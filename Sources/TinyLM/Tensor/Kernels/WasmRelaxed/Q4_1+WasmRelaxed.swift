@@ -19,14 +19,12 @@ extension Q4_1 {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             var minSums = SIMD4<Float>()   // Σ m·s, lanes 0 and 1
             let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
-            @inline(__always) func block(_ b: Int) {
-                let y = UnsafeRawPointer(act.q8 + b * 32)
+            WasmRelaxedBlock32.forEachBlockAt(rows, blockBytes: 20, UnsafeRawPointer(act.q8), activationBytes: 32, act.d, act.s, blocks) { w, y, dp, sp in
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-                let w = rows + b * 20
+                let d = dp.loadUnaligned(as: Float.self)
                 // The scales as scalars and the mins as one vector: a header vector d₀, m₀, d₁,
                 // m₁ times act.d was scalarized by LLVM and then built a second time for the
                 // mins, with spills (the same products and fused sums per lane either way).
-                let d = act.d[b]
                 let scale0 = SIMD4(repeating: WasmHalfTable.convert(table, w) * d)
                 let scale1 = SIMD4(repeating: WasmHalfTable.convert(table, w + rowBytes) * d)
                 var mins = SIMD4<Float>()
@@ -36,9 +34,8 @@ extension Q4_1 {
                 low0 = M.apply(lanes.0, splat: scale0, low0); high0 = M.apply(lanes.1, splat: scale0, high0)
                 lanes = nibbleLanes(w + rowBytes, y0, y1)
                 low1 = M.apply(lanes.0, splat: scale1, low1); high1 = M.apply(lanes.1, splat: scale1, high1)
-                minSums = M.apply(mins, act.s[b], minSums)
+                minSums = M.apply(mins, sp.loadUnaligned(as: Float.self), minSums)
             }
-            WasmRelaxedBlock32.forEachBlock(blocks, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[0]
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[1]
         }

@@ -46,9 +46,9 @@ extension Q8_0 {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             var low2 = SIMD4<Float>(), high2 = SIMD4<Float>(), low3 = SIMD4<Float>(), high3 = SIMD4<Float>()
             let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
-            @inline(__always) func block(_ b: Int) {
-                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(act.split, b)
-                let w = rows + b &* 34, da = act.d[b]
+            WasmRelaxedBlock32.forEachBlockAt(rows, blockBytes: 34, UnsafeRawPointer(act.split), activationBytes: 64, act.d, act.d, blocks) { w, split, d, _ in
+                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(at: split)
+                let da = d.loadUnaligned(as: Float.self)
                 var lanes = splitLanes(w, positive0, negative0, positive1, negative1)
                 var scale = WasmHalfTable.convert(table, w) * da
                 low0 = M.apply(lanes.0, scale, low0); high0 = M.apply(lanes.1, scale, high0)
@@ -62,7 +62,6 @@ extension Q8_0 {
                 scale = WasmHalfTable.convert(table, w + 3 &* rowBytes) * da
                 low3 = M.apply(lanes.0, scale, low3); high3 = M.apply(lanes.1, scale, high3)
             }
-            WasmRelaxedBlock32.forEachBlock(blocks, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
             out[2] = LaneMath.horizontalSum(SIMD8(lowHalf: low2, highHalf: high2))
