@@ -1,5 +1,5 @@
 // Q4_1's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16
-// (the nibbles are the 0…127 operand), two rows per pass.
+// (the nibbles are the 0…127 operand): one row per decode pass, two per batch pass.
 
 #if TINYLM_RELAXED_SIMD
 #if canImport(TinyLMIntrinsics)

@@ -1,5 +1,5 @@
-// Q8_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, two
-// rows per pass. Both operands are signed here, so a token's decode splits the activations into
+// Q8_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, one
+// row per decode pass, two per batch pass. Both operands are signed here, so a token's decode splits the activations into
 // positive and negative parts and a batch moves x's sign onto them (|x| unpacked once).
 
 #if TINYLM_RELAXED_SIMD

@@ -102,8 +102,8 @@ enum WasmRelaxedBlock32 {
     /// L1; a single token takes four rows at a time (`dot4`), for most formats as two passes of
     /// two: four rows' eight accumulators each, plus the activations and constants, are more
     /// v128 values than x86 has registers, and V8 then spills in the inner loop (perf: a third
-    /// of the kernel's time went to stack moves); Q8_0, whose activation parts come from
-    /// memory, runs one pass of four. `leftover` takes rows that do not fill a group.
+    /// of the kernel's time went to stack moves); Q4_1 and Q8_0 run four passes of one, each
+    /// continuing the weight stream the previous one left off. `leftover` takes rows that do not fill a group.
     static func multiply<F: WasmRelaxedBlock32Format>(_: F.Type, _ job: KernelJob, rows: Range<Int>, chunk: Int,
                                                 leftover: (Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
