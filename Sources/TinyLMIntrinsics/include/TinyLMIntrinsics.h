@@ -357,6 +357,16 @@ static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_equal_i8(tinylm
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
     return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);
 }
+
+/// p itself, hidden from LLVM's loop optimizations. Loop strength reduction rewrites a kernel
+/// loop's addresses as one induction variable plus constants added without the no-wrap flag,
+/// so the constants stay out of the wasm loads' offset field and V8 computes each address with
+/// a separate instruction; from a hidden base, a block's fields are offsets inside the loads.
+static inline __attribute__((always_inline)) const void *_Nonnull tinylm_hide_address(const void *_Nonnull p) {
+    __asm__("" : "+r"(p));
+    return p;
+}
+
 #endif
 
 #endif

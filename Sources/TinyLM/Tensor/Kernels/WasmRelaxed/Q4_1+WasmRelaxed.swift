@@ -1,5 +1,5 @@
 // Q4_1's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16
-// (the nibbles are the 0…127 operand), two rows per pass.
+// (the nibbles are the 0…127 operand): one row per decode pass, two per batch pass.
 
 #if TINYLM_RELAXED_SIMD
 #if canImport(TinyLMIntrinsics)
@@ -19,14 +19,12 @@ extension Q4_1 {
             var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
             var minSums = SIMD4<Float>()   // Σ m·s, lanes 0 and 1
             let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
-            @inline(__always) func block(_ b: Int) {
-                let y = UnsafeRawPointer(act.q8 + b * 32)
+            WasmRelaxedBlock32.forEachBlockAt(rows, blockBytes: 20, UnsafeRawPointer(act.q8), activationBytes: 32, act.d, act.s, blocks) { w, y, dp, sp in
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-                let w = rows + b * 20
+                let d = dp.loadUnaligned(as: Float.self)
                 // The scales as scalars and the mins as one vector: a header vector d₀, m₀, d₁,
                 // m₁ times act.d was scalarized by LLVM and then built a second time for the
                 // mins, with spills (the same products and fused sums per lane either way).
-                let d = act.d[b]
                 let scale0 = SIMD4(repeating: WasmHalfTable.convert(table, w) * d)
                 let scale1 = SIMD4(repeating: WasmHalfTable.convert(table, w + rowBytes) * d)
                 var mins = SIMD4<Float>()
@@ -36,11 +34,39 @@ extension Q4_1 {
                 low0 = M.apply(lanes.0, splat: scale0, low0); high0 = M.apply(lanes.1, splat: scale0, high0)
                 lanes = nibbleLanes(w + rowBytes, y0, y1)
                 low1 = M.apply(lanes.0, splat: scale1, low1); high1 = M.apply(lanes.1, splat: scale1, high1)
-                minSums = M.apply(mins, act.s[b], minSums)
+                minSums = M.apply(mins, sp.loadUnaligned(as: Float.self), minSums)
             }
-            WasmRelaxedBlock32.forEachBlock(blocks, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[0]
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[1]
+        }
+
+        /// Four rows against one token, one row per pass: the rows are contiguous, so each
+        /// pass continues the stream of weight loads the previous one left off, which the
+        /// hardware prefetcher follows. With two rows per pass the second row's stream started
+        /// cold every pass (perf: the kernel's hottest instructions followed its first loads).
+        @inline(__always)
+        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
+        }
+
+        /// One row against one token: dot2's steps for its row 0.
+        @inline(__always)
+        static func dot1<M: WasmMultiplyAdd>(_: M.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations,
+                                             _ out: UnsafeMutablePointer<Float>) {
+            var low = SIMD4<Float>(), high = SIMD4<Float>()
+            var minSums = SIMD4<Float>()   // Σ m·s in lane 0
+            let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
+            WasmRelaxedBlock32.forEachBlockAt(row, blockBytes: 20, UnsafeRawPointer(act.q8), activationBytes: 32, act.d, act.s, blocks) { w, y, dp, sp in
+                let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
+                let scale = SIMD4(repeating: WasmHalfTable.convert(table, w) * dp.loadUnaligned(as: Float.self))
+                var mins = SIMD4<Float>()
+                mins[0] = WasmHalfTable.convert(table, w + 2)
+                let lanes = nibbleLanes(w, y0, y1)
+                low = M.apply(lanes.0, splat: scale, low); high = M.apply(lanes.1, splat: scale, high)
+                minSums = M.apply(mins, sp.loadUnaligned(as: Float.self), minSums)
+            }
+            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high)) + minSums[0]
         }
 
         /// Per block: row 0's low and high nibbles, row 1's; the header d₀, m₀, d₁, m₁.

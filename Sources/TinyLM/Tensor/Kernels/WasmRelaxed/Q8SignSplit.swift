@@ -26,7 +26,12 @@ enum Q8SignSplit {
     /// Block `b`'s four vectors: y⁺ and y⁻ of elements 0…15, then of 16…31.
     @inline(__always)
     static func block(_ split: UnsafePointer<Int8>, _ b: Int) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>) {
-        let p = UnsafeRawPointer(split + b &* 64)
+        block(at: UnsafeRawPointer(split + b &* 64))
+    }
+
+    /// The same four vectors of the block at `p` (split + 64·b).
+    @inline(__always)
+    static func block(at p: UnsafeRawPointer) -> (SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>, SIMD16<Int8>) {
         return (p.loadUnaligned(as: SIMD16<Int8>.self), p.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self),
                 p.loadUnaligned(fromByteOffset: 32, as: SIMD16<Int8>.self), p.loadUnaligned(fromByteOffset: 48, as: SIMD16<Int8>.self))
     }

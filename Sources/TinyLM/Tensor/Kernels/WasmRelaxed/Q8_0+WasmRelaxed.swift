@@ -1,5 +1,5 @@
-// Q8_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, two
-// rows per pass. Both operands are signed here, so a token's decode splits the activations into
+// Q8_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, one
+// row per decode pass, two per batch pass. Both operands are signed here, so a token's decode splits the activations into
 // positive and negative parts and a batch moves x's sign onto them (|x| unpacked once).
 
 #if TINYLM_RELAXED_SIMD
@@ -36,37 +36,30 @@ extension Q8_0 {
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
         }
 
-        /// Four rows against one token: with the activations' split read from memory (L1) the
-        /// eight accumulators fit V8's registers, and each loop iteration has four rows' weight
-        /// loads in flight instead of two (the kernel waits on them: perf put over half its
-        /// samples right after the weight loads). Each row's steps are dot2's.
+        /// Four rows against one token, one row per pass: the rows are contiguous, so each
+        /// pass continues the stream of weight loads the previous one left off, which the
+        /// hardware prefetcher follows (with four rows per pass, three of the four streams
+        /// started cold every pass and the kernel waited on them).
         @inline(__always)
         static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
                                              _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-            var low0 = SIMD4<Float>(), high0 = SIMD4<Float>(), low1 = SIMD4<Float>(), high1 = SIMD4<Float>()
-            var low2 = SIMD4<Float>(), high2 = SIMD4<Float>(), low3 = SIMD4<Float>(), high3 = SIMD4<Float>()
+            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
+        }
+
+        /// One row against one token, with the activations' split read from memory (L1); the
+        /// steps of dot2's row 0.
+        @inline(__always)
+        static func dot1<M: WasmMultiplyAdd>(_: M.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations,
+                                             _ out: UnsafeMutablePointer<Float>) {
+            var low = SIMD4<Float>(), high = SIMD4<Float>()
             let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
-            @inline(__always) func block(_ b: Int) {
-                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(act.split, b)
-                let w = rows + b &* 34, da = act.d[b]
-                var lanes = splitLanes(w, positive0, negative0, positive1, negative1)
-                var scale = WasmHalfTable.convert(table, w) * da
-                low0 = M.apply(lanes.0, scale, low0); high0 = M.apply(lanes.1, scale, high0)
-                lanes = splitLanes(w + rowBytes, positive0, negative0, positive1, negative1)
-                scale = WasmHalfTable.convert(table, w + rowBytes) * da
-                low1 = M.apply(lanes.0, scale, low1); high1 = M.apply(lanes.1, scale, high1)
-                lanes = splitLanes(w + 2 &* rowBytes, positive0, negative0, positive1, negative1)
-                scale = WasmHalfTable.convert(table, w + 2 &* rowBytes) * da
-                low2 = M.apply(lanes.0, scale, low2); high2 = M.apply(lanes.1, scale, high2)
-                lanes = splitLanes(w + 3 &* rowBytes, positive0, negative0, positive1, negative1)
-                scale = WasmHalfTable.convert(table, w + 3 &* rowBytes) * da
-                low3 = M.apply(lanes.0, scale, low3); high3 = M.apply(lanes.1, scale, high3)
+            WasmRelaxedBlock32.forEachBlockAt(row, blockBytes: 34, UnsafeRawPointer(act.split), activationBytes: 64, act.d, act.d, blocks) { w, split, d, _ in
+                let (positive0, negative0, positive1, negative1) = Q8SignSplit.block(at: split)
+                let lanes = splitLanes(w, positive0, negative0, positive1, negative1)
+                let scale = WasmHalfTable.convert(table, w) * d.loadUnaligned(as: Float.self)
+                low = M.apply(lanes.0, scale, low); high = M.apply(lanes.1, scale, high)
             }
-            WasmRelaxedBlock32.forEachBlock(blocks, block)
-            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
-            out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
-            out[2] = LaneMath.horizontalSum(SIMD8(lowHalf: low2, highHalf: high2))
-            out[3] = LaneMath.horizontalSum(SIMD8(lowHalf: low3, highHalf: high3))
+            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high))
         }
 
         /// Per block: row 0's |x| halves and sign masks, row 1's; the header d₀, 0, d₁, 0.

@@ -102,8 +102,8 @@ enum WasmRelaxedBlock32 {
     /// L1; a single token takes four rows at a time (`dot4`), for most formats as two passes of
     /// two: four rows' eight accumulators each, plus the activations and constants, are more
     /// v128 values than x86 has registers, and V8 then spills in the inner loop (perf: a third
-    /// of the kernel's time went to stack moves); Q8_0, whose activation parts come from
-    /// memory, runs one pass of four. `leftover` takes rows that do not fill a group.
+    /// of the kernel's time went to stack moves); Q4_1 and Q8_0 run four passes of one, each
+    /// continuing the weight stream the previous one left off. `leftover` takes rows that do not fill a group.
     static func multiply<F: WasmRelaxedBlock32Format>(_: F.Type, _ job: KernelJob, rows: Range<Int>, chunk: Int,
                                                 leftover: (Range<Int>) -> Void) {
         let blocks = job.blocks, rowBytes = job.rowBytes
@@ -147,6 +147,30 @@ enum WasmRelaxedBlock32 {
             b += 2
         }
         if b < blocks { body(b) }
+    }
+
+    /// body(w, y, d, s) for blocks 0, 1, … blocks − 1, two per loop iteration: block b's
+    /// weights at rows + b·blockBytes, its activations at y + b·activationBytes, its entries of
+    /// two Float arrays at d + b and s + b. The four pointers are hidden from LLVM's loop
+    /// optimizations once per iteration (tinylm_hide_address), so both blocks' fields are
+    /// constant offsets inside their loads. Loop strength reduction otherwise adds them to its
+    /// induction variables without the no-wrap flag that lets LLVM move them into the loads'
+    /// offset field, and V8 spends a `lea` on each (Q4_1's decode: 24 of 128 instructions per
+    /// two blocks of two rows; Q8_0's: 39 of 236 per two blocks of four).
+    @inline(__always)
+    static func forEachBlockAt(_ rows: UnsafeRawPointer, blockBytes: Int, _ y: UnsafeRawPointer, activationBytes: Int,
+                               _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ blocks: Int,
+                               _ body: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer) -> Void) {
+        var w = rows, y = y, d = UnsafeRawPointer(d), s = UnsafeRawPointer(s)
+        var b = 0
+        while b &+ 2 <= blocks {
+            let hw = tinylm_hide_address(w), hy = tinylm_hide_address(y), hd = tinylm_hide_address(d), hs = tinylm_hide_address(s)
+            body(hw, hy, hd, hs)
+            body(hw + blockBytes, hy + activationBytes, hd + 4, hs + 4)
+            w += 2 &* blockBytes; y += 2 &* activationBytes; d += 8; s += 8
+            b &+= 2
+        }
+        if b < blocks { body(w, y, d, s) }
     }
 
     /// body(b, d₀, d₁) for every block b of two rows (`rowBytes` apart) of a format whose
