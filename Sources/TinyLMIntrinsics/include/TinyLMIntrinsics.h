@@ -272,6 +272,15 @@ static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_fma_via_f64(tin
     v128_t hi = wasm_f64x2_add(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(xh), scale), wasm_f64x2_promote_low_f32x4(ah));
     return (tinylm_f32x4)wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
+
+/// p itself, hidden from LLVM's loop optimizations. Loop strength reduction rewrites a kernel
+/// loop's addresses as one induction variable plus constants added without the no-wrap flag,
+/// so the constants stay out of the wasm loads' offset field and V8 computes each address with
+/// a separate instruction; from a hidden base, a block's fields are offsets inside the loads.
+static inline __attribute__((always_inline)) const void *_Nonnull tinylm_hide_address(const void *_Nonnull p) {
+    __asm__("" : "+r"(p));
+    return p;
+}
 #endif
 
 #if defined(__wasm_relaxed_simd__)
@@ -356,15 +365,6 @@ static inline __attribute__((always_inline)) tinylm_i8x16 tinylm_equal_i8(tinylm
 /// f32x4.convert_i32x4_s (Swift scalarizes the conversion in Embedded wasm).
 static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_float_i32x4(tinylm_i32x4 a) {
     return (tinylm_f32x4)wasm_f32x4_convert_i32x4((v128_t)a);
-}
-
-/// p itself, hidden from LLVM's loop optimizations. Loop strength reduction rewrites a kernel
-/// loop's addresses as one induction variable plus constants added without the no-wrap flag,
-/// so the constants stay out of the wasm loads' offset field and V8 computes each address with
-/// a separate instruction; from a hidden base, a block's fields are offsets inside the loads.
-static inline __attribute__((always_inline)) const void *_Nonnull tinylm_hide_address(const void *_Nonnull p) {
-    __asm__("" : "+r"(p));
-    return p;
 }
 
 #endif

@@ -40,8 +40,7 @@ enum SIMD128Block32 {
             return
         }
         #if arch(wasm32) && !TINYLM_RELAXED_SIMD
-        symmetric2(F.self, rows, rowBytes, blocks, act, out)
-        symmetric2(F.self, rows + 2 * rowBytes, rowBytes, blocks, act, out + 2)
+        for row in 0..<4 { symmetric1(F.self, rows + row &* rowBytes, blocks, act, out + row) }
         return
         #endif
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>(), acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
@@ -81,8 +80,7 @@ enum SIMD128Block32 {
             return
         }
         #if arch(wasm32) && !TINYLM_RELAXED_SIMD
-        affine2(F.self, rows, rowBytes, blocks, act, out)
-        affine2(F.self, rows + 2 * rowBytes, rowBytes, blocks, act, out + 2)
+        for row in 0..<4 { affine1(F.self, rows + row &* rowBytes, blocks, act, out + row) }
         return
         #endif
         // Four rows unrolled, so the accumulators stay in registers; the four rows' f16 scales
@@ -108,46 +106,61 @@ enum SIMD128Block32 {
     }
 
     #if arch(wasm32) && !TINYLM_RELAXED_SIMD
-    // The plain wasm modules run four rows as two passes of two: four rows' eight
-    // accumulators, the activations and the constants are more v128 values than x86 has
-    // registers, and V8 then spills inside the loop (as in the relaxed kernels).
+    // The plain wasm modules run a token's four rows as four passes of one. Four rows at once
+    // keep eight accumulators, the activations and the constants in more v128 values than x86
+    // has registers, and V8 spills inside the loop; two rows per pass (as before) started the
+    // second row's weight stream cold every pass (a row of SmolLM2's Q4_1 matrices is under
+    // six cache lines and wasm has no prefetch). The rows are contiguous, so each one-row pass
+    // continues the stream the previous one left off, which the hardware prefetcher follows.
+    // The arithmetic per row is the two-row passes': the same scale products and f64-formed
+    // fused sums.
 
-    /// vec_dot of two rows (`rowBytes` apart) of a symmetric format against one token.
+    /// body(w, a, d, s) for blocks 0, 1, … blocks − 1 of one row, two per loop iteration:
+    /// block b's weights at row + b·blockBytes, its activation planes at planes + b·64 bytes,
+    /// its activation scale and Q8_1 sum at d + b and s + b. The pointers are hidden from LLVM's
+    /// loop optimizations once per iteration (tinylm_hide_address) so that both blocks' fields
+    /// stay constant offsets inside the wasm loads, as in WasmRelaxedBlock32.forEachBlockAt.
     @inline(__always)
-    static func symmetric2<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                                   _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        for b in 0..<blocks {
-            let a = ActivationPairs(act.planes + b * 32)
-            let w = rows + b * F.blockBytes
-            let scales = FP16.toFloat4(SIMD4(UInt32(w.loadUnaligned(as: UInt16.self)), UInt32((w + rowBytes).loadUnaligned(as: UInt16.self)), 0, 0))
-                * act.d[b]
-            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
-            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
+    static func forEachBlockAt(_ row: UnsafeRawPointer, blockBytes: Int, _ act: Q8Activations, _ blocks: Int,
+                               _ body: (_ w: UnsafeRawPointer, _ a: UnsafePointer<Int16>, _ d: Float, _ s: UnsafeRawPointer) -> Void) {
+        var w = row, a = UnsafeRawPointer(act.planes), d = UnsafeRawPointer(act.d), s = UnsafeRawPointer(act.s)
+        var b = 0
+        while b &+ 2 <= blocks {
+            let hw = tinylm_hide_address(w), ha = tinylm_hide_address(a), hd = tinylm_hide_address(d), hs = tinylm_hide_address(s)
+            body(hw, ha.assumingMemoryBound(to: Int16.self), hd.load(as: Float.self), hs)
+            body(hw + blockBytes, (ha + 64).assumingMemoryBound(to: Int16.self), hd.load(fromByteOffset: 4, as: Float.self), hs + 4)
+            w += 2 &* blockBytes; a += 128; d += 8; s += 8
+            b &+= 2
         }
-        out[0] = LaneMath.horizontalSum(acc0)
-        out[1] = LaneMath.horizontalSum(acc1)
+        if b < blocks { body(w, a.assumingMemoryBound(to: Int16.self), d.load(as: Float.self), s) }
     }
 
-    /// vec_dot of two rows of an affine format against one token.
+    /// vec_dot of one row of a symmetric format against one token.
     @inline(__always)
-    static func affine2<F: SIMD128PairedBlocks>(_: F.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                                _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-        var minSums = SIMD4<Float>()   // lanes 2 and 3
-        for b in 0..<blocks {
-            let a = ActivationPairs(act.planes + b * 32)
-            let w = rows + b * F.blockBytes
-            let h0 = w.loadUnaligned(as: UInt32.self), h1 = (w + rowBytes).loadUnaligned(as: UInt32.self)
-            // d₀, d₁, m₀, m₁ converted together.
-            let header = FP16.toFloat4(SIMD4(h0 & 0xFFFF, h1 & 0xFFFF, h0 &>> 16, h1 &>> 16))
-            let scales = header * act.d[b]
-            acc0 = LaneMath.fusedMultiplyAdd(scales[0], blockLanes(F.pairs(w), a), acc0)
-            acc1 = LaneMath.fusedMultiplyAdd(scales[1], blockLanes(F.pairs(w + rowBytes), a), acc1)
-            minSums = WasmFusedMultiplyAdd.apply(header, act.s[b], minSums)   // as MinSums
+    static func symmetric1<F: SIMD128PairedBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int,
+                                                   _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc = SIMD8<Float>()
+        forEachBlockAt(row, blockBytes: F.blockBytes, act, blocks) { w, a, d, _ in
+            let scale = FP16.toFloat(w.loadUnaligned(as: UInt16.self)) * d
+            acc = LaneMath.fusedMultiplyAdd(scale, blockLanes(F.pairs(w), ActivationPairs(a)), acc)
         }
-        out[0] = LaneMath.horizontalSum(acc0) + minSums[2]
-        out[1] = LaneMath.horizontalSum(acc1) + minSums[3]
+        out[0] = LaneMath.horizontalSum(acc)
+    }
+
+    /// vec_dot of one row of an affine format against one token.
+    @inline(__always)
+    static func affine1<F: SIMD128PairedBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ blocks: Int,
+                                                _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        var acc = SIMD8<Float>()
+        var minSums = SIMD4<Float>()   // lane 1
+        forEachBlockAt(row, blockBytes: F.blockBytes, act, blocks) { w, a, d, s in
+            let h = w.loadUnaligned(as: UInt32.self)
+            // d and m converted together.
+            let header = FP16.toFloat4(SIMD4(h & 0xFFFF, h &>> 16, 0, 0))
+            acc = LaneMath.fusedMultiplyAdd(header[0] * d, blockLanes(F.pairs(w), ActivationPairs(a)), acc)
+            minSums = WasmFusedMultiplyAdd.apply(header, s.load(as: Float.self), minSums)   // as MinSums
+        }
+        out[0] = LaneMath.horizontalSum(acc) + minSums[1]
     }
 
     /// vec_dot of a symmetric (Q5_0, Q8_0) or affine (Q4_1, Q5_1) format over a batch, in the
