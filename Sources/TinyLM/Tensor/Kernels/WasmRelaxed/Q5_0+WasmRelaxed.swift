@@ -1,7 +1,8 @@
 // Q5_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, one
-// row per decode pass, two per batch pass. The stored 5-bit q (0…31) is the 0…127 operand; the −16 offset comes from the
-// activations alone, Σ(q − 16)·a = Σ q·a − 16·Σ a per lane, so each block's −16·Σ a lanes are
-// formed once per block of a pass and fed to the dot product as its accumulator.
+// row per decode pass, two per batch pass. The stored 5-bit q (0…31) is the 0…127 operand; the
+// −16 offset comes from the activations alone, Σ(q − 16)·a = Σ q·a − 16·Σ a per lane, so each
+// block's −16·Σ a lanes are formed once per block of a pass and fed to the dot product as its
+// accumulator.
 
 #if TINYLM_RELAXED_SIMD
 #if canImport(TinyLMIntrinsics)
