@@ -1,7 +1,8 @@
-// Q5_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, two
-// rows per pass. The stored 5-bit q (0…31) is the 0…127 operand; the −16 offset comes from the
-// activations alone, Σ(q − 16)·a = Σ q·a − 16·Σ a per lane, so each block's −16·Σ a lanes are
-// formed once for both rows and fed to the dot product as its accumulator.
+// Q5_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, one
+// row per decode pass, two per batch pass. The stored 5-bit q (0…31) is the 0…127 operand; the
+// −16 offset comes from the activations alone, Σ(q − 16)·a = Σ q·a − 16·Σ a per lane, so each
+// block's −16·Σ a lanes are formed once per block of a pass and fed to the dot product as its
+// accumulator.
 
 #if TINYLM_RELAXED_SIMD
 #if canImport(TinyLMIntrinsics)
@@ -35,6 +36,31 @@ extension Q5_0 {
             WasmRelaxedBlock32.forEachBlockScales(rows, rowBytes, blocks, blockBytes: 22, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
+        }
+
+        /// Four rows against one token, one row per pass: the rows are contiguous, so each
+        /// pass continues the stream of weight loads the previous one left off, which the
+        /// hardware prefetcher follows (as Q4_1's and Q8_0's decode).
+        @inline(__always)
+        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
+        }
+
+        /// One row against one token: dot2's steps for its row 0.
+        @inline(__always)
+        static func dot1<M: WasmMultiplyAdd>(_: M.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations,
+                                             _ out: UnsafeMutablePointer<Float>) {
+            var low = SIMD4<Float>(), high = SIMD4<Float>()
+            let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
+            WasmRelaxedBlock32.forEachBlockAt(row, blockBytes: 22, UnsafeRawPointer(act.q8), activationBytes: 32, act.d, act.d, blocks) { w, y, dp, _ in
+                let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
+                let q = quants(w)
+                let scale = WasmHalfTable.convert(table, w) * dp.loadUnaligned(as: Float.self)
+                low = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y0, q.0, offsetLanes(y0))), scale, low)
+                high = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, q.1, offsetLanes(y1))), scale, high)
+            }
+            out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high))
         }
 
         /// Per block: row 0's q for values 0…15 and 16…31, row 1's; the header d₀, 0, d₁, 0.
