@@ -14,10 +14,6 @@ import TinyLMIntrinsics
 
 extension Q2_K {
     enum WasmRelaxed: WasmRelaxedKQuantKernels {
-        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
-        }
-
         static func hasFourRowKernel(_ order: SummationOrder) -> Bool { true }
 
         @inline(__always)

@@ -7,7 +7,7 @@ import TinyLMIntrinsics
 #endif
 
 extension Q4_1 {
-    enum WasmRelaxed: WasmRelaxedBlock32Format {
+    enum WasmRelaxed: WasmRelaxedOneRowFormat {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
             WasmRelaxedBlock32.multiply(Self.self, job, rows: rows, chunk: chunk) { Q4_1.SIMD128.multiply(job, rows: $0) }
         }
@@ -38,16 +38,6 @@ extension Q4_1 {
             }
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0)) + minSums[0]
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1)) + minSums[1]
-        }
-
-        /// Four rows against one token, one row per pass: the rows are contiguous, so each
-        /// pass continues the stream of weight loads the previous one left off, which the
-        /// hardware prefetcher follows. With two rows per pass the second row's stream started
-        /// cold every pass (perf: the kernel's hottest instructions followed its first loads).
-        @inline(__always)
-        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
         }
 
         /// One row against one token: dot2's steps for its row 0.

@@ -19,10 +19,6 @@ extension Q4_K {
         static var minsInLanes: Bool { true }
         typealias Shared = WasmRelaxedScaleMin
 
-        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
-        }
-
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
             Shared.vecDot(Self.self, row, blocks, act)
         }

@@ -10,7 +10,7 @@ import TinyLMIntrinsics
 #endif
 
 extension Q5_0 {
-    enum WasmRelaxed: WasmRelaxedBlock32Format {
+    enum WasmRelaxed: WasmRelaxedOneRowFormat {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
             WasmRelaxedBlock32.multiply(Self.self, job, rows: rows, chunk: chunk) { Q5_0.SIMD128.multiply(job, rows: $0) }
         }
@@ -36,15 +36,6 @@ extension Q5_0 {
             WasmRelaxedBlock32.forEachBlockScales(rows, rowBytes, blocks, blockBytes: 22, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
-        }
-
-        /// Four rows against one token, one row per pass: the rows are contiguous, so each
-        /// pass continues the stream of weight loads the previous one left off, which the
-        /// hardware prefetcher follows (as Q4_1's and Q8_0's decode).
-        @inline(__always)
-        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
         }
 
         /// One row against one token: dot2's steps for its row 0.

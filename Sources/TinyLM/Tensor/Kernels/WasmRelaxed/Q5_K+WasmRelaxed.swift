@@ -13,10 +13,6 @@ extension Q5_K {
         static var blockBytes: Int { Q5_K.blockBytes }
         static var minsInLanes: Bool { false }
 
-        static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
-            WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
-        }
-
         static func vecDot(_ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations) -> Float {
             WasmRelaxedScaleMin.vecDot(Self.self, row, blocks, act)
         }

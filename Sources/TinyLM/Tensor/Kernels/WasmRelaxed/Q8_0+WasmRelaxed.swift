@@ -8,7 +8,7 @@ import TinyLMIntrinsics
 #endif
 
 extension Q8_0 {
-    enum WasmRelaxed: WasmRelaxedBlock32Format {
+    enum WasmRelaxed: WasmRelaxedOneRowFormat {
         static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
             WasmRelaxedBlock32.multiply(Self.self, job, rows: rows, chunk: chunk) { Q8_0.SIMD128.multiply(job, rows: $0) }
         }
@@ -34,16 +34,6 @@ extension Q8_0 {
             WasmRelaxedBlock32.forEachBlockScales(rows, rowBytes, blocks, blockBytes: 34, block)
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low0, highHalf: high0))
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
-        }
-
-        /// Four rows against one token, one row per pass: the rows are contiguous, so each
-        /// pass continues the stream of weight loads the previous one left off, which the
-        /// hardware prefetcher follows (with four rows per pass, three of the four streams
-        /// started cold every pass and the kernel waited on them).
-        @inline(__always)
-        static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-            for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
         }
 
         /// One row against one token, with the activations' split read from memory (L1); the

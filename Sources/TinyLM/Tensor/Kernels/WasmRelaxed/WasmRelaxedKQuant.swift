@@ -22,6 +22,13 @@ protocol WasmRelaxedKQuantKernels {
     static func fallback(_ job: KernelJob, rows: Range<Int>)
 }
 
+extension WasmRelaxedKQuantKernels {
+    /// The kernel table's entry point.
+    static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {
+        WasmRelaxedKQuant.multiply(Self.self, job, rows: rows)
+    }
+}
+
 enum WasmRelaxedKQuant {
     static func multiply<F: WasmRelaxedKQuantKernels>(_: F.Type, _ job: KernelJob, rows: Range<Int>) {
         WasmHalfTable.prepare()  // (made at startup: one load and branch)

@@ -83,6 +83,25 @@ extension WasmRelaxedBlock32Format {
     }
 }
 
+/// A 32-value format whose decode runs one row per pass (Q4_1, Q5_0, Q8_0): a matrix's rows
+/// are contiguous, so each pass continues the stream of weight loads the previous one left
+/// off, which the hardware prefetcher follows; with two or four rows per pass every row but
+/// the first started a cold stream each pass (perf: the kernels' hottest instructions
+/// followed those rows' first loads; wasm has no prefetch instruction).
+protocol WasmRelaxedOneRowFormat: WasmRelaxedBlock32Format {
+    /// One row against one token: the steps of dot2's row 0.
+    static func dot1<M: WasmMultiplyAdd>(_: M.Type, _ row: UnsafeRawPointer, _ blocks: Int, _ act: Q8Activations,
+                                         _ out: UnsafeMutablePointer<Float>)
+}
+
+extension WasmRelaxedOneRowFormat {
+    @inline(__always)
+    static func dot4<M: WasmMultiplyAdd>(_: M.Type, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        for row in 0..<4 { dot1(M.self, rows + row &* rowBytes, blocks, act, out + row) }
+    }
+}
+
 /// Two rows unpacked for a batch: per block, eight byte vectors (the format says which) and
 /// the block's converted f16 header(s), one SIMD4 per block.
 struct WasmUnpackedPair {
