@@ -136,20 +136,25 @@ def test_tabs_take_turns(server, browser):
     needs_shared_workers(browser)
     load_in_tabs(browser, handles, {'sharedEngine': True})
     # Tab A queues three answers at once, then tab B one: B's runs second, not fourth.
+    # A's first answer runs until B's request is in the engine's queue (B's status answer,
+    # sent after it on the same port, says so), then A stops it: no race with its length.
     in_tab(browser, handles[0], """
-        window.order = [];
+        window.stopA1 = new AbortController();
         window.firstStarted = new Promise((started) => {
           for (let i = 1; i <= 3; i++) {
-            window.lm.generate(args[0], { ...args[1], maxTokens: 12, onToken: i === 1 ? started : undefined })
+            window.lm.generate(args[0], { ...args[1], maxTokens: i === 1 ? 2000 : 12, signal: i === 1 ? window.stopA1.signal : undefined, onToken: i === 1 ? started : undefined })
+              .catch((error) => { if (error.name !== 'AbortError') throw error; })
               .then(() => { localStorage.setItem(`done-A${i}`, String(performance.timeOrigin + performance.now())); });
           }
         });
         await window.firstStarted;
     """, PROMPT, GREEDY)
     in_tab(browser, handles[1], """
-        await window.lm.generate(args[0], { ...args[1], maxTokens: 12 });
-        localStorage.setItem('done-B1', String(performance.timeOrigin + performance.now()));
+        window.lm.generate(args[0], { ...args[1], maxTokens: 12 })
+          .then(() => { localStorage.setItem('done-B1', String(performance.timeOrigin + performance.now())); });
+        await window.lm.status();
     """, PROMPT, GREEDY)
+    in_tab(browser, handles[0], 'window.stopA1.abort();')
     browser.wait_for("localStorage.getItem('done-A3')", timeout=120)
     done = browser.run("""
         return Object.fromEntries(['A1', 'A2', 'A3', 'B1'].map((name) => [name, Number(localStorage.getItem(`done-${name}`))]));
