@@ -105,7 +105,7 @@ def test_abort_and_closing_a_tab_stop_only_that_tab(server, browser):
     in_tab(browser, handles[0], """
         window.tokensA = 0;
         window.stopA = new AbortController();
-        window.lm.generate(args[0], { ...args[1], maxTokens: 400, signal: window.stopA.signal, onToken: () => { window.tokensA++; } })
+        window.lm.generate(args[0], { ...args[1], maxTokens: 2000, signal: window.stopA.signal, onToken: () => { window.tokensA++; } })
           .then(() => { window.endA = 'finished'; }, (error) => { window.endA = error.name; });
     """, PROMPT, GREEDY)
     browser.wait_for('window.tokensA > 2')
