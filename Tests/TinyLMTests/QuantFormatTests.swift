@@ -448,6 +448,32 @@ enum KernelFixtures {
         expectRound4(SIMD4(65504, 65520, 65519.99, 65536))
         expectRound4(SIMD4(.infinity, -.infinity, .nan, -0.0))
         expectRound4(SIMD4(0x1p-14, Float(0x1p-14).nextDown, 0x1p-25, 0x1.8p-25))
+        // Eight-lane f32 → f16 (the KV cache's row write) equals the scalar conversion, NaNs
+        // and their signs included: random bit patterns, every f16 value with its neighbours and
+        // the midpoint to the next, and the edges of each range.
+        func expectFromFloat8(_ values: SIMD8<Float>) {
+            let h = FP16.fromFloat8(values)
+            for lane in 0..<8 {
+                #expect(h[lane] == FP16.fromFloat(values[lane]), "fromFloat8 \(values[lane].bitPattern)")
+            }
+        }
+        for _ in 0..<100_000 {
+            expectFromFloat8(SIMD8((0..<8).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }))
+        }
+        for bits in 0...Int(UInt16.max) {
+            let f = FP16.toFloat(UInt16(bits)), next = FP16.toFloat(UInt16((bits + 1) & 0xFFFF))
+            expectFromFloat8(SIMD8(f, f.nextUp, f.nextDown, (f + next) / 2, ((f + next) / 2).nextUp, ((f + next) / 2).nextDown, -f, f * 0x1p-13))
+        }
+        expectFromFloat8(SIMD8(65504, 65520, 65519.99, 65536, .infinity, -.infinity, .greatestFiniteMagnitude, -0x1p115))
+        expectFromFloat8(SIMD8(.nan, -.nan, Float(bitPattern: 0x7F80_0001), Float(bitPattern: 0xFFFF_FFFF),
+                               Float(bitPattern: 0x7FBF_FFFF), .signalingNaN, 0x1.fffffep115, 0x1p116))
+        expectFromFloat8(SIMD8(0, -0.0, 0x1p-14, Float(0x1p-14).nextDown, 0x1p-25, 0x1.8p-25, Float(0x1p-25).nextUp, .leastNonzeroMagnitude))
+        expectFromFloat8(SIMD8(0x1p-24, 0x1.8p-24, 0x1.4p-24, 0x1p-149, -0x1p-126, 0x1.ffcp-15, 0x1.ffep-15, -0x1.ffdp-15))
+        // A row of any length: whole eights and the scalar tail.
+        let row: [Float] = (0..<29).map { Float($0) * 1.37 - 17 }
+        var halves = [UInt16](repeating: 0, count: 29)
+        row.withUnsafeBufferPointer { FP16.fromFloatRow($0.baseAddress!, count: 29, into: &halves) }
+        #expect(halves == row.map { FP16.fromFloat($0) })
         // Eight-lane f16 → f32 equals the scalar conversion.
         for start in stride(from: 0, to: 65536, by: 8) {
             let h = SIMD8<UInt16>((0..<8).map { UInt16(start + $0) })

@@ -36,9 +36,7 @@ final class KVCache {
 
     /// Stores one position's keys and values (rounded to f16).
     func store(layer: Int, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
-        let kRow = key(layer: layer, position: position)
-        for i in 0..<keyWidth { kRow[i] = FP16.fromFloat(k[i]) }
-        let vRow = value(layer: layer, position: position)
-        for i in 0..<valueWidth { vRow[i] = FP16.fromFloat(v[i]) }
+        FP16.fromFloatRow(k, count: keyWidth, into: key(layer: layer, position: position))
+        FP16.fromFloatRow(v, count: valueWidth, into: value(layer: layer, position: position))
     }
 }

@@ -24,6 +24,9 @@ public final class MatmulScratch {
     /// Q8_0 activations' positive and negative parts, two bytes per element: the relaxed Q8_0
     /// decode kernel's dot operands (Kernels/WasmRelaxed/Q8SignSplit.swift).
     let q8Split: UnsafeMutablePointer<Int8>
+    /// Q8_0 activations' −16·Σ of each four, as Int32 lanes (one byte per element): the
+    /// relaxed Q5_0 kernels' dot accumulators (Kernels/WasmRelaxed/Q5_0+WasmRelaxed.swift).
+    let q5Offsets: UnsafeMutablePointer<Int32>
     #endif
     /// One slot per concurrent chunk (`ComputeExecutor.parallelChunks`) for kernels that
     /// unpack weights once per batch: threads must not allocate (wasm helper threads may not
@@ -52,6 +55,8 @@ public final class MatmulScratch {
         #if TINYLM_RELAXED_SIMD
         q8Split = .allocate(capacity: 2 * batch * columns)
         q8Split.initialize(repeating: 0, count: 2 * batch * columns)
+        q5Offsets = .allocate(capacity: batch * columns / 4)
+        q5Offsets.initialize(repeating: 0, count: batch * columns / 4)
         #endif
         unpackSlots = Swift.max(workers, 1)
         unpackSlotBytes = 160 * (columns / 32)   // 32-value blocks × (eight 16-byte vectors + a header vector)
@@ -75,6 +80,7 @@ public final class MatmulScratch {
         #endif
         #if TINYLM_RELAXED_SIMD
         q8Split.deallocate()
+        q5Offsets.deallocate()
         #endif
         unpacked.deallocate()
     }
@@ -92,6 +98,7 @@ public final class MatmulScratch {
                                         s: s + token * blockStride, bsums: bsums + token * blockStride)
         #if TINYLM_RELAXED_SIMD
         activations.split = UnsafePointer(q8Split + 2 * token * columnStride)
+        activations.q5Offsets = UnsafeRawPointer(q5Offsets + token * columnStride / 4)
         #endif
         return activations
     }
@@ -113,6 +120,9 @@ struct Q8Activations {
     #if TINYLM_RELAXED_SIMD
     /// Q8_0 only: per block of 32, y⁺ and y⁻ of elements 0…15, then of 16…31 (Q8SignSplit).
     var split: UnsafePointer<Int8>
+    /// Q8_0 only: per block of 32, −16·Σ of each four elements as Int32, elements 0…15 then
+    /// 16…31 (Q5_0.WasmRelaxed.writeOffsetLanes).
+    var q5Offsets: UnsafeRawPointer
     #endif
 
     @inline(__always)
@@ -124,7 +134,8 @@ struct Q8Activations {
         self.s = s
         self.bsums = bsums
         #if TINYLM_RELAXED_SIMD
-        self.split = q8   // MatmulScratch.activations sets the real one
+        self.split = q8   // MatmulScratch.activations sets the real ones
+        self.q5Offsets = UnsafeRawPointer(q8)
         #endif
     }
 }

@@ -124,7 +124,10 @@ public enum MatrixMultiply {
                                                  bsums: scratch.bsums + t * scratch.blockStride)
             }
             #if TINYLM_RELAXED_SIMD
-            if format == .q8_0 { Q8SignSplit.write(q8, count: columns, into: scratch.q8Split + 2 * t * scratch.columnStride) }
+            if format == .q8_0 {
+                Q8SignSplit.write(q8, count: columns, into: scratch.q8Split + 2 * t * scratch.columnStride)
+                Q5_0.WasmRelaxed.writeOffsetLanes(q8, count: columns, into: scratch.q5Offsets + t * scratch.columnStride / 4)
+            }
             #endif
             #if TINYLM_X86_AVX2
             if format != .q8_K {

@@ -18,6 +18,8 @@ TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_low32(tinylm_u16x8 a, tinylm_u16x8
 TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_high32(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 4, 5, 12, 13, 6, 7, 14, 15); }
 TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_low64(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11); }
 TINYLM_SHUFFLE tinylm_u16x8 tinylm_interleave_high64(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15); }
+/// The odd 16-bit elements of a, then of b (the high halves of 32-bit lanes).
+TINYLM_SHUFFLE tinylm_u16x8 tinylm_odd16(tinylm_u16x8 a, tinylm_u16x8 b) { return __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15); }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -253,6 +255,16 @@ static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_less_u32(tinylm
 /// i32x4.max_u then i32x4.min_u: a limited to low … high per lane.
 static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_clamp_u32(tinylm_u32x4 a, tinylm_u32x4 low, tinylm_u32x4 high) {
     return (tinylm_u32x4)wasm_u32x4_min(wasm_u32x4_max((v128_t)a, (v128_t)low), (v128_t)high);
+}
+
+/// i32x4.max_u.
+static inline __attribute__((always_inline)) tinylm_u32x4 tinylm_max_u32(tinylm_u32x4 a, tinylm_u32x4 b) {
+    return (tinylm_u32x4)wasm_u32x4_max((v128_t)a, (v128_t)b);
+}
+
+/// f32x4.pmin: b < a ? b : a per lane (a where either is NaN).
+static inline __attribute__((always_inline)) tinylm_f32x4 tinylm_pmin_f32(tinylm_f32x4 a, tinylm_f32x4 b) {
+    return (tinylm_f32x4)wasm_f32x4_pmin((v128_t)a, (v128_t)b);
 }
 
 /// v128.bitselect: bits of a where mask is 1, of b where it is 0.

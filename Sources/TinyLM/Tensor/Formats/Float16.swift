@@ -75,6 +75,47 @@ public enum FP16 {
         return UInt16(truncatingIfNeeded: o | (sign >> 16))
     }
 
+    /// `fromFloat` of four values, without branches (a dozen v128 instructions in wasm, where
+    /// the compiler turns fromFloat's branches into three selects): the f16 bits in each
+    /// lane's high 16 bits, the low 16 zero. |x| is limited to 65536 (f16's inf once scaled;
+    /// a pseudo-minimum keeps NaN), then rounded to f16's precision by adding and subtracting
+    /// 2^(e+13), e its exponent but at least −14 (the ulp of 2^−1 is the subnormal step
+    /// 2^−24); a NaN then becomes 98304 (0x7E00 once scaled). Scaling by 2^−112 is exact and
+    /// puts the f16 exponent and mantissa 13 bits up in the f32 bits, subnormals included
+    /// (as f32 subnormals); three more bits up, x's sign joins them.
+    @inline(__always)
+    public static func fromFloat4(_ x: SIMD4<Float>) -> SIMD4<UInt32> {
+        let bits = unsafeBitCast(x, to: SIMD4<UInt32>.self)
+        let limited = pseudoMin(unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD4<Float>.self), SIMD4(repeating: 65536))
+        let power = (atLeast(unsafeBitCast(limited, to: SIMD4<UInt32>.self), 0x3880_0000) & 0x7F80_0000) &+ (13 << 23)
+        let shift = unsafeBitCast(power, to: SIMD4<Float>.self)
+        let rounded = pseudoMin(SIMD4(repeating: 98304), (limited + shift) - shift)
+        let scaled = unsafeBitCast(rounded * 0x1p-112, to: SIMD4<UInt32>.self) &<< 3
+        return select(scaled, bits, where: SIMD4(repeating: 0x7FFF_FFFF))
+    }
+
+    /// `fromFloat` of eight values (fromFloat4 twice, the high halves gathered by one shuffle).
+    @inline(__always)
+    public static func fromFloat8(_ x: SIMD8<Float>) -> SIMD8<UInt16> {
+        tinylm_odd16(unsafeBitCast(fromFloat4(x.lowHalf), to: SIMD8<UInt16>.self),
+                     unsafeBitCast(fromFloat4(x.highHalf), to: SIMD8<UInt16>.self))
+    }
+
+    /// `count` values from `source` to f16 bits at `target` (a KV cache row), eight at a time.
+    @inline(__always)
+    public static func fromFloatRow(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<UInt16>) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+        var i = 0
+        while i &+ 8 <= count {
+            to.storeBytes(of: fromFloat8(from.loadUnaligned(fromByteOffset: 4 &* i, as: SIMD8<Float>.self)), toByteOffset: 2 &* i, as: SIMD8<UInt16>.self)
+            i &+= 8
+        }
+        while i < count {
+            target[i] = fromFloat(source[i])
+            i += 1
+        }
+    }
+
     /// The value `value` becomes after a round trip through f16.
     @inline(__always)
     public static func round(_ value: Float) -> Float {
@@ -150,6 +191,26 @@ public enum FP16 {
         return tinylm_less_u32(a, SIMD4(repeating: limit))
         #else
         return unsafeBitCast(unsafeBitCast(a &- limit, to: SIMD4<Int32>.self) &>> 31, to: SIMD4<UInt32>.self)
+        #endif
+    }
+
+    /// max(a, low) per lane (unsigned).
+    @inline(__always)
+    static func atLeast(_ a: SIMD4<UInt32>, _ low: UInt32) -> SIMD4<UInt32> {
+        #if arch(wasm32)
+        return tinylm_max_u32(a, SIMD4(repeating: low))
+        #else
+        return pointwiseMax(a, SIMD4(repeating: low))
+        #endif
+    }
+
+    /// b < a ? b : a per lane (wasm's f32x4.pmin): a where either is NaN.
+    @inline(__always)
+    static func pseudoMin(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+        #if arch(wasm32)
+        return tinylm_pmin_f32(a, b)
+        #else
+        return a.replacing(with: b, where: b .< a)
         #endif
     }
 

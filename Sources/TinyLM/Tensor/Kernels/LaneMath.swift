@@ -61,21 +61,23 @@ enum LaneMath {
     /// fma without an FMA instruction: a·b is exact in Double (two 24-bit significands); the sum
     /// is rounded to odd in Double (round to nearest, then, if that was inexact and the last bit
     /// is 0, one ulp towards the exact value), which makes the final rounding to Float correct —
-    /// plain Double rounding twice could land on a Float tie the exact sum is not on.
+    /// plain Double rounding twice could land on a Float tie the exact sum is not on. The step
+    /// is chosen with sign-bit arithmetic rather than masks: `replace(with:where:)` goes lane
+    /// by lane through the stack in wasm.
     @inline(__always)
     static func fusedInDouble(_ a: SIMD2<Float>, _ b: SIMD2<Float>, _ c: SIMD2<Float>) -> SIMD2<Float> {
         let p = widen(a) * widen(b), z = widen(c)
         let s = p + z
         let t = s - z
         let error = (p - t) + (z - (s - t))  // s + error == p + z exactly
-        let bits = unsafeBitCast(s, to: SIMD2<UInt64>.self)
-        let errorBits = unsafeBitCast(error, to: SIMD2<UInt64>.self)
-        let towardsLarger = ((bits ^ errorBits) &>> 63) .== 0   // error has s's sign: away from 0
-        var step = SIMD2<UInt64>(repeating: 0)
-        step.replace(with: 1, where: towardsLarger)
-        step.replace(with: ~0, where: .!towardsLarger)        // −1
-        step.replace(with: 0, where: (error .== 0) .| ((bits & 1) .!= 0))
-        return narrow(unsafeBitCast(bits &+ step, to: SIMD2<Double>.self))
+        let bits = unsafeBitCast(s, to: SIMD2<Int64>.self)
+        let errorBits = unsafeBitCast(error, to: SIMD2<Int64>.self)
+        // +1 (away from 0) where error has s's sign, else −1; arithmetic shifts spread sign bits.
+        let direction = (((bits ^ errorBits) &>> 63) &<< 1) | 1
+        // All ones where error ≠ ±0 (its magnitude negated is negative) and s's last bit is 0.
+        let inexact = 0 &- (errorBits & Int64.max)
+        let applies = (inexact & ~(bits &<< 63)) &>> 63
+        return narrow(unsafeBitCast(bits &+ (direction & applies), to: SIMD2<Double>.self))
     }
 
     // Lane-wise conversions written out, so they lower to the two-lane convert instructions

@@ -13,15 +13,7 @@ import TinyLMIntrinsics
 #endif
 
 extension Q3_K {
-    enum WasmRelaxed: WasmRelaxedKQuantKernels {
-        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { order == .tiled }
-
-        @inline(__always)
-        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
-            tiled4(rows, rowBytes, blocks, act, out)
-        }
-
+    enum WasmRelaxed: WasmRelaxedTiledOnlyKernels {
         static func fallback(_ job: KernelJob, rows: Range<Int>) { Q3_K.SIMD128.multiply(job, rows: rows) }
 
         /// One row in the vec_dot order: eight lanes, acc[l] = fma(d_a·d_w, lane l, acc[l]).

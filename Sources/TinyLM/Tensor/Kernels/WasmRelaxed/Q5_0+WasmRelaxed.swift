@@ -1,8 +1,8 @@
 // Q5_0's relaxed-SIMD kernels (wasm): vec_dot's lanes with i32x4.relaxed_dot_i8x16_i7x16, one
 // row per decode pass, two per batch pass. The stored 5-bit q (0…31) is the 0…127 operand; the
 // −16 offset comes from the activations alone, Σ(q − 16)·a = Σ q·a − 16·Σ a per lane, so each
-// block's −16·Σ a lanes are formed once per block of a pass and fed to the dot product as its
-// accumulator.
+// block's −16·Σ a lanes are formed once per token, as the activations are quantized
+// (writeOffsetLanes), and fed to the dot product as its accumulator.
 
 #if TINYLM_RELAXED_SIMD
 #if canImport(TinyLMIntrinsics)
@@ -23,7 +23,8 @@ extension Q5_0 {
             @inline(__always) func block(_ b: Int, _ d0: Float, _ d1: Float) {
                 let y = UnsafeRawPointer(act.q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-                let offset0 = offsetLanes(y0), offset1 = offsetLanes(y1)
+                let o = act.q5Offsets + b * 32
+                let offset0 = o.loadUnaligned(as: SIMD4<Int32>.self), offset1 = o.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
                 let w = rows + b * 22
                 var q = quants(w)
                 let scale0 = d0 * act.d[b], scale1 = d1 * act.d[b]
@@ -44,12 +45,13 @@ extension Q5_0 {
                                              _ out: UnsafeMutablePointer<Float>) {
             var low = SIMD4<Float>(), high = SIMD4<Float>()
             let table = UnsafePointer(WasmHalfTable.values.unsafelyUnwrapped)
-            WasmRelaxedBlock32.forEachBlockAt(row, blockBytes: 22, UnsafeRawPointer(act.q8), activationBytes: 32, act.d, act.d, blocks) { w, y, dp, _ in
+            WasmRelaxedBlock32.forEachBlockAt(row, blockBytes: 22, UnsafeRawPointer(act.q8), activationBytes: 32, act.d,
+                                              act.q5Offsets, sBytes: 32, blocks) { w, y, dp, o in
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
                 let q = quants(w)
                 let scale = WasmHalfTable.convert(table, w) * dp.loadUnaligned(as: Float.self)
-                low = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y0, q.0, offsetLanes(y0))), scale, low)
-                high = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, q.1, offsetLanes(y1))), scale, high)
+                low = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y0, q.0, o.loadUnaligned(as: SIMD4<Int32>.self))), scale, low)
+                high = M.apply(tinylm_float_i32x4(tinylm_relaxed_dot4_i8_i7(y1, q.1, o.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self))), scale, high)
             }
             out[0] = LaneMath.horizontalSum(SIMD8(lowHalf: low, highHalf: high))
         }
@@ -76,7 +78,8 @@ extension Q5_0 {
             @inline(__always) func block(_ b: Int) {
                 let y = UnsafeRawPointer(act.q8 + b * 32)
                 let y0 = y.loadUnaligned(as: SIMD16<Int8>.self), y1 = y.loadUnaligned(fromByteOffset: 16, as: SIMD16<Int8>.self)
-                let offset0 = offsetLanes(y0), offset1 = offsetLanes(y1)
+                let o = act.q5Offsets + b * 32
+                let offset0 = o.loadUnaligned(as: SIMD4<Int32>.self), offset1 = o.loadUnaligned(fromByteOffset: 16, as: SIMD4<Int32>.self)
                 let scales = headers[b] * act.d[b]
                 let scale0 = tinylm_splat_lane0(scales), scale1 = tinylm_splat_lane2(scales)
                 let x = bytes + 8 * b
@@ -90,11 +93,18 @@ extension Q5_0 {
             out[1] = LaneMath.horizontalSum(SIMD8(lowHalf: low1, highHalf: high1))
         }
 
-        /// −16 · the sum of each four activations (lane i: values 4i…4i+3); |a| ≤ 127, so −a
-        /// is a byte too.
-        @inline(__always)
-        static func offsetLanes(_ y: SIMD16<Int8>) -> SIMD4<Int32> {
-            tinylm_relaxed_dot4_i8_i7(SIMD16<Int8>() &- y, SIMD16(repeating: 16), SIMD4())
+        /// Writes −16 · the sum of each four of `count` Q8_0 activations as Int32 (lane i of
+        /// each 16: values 4i…4i+3), once per token. |a| ≤ 127, so −a is a byte too. `count`
+        /// is a multiple of 32.
+        static func writeOffsetLanes(_ q8: UnsafePointer<Int8>, count: Int, into offsets: UnsafeMutablePointer<Int32>) {
+            let source = UnsafeRawPointer(q8), target = UnsafeMutableRawPointer(offsets)
+            var offset = 0
+            while offset + 16 <= count {
+                let y = source.loadUnaligned(fromByteOffset: offset, as: SIMD16<Int8>.self)
+                target.storeBytes(of: tinylm_relaxed_dot4_i8_i7(SIMD16<Int8>() &- y, SIMD16(repeating: 16), SIMD4()),
+                                  toByteOffset: offset, as: SIMD4<Int32>.self)
+                offset += 16
+            }
         }
 
         /// A block's stored q = nibble | high bit << 4 (0…31), values 0…15 and 16…31. The high

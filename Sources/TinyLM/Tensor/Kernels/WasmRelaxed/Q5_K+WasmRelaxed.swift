@@ -9,7 +9,7 @@ import TinyLMIntrinsics
 #endif
 
 extension Q5_K {
-    enum WasmRelaxed: WasmRelaxedScaleMinFormat, WasmRelaxedKQuantKernels {
+    enum WasmRelaxed: WasmRelaxedScaleMinFormat, WasmRelaxedTiledOnlyKernels {
         static var blockBytes: Int { Q5_K.blockBytes }
         static var minsInLanes: Bool { false }
 
@@ -17,11 +17,9 @@ extension Q5_K {
             WasmRelaxedScaleMin.vecDot(Self.self, row, blocks, act)
         }
 
-        static func hasFourRowKernel(_ order: SummationOrder) -> Bool { order == .tiled }
-
         @inline(__always)
-        static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
-                             _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        static func tiled4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                           _ out: UnsafeMutablePointer<Float>) {
             WasmRelaxedScaleMin.tiled4(Self.self, rows, rowBytes, blocks, act, out)
         }
 

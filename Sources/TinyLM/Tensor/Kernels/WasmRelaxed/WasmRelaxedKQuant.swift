@@ -22,6 +22,24 @@ protocol WasmRelaxedKQuantKernels {
     static func fallback(_ job: KernelJob, rows: Range<Int>)
 }
 
+/// A K-quant whose only four-row relaxed kernel is the tiled order (Q3_K, Q5_K, Q6_K): the
+/// other orders take the SIMD128 kernel.
+protocol WasmRelaxedTiledOnlyKernels: WasmRelaxedKQuantKernels {
+    /// Four rows (`rowBytes` apart) against one token in the tiled order.
+    static func tiled4(_ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int, _ act: Q8Activations,
+                       _ out: UnsafeMutablePointer<Float>)
+}
+
+extension WasmRelaxedTiledOnlyKernels {
+    static func hasFourRowKernel(_ order: SummationOrder) -> Bool { order == .tiled }
+
+    @inline(__always)
+    static func fourRows(_ order: SummationOrder, _ rows: UnsafeRawPointer, _ rowBytes: Int, _ blocks: Int,
+                         _ act: Q8Activations, _ out: UnsafeMutablePointer<Float>) {
+        tiled4(rows, rowBytes, blocks, act, out)
+    }
+}
+
 extension WasmRelaxedKQuantKernels {
     /// The kernel table's entry point.
     static func multiply(_ job: KernelJob, rows: Range<Int>, chunk: Int) {

@@ -169,24 +169,24 @@ enum WasmRelaxedBlock32 {
     }
 
     /// body(w, y, d, s) for blocks 0, 1, … blocks − 1, two per loop iteration: block b's
-    /// weights at rows + b·blockBytes, its activations at y + b·activationBytes, its entries of
-    /// two Float arrays at d + b and s + b. The four pointers are hidden from LLVM's loop
-    /// optimizations once per iteration (tinylm_hide_address), so both blocks' fields are
-    /// constant offsets inside their loads. Loop strength reduction otherwise adds them to its
+    /// weights at rows + b·blockBytes, its activations at y + b·activationBytes, its entry of
+    /// a Float array at d + b and of a second array at s + b·sBytes (Floats by default). The
+    /// four pointers are hidden from LLVM's loop optimizations once per iteration
+    /// (tinylm_hide_address), so both blocks' fields are constant offsets inside their loads. Loop strength reduction otherwise adds them to its
     /// induction variables without the no-wrap flag that lets LLVM move them into the loads'
     /// offset field, and V8 spends a `lea` on each (Q4_1's decode: 24 of 128 instructions per
     /// two blocks of two rows; Q8_0's: 39 of 236 per two blocks of four).
     @inline(__always)
     static func forEachBlockAt(_ rows: UnsafeRawPointer, blockBytes: Int, _ y: UnsafeRawPointer, activationBytes: Int,
-                               _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ blocks: Int,
+                               _ d: UnsafePointer<Float>, _ s: UnsafeRawPointer, sBytes: Int = 4, _ blocks: Int,
                                _ body: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer) -> Void) {
-        var w = rows, y = y, d = UnsafeRawPointer(d), s = UnsafeRawPointer(s)
+        var w = rows, y = y, d = UnsafeRawPointer(d), s = s
         var b = 0
         while b &+ 2 <= blocks {
             let hw = tinylm_hide_address(w), hy = tinylm_hide_address(y), hd = tinylm_hide_address(d), hs = tinylm_hide_address(s)
             body(hw, hy, hd, hs)
-            body(hw + blockBytes, hy + activationBytes, hd + 4, hs + 4)
-            w += 2 &* blockBytes; y += 2 &* activationBytes; d += 8; s += 8
+            body(hw + blockBytes, hy + activationBytes, hd + 4, hs + sBytes)
+            w += 2 &* blockBytes; y += 2 &* activationBytes; d += 8; s += 2 &* sBytes
             b &+= 2
         }
         if b < blocks { body(w, y, d, s) }
