@@ -23,10 +23,10 @@ extension Attention {
     static let decodeBlock = 32
 
     /// Floats of an attention slot (InferenceState.attentionSlot) for this path: per head its
-    /// maximum, sum and block of scores; one key row; the block's value rows; a block's rescale
-    /// factors and weights.
+    /// maximum, sum, block of scores and a block's rescale factors and weights; one key row;
+    /// the block's value rows.
     static func decodeSlotFloats(keyLength: Int, valueLength: Int, heads: Int) -> Int {
-        heads * (2 + decodeBlock) + keyLength + decodeBlock * (valueLength + 2)
+        heads * (2 + 3 * decodeBlock) + keyLength + decodeBlock * valueLength
     }
 
     /// `heads` query heads that share key/value head `kvHead` over the cached positions
@@ -37,7 +37,7 @@ extension Attention {
         let block = Self.decodeBlock
         let maxima = scratch, sums = maxima + heads, scores = sums + heads
         let keyRow = scores + heads * block, valueBlock = keyRow + keyLength
-        let rescales = valueBlock + block * valueLength, weights = rescales + block
+        let rescales = valueBlock + block * valueLength, weights = rescales + heads * block
         let scoreScale: Float = scalesQueries ? 1 : scale
         for h in 0..<heads {
             Self.roundToHalf(query + h * keyLength, count: keyLength, scaledBy: scalesQueries ? scale : 1)
@@ -48,6 +48,20 @@ extension Attention {
         var first = positions.lowerBound
         while first <= positions.upperBound {
             let count = Swift.min(block, positions.upperBound + 1 - first)
+            #if TINYLM_X86_AVX2
+            // The cache of a long context streams from memory (the weights push it out of the
+            // last-level cache every token), and a row's keys and values for one key/value head
+            // are a small piece of a strided walk: ask for the next block's pieces ahead.
+            let ahead = Swift.min(block, positions.upperBound + 1 - first - count)
+            for j in 0..<ahead {
+                let k = UnsafeRawPointer(cache.key(layer: layer, position: first + count + j) + kvHead * keyLength)
+                let v = UnsafeRawPointer(cache.value(layer: layer, position: first + count + j) + kvHead * valueLength)
+                var offset = 0
+                while offset < keyLength * 2 { tinylm_prefetch(k + offset); offset += 64 }
+                offset = 0
+                while offset < valueLength * 2 { tinylm_prefetch(v + offset); offset += 64 }
+            }
+            #endif
             for j in 0..<count {
                 Self.convertRow(cache.key(layer: layer, position: first + j) + kvHead * keyLength, count: keyLength, into: keyRow)
                 Self.convertRow(cache.value(layer: layer, position: first + j) + kvHead * valueLength, count: valueLength,
@@ -57,20 +71,21 @@ extension Attention {
                 }
             }
             for h in 0..<heads {
-                Self.softmaxFactors(scores + h * block, count: count, maximum: &maxima[h], rescales: rescales, weights: weights)
+                let r = rescales + h * block, w = weights + h * block
+                Self.softmaxFactors(scores + h * block, count: count, maximum: &maxima[h], rescales: r, weights: w)
                 var sum = sums[h]
                 #if TINYLM_HARDWARE_FMA
-                for j in 0..<count { sum = LaneMath.fusedMultiplyAdd(sum, rescales[j], weights[j]) }
+                for j in 0..<count { sum = LaneMath.fusedMultiplyAdd(sum, r[j], w[j]) }
                 #else
                 // fma(S, 1, w) is S + w rounded once, which a plain addition is: only the rare
                 // rescale needs the fused step (a software routine without an FMA instruction).
                 for j in 0..<count {
-                    sum = rescales[j] == 1 ? sum + weights[j] : LaneMath.fusedMultiplyAdd(sum, rescales[j], weights[j])
+                    sum = r[j] == 1 ? sum + w[j] : LaneMath.fusedMultiplyAdd(sum, r[j], w[j])
                 }
                 #endif
                 sums[h] = sum
-                accumulateBlock(valueBlock, count: count, rescales: rescales, weights: weights, into: output + h * valueLength)
             }
+            accumulateBlock(valueBlock, count: count, heads: heads, rescales: rescales, weights: weights, into: output)
             first += count
         }
         for h in 0..<heads {
@@ -106,14 +121,94 @@ extension Attention {
         }
     }
 
-    /// The f16 accumulator `out` over a block: per position j, out = f16(out·rescales[j]) where
-    /// that factor is not 1 (out is already f16, so ·1 would change nothing), then
-    /// out[i] = f16(fma(v[i], weights[j], out[i])). Each element's chain is the same in any
-    /// grouping, so the elements are taken in register-sized groups across the whole block.
+    /// The f16 accumulators of `heads` heads (rows of `valueLength` at `out`) over a block:
+    /// per head h and position j, out = f16(out·r[j]) where that factor is not 1 (out is
+    /// already f16, so ·1 would change nothing), then out[i] = f16(fma(v[i], w[j], out[i])),
+    /// with r and w the head's rows of `rescales` and `weights` (`decodeBlock` apart). Each
+    /// element's chain is the same in any grouping, so elements are taken in register-sized
+    /// groups across the whole block. A step is a chain of an FMA and two conversions, so one
+    /// head's 64 elements in eight registers wait on its latency; with AVX2, three heads
+    /// of a group share the value rows and run 32 elements each (12 chains) at once.
     @inline(__always)
-    func accumulateBlock(_ valueBlock: UnsafePointer<Float>, count: Int, rescales: UnsafePointer<Float>,
+    func accumulateBlock(_ valueBlock: UnsafePointer<Float>, count: Int, heads: Int, rescales: UnsafePointer<Float>,
                          weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let block = Self.decodeBlock
+        var h = 0
+        #if TINYLM_X86_AVX2
+        while h + 3 <= heads {
+            let start = accumulateThreeHeads(valueBlock, count: count, rescales: rescales + h * block, weights: weights + h * block,
+                                             into: out + h * valueLength)
+            for g in h..<h + 3 {
+                accumulateHead(valueBlock, count: count, rescales: rescales + g * block, weights: weights + g * block,
+                               into: out + g * valueLength, from: start)
+            }
+            h += 3
+        }
+        #endif
+        while h < heads {
+            accumulateHead(valueBlock, count: count, rescales: rescales + h * block, weights: weights + h * block,
+                           into: out + h * valueLength, from: 0)
+            h += 1
+        }
+    }
+
+    #if TINYLM_X86_AVX2
+    /// accumulateBlock's chains for three heads (rows of `valueLength` at `out`, their factors
+    /// `decodeBlock` apart) over their first elements in groups of 32; returns where it stopped.
+    @inline(__always)
+    func accumulateThreeHeads(_ valueBlock: UnsafePointer<Float>, count: Int, rescales: UnsafePointer<Float>,
+                              weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) -> Int {
+        let block = Self.decodeBlock
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        @inline(__always) func store(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self) }
+        @inline(__always) func round8(_ x: SIMD8<Float>) -> SIMD8<Float> { tinylm_f16x8_to_f32(tinylm_f32x8_to_f16(x)) }
+        let r0 = rescales, r1 = rescales + block, r2 = rescales + 2 * block
+        let w0 = weights, w1 = weights + block, w2 = weights + 2 * block
         var start = 0
+        while start + 32 <= valueLength {
+            let o0 = out + start, o1 = o0 + valueLength, o2 = o1 + valueLength
+            var a00 = load(o0), a01 = load(o0 + 8), a02 = load(o0 + 16), a03 = load(o0 + 24)
+            var a10 = load(o1), a11 = load(o1 + 8), a12 = load(o1 + 16), a13 = load(o1 + 24)
+            var a20 = load(o2), a21 = load(o2 + 8), a22 = load(o2 + 16), a23 = load(o2 + 24)
+            var v = valueBlock + start
+            for j in 0..<count {
+                if r0[j] != 1 {
+                    let f = r0[j]
+                    a00 = round8(a00 * f); a01 = round8(a01 * f); a02 = round8(a02 * f); a03 = round8(a03 * f)
+                }
+                if r1[j] != 1 {
+                    let f = r1[j]
+                    a10 = round8(a10 * f); a11 = round8(a11 * f); a12 = round8(a12 * f); a13 = round8(a13 * f)
+                }
+                if r2[j] != 1 {
+                    let f = r2[j]
+                    a20 = round8(a20 * f); a21 = round8(a21 * f); a22 = round8(a22 * f); a23 = round8(a23 * f)
+                }
+                let x0 = SIMD8<Float>(repeating: w0[j]), x1 = SIMD8<Float>(repeating: w1[j]), x2 = SIMD8<Float>(repeating: w2[j])
+                a00 = round8(a00.addingProduct(load(v), x0)); a10 = round8(a10.addingProduct(load(v), x1))
+                a20 = round8(a20.addingProduct(load(v), x2))
+                a01 = round8(a01.addingProduct(load(v + 8), x0)); a11 = round8(a11.addingProduct(load(v + 8), x1))
+                a21 = round8(a21.addingProduct(load(v + 8), x2))
+                a02 = round8(a02.addingProduct(load(v + 16), x0)); a12 = round8(a12.addingProduct(load(v + 16), x1))
+                a22 = round8(a22.addingProduct(load(v + 16), x2))
+                a03 = round8(a03.addingProduct(load(v + 24), x0)); a13 = round8(a13.addingProduct(load(v + 24), x1))
+                a23 = round8(a23.addingProduct(load(v + 24), x2))
+                v += valueLength
+            }
+            store(a00, o0); store(a01, o0 + 8); store(a02, o0 + 16); store(a03, o0 + 24)
+            store(a10, o1); store(a11, o1 + 8); store(a12, o1 + 16); store(a13, o1 + 24)
+            store(a20, o2); store(a21, o2 + 8); store(a22, o2 + 16); store(a23, o2 + 24)
+            start += 32
+        }
+        return start
+    }
+    #endif
+
+    /// accumulateBlock for one head, from element `start` on.
+    @inline(__always)
+    func accumulateHead(_ valueBlock: UnsafePointer<Float>, count: Int, rescales: UnsafePointer<Float>,
+                        weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, from start: Int) {
+        var start = start
         #if TINYLM_HARDWARE_F16 && TINYLM_HARDWARE_FMA
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
         @inline(__always) func store(_ x: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD8<Float>.self) }
@@ -126,8 +221,14 @@ extension Attention {
             #endif
         }
         @inline(__always) func rescaled(_ x: SIMD8<Float>, _ factor: Float) -> SIMD8<Float> {
+            #if TINYLM_X86_AVX2
+            // The conversions, as in the step: round4's integer lanes and constants made the
+            // compiler spill an accumulator to the stack in every step.
+            return round8(x * factor)
+            #else
             let p = x * factor
             return SIMD8(lowHalf: FP16.round4(p.lowHalf), highHalf: FP16.round4(p.highHalf))
+            #endif
         }
         // 64 elements: eight independent chains in eight registers.
         while start + 64 <= valueLength {
