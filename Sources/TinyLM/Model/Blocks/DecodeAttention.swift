@@ -1,6 +1,9 @@
 #if canImport(TinyLMIntrinsics)
 import TinyLMIntrinsics
 #endif
+#if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
+import TinyLMAVX512
+#endif
 
 /// The attention of a decode step (and of batches too short for TiledAttention): each query
 /// row against every cached position it sees, with the arithmetic of llama.cpp's one-row CPU
@@ -22,11 +25,15 @@ import TinyLMIntrinsics
 extension Attention {
     static let decodeBlock = 32
 
+    /// Whether the f16 accumulator may run in the AVX-512 module where the CPU has it (x86-64
+    /// native builds; the same bits). Off only to test the AVX2 loops on such a CPU.
+    nonisolated(unsafe) static var allowsAVX512Accumulator = true
+
     /// Floats of an attention slot (InferenceState.attentionSlot) for this path: per head its
     /// maximum, sum, block of scores and a block's rescale factors and weights; one key row;
-    /// the block's value rows.
+    /// the block's value rows of each key/value head (at most one per head).
     static func decodeSlotFloats(keyLength: Int, valueLength: Int, heads: Int) -> Int {
-        heads * (2 + 3 * decodeBlock) + keyLength + decodeBlock * valueLength
+        heads * (2 + 3 * decodeBlock) + keyLength + heads * decodeBlock * valueLength
     }
 
     /// `heads` query heads that share key/value head `kvHead` over the cached positions
@@ -34,11 +41,28 @@ extension Attention {
     /// run together. `scratch`: this chunk's slot.
     func attend(heads: Int, query: UnsafeMutablePointer<Float>, kvHead: Int, positions: ClosedRange<Int>,
                 cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        attend(heads: heads, query: query, firstHead: kvHead * (headCount / kvHeadCount), positions: positions,
+               cache: cache, output: output, scratch: scratch)
+    }
+
+    /// Query heads firstHead ..< firstHead + heads, of any key/value heads, over the cached
+    /// positions `positions`; `query` and `output` start at the first head's rows. One walk over
+    /// the positions serves every key/value head of the range: a position's row holds them
+    /// all side by side, so the cache streams in order instead of in strided pieces, once per
+    /// key/value head.
+    func attend(heads: Int, query: UnsafeMutablePointer<Float>, firstHead: Int, positions: ClosedRange<Int>,
+                cache: KVCache, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let block = Self.decodeBlock
+        let groupSize = headCount / kvHeadCount
+        let firstKV = firstHead / groupSize, kvSpan = (firstHead + heads - 1) / groupSize - firstKV + 1
         let maxima = scratch, sums = maxima + heads, scores = sums + heads
-        let keyRow = scores + heads * block, valueBlock = keyRow + keyLength
-        let rescales = valueBlock + block * valueLength, weights = rescales + heads * block
+        let rescales = scores + heads * block, weights = rescales + heads * block
+        let keyRow = weights + heads * block, valueBlocks = keyRow + keyLength
         let scoreScale: Float = scalesQueries ? 1 : scale
+        // Key/value head firstKV + s serves the call's heads headRange(s).
+        @inline(__always) func headRange(_ s: Int) -> Range<Int> {
+            Swift.max(firstHead, (firstKV + s) * groupSize) - firstHead ..< Swift.min(firstHead + heads, (firstKV + s + 1) * groupSize) - firstHead
+        }
         for h in 0..<heads {
             Self.roundToHalf(query + h * keyLength, count: keyLength, scaledBy: scalesQueries ? scale : 1)
             (output + h * valueLength).update(repeating: 0, count: valueLength)
@@ -50,29 +74,40 @@ extension Attention {
             let count = Swift.min(block, positions.upperBound + 1 - first)
             #if TINYLM_X86_AVX2
             // The cache of a long context streams from memory (the weights push it out of the
-            // last-level cache every token), and a row's keys and values for one key/value head
-            // are a small piece of a strided walk: ask for the next block's pieces ahead.
+            // last-level cache every token): ask for the next block's rows ahead.
             let ahead = Swift.min(block, positions.upperBound + 1 - first - count)
+            let keyBytes = kvSpan * keyLength * 2, valueBytes = kvSpan * valueLength * 2
             for j in 0..<ahead {
-                let k = UnsafeRawPointer(cache.key(layer: layer, position: first + count + j) + kvHead * keyLength)
-                let v = UnsafeRawPointer(cache.value(layer: layer, position: first + count + j) + kvHead * valueLength)
+                let k = UnsafeRawPointer(cache.key(layer: layer, position: first + count + j) + firstKV * keyLength)
+                let v = UnsafeRawPointer(cache.value(layer: layer, position: first + count + j) + firstKV * valueLength)
                 var offset = 0
-                while offset < keyLength * 2 { tinylm_prefetch(k + offset); offset += 64 }
+                while offset < keyBytes { tinylm_prefetch(k + offset); offset += 64 }
+                tinylm_prefetch(k + keyBytes - 1)
                 offset = 0
-                while offset < valueLength * 2 { tinylm_prefetch(v + offset); offset += 64 }
+                while offset < valueBytes { tinylm_prefetch(v + offset); offset += 64 }
+                tinylm_prefetch(v + valueBytes - 1)
             }
             #endif
             for j in 0..<count {
-                Self.convertRow(cache.key(layer: layer, position: first + j) + kvHead * keyLength, count: keyLength, into: keyRow)
-                Self.convertRow(cache.value(layer: layer, position: first + j) + kvHead * valueLength, count: valueLength,
-                                into: valueBlock + j * valueLength)
-                for h in 0..<heads {
-                    scores[h * block + j] = Self.scoreDot(keyRow, query + h * keyLength, count: keyLength) * scoreScale
+                let keys = cache.key(layer: layer, position: first + j), values = cache.value(layer: layer, position: first + j)
+                for s in 0..<kvSpan {
+                    let kvHead = firstKV + s
+                    Self.convertRow(keys + kvHead * keyLength, count: keyLength, into: keyRow)
+                    Self.convertRow(values + kvHead * valueLength, count: valueLength, into: valueBlocks + (s * block + j) * valueLength)
+                    for h in headRange(s) {
+                        scores[h * block + j] = Self.scoreDot(keyRow, query + h * keyLength, count: keyLength) * scoreScale
+                    }
                 }
+            }
+            // Every head's scalar pass before any head's expf lanes: those load four of the
+            // scalar pass's stores at once, which stalls while the stores are still queued.
+            for h in 0..<heads {
+                Self.softmaxArguments(scores + h * block, count: count, maximum: &maxima[h],
+                                      rescales: rescales + h * block, weights: weights + h * block)
             }
             for h in 0..<heads {
                 let r = rescales + h * block, w = weights + h * block
-                Self.softmaxFactors(scores + h * block, count: count, maximum: &maxima[h], rescales: r, weights: w)
+                Self.softmaxFactors(count: count, rescales: r, weights: w)
                 var sum = sums[h]
                 #if TINYLM_HARDWARE_FMA
                 for j in 0..<count { sum = LaneMath.fusedMultiplyAdd(sum, r[j], w[j]) }
@@ -85,7 +120,12 @@ extension Attention {
                 #endif
                 sums[h] = sum
             }
-            accumulateBlock(valueBlock, count: count, heads: heads, rescales: rescales, weights: weights, into: output)
+            for s in 0..<kvSpan {
+                let range = headRange(s)
+                accumulateBlock(valueBlocks + s * block * valueLength, count: count, heads: range.count,
+                                rescales: rescales + range.lowerBound * block, weights: weights + range.lowerBound * block,
+                                into: output + range.lowerBound * valueLength)
+            }
             first += count
         }
         for h in 0..<heads {
@@ -95,12 +135,11 @@ extension Attention {
         }
     }
 
-    /// One head's scores of a block → per position its rescale factor (1 where the maximum
-    /// stays) and weight (1 where it moves), advancing the running maximum.
+    /// One head's scores of a block → per position the argument of its expf (weights) and 0
+    /// where the running maximum moves, 1 where it stays (rescales), advancing the maximum.
     @inline(__always)
-    static func softmaxFactors(_ scores: UnsafePointer<Float>, count: Int, maximum: inout Float,
-                               rescales: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>) {
-        // The expf arguments go to `weights`; `rescales` marks the new maxima with 0 meanwhile.
+    static func softmaxArguments(_ scores: UnsafePointer<Float>, count: Int, maximum: inout Float,
+                                 rescales: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>) {
         var m = maximum
         for j in 0..<count {
             let score = scores[j]
@@ -114,10 +153,19 @@ extension Attention {
             }
         }
         maximum = m
+    }
+
+    /// softmaxArguments' output → per position its rescale factor (1 where the maximum stays)
+    /// and weight (1 where it moves).
+    @inline(__always)
+    static func softmaxFactors(count: Int, rescales: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>) {
         Math.expfInPlace(weights, count: count)
-        for j in 0..<count where rescales[j] == 0 {
-            rescales[j] = weights[j]
-            weights[j] = 1
+        // Both stored at every position: a conditional store became masked vector stores,
+        // slow on some CPUs and stalling the loads of the same rows that follow.
+        for j in 0..<count {
+            let moved = rescales[j] == 0, e = weights[j]
+            rescales[j] = moved ? e : 1
+            weights[j] = moved ? 1 : e
         }
     }
 
@@ -134,6 +182,25 @@ extension Attention {
                          weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let block = Self.decodeBlock
         var h = 0
+        #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
+        if AVX512Kernels.available && Self.allowsAVX512Accumulator {
+            while h < heads {
+                let n = Swift.min(4, heads - h)
+                let start = AVX512HalfAccumulator.accumulate(values: valueBlock, valueStride: valueLength, count: count, heads: n,
+                                                             rescales: rescales + h * block, weights: weights + h * block,
+                                                             factorStride: block, out: out + h * valueLength,
+                                                             outStride: valueLength, elements: valueLength)
+                if start < valueLength {
+                    for g in h..<h + n {
+                        accumulateHead(valueBlock, count: count, rescales: rescales + g * block, weights: weights + g * block,
+                                       into: out + g * valueLength, from: start)
+                    }
+                }
+                h += n
+            }
+            return
+        }
+        #endif
         #if TINYLM_X86_AVX2
         while h + 3 <= heads {
             let start = accumulateThreeHeads(valueBlock, count: count, rescales: rescales + h * block, weights: weights + h * block,
