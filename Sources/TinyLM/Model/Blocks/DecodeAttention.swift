@@ -31,9 +31,9 @@ extension Attention {
 
     /// Floats of an attention slot (InferenceState.attentionSlot) for this path: per head its
     /// maximum, sum, block of scores and a block's rescale factors and weights; one key row;
-    /// the block's value rows of each key/value head (at most one per head).
-    static func decodeSlotFloats(keyLength: Int, valueLength: Int, heads: Int) -> Int {
-        heads * (2 + 3 * decodeBlock) + keyLength + heads * decodeBlock * valueLength
+    /// the block's value rows of each key/value head.
+    static func decodeSlotFloats(keyLength: Int, valueLength: Int, heads: Int, kvHeads: Int) -> Int {
+        heads * (2 + 3 * decodeBlock) + keyLength + Swift.min(heads, kvHeads) * decodeBlock * valueLength
     }
 
     /// `heads` query heads that share key/value head `kvHead` over the cached positions
