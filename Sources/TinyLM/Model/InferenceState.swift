@@ -75,7 +75,7 @@ final class InferenceState {
         logits = make(config.vocabularySize)
         attentionSlots = max(1, executor.concurrency)
         attentionSlotFloats = max(Attention.decodeSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
-                                                             heads: config.headCount),
+                                                             heads: config.headCount, kvHeads: config.kvHeadCount),
                                   maxBatch >= Attention.tiledRows
                                       ? Attention.tiledSlotFloats(keyLength: config.keyLength, valueLength: config.valueLength,
                                                                   heads: config.headCount, maxBatch: maxBatch)

@@ -18,10 +18,13 @@ extension Math {
     @inline(__always)
     static func expfInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
+        #if TINYLM_HARDWARE_FMA
+        let table = expTableWords
+        #endif
         while i + 4 <= count {
             let p = UnsafeMutableRawPointer(x + i)
             #if TINYLM_HARDWARE_FMA
-            p.storeBytes(of: expf4(p.loadUnaligned(as: SIMD4<Float>.self)), as: SIMD4<Float>.self)
+            p.storeBytes(of: expf4(p.loadUnaligned(as: SIMD4<Float>.self), table: table), as: SIMD4<Float>.self)
             #else
             p.storeBytes(of: expf4Unfused(p.loadUnaligned(as: SIMD4<Float>.self)), as: SIMD4<Float>.self)
             #endif
@@ -84,9 +87,22 @@ extension Math {
     }
 
     #if TINYLM_HARDWARE_FMA
+    /// Math.expTable's words at a fixed address, for the lanes' look-ups: expTableWord reads
+    /// the table through withUnsafeBytes(of:), which stored the whole tuple to the stack
+    /// (eight 32-byte stores) for every four lanes.
+    nonisolated(unsafe) static let expTableWords: UnsafePointer<UInt64> = {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: 32)
+        for i in 0..<32 { words[i] = expTableWord(i) }
+        return UnsafePointer(words)
+    }()
+
     /// expf per lane (see the file's comment).
     @inline(__always)
-    static func expf4(_ x: SIMD4<Float>) -> SIMD4<Float> {
+    static func expf4(_ x: SIMD4<Float>) -> SIMD4<Float> { expf4(x, table: expTableWords) }
+
+    /// expf4 with the table's address at hand.
+    @inline(__always)
+    static func expf4(_ x: SIMD4<Float>, table: UnsafePointer<UInt64>) -> SIMD4<Float> {
         let top = (unsafeBitCast(x, to: SIMD4<UInt32>.self) &>> 20) & 0x7FF
         // 1 in the lanes with top ≥ 0x42B (Math.expf's range test), spelled in lane arithmetic:
         // the generic mask reductions are calls, not instructions.
@@ -97,8 +113,8 @@ extension Math {
         let k = unsafeBitCast(shifted, to: SIMD4<UInt64>.self)
         let r = (0x1.8p+52 - shifted).addingProduct(SIMD4(repeating: 0x1.71547652b82fep+5), xd)
         let index = k & 31
-        let words = SIMD4<UInt64>(expTableWord(Int(truncatingIfNeeded: index[0])), expTableWord(Int(truncatingIfNeeded: index[1])),
-                                  expTableWord(Int(truncatingIfNeeded: index[2])), expTableWord(Int(truncatingIfNeeded: index[3])))
+        let words = SIMD4<UInt64>(table[Int(truncatingIfNeeded: index[0])], table[Int(truncatingIfNeeded: index[1])],
+                                  table[Int(truncatingIfNeeded: index[2])], table[Int(truncatingIfNeeded: index[3])])
         let scale = unsafeBitCast(words &+ (k &<< 47), to: SIMD4<Double>.self)
         let cubic = SIMD4<Double>(repeating: 0x1.ebfce50fac4f3p-13).addingProduct(SIMD4(repeating: 0x1.c6af84b912394p-20), r)
         let linear = SIMD4<Double>(repeating: 1).addingProduct(SIMD4(repeating: 0x1.62e42ff0c52d6p-6), r)

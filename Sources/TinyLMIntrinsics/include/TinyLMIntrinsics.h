@@ -190,6 +190,14 @@ TINYLM_AVX512 tinylm_i16x16 tinylm_narrow_512(tinylm_i32x8 a, tinylm_i32x8 b) {
     return (tinylm_i16x16)_mm256_permute4x64_epi64(_mm256_packs_epi32((__m256i)a, (__m256i)b), 0xD8);
 }
 
+typedef float tinylm_f32x16 __attribute__((ext_vector_type(16)));
+
+/// vcvtps2ph (nearest even) then vcvtph2ps on sixteen lanes: each value after a round trip
+/// through f16 (the decode attention's f16 accumulator).
+TINYLM_AVX512 tinylm_f32x16 tinylm_round_half_512(tinylm_f32x16 a) {
+    return (tinylm_f32x16)_mm512_cvtph_ps(_mm512_cvtps_ph((__m512)a, _MM_FROUND_TO_NEAREST_INT));
+}
+
 #include <cpuid.h>
 
 /// Whether this CPU and OS run AVX-512 F/BW/DQ/CD/VL with VNNI (what the TinyLMAVX512 module

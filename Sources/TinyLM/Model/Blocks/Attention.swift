@@ -103,22 +103,17 @@ struct Attention {
             output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
             return
         }
-        let groupSize = headCount / kvHeadCount
         for t in 0..<batch {
             let position = startPosition + t
             let first = window > 0 ? max(0, position - window + 1) : 0
             let q = queries + t * qStride
             let out = state.attended + t * headCount * valueLength
-            // Heads in contiguous chunks; within a chunk, the heads of one key/value head run
-            // together, so each cached row is converted from f16 once for all of them.
+            // Heads in contiguous chunks, each chunk's heads in one walk over the cache
+            // (DecodeAttention.swift).
             executor.parallelChunks(headCount, maxChunks: state.attentionSlots) { chunk, heads in
-                var h = heads.lowerBound
-                while h < heads.upperBound {
-                    let groupEnd = Swift.min(heads.upperBound, (h / groupSize + 1) * groupSize)
-                    attend(heads: groupEnd - h, query: q + h * keyLength, kvHead: h / groupSize, positions: first...position,
-                           cache: cache, output: out + h * valueLength, scratch: state.attentionSlot(chunk))
-                    h = groupEnd
-                }
+                attend(heads: heads.count, query: q + heads.lowerBound * keyLength, firstHead: heads.lowerBound,
+                       positions: first...position, cache: cache, output: out + heads.lowerBound * valueLength,
+                       scratch: state.attentionSlot(chunk))
             }
         }
         output(state.attended, inputStride: headCount * valueLength, batch: batch, output: result, outputStride: output.rows, state: state)
