@@ -7,8 +7,8 @@ import Testing
 @Suite(.serialized) struct DecodeAttentionAVX2Tests {
     @Test(arguments: DecodeAttentionTests.shapes)
     func avx2AccumulatorIsThePerPositionArithmetic(_ shape: DecodeAttentionTests.Shape) throws {
-        Attention.allowsAVX512Accumulator = false
-        defer { Attention.allowsAVX512Accumulator = true }
+        MatrixMultiply.allowsAVX512 = false
+        defer { MatrixMultiply.allowsAVX512 = true }
         try DecodeAttentionTests().blockedDecodeIsThePerPositionArithmetic(shape)
     }
 }

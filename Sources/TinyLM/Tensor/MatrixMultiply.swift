@@ -3,8 +3,9 @@
 // the rows in parallel. The float formats (F32, F16, BF16) are multiplied here directly.
 
 public enum MatrixMultiply {
-    /// Whether prompt batches may use the AVX-512/VNNI kernels where the CPU has them (x86-64
-    /// native builds; the same results). Off only to compare (`tinylm bench --no-avx512`).
+    /// Whether the AVX-512/VNNI kernels (prompt batches, the decode attention's f16 accumulator)
+    /// may run where the CPU has them (x86-64 native builds; the same results). Off only to
+    /// compare (`tinylm bench --no-avx512`) and to test the AVX2 loops on such a CPU.
     nonisolated(unsafe) public static var allowsAVX512 = true
 
     public static func isSupported(_ type: TensorType) -> Bool {

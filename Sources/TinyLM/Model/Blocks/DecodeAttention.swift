@@ -25,10 +25,6 @@ import TinyLMAVX512
 extension Attention {
     static let decodeBlock = 32
 
-    /// Whether the f16 accumulator may run in the AVX-512 module where the CPU has it (x86-64
-    /// native builds; the same bits). Off only to test the AVX2 loops on such a CPU.
-    nonisolated(unsafe) static var allowsAVX512Accumulator = true
-
     /// Floats of an attention slot (InferenceState.attentionSlot) for this path: per head its
     /// maximum, sum, block of scores and a block's rescale factors and weights; one key row;
     /// the block's value rows of each key/value head.
@@ -183,7 +179,7 @@ extension Attention {
         let block = Self.decodeBlock
         var h = 0
         #if canImport(TinyLMAVX512) && TINYLM_X86_AVX2
-        if AVX512Kernels.available && Self.allowsAVX512Accumulator {
+        if AVX512Kernels.available && MatrixMultiply.allowsAVX512 {
             while h < heads {
                 let n = Swift.min(4, heads - h)
                 let start = AVX512HalfAccumulator.accumulate(values: valueBlock, valueStride: valueLength, count: count, heads: n,
