@@ -21,6 +21,17 @@ public enum AVX512HalfAccumulator {
             UnsafeMutableRawPointer(p).storeBytes(of: x, as: SIMD16<Float>.self)
         }
         @inline(__always) func round(_ x: SIMD16<Float>) -> SIMD16<Float> { tinylm_round_half_512(x) }
+        /// One head's 64 elements at one position: the rare rescale, then the fused step.
+        @inline(__always) func step(_ a0: inout SIMD16<Float>, _ a1: inout SIMD16<Float>, _ a2: inout SIMD16<Float>, _ a3: inout SIMD16<Float>,
+                                    rescale: Float, weight: Float,
+                                    _ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SIMD16<Float>, _ v3: SIMD16<Float>) {
+            if rescale != 1 {
+                a0 = round(a0 * rescale); a1 = round(a1 * rescale); a2 = round(a2 * rescale); a3 = round(a3 * rescale)
+            }
+            let x = SIMD16<Float>(repeating: weight)
+            a0 = round(a0.addingProduct(v0, x)); a1 = round(a1.addingProduct(v1, x))
+            a2 = round(a2.addingProduct(v2, x)); a3 = round(a3.addingProduct(v3, x))
+        }
         let r0 = rescales, r1 = r0 + factorStride, r2 = r1 + factorStride, r3 = r2 + factorStride
         let w0 = weights, w1 = w0 + factorStride, w2 = w1 + factorStride, w3 = w2 + factorStride
         var start = 0
@@ -37,40 +48,10 @@ public enum AVX512HalfAccumulator {
             var v = values + start
             for j in 0..<count {
                 let v0 = load(v), v1 = load(v + 16), v2 = load(v + 32), v3 = load(v + 48)
-                if r0[j] != 1 {
-                    let f = r0[j]
-                    a00 = round(a00 * f); a01 = round(a01 * f); a02 = round(a02 * f); a03 = round(a03 * f)
-                }
-                let x0 = SIMD16<Float>(repeating: w0[j])
-                a00 = round(a00.addingProduct(v0, x0)); a01 = round(a01.addingProduct(v1, x0))
-                a02 = round(a02.addingProduct(v2, x0)); a03 = round(a03.addingProduct(v3, x0))
-                if heads > 1 {
-                    if r1[j] != 1 {
-                        let f = r1[j]
-                        a10 = round(a10 * f); a11 = round(a11 * f); a12 = round(a12 * f); a13 = round(a13 * f)
-                    }
-                    let x1 = SIMD16<Float>(repeating: w1[j])
-                    a10 = round(a10.addingProduct(v0, x1)); a11 = round(a11.addingProduct(v1, x1))
-                    a12 = round(a12.addingProduct(v2, x1)); a13 = round(a13.addingProduct(v3, x1))
-                }
-                if heads > 2 {
-                    if r2[j] != 1 {
-                        let f = r2[j]
-                        a20 = round(a20 * f); a21 = round(a21 * f); a22 = round(a22 * f); a23 = round(a23 * f)
-                    }
-                    let x2 = SIMD16<Float>(repeating: w2[j])
-                    a20 = round(a20.addingProduct(v0, x2)); a21 = round(a21.addingProduct(v1, x2))
-                    a22 = round(a22.addingProduct(v2, x2)); a23 = round(a23.addingProduct(v3, x2))
-                }
-                if heads > 3 {
-                    if r3[j] != 1 {
-                        let f = r3[j]
-                        a30 = round(a30 * f); a31 = round(a31 * f); a32 = round(a32 * f); a33 = round(a33 * f)
-                    }
-                    let x3 = SIMD16<Float>(repeating: w3[j])
-                    a30 = round(a30.addingProduct(v0, x3)); a31 = round(a31.addingProduct(v1, x3))
-                    a32 = round(a32.addingProduct(v2, x3)); a33 = round(a33.addingProduct(v3, x3))
-                }
+                step(&a00, &a01, &a02, &a03, rescale: r0[j], weight: w0[j], v0, v1, v2, v3)
+                if heads > 1 { step(&a10, &a11, &a12, &a13, rescale: r1[j], weight: w1[j], v0, v1, v2, v3) }
+                if heads > 2 { step(&a20, &a21, &a22, &a23, rescale: r2[j], weight: w2[j], v0, v1, v2, v3) }
+                if heads > 3 { step(&a30, &a31, &a32, &a33, rescale: r3[j], weight: w3[j], v0, v1, v2, v3) }
                 v += valueStride
             }
             store(a00, o0); store(a01, o0 + 16); store(a02, o0 + 32); store(a03, o0 + 48)
