@@ -421,8 +421,18 @@ def signing_keys(browser, manifest):
         const { parseManifest, signManifest, manifestText } = await import('/manifest.js');
         const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
         const make = () => crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
-        const [good, other] = [await make(), await make()];
-        const signed = await signManifest(parseManifest(text), good.privateKey);
+        // WebKitGTK's WebCrypto now and then fails to sign with a key it just made
+        // (OperationError, seen once in CI): this fixture makes a fresh pair then.
+        let good, other, signed;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            [good, other] = [await make(), await make()];
+            signed = await signManifest(parseManifest(text), good.privateKey);
+            break;
+          } catch (error) {
+            if (error.name !== 'OperationError' || attempt === 5) throw error;
+          }
+        }
         return { good: hex(await crypto.subtle.exportKey('raw', good.publicKey)),
                  other: hex(await crypto.subtle.exportKey('raw', other.publicKey)), signed: JSON.parse(manifestText(signed)) };
     """, json.dumps(manifest))
